@@ -1,0 +1,137 @@
+"""The ``medbench`` command line. Each subcommand is a thin layer over one module.
+
+User errors (bad files, unknown names, missing models or data) print one line and exit 2; an
+interrupted run exits 130 and keeps every finished request in the cache for the re-run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from medbench import __version__
+from medbench.errors import MedbenchError
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    level = logging.INFO if verbose else logging.WARNING
+    for name in ("lm_eval", "lm-eval", "medbench"):
+        logging.getLogger(name).setLevel(level if name != "medbench" else logging.INFO)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from medbench.catalog import describe, markdown
+    from medbench.runner import task_manager
+
+    print(markdown(describe(task_manager(args.data_dir), args.data_dir)), end="")
+    return 0
+
+
+def _run_config(args: argparse.Namespace):
+    from medbench.runner import RunConfig
+
+    return RunConfig(
+        model=args.model,
+        tasks=[t.strip() for t in args.tasks.split(",") if t.strip()],
+        shots=args.shots,
+        mode=args.mode,
+        limit=args.limit,
+        data_dir=args.data_dir,
+        output=args.output,
+        device=args.device,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        repeats=args.repeats,
+        prompt_style=args.prompt_style,
+        backend=args.backend,
+    )
+
+
+def _run_and_print(config) -> int:
+    from medbench.runner import run
+
+    folder, _ = run(config)
+    print((folder.path / "results.md").read_text(encoding="utf-8"), end="")
+    print(f"\nrun folder: {folder.path}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run_and_print(_run_config(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from medbench.paths import SAMPLES_DIR
+    from medbench.runner import RunConfig
+
+    print(
+        "medbench demo: tiny LLaMA-style model (built offline on first use) on the bundled sample items",
+        flush=True,
+    )
+    config = RunConfig(
+        model="tiny",
+        tasks=["ceval_med", "cmmlu_med", "medqa_mcmle", "cmexam"],
+        data_dir=str(SAMPLES_DIR),
+        output=args.output,
+    )
+    return _run_and_print(config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medbench", description="Evaluate Chinese medical LLMs.")
+    parser.add_argument("--version", action="version", version=f"medbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show lm-eval's progress logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("tasks", help="list every task and group: data source, splits, items, metrics, shots")
+    p.add_argument("--data-dir", help="count items in local data (official layout)")
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("run", help="evaluate a model on tasks and write a run folder")
+    p.add_argument("--model", required=True, help="checkpoint folder, hub id, or alias (tiny, smollm2-135m)")
+    p.add_argument("--tasks", required=True, help="comma-separated task or group names")
+    p.add_argument("--shots", type=int, help="override the tasks' number of few-shot examples")
+    p.add_argument(
+        "--mode", choices=["loglik", "gen"], help="score by option log-likelihood or by generation"
+    )
+    p.add_argument("--limit", type=int, help="evaluate only the first N items of each task")
+    p.add_argument("--data-dir", help="folder with the benchmarks' official files (default $MEDBENCH_DATA)")
+    p.add_argument("--output", default="runs", help="where run folders go (default runs/)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--repeats", type=int, default=1, help="run R times (seed, seed+1, ...): mean and std")
+    p.add_argument(
+        "--prompt-style",
+        default="official",
+        choices=["official", "lm-eval"],
+        help="benchmarks' official templates, or lm-eval's own (to check numbers against lm-eval)",
+    )
+    p.add_argument("--backend", default="hf", choices=["hf"], help="model backend")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="build the tiny model offline and evaluate it on the bundled samples")
+    p.add_argument("--output", default="runs")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries(args.verbose)
+    try:
+        return args.func(args)
+    except MedbenchError as exc:
+        print(f"medbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "medbench: interrupted; finished requests are cached, re-run the same command to resume",
+            file=sys.stderr,
+        )
+        return 130

@@ -1,0 +1,51 @@
+"""Answer extraction for generated multiple-choice replies: an ordered, tested pattern table.
+
+The first pattern that yields letters among the item's options wins. Anything else is ``UNPARSED``:
+counted as a parse failure, never silently scored as some letter. Full-width characters are folded
+(NFKC) first, so ``答案：Ａ`` reads as ``答案:A``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+UNPARSED = "[unparsed]"
+
+# One option letter: an upper-case letter not starting a Latin word ("Based" is not B, "Let's" not L).
+_LETTER = r"[A-Z](?![a-z'])"
+_GROUP = rf"({_LETTER}(?:\s*[、,，/和及与]?\s*{_LETTER})*)"
+
+#: (name, pattern) in priority order; group 1 holds the letters.
+PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("答案：X / 答案是X", re.compile(rf"答案\s*(?:应该|应|是|为)?\s*[:]?\s*(?:是|为|选)?\s*{_GROUP}")),
+    ("answer: X / answer is X", re.compile(rf"(?i:answer)\s*(?:is|:)\s*(?:option\s*)?{_GROUP}")),
+    ("选X (not 不选X)", re.compile(rf"(?<!不)(?<!不应)选(?:择)?(?:项)?\s*[:]?\s*{_GROUP}")),
+    ("X是正确的", re.compile(rf"{_GROUP}\s*(?:项|选项)?\s*(?:是|为)?\s*(?:正确|对)")),
+    ("bare letters", re.compile(rf"^\s*(?:\(|（)?{_GROUP}\s*(?:\)|）)?(?:[.。:、,，\s]|$)(?![a-z])")),
+]
+
+
+def _letters(group: str, allowed: set[str]) -> str | None:
+    found = set(re.findall(r"[A-Z]", group))
+    return "".join(sorted(found)) if found and found <= allowed else None
+
+
+def extract_choice(text: str, letters: list[str], options: list[list[str]] | None = None) -> str:
+    """The answer letters a reply commits to (sorted, e.g. ``"AC"``), or ``UNPARSED``.
+
+    ``options`` (``[[letter, text], ...]``) enables the last resort: the reply quotes exactly one
+    option's text.
+    """
+    folded = unicodedata.normalize("NFKC", text or "")
+    allowed = set(letters)
+    for _, pattern in PATTERNS:
+        for match in pattern.finditer(folded):
+            found = _letters(match.group(1), allowed)
+            if found:
+                return found
+    if options:
+        quoted = [letter for letter, option in options if option and option in folded]
+        if len(quoted) == 1:
+            return quoted[0]
+    return UNPARSED

@@ -1,0 +1,270 @@
+"""Multiple-choice benchmarks as lm-eval data: official file readers, validation and prompt rendering.
+
+The task YAMLs call :func:`load` (``custom_dataset: !function medbench.mc.load``). lm-eval passes it the
+task's metadata (prompt templates, the chosen prompt style, ``data_dir``) and ``dataset_kwargs`` (which
+benchmark, subject and splits). Each item is normalised to one schema -- ``question``, ``options``
+(``[[letter, text], ...]``), ``answer`` (sorted letters) -- then rendered with the style's Jinja
+templates from the YAML into ``prompt``, ``description`` and ``choices`` (continuations for
+log-likelihood scoring). Prompts stay in the plug-in files; this module only fills them in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import datasets
+import jinja2
+
+from medbench.datasources import LEDGER, Row, Skipped, log, read_csv, read_jsonl, resolve_data_dir
+from medbench.errors import MedbenchError
+from medbench.extract import UNPARSED, extract_choice
+
+LETTERS = "ABCDEFGH"
+
+Item = dict  # {"id", "question", "options": [[letter, text]], "answer", "explanation"}
+
+
+# ---- official layouts -------------------------------------------------------------------------
+
+
+def _options_from_columns(record: dict, letters: str = "ABCD") -> list[list[str]]:
+    return [[letter, str(record.get(letter) or "")] for letter in letters]
+
+
+def _parse_ceval(row: Row) -> Item:
+    r = row.data
+    return {
+        "id": str(r.get("id", row.number)),
+        "question": str(r.get("question") or ""),
+        "options": _options_from_columns(r),
+        "answer": str(r.get("answer") or ""),
+        "explanation": str(r.get("explanation") or ""),
+    }
+
+
+def _parse_cmmlu(row: Row) -> Item:
+    r = row.data
+    return {
+        "id": str(r.get("") or row.number),
+        "question": str(r.get("Question") or ""),
+        "options": _options_from_columns(r),
+        "answer": str(r.get("Answer") or ""),
+        "explanation": "",
+    }
+
+
+def _parse_medqa(row: Row) -> Item:
+    r = row.data
+    options = r.get("options") if isinstance(r.get("options"), dict) else {}
+    return {
+        "id": str(row.number),
+        "question": str(r.get("question") or ""),
+        "options": [[k, str(v)] for k, v in sorted(options.items())],
+        "answer": str(r.get("answer_idx") or ""),
+        "explanation": "",
+    }
+
+
+_CMEXAM_OPTION = re.compile(r"^\s*([A-Z])[\s.、．:：]*(.*)$")
+
+
+def _parse_cmexam(row: Row) -> Item:
+    r = row.data
+    options = []
+    for line in str(r.get("Options") or "").splitlines():
+        if line.strip():
+            m = _CMEXAM_OPTION.match(line)
+            options.append([m.group(1), m.group(2).strip()] if m else ["?", line.strip()])
+    return {
+        "id": str(row.number),
+        "question": str(r.get("Question") or ""),
+        "options": options,
+        "answer": str(r.get("Answer") or ""),
+        "explanation": str(r.get("Explanation") or ""),
+    }
+
+
+class Layout:
+    """Where one benchmark's files lie under the data folder, how to read a row, and its hub twin."""
+
+    def __init__(
+        self,
+        path: str,
+        columns: list[str] | None,
+        parse: Callable[[Row], Item],
+        hub: str | None = None,
+    ) -> None:
+        self.path, self.columns, self.parse, self.hub = path, columns, parse, hub
+
+    def file(self, root: Path, split: str, subject: str | None) -> Path:
+        return root / self.path.format(split=split, subject=subject)
+
+    def rows(self, path: Path) -> Iterator[Row]:
+        return read_csv(path, self.columns) if self.columns else read_jsonl(path)
+
+
+LAYOUTS: dict[str, Layout] = {
+    "ceval": Layout(
+        "ceval/{split}/{subject}_{split}.csv",
+        ["id", "question", "A", "B", "C", "D", "answer"],
+        _parse_ceval,
+        hub="ceval/ceval-exam",
+    ),
+    "cmmlu": Layout(
+        "cmmlu/{split}/{subject}.csv",
+        ["Question", "A", "B", "C", "D", "Answer"],
+        _parse_cmmlu,
+        hub="haonan-li/cmmlu",
+    ),
+    "medqa_mcmle": Layout("medqa_mcmle/{split}.jsonl", None, _parse_medqa),
+    "cmexam": Layout("cmexam/{split}.csv", ["Question", "Options", "Answer"], _parse_cmexam),
+}
+
+
+# ---- validation -------------------------------------------------------------------------------
+
+
+def problem(item: Item) -> str | None:
+    """Why an item cannot be scored, or None. Letters must run A, B, C, ... with no gap or blank."""
+    if not item["question"].strip():
+        return "empty question"
+    letters = [letter for letter, _ in item["options"]]
+    if len(letters) < 2:
+        return "fewer than 2 options"
+    expected = LETTERS[: len(letters)]
+    for want, (letter, text) in zip(expected, item["options"], strict=False):
+        if letter != want or not text.strip():
+            return f"missing option {want}"
+    answer = item["answer"]
+    if not answer:
+        return "no answer"
+    outside = sorted(set(answer) - set(letters))
+    if outside:
+        return f"answer '{answer}' is not among the options {letters[0]}-{letters[-1]}"
+    return None
+
+
+def normalise_answer(answer: str) -> str:
+    """``' a,c '`` -> ``'AC'``: answers compare as sets of letters."""
+    return "".join(sorted(set(re.sub(r"[^A-Za-z]", "", answer).upper())))
+
+
+# ---- rendering --------------------------------------------------------------------------------
+
+_JINJA = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+
+
+def _render(template: str, context: dict) -> str:
+    return _JINJA.from_string(template).render(**context)
+
+
+def render(item: Item, style: dict, context: dict) -> dict:
+    """Fill one item into a prompt style: the question block, the description, the choice strings."""
+    ctx = {**context, **item}
+    letters = [letter for letter, _ in item["options"]]
+    choices = [_render(style["choice"], {**ctx, "letter": letter}) for letter in letters]
+    return {
+        **item,
+        "prompt": _render(style["question"], ctx),
+        "description": _render(style.get("description", ""), ctx),
+        "choices": choices,
+        "target": letters.index(item["answer"]) if len(item["answer"]) == 1 else -1,
+    }
+
+
+# ---- the lm-eval hook -------------------------------------------------------------------------
+
+
+def _local_rows(layout: Layout, root: Path, split: str, subject: str | None, task: str) -> Iterable[Row]:
+    path = layout.file(root, split, subject)
+    if not path.is_file():
+        raise MedbenchError(
+            f"{task}: missing data file {path} (official layout: <data-dir>/"
+            f"{layout.path.format(split=split, subject=subject)})"
+        )
+    return layout.rows(path)
+
+
+def _hub_rows(layout: Layout, split: str, subject: str | None, task: str, files: list[str]) -> Iterable[Row]:
+    hint = (
+        f"{task}: no local data. Put {', '.join(files)} under a folder and pass --data-dir DIR "
+        "(or set MEDBENCH_DATA)"
+    )
+    if not layout.hub:
+        raise MedbenchError(hint)
+    try:
+        records = datasets.load_dataset(layout.hub, subject, split=split)
+    except Exception as exc:  # offline, unknown config, network: all mean "use local files"
+        raise MedbenchError(
+            f"{hint}; hub dataset {layout.hub} is not reachable ({type(exc).__name__})"
+        ) from None
+    return (Row(f"hub:{layout.hub}/{subject}/{split}", n, dict(r)) for n, r in enumerate(records, start=1))
+
+
+def load(
+    *,
+    benchmark: str,
+    splits: list[str],
+    prompt_styles: dict,
+    prompt_style: str = "official",
+    subject: str | None = None,
+    subject_zh: str | None = None,
+    single_answer_only: bool = False,
+    data_dir: str | None = None,
+    **_: object,
+) -> datasets.DatasetDict:
+    """``custom_dataset`` hook: read, validate and render one benchmark subject's splits."""
+    layout = LAYOUTS[benchmark]
+    task = f"{benchmark}/{subject}" if subject else benchmark
+    if prompt_style not in prompt_styles:
+        raise MedbenchError(
+            f"{task}: unknown prompt style '{prompt_style}'; this task has {', '.join(prompt_styles)}"
+        )
+    style = prompt_styles[prompt_style]
+    root = resolve_data_dir(data_dir)
+    files = [layout.path.format(split=s, subject=subject) for s in splits]
+    context = {"subject": subject, "subject_zh": subject_zh}
+    out = {}
+    for split in splits:
+        rows = (
+            _local_rows(layout, root, split, subject, task)
+            if root
+            else _hub_rows(layout, split, subject, task, files)
+        )
+        items, skipped, multi = [], [], 0
+        for row in rows:
+            item = layout.parse(row)
+            item["answer"] = normalise_answer(item["answer"])
+            reason = problem(item)
+            if reason:
+                skipped.append(Skipped(task, row.file, row.number, reason))
+            elif single_answer_only and len(item["answer"]) > 1:
+                multi += 1
+            else:
+                items.append(render(item, style, context))
+        if skipped:
+            LEDGER.skipped.extend(skipped)
+            log.warning(
+                "%s: skipped %d malformed row(s): %s", task, len(skipped), "; ".join(map(str, skipped[:5]))
+            )
+        if multi:
+            LEDGER.excluded[f"{task}:{split}"] = multi
+            log.warning("%s: %d multiple-answer item(s) excluded from log-likelihood scoring", task, multi)
+        out[split] = datasets.Dataset.from_list(items)
+    return datasets.DatasetDict(out)
+
+
+def extract_filter(resps: list[list[str]], docs: list[dict]) -> list[list[str]]:
+    """lm-eval ``custom`` filter: each generated reply -> its answer letters (or ``[unparsed]``)."""
+    return [
+        [extract_choice(r, [letter for letter, _ in doc["options"]], doc["options"]) for r in replies]
+        for replies, doc in zip(resps, docs, strict=True)
+    ]
+
+
+def process_gen(doc: dict, results: list[str]) -> dict[str, float]:
+    """Score an extracted answer by exact set match; an unparsed reply is wrong and counted."""
+    pred = results[0]
+    return {"acc": float(pred == doc["answer"]), "parse_fail_rate": float(pred == UNPARSED)}

@@ -1,0 +1,132 @@
+"""One run = one folder: config, versions, fingerprints, lm-eval's results, per-sample outputs, tables.
+
+Layout of ``runs/<timestamp>-<model>/``::
+
+    config.json       the resolved run configuration
+    versions.json     medbench, lm-eval, torch, transformers, datasets, python, git commit
+    model.json        model fingerprint (config hash, weights sha256)
+    data.json         sha256 of every data file read, skipped malformed rows, excluded items
+    results.json      lm-eval's results (``results-<r>.json`` per repeat when ``--repeats`` > 1)
+    samples/<task>.jsonl   prompt, raw output, extracted answer, gold, correct -- one line per item
+    metrics.json      medbench's scores (tasks; groups micro and macro), values in [0, 1]
+    results.md        the Markdown table printed at the end
+    calls.json        requests that reached the model (the rest came from the request cache)
+
+Reports, judges and bias read these files; nothing downstream recomputes what is here.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import subprocess
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+from medbench.datasources import Skipped
+from medbench.paths import PACKAGE_DIR
+from medbench.summary import Score, markdown_table
+
+
+def _jsonable(obj):
+    from lm_eval.utils import handle_non_serializable
+
+    return handle_non_serializable(obj)
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def sample_record(sample: dict) -> dict:
+    """One per-sample line: what the model saw, said, and how it was scored."""
+    doc = sample["doc"]
+    args = sample["arguments"][0] if sample.get("arguments") else []
+    resps = sample.get("resps", [])
+    record = {
+        "doc_id": sample["doc_id"],
+        "id": doc.get("id", sample["doc_id"]),
+        "prompt": args[0] if args else None,
+        "gold": doc.get("answer", sample.get("target")),
+    }
+    if doc.get("choices") and resps and isinstance(resps[0][0], (list, tuple)):
+        # log-likelihood multiple choice: one (loglik, is_greedy) per option
+        logliks = [r[0][0] for r in resps]
+        letters = [letter for letter, _ in doc["options"]]
+        record["raw"] = dict(zip(letters, logliks, strict=True))
+        record["extracted"] = letters[max(range(len(logliks)), key=logliks.__getitem__)]
+    else:
+        record["raw"] = resps[0][0] if resps and resps[0] else None
+        filtered = sample.get("filtered_resps")
+        record["extracted"] = filtered[0] if isinstance(filtered, list) and filtered else filtered
+    metric_names = sample.get("metrics", [])
+    record["metrics"] = {m: sample[m] for m in metric_names if m in sample}
+    if "acc" in record["metrics"]:
+        record["correct"] = bool(record["metrics"]["acc"])
+    return record
+
+
+@dataclass
+class RunFolder:
+    path: Path
+
+    @classmethod
+    def create(cls, output: Path, model: str) -> RunFolder:
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model.rstrip("/")).name or model)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = output / f"{stamp}-{name}"
+        suffix = 1
+        while path.exists():
+            suffix += 1
+            path = output / f"{stamp}-{name}-{suffix}"
+        path.mkdir(parents=True)
+        return cls(path)
+
+    def write_json(self, name: str, data) -> None:
+        text = json.dumps(data, ensure_ascii=False, indent=2, default=_jsonable)
+        (self.path / name).write_text(text + "\n", encoding="utf-8")
+
+    def write_versions(self) -> None:
+        versions = {p: _version(p) for p in ("medbench", "lm_eval", "torch", "transformers", "datasets")}
+        versions["python"] = platform.python_version()
+        versions["git_commit"] = _git_commit()
+        self.write_json("versions.json", versions)
+
+    def write_results(self, results: dict, repeat: int | None) -> None:
+        """lm-eval's results JSON and the per-sample JSONL files (per repeat when repeating)."""
+        samples = results.pop("samples", {}) or {}
+        suffix = "" if repeat is None else f"-{repeat}"
+        self.write_json(f"results{suffix}.json", results)
+        sample_dir = self.path / f"samples{suffix}"
+        sample_dir.mkdir(exist_ok=True)
+        for task, items in samples.items():
+            with open(sample_dir / f"{task}.jsonl", "w", encoding="utf-8") as fh:
+                for sample in items:
+                    line = json.dumps(sample_record(sample), ensure_ascii=False, default=_jsonable)
+                    fh.write(line + "\n")
+
+    def write_scores(self, scores: list[Score], skipped: list[Skipped]) -> str:
+        """metrics.json and results.md; returns the Markdown."""
+        self.write_json("metrics.json", [asdict(s) for s in scores])
+        table = markdown_table(scores)
+        if skipped:
+            table += f"\nSkipped {len(skipped)} malformed row(s) (details in data.json):\n"
+            table += "".join(f"- {s}\n" for s in skipped[:20])
+        (self.path / "results.md").write_text(table, encoding="utf-8")
+        return table

@@ -1,0 +1,119 @@
+"""Turning lm-eval's results dict into medbench's metrics: per task, and per group micro + macro.
+
+lm-eval's group score with ``weight_by_size: true`` is the micro average (every item counts once).
+The official CMMLU script and several papers report the macro average (every subject counts once).
+medbench reports both and names them, so a number is never compared under the wrong convention.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+SKIP_KEYS = {"alias", "name", "sample_len", "samples"}
+
+
+@dataclass
+class Score:
+    """One metric of one task or group; ``n`` is the number of items behind it."""
+
+    task: str
+    metric: str
+    value: float
+    n: int
+    stderr: float | None = None
+    convention: str = ""
+    values: list[float] = field(default_factory=list)  # one per repeat
+
+    @property
+    def std(self) -> float | None:
+        return statistics.stdev(self.values) if len(self.values) > 1 else None
+
+
+def _metrics(entry: dict) -> dict[str, tuple[float, float | None]]:
+    """``{"acc,none": .5, "acc_stderr,none": .1}`` -> ``{"acc": (.5, .1)}``."""
+    out = {}
+    for key, value in entry.items():
+        name = key.split(",")[0]
+        if name in SKIP_KEYS or name.endswith("_stderr") or not isinstance(value, (int, float)):
+            continue
+        stderr = entry.get(key.replace(name, f"{name}_stderr", 1))
+        out[name] = (float(value), float(stderr) if isinstance(stderr, (int, float)) else None)
+    return out
+
+
+def _leaves(name: str, group_subtasks: dict[str, list[str]]) -> list[str]:
+    subs = group_subtasks.get(name)
+    if not subs:
+        return [name]
+    return [leaf for sub in subs for leaf in _leaves(sub, group_subtasks)]
+
+
+def summarise(results: dict) -> list[Score]:
+    """Scores in display order: each group (micro, then macro), then its tasks, then lone tasks."""
+    groups: dict[str, list[str]] = results.get("group_subtasks", {})
+    n_samples = {t: v["effective"] for t, v in results.get("n-samples", {}).items()}
+    res = results["results"]
+    scores: list[Score] = []
+    seen: set[str] = set()
+
+    def task_scores(task: str) -> None:
+        for metric, (value, stderr) in _metrics(res.get(task, {})).items():
+            scores.append(Score(task, metric, value, n_samples.get(task, 0), stderr))
+        seen.add(task)
+
+    top_groups = [g for g in groups if groups[g] and not any(g in subs for subs in groups.values())]
+    for group in top_groups:
+        leaves = _leaves(group, groups)
+        total = sum(n_samples.get(t, 0) for t in leaves)
+        leaf_metrics = [_metrics(res.get(t, {})) for t in leaves]
+        for metric, (value, stderr) in _metrics(res.get(group, {})).items():
+            scores.append(Score(group, metric, value, total, stderr, "micro (item-weighted)"))
+            per_task = [m[metric][0] for m in leaf_metrics if metric in m]
+            if len(per_task) == len(leaves):
+                macro = sum(per_task) / len(per_task)
+                scores.append(Score(group, metric, macro, total, None, f"macro ({len(leaves)} subjects)"))
+        seen.add(group)
+        for task in leaves:
+            task_scores(task)
+    for task in res:
+        if task not in seen and task not in groups:
+            task_scores(task)
+    return scores
+
+
+def combine_repeats(per_repeat: list[list[Score]]) -> list[Score]:
+    """Mean over repeats (same tasks and metrics each time), keeping each repeat's value."""
+    first = per_repeat[0]
+    combined = []
+    for i, score in enumerate(first):
+        values = [scores[i].value for scores in per_repeat]
+        combined.append(
+            Score(
+                score.task,
+                score.metric,
+                statistics.fmean(values),
+                score.n,
+                score.stderr,
+                score.convention,
+                values,
+            )
+        )
+    return combined
+
+
+def markdown_table(scores: list[Score]) -> str:
+    """The results table printed at the end of a run and saved as ``results.md`` (values x100)."""
+    repeats = max((len(s.values) for s in scores), default=0)
+    spread = "± std" if repeats > 1 else "± stderr"
+    lines = [
+        f"| Task | Items | Metric | Value | {spread} | Convention |",
+        "|---|---:|---|---:|---:|---|",
+    ]
+    for s in scores:
+        err = s.std if repeats > 1 else s.stderr
+        lines.append(
+            f"| {s.task} | {s.n} | {s.metric} | {100 * s.value:.2f} | "
+            f"{'' if err is None else f'{100 * err:.2f}'} | {s.convention} |"
+        )
+    return "\n".join(lines) + "\n"
