@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medbench.errors import MedbenchError
-from medbench.mc import LAYOUTS, load
+from medbench.mc import LAYOUTS
 
 
 @dataclass
@@ -37,27 +37,48 @@ def _split_names(cfg: dict) -> tuple[str | None, str | None]:
     return evaluated, cfg.get("fewshot_split")
 
 
-def _count(cfg: dict, data_dir: str) -> int | None:
-    meta = cfg.get("metadata") or {}
-    evaluated, _ = _split_names(cfg)
+def task_config(manager, name: str, resolve: bool = False) -> dict:
+    """A task's or group's YAML with its includes merged (``resolve``: import its hook functions)."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    return load_yaml(manager.task_index[name].yaml_path, resolve_func=resolve)
+
+
+def leaf_tasks(manager, name: str) -> list[str]:
+    """The tasks a name stands for (a group expands, recursively)."""
+    if name not in manager.all_groups:
+        return [name]
+    return [leaf for sub in task_config(manager, name).get("task", []) for leaf in leaf_tasks(manager, sub)]
+
+
+def load_task_data(manager, name: str, metadata: dict | None = None):
+    """Call a task's ``custom_dataset`` hook exactly as lm-eval will (task metadata + run metadata).
+
+    Used to count items and to check data before a model is loaded, so bad files fail fast.
+    """
+    cfg = task_config(manager, name, resolve=True)
+    hook = cfg.get("custom_dataset")
+    if not callable(hook):
+        return None
+    return hook(**{**(cfg.get("metadata") or {}), **(metadata or {})}, **(cfg.get("dataset_kwargs") or {}))
+
+
+def _count(manager, name: str, data_dir: str) -> int | None:
+    evaluated, _ = _split_names(task_config(manager, name))
     try:
-        splits = load(
-            **{**meta, "splits": [evaluated], "data_dir": data_dir}, **(cfg.get("dataset_kwargs") or {})
-        )
+        data = load_task_data(manager, name, {"data_dir": data_dir})
     except MedbenchError:
         return None
-    return len(splits[evaluated])
+    return None if data is None else len(data[evaluated])
 
 
 def describe(manager, data_dir: str | None = None) -> list[TaskInfo]:
     """One row per task and group, groups first; item counts only where ``data_dir`` holds the files."""
-    from lm_eval.tasks._yaml_loader import load_yaml
-
     rows, counts = [], {}
     tasks = sorted(manager.all_subtasks)
     for name in tasks:
         path = manager.task_index[name].yaml_path
-        cfg = load_yaml(path, resolve_func=False)
+        cfg = task_config(manager, name)
         meta = cfg.get("metadata") or {}
         layout = LAYOUTS.get(meta.get("benchmark", ""))
         subject = (cfg.get("dataset_kwargs") or {}).get("subject")
@@ -67,7 +88,7 @@ def describe(manager, data_dir: str | None = None) -> list[TaskInfo]:
             source = ", ".join(layout.file(Path(""), s, subject).as_posix() for s in meta.get("splits", []))
             source += f" (hub: {layout.hub})" if layout.hub else ""
         if data_dir:
-            counts[name] = _count(cfg, data_dir)
+            counts[name] = _count(manager, name, data_dir)
         rows.append(
             TaskInfo(
                 name,
@@ -82,9 +103,9 @@ def describe(manager, data_dir: str | None = None) -> list[TaskInfo]:
         )
     group_rows = []
     for name in sorted(manager.all_groups):
-        cfg = load_yaml(manager.task_index[name].yaml_path, resolve_func=False)
+        cfg = task_config(manager, name)
         members = cfg.get("task", [])
-        total = [counts.get(t) for t in members]
+        total = [counts.get(t) for t in leaf_tasks(manager, name)]
         group_rows.append(
             TaskInfo(
                 name,

@@ -42,8 +42,17 @@ class DataLedger:
     """What this process read: file fingerprints and skipped rows, per task (the run folder reads it)."""
 
     files: dict[str, str] = field(default_factory=dict)
-    skipped: list[Skipped] = field(default_factory=list)
+    skipped_by_row: dict[tuple[str, int], Skipped] = field(default_factory=dict)
     excluded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def skipped(self) -> list[Skipped]:
+        return list(self.skipped_by_row.values())
+
+    def skip(self, rows: list[Skipped]) -> None:
+        """Record skipped rows; reading the same file twice in a run records each row once."""
+        for row in rows:
+            self.skipped_by_row[(row.file, row.row)] = row
 
     def fingerprint(self, path: Path) -> None:
         key = str(path.resolve())
@@ -60,7 +69,7 @@ class DataLedger:
 
     def reset(self) -> None:
         self.files.clear()
-        self.skipped.clear()
+        self.skipped_by_row.clear()
         self.excluded.clear()
 
 

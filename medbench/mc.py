@@ -10,6 +10,7 @@ log-likelihood scoring). Prompts stay in the plug-in files; this module only fil
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -156,8 +157,13 @@ def normalise_answer(answer: str) -> str:
 _JINJA = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
 
 
+@functools.lru_cache(maxsize=64)
+def _compile(template: str) -> jinja2.Template:
+    return _JINJA.from_string(template)
+
+
 def _render(template: str, context: dict) -> str:
-    return _JINJA.from_string(template).render(**context)
+    return _compile(template).render(**context)
 
 
 def render(item: Item, style: dict, context: dict) -> dict:
@@ -245,7 +251,7 @@ def load(
             else:
                 items.append(render(item, style, context))
         if skipped:
-            LEDGER.skipped.extend(skipped)
+            LEDGER.skip(skipped)
             log.warning(
                 "%s: skipped %d malformed row(s): %s", task, len(skipped), "; ".join(map(str, skipped[:5]))
             )

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from medbench.catalog import leaf_tasks, load_task_data
 from medbench.datasources import LEDGER, resolve_data_dir
 from medbench.errors import MedbenchError
 from medbench.models import fingerprint, model_key, resolve_model
@@ -48,14 +49,23 @@ class RunConfig:
     resolved_tasks: list[str] = field(default_factory=list)
 
 
+def run_metadata(data_dir: str | None = None, prompt_style: str = "official") -> dict:
+    """Run-wide task metadata: lm-eval hands it to every task's data hook."""
+    metadata = {"prompt_style": prompt_style}
+    if data_dir:
+        metadata["data_dir"] = str(Path(data_dir).expanduser().resolve())
+    return metadata
+
+
 def task_manager(data_dir: str | None = None, prompt_style: str = "official"):
     """lm-eval's TaskManager over medbench's plug-ins only, with the run-wide task metadata."""
     from lm_eval.tasks import TaskManager
 
-    metadata = {"prompt_style": prompt_style}
-    if data_dir:
-        metadata["data_dir"] = str(Path(data_dir).expanduser().resolve())
-    return TaskManager(include_path=str(plugin_dir("tasks")), include_defaults=False, metadata=metadata)
+    return TaskManager(
+        include_path=str(plugin_dir("tasks")),
+        include_defaults=False,
+        metadata=run_metadata(data_dir, prompt_style),
+    )
 
 
 def resolve_tasks(names: list[str], known: list[str], mode: str | None) -> list[str]:
@@ -107,6 +117,11 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     manager = task_manager(config.data_dir, config.prompt_style)
     config.resolved_tasks = resolve_tasks(config.tasks, manager.all_tasks, config.mode)
     model_path = resolve_model(config.model)
+    LEDGER.reset()
+    metadata = run_metadata(config.data_dir, config.prompt_style)
+    for name in config.resolved_tasks:  # bad or missing data fails here, before the model is loaded
+        for leaf in leaf_tasks(manager, name):
+            load_task_data(manager, leaf, metadata)
     model_fp = fingerprint(model_path)
     out = Path(config.output)
     folder = RunFolder.create(out, config.model)
@@ -114,7 +129,6 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     folder.write_json("model.json", model_fp)
     folder.write_versions()
 
-    LEDGER.reset()
     lm = make_lm(config, model_path)
     calls: Counter = Counter()
     count_calls(lm, calls)
