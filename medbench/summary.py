@@ -77,7 +77,7 @@ def summarise(results: dict) -> list[Score]:
         for task in leaves:
             task_scores(task)
     for task in res:
-        if task not in seen and task not in groups:
+        if task not in seen and not groups.get(task):
             task_scores(task)
     return scores
 

@@ -80,7 +80,10 @@ def main() -> None:
                     "aggregate_metric_list": [
                         {"metric": m, "aggregation": "mean", "weight_by_size": True} for m in METRICS[suffix]
                     ],
-                    "metadata": {"version": 1.0, "description": description},
+                    "metadata": {
+                        "version": 1.0,
+                        "description": f"{description}, {'generation' if suffix else 'log-likelihood'}",
+                    },
                 },
                 f"{description}, {'generation' if suffix else 'log-likelihood'}",
             )

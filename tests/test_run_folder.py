@@ -1,0 +1,80 @@
+"""`medbench run` end to end on the bundled samples: the run folder holds everything a report needs."""
+
+import json
+
+import pytest
+
+from medbench.paths import SAMPLES_DIR
+from medbench.runner import RunConfig, run
+
+
+@pytest.fixture(scope="module")
+def sample_run(tiny_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    folder, scores = run(
+        RunConfig(model=tiny_model, tasks=["ceval_med", "cmexam"], data_dir=str(SAMPLES_DIR), output=str(out))
+    )
+    return folder.path, scores
+
+
+def test_run_folder_has_config_versions_fingerprints_results_samples_and_table(sample_run):
+    path, _ = sample_run
+    for name in ("config.json", "versions.json", "model.json", "data.json", "results.json", "metrics.json",
+                 "results.md", "calls.json"):
+        assert (path / name).is_file(), name
+    versions = json.loads((path / "versions.json").read_text())
+    assert versions["lm_eval"] and versions["torch"] and versions["transformers"]
+    model = json.loads((path / "model.json").read_text())
+    assert len(model["config_sha256"]) == 64 and all(len(h) == 64 for h in model["weights_sha256"].values())
+    data = json.loads((path / "data.json").read_text())
+    assert any(f.endswith("cmexam/val.csv") for f in data["files_sha256"])
+    assert [r["reason"] for r in data["skipped_rows"]] == ["answer 'F' is not among the options A-E"]
+
+
+def test_per_sample_lines_hold_prompt_output_extracted_gold_and_correct(sample_run):
+    path, _ = sample_run
+    loglik = [json.loads(x) for x in (path / "samples" / "ceval_med_physician.jsonl").read_text().splitlines()]
+    assert len(loglik) == 4
+    for rec in loglik:
+        assert rec["prompt"].endswith("答案：")
+        assert set(rec["raw"]) == {"A", "B", "C", "D"}
+        assert rec["extracted"] == max(rec["raw"], key=rec["raw"].get)
+        assert rec["correct"] == (rec["extracted"] == rec["gold"])
+    gen = [json.loads(x) for x in (path / "samples" / "cmexam.jsonl").read_text().splitlines()]
+    assert len(gen) == 7
+    assert all(isinstance(r["raw"], str) and r["prompt"].startswith("返回限制") for r in gen)
+
+
+def test_results_table_numbers_equal_the_per_sample_outcomes(sample_run):
+    path, scores = sample_run
+    by_task = {}
+    for sample_file in (path / "samples").glob("*.jsonl"):
+        recs = [json.loads(x) for x in sample_file.read_text().splitlines()]
+        by_task[sample_file.stem] = (sum(r["correct"] for r in recs), len(recs))
+    acc = {(s.task, s.convention): s for s in scores if s.metric == "acc"}
+    for task, (correct, n) in by_task.items():
+        assert acc[(task, "")].value == pytest.approx(correct / n)
+        assert acc[(task, "")].n == n
+    subjects = [t for t in by_task if t.startswith("ceval_med_")]
+    micro = sum(by_task[t][0] for t in subjects) / sum(by_task[t][1] for t in subjects)
+    macro = sum(by_task[t][0] / by_task[t][1] for t in subjects) / len(subjects)
+    assert acc[("ceval_med", "micro (item-weighted)")].value == pytest.approx(micro)
+    assert acc[("ceval_med", "macro (3 subjects)")].value == pytest.approx(macro)
+    table = (path / "results.md").read_text()
+    assert f"| ceval_med | 12 | acc | {100 * micro:.2f} |" in table
+    assert "| cmexam | 7 | parse_fail_rate |" in table
+
+
+def test_gen_mode_switches_each_task_to_its_generation_variant(tiny_model, tmp_path):
+    folder, scores = run(RunConfig(model=tiny_model, tasks=["medqa_mcmle"], mode="gen", limit=2,
+                                   data_dir=str(SAMPLES_DIR), output=str(tmp_path)))
+    assert {s.task for s in scores} == {"medqa_mcmle_gen"}
+    assert {s.metric for s in scores} == {"acc", "parse_fail_rate"}
+
+
+def test_repeats_report_the_spread_over_seeds(tiny_model, tmp_path):
+    folder, scores = run(RunConfig(model=tiny_model, tasks=["medqa_mcmle"], repeats=2, limit=3,
+                                   data_dir=str(SAMPLES_DIR), output=str(tmp_path)))
+    assert (folder.path / "results-0.json").is_file() and (folder.path / "results-1.json").is_file()
+    assert all(len(s.values) == 2 for s in scores)
+    assert "± std" in (folder.path / "results.md").read_text()
