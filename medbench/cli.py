@@ -15,8 +15,17 @@ from medbench import __version__
 from medbench.errors import MedbenchError
 
 
+class _DropCustomKwargsNotice(logging.Filter):
+    """lm-eval warns on every task with a ``custom_dataset`` hook; medbench's tasks all have one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Custom kwargs can be passed" not in record.getMessage()
+
+
 def _quiet_libraries(verbose: bool) -> None:
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropCustomKwargsNotice())
     level = logging.INFO if verbose else logging.WARNING
     for name in ("lm_eval", "lm-eval", "medbench"):
         logging.getLogger(name).setLevel(level if name != "medbench" else logging.INFO)

@@ -49,10 +49,12 @@ class DataLedger:
     def skipped(self) -> list[Skipped]:
         return list(self.skipped_by_row.values())
 
-    def skip(self, rows: list[Skipped]) -> None:
-        """Record skipped rows; reading the same file twice in a run records each row once."""
-        for row in rows:
+    def skip(self, rows: list[Skipped]) -> list[Skipped]:
+        """Record skipped rows; returns those not seen before (a run reads each file more than once)."""
+        new = [row for row in rows if (row.file, row.row) not in self.skipped_by_row]
+        for row in new:
             self.skipped_by_row[(row.file, row.row)] = row
+        return new
 
     def fingerprint(self, path: Path) -> None:
         key = str(path.resolve())

@@ -250,13 +250,17 @@ def load(
                 multi += 1
             else:
                 items.append(render(item, style, context))
-        if skipped:
-            LEDGER.skip(skipped)
+        new_skips = LEDGER.skip(skipped)
+        if new_skips:
             log.warning(
-                "%s: skipped %d malformed row(s): %s", task, len(skipped), "; ".join(map(str, skipped[:5]))
+                "%s: skipped %d malformed row(s): %s",
+                task,
+                len(new_skips),
+                "; ".join(map(str, new_skips[:5])),
             )
-        if multi:
-            LEDGER.excluded[f"{task}:{split}"] = multi
+        key = f"{task}:{split}"
+        if multi and key not in LEDGER.excluded:
+            LEDGER.excluded[key] = multi
             log.warning("%s: %d multiple-answer item(s) excluded from log-likelihood scoring", task, multi)
         out[split] = datasets.Dataset.from_list(items)
     return datasets.DatasetDict(out)

@@ -14,7 +14,9 @@ class Killed(BaseException):
 
 
 def _config(model, out):
-    return RunConfig(model=model, tasks=["cmmlu_med"], data_dir=str(SAMPLES_DIR), output=str(out), batch_size=2)
+    return RunConfig(
+        model=model, tasks=["cmmlu_med"], data_dir=str(SAMPLES_DIR), output=str(out), batch_size=2
+    )
 
 
 def _requests_sent(folder) -> int:

@@ -19,8 +19,16 @@ def sample_run(tiny_model, tmp_path_factory):
 
 def test_run_folder_has_config_versions_fingerprints_results_samples_and_table(sample_run):
     path, _ = sample_run
-    for name in ("config.json", "versions.json", "model.json", "data.json", "results.json", "metrics.json",
-                 "results.md", "calls.json"):
+    for name in (
+        "config.json",
+        "versions.json",
+        "model.json",
+        "data.json",
+        "results.json",
+        "metrics.json",
+        "results.md",
+        "calls.json",
+    ):
         assert (path / name).is_file(), name
     versions = json.loads((path / "versions.json").read_text())
     assert versions["lm_eval"] and versions["torch"] and versions["transformers"]
@@ -33,7 +41,9 @@ def test_run_folder_has_config_versions_fingerprints_results_samples_and_table(s
 
 def test_per_sample_lines_hold_prompt_output_extracted_gold_and_correct(sample_run):
     path, _ = sample_run
-    loglik = [json.loads(x) for x in (path / "samples" / "ceval_med_physician.jsonl").read_text().splitlines()]
+    loglik = [
+        json.loads(x) for x in (path / "samples" / "ceval_med_physician.jsonl").read_text().splitlines()
+    ]
     assert len(loglik) == 4
     for rec in loglik:
         assert rec["prompt"].endswith("答案：")
@@ -66,15 +76,31 @@ def test_results_table_numbers_equal_the_per_sample_outcomes(sample_run):
 
 
 def test_gen_mode_switches_each_task_to_its_generation_variant(tiny_model, tmp_path):
-    folder, scores = run(RunConfig(model=tiny_model, tasks=["medqa_mcmle"], mode="gen", limit=2,
-                                   data_dir=str(SAMPLES_DIR), output=str(tmp_path)))
+    folder, scores = run(
+        RunConfig(
+            model=tiny_model,
+            tasks=["medqa_mcmle"],
+            mode="gen",
+            limit=2,
+            data_dir=str(SAMPLES_DIR),
+            output=str(tmp_path),
+        )
+    )
     assert {s.task for s in scores} == {"medqa_mcmle_gen"}
     assert {s.metric for s in scores} == {"acc", "parse_fail_rate"}
 
 
 def test_repeats_report_the_spread_over_seeds(tiny_model, tmp_path):
-    folder, scores = run(RunConfig(model=tiny_model, tasks=["medqa_mcmle"], repeats=2, limit=3,
-                                   data_dir=str(SAMPLES_DIR), output=str(tmp_path)))
+    folder, scores = run(
+        RunConfig(
+            model=tiny_model,
+            tasks=["medqa_mcmle"],
+            repeats=2,
+            limit=3,
+            data_dir=str(SAMPLES_DIR),
+            output=str(tmp_path),
+        )
+    )
     assert (folder.path / "results-0.json").is_file() and (folder.path / "results-1.json").is_file()
     assert all(len(s.values) == 2 for s in scores)
     assert "± std" in (folder.path / "results.md").read_text()

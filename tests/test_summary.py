@@ -12,8 +12,11 @@ RESULTS = {
         "lone": {"alias": "lone", "acc,extract": 0.25, "parse_fail_rate,extract": 0.5},
     },
     "group_subtasks": {"grp": ["t1", "t2"], "t1": [], "t2": [], "lone": []},
-    "n-samples": {"t1": {"original": 2, "effective": 2}, "t2": {"original": 5, "effective": 5},
-                  "lone": {"original": 4, "effective": 4}},
+    "n-samples": {
+        "t1": {"original": 2, "effective": 2},
+        "t2": {"original": 5, "effective": 5},
+        "lone": {"original": 4, "effective": 4},
+    },
 }
 
 
