@@ -162,7 +162,7 @@ def _compile(template: str) -> jinja2.Template:
     return _JINJA.from_string(template)
 
 
-def _render(template: str, context: dict) -> str:
+def render_template(template: str, context: dict) -> str:
     return _compile(template).render(**context)
 
 
@@ -170,11 +170,11 @@ def render(item: Item, style: dict, context: dict) -> dict:
     """Fill one item into a prompt style: the question block, the description, the choice strings."""
     ctx = {**context, **item}
     letters = [letter for letter, _ in item["options"]]
-    choices = [_render(style["choice"], {**ctx, "letter": letter}) for letter in letters]
+    choices = [render_template(style["choice"], {**ctx, "letter": letter}) for letter in letters]
     return {
         **item,
-        "prompt": _render(style["question"], ctx),
-        "description": _render(style.get("description", ""), ctx),
+        "prompt": render_template(style["question"], ctx),
+        "description": render_template(style.get("description", ""), ctx),
         "choices": choices,
         "target": letters.index(item["answer"]) if len(item["answer"]) == 1 else -1,
     }

@@ -10,6 +10,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+from medbench.textmetrics import CONVENTIONS
+
 SKIP_KEYS = {"alias", "name", "sample_len", "samples"}
 
 
@@ -59,7 +61,9 @@ def summarise(results: dict) -> list[Score]:
 
     def task_scores(task: str) -> None:
         for metric, (value, stderr) in _metrics(res.get(task, {})).items():
-            scores.append(Score(task, metric, value, n_samples.get(task, 0), stderr))
+            scores.append(
+                Score(task, metric, value, n_samples.get(task, 0), stderr, CONVENTIONS.get(metric, ""))
+            )
         seen.add(task)
 
     top_groups = [g for g in groups if groups[g] and not any(g in subs for subs in groups.values())]
@@ -67,8 +71,10 @@ def summarise(results: dict) -> list[Score]:
         leaves = _leaves(group, groups)
         total = sum(n_samples.get(t, 0) for t in leaves)
         leaf_metrics = [_metrics(res.get(t, {})) for t in leaves]
-        for metric, (value, stderr) in _metrics(res.get(group, {})).items():
+        group_metrics = _metrics(res.get(group, {}))
+        for metric, (value, stderr) in group_metrics.items():
             scores.append(Score(group, metric, value, total, stderr, "micro (item-weighted)"))
+        for metric in group_metrics:
             per_task = [m[metric][0] for m in leaf_metrics if metric in m]
             if len(per_task) == len(leaves):
                 macro = sum(per_task) / len(per_task)
@@ -102,18 +108,61 @@ def combine_repeats(per_repeat: list[list[Score]]) -> list[Score]:
     return combined
 
 
-def markdown_table(scores: list[Score]) -> str:
-    """The results table printed at the end of a run and saved as ``results.md`` (values x100)."""
-    repeats = max((len(s.values) for s in scores), default=0)
-    spread = "± std" if repeats > 1 else "± stderr"
-    lines = [
-        f"| Task | Items | Metric | Value | {spread} | Convention |",
-        "|---|---:|---|---:|---:|---|",
-    ]
+ROW_CONVENTIONS = ("micro", "macro")
+
+
+def _blocks(scores: list[Score]) -> list[tuple[list[str], list[list[Score]]]]:
+    """Consecutive rows (task + row convention) that share a metric list form one table."""
+    rows: list[list[Score]] = []
     for s in scores:
-        err = s.std if repeats > 1 else s.stderr
-        lines.append(
-            f"| {s.task} | {s.n} | {s.metric} | {100 * s.value:.2f} | "
-            f"{'' if err is None else f'{100 * err:.2f}'} | {s.convention} |"
-        )
-    return "\n".join(lines) + "\n"
+        key = (s.task, s.convention if s.convention.startswith(ROW_CONVENTIONS) else "")
+        if (
+            rows
+            and (
+                rows[-1][0].task,
+                rows[-1][0].convention if rows[-1][0].convention.startswith(ROW_CONVENTIONS) else "",
+            )
+            == key
+        ):
+            rows[-1].append(s)
+        else:
+            rows.append([s])
+    blocks: list[tuple[list[str], list[list[Score]]]] = []
+    for row in rows:
+        metrics = [s.metric for s in row]
+        if blocks and blocks[-1][0] == metrics:
+            blocks[-1][1].append(row)
+        else:
+            blocks.append((metrics, [row]))
+    return blocks
+
+
+def markdown_table(scores: list[Score]) -> str:
+    """The results table(s) printed at the end of a run and saved as ``results.md`` (values x100).
+
+    One row per task (groups: one row for micro, one for macro), one column per metric; each cell is
+    ``value ± stderr`` (or ``± std`` over repeats). Metric conventions follow the tables.
+    """
+    repeats = max((len(s.values) for s in scores), default=0)
+    out = []
+    notes: dict[str, str] = {}
+    for metrics, rows in _blocks(scores):
+        out.append("| Task | Items | " + " | ".join(metrics) + " |")
+        out.append("|---|---:|" + "---:|" * len(metrics))
+        for row in rows:
+            first = row[0]
+            label = first.task
+            if first.convention.startswith(ROW_CONVENTIONS):
+                label += f", {first.convention}"
+            cells = []
+            for s in row:
+                err = s.std if repeats > 1 else s.stderr
+                cells.append(f"{100 * s.value:.2f}" + ("" if err is None else f" ± {100 * err:.2f}"))
+                if s.convention and not s.convention.startswith(ROW_CONVENTIONS):
+                    notes[s.metric] = s.convention
+            out.append(f"| {label} | {first.n} | " + " | ".join(cells) + " |")
+        out.append("")
+    spread = f"± is the std over {repeats} repeats" if repeats > 1 else "± is the standard error"
+    out.append(f"Values x100; {spread}.")
+    out += [f"- {metric}: {text}" for metric, text in notes.items()]
+    return "\n".join(out) + "\n"

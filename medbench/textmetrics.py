@@ -1,0 +1,113 @@
+"""BLEU and ROUGE for Chinese, computed the way the convention names say -- the part harnesses get wrong.
+
+* BLEU-n: ``sacrebleu`` corpus BLEU with ``tokenize="zh"`` (each CJK character a token) and
+  ``max_ngram_order=n`` (cumulative, uniform weights, brevity penalty), plus the per-order precisions.
+* ROUGE-1/2/L: ``rouge-score`` F1 with a character tokenizer. Its default tokenizer keeps only
+  ``[a-z0-9]`` and scores any Chinese pair 0; ours splits into characters (whitespace dropped).
+  Sentence-level F1, averaged over the corpus.
+* ``*_jieba`` variants segment words with jieba first (BLEU with ``tokenize="none"`` on the
+  space-joined words); they are named as such and never mixed with the character-level ones.
+
+Values are fractions in [0, 1]; tables show them x100. Each metric's convention is in
+:data:`CONVENTIONS` and is written next to the score in the run folder.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+BLEU_ORDERS = (1, 2, 4)
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
+
+CONVENTIONS: dict[str, str] = {
+    **{
+        f"bleu{n}": f"sacrebleu corpus BLEU, max n-gram order {n}, tokenize=zh (character), brevity penalty"
+        for n in BLEU_ORDERS
+    },
+    **{f"bleu_p{n}": f"sacrebleu corpus {n}-gram precision, tokenize=zh" for n in range(1, 5)},
+    **{r: f"rouge-score {r} F1, character tokens, sentence level, corpus mean" for r in ROUGE_TYPES},
+    **{f"bleu{n}_jieba": f"sacrebleu corpus BLEU-{n} on jieba words (tokenize=none)" for n in BLEU_ORDERS},
+    **{f"{r}_jieba": f"rouge-score {r} F1 on jieba words, corpus mean" for r in ROUGE_TYPES},
+}
+
+
+class CharTokenizer:
+    """rouge-score tokenizer: one token per non-space character (Chinese-safe)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return [ch for ch in (text or "") if not ch.isspace()]
+
+
+class JiebaTokenizer:
+    """rouge-score tokenizer: jieba words (the optional word-level variant)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return jieba_words(text)
+
+
+def jieba_words(text: str) -> list[str]:
+    import jieba
+
+    return [w for w in jieba.lcut(text or "") if w.strip()]
+
+
+def bleu(preds: Sequence[str], refs: Sequence[str], order: int, words: bool = False) -> float:
+    """Corpus BLEU-``order`` as a fraction; ``words`` switches to jieba segmentation."""
+    from sacrebleu.metrics import BLEU
+
+    if words:
+        preds = [" ".join(jieba_words(p)) for p in preds]
+        refs = [" ".join(jieba_words(r)) for r in refs]
+    metric = BLEU(tokenize="none" if words else "zh", max_ngram_order=order, effective_order=False)
+    return metric.corpus_score(list(preds), [list(refs)]).score / 100
+
+
+def bleu_precisions(preds: Sequence[str], refs: Sequence[str]) -> list[float]:
+    """The four n-gram precisions (fractions) of character-level corpus BLEU."""
+    from sacrebleu.metrics import BLEU
+
+    score = BLEU(tokenize="zh").corpus_score(list(preds), [list(refs)])
+    return [p / 100 for p in score.precisions]
+
+
+@functools.lru_cache(maxsize=4)
+def _scorer(words: bool):
+    from rouge_score import rouge_scorer
+
+    tokenizer = JiebaTokenizer() if words else CharTokenizer()
+    return rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=tokenizer)
+
+
+def rouge(preds: Sequence[str], refs: Sequence[str], kind: str, words: bool = False) -> float:
+    """Mean sentence-level ROUGE F1 (``kind`` in rouge1/rouge2/rougeL) as a fraction."""
+    if not preds:
+        return 0.0
+    scorer = _scorer(words)
+    return sum(scorer.score(r, p)[kind].fmeasure for p, r in zip(preds, refs, strict=True)) / len(preds)
+
+
+def _corpus(items: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    refs = [ref for ref, _ in items]
+    preds = [pred for _, pred in items]
+    return preds, refs
+
+
+def aggregation(metric: str) -> Callable[[list[tuple[str, str]]], float]:
+    """lm-eval aggregation for one metric name; items are ``(reference, prediction)`` pairs."""
+    words = metric.endswith("_jieba")
+    base = metric.removesuffix("_jieba")
+    if base.startswith("bleu_p"):
+        order = int(base[len("bleu_p") :])
+        return lambda items: bleu_precisions(*_corpus(items))[order - 1]
+    if base.startswith("bleu"):
+        order = int(base[len("bleu") :])
+        return lambda items: bleu(*_corpus(items), order=order, words=words)
+    return lambda items: rouge(*_corpus(items), kind=base, words=words)
+
+
+def __getattr__(name: str) -> Callable[[list[tuple[str, str]]], float]:
+    """``aggregation: !function medbench.textmetrics.<metric>`` in task YAMLs resolves here."""
+    if name in CONVENTIONS:
+        return aggregation(name)
+    raise AttributeError(name)
