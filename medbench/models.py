@@ -51,7 +51,10 @@ def smollm2_dir() -> Path:
     source = str(Path(spec.origin).parent)
     gguf_model = AutoModelForCausalLM.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
     tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
-    model = type(gguf_model)(gguf_model.config)
+    config = gguf_model.config
+    if hasattr(config, "quantization_config"):  # the weights are dequantised now: a plain checkpoint
+        del config.quantization_config
+    model = type(gguf_model)(config)
     model.load_state_dict(gguf_model.state_dict())
     tmp = path.with_name(path.name + ".partial")
     model.save_pretrained(tmp)

@@ -1,0 +1,344 @@
+"""Few-shot NER as generation (CCKS-2019, ChiMST), scored with seqeval on character BIO tags.
+
+The model answers one line per entity type (``疾病和诊断：实体1；实体2``, ``类型：无`` when none; a
+mention containing a semicolon is quoted ``「…」``). Each predicted mention is located in the source
+text and tagged (:func:`locate` says where); gold spans are tagged from their offsets; seqeval then
+scores entity-level micro P/R/F1 and per-type F1. A reply with no parseable line predicts nothing
+and is counted in ``unparsed_rate``; mentions absent from the text in ``unlocated_rate``. Long
+documents are cut into sentence-aligned segments (offsets kept, never inside an entity) so that five
+solved examples plus the query fit the context.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import datasets
+
+from medbench.datasources import LEDGER, Skipped, log, resolve_data_dir
+from medbench.errors import MedbenchError
+from medbench.mc import render_template
+
+SENTENCE_ENDS = "。；！？\n"
+SEPARATORS = ("；", ";")
+NONE_MARK = "无"
+
+
+# ---- official layouts -------------------------------------------------------------------------
+
+
+def read_ccks(path: Path) -> Iterator[dict]:
+    """CCKS-2019 (Yidu-S4K) JSON lines: ``originalText`` + ``entities`` [{label_type, start_pos, end_pos}]."""
+    LEDGER.fingerprint(path)
+    with open(path, encoding="utf-8-sig") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                entities = [
+                    {"type": e["label_type"], "start": int(e["start_pos"]), "end": int(e["end_pos"])}
+                    for e in record["entities"]
+                ]
+                text = record["originalText"]
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise MedbenchError(
+                    f"{path} line {number}: expected originalText and entities "
+                    f"[{{label_type, start_pos, end_pos}}] ({type(exc).__name__})"
+                ) from None
+            yield {"id": f"{path.name}:{number}", "text": text, "entities": entities, "row": number}
+
+
+def read_bio(path: Path) -> Iterator[dict]:
+    """ChiMST-style CoNLL: one ``character<TAB>tag`` per line (BIO, tags like ``B-term``), blank line between
+    sentences."""
+    LEDGER.fingerprint(path)
+    chars: list[str] = []
+    tags: list[str] = []
+    start_line = 1
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    for number, line in enumerate([*lines, ""], start=1):
+        if line.strip():
+            parts = line.split("\t") if "\t" in line else line.split()
+            if len(parts) != 2:
+                raise MedbenchError(f"{path} line {number}: expected 'character<TAB>tag', got {line!r}")
+            chars.append(parts[0])
+            tags.append(parts[1])
+            continue
+        if chars:
+            text = "".join(chars)
+            yield {
+                "id": f"{path.name}:{start_line}",
+                "text": text,
+                "entities": spans_from_bio(tags),
+                "row": start_line,
+            }
+        chars, tags, start_line = [], [], number + 1
+
+
+def spans_from_bio(tags: list[str]) -> list[dict]:
+    """``[B-x, I-x, O]`` -> ``[{type: x, start: 0, end: 2}]`` (end exclusive)."""
+    spans, current = [], None
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, _, label = tag.partition("-")
+        if current and (prefix != "I" or label != current["type"]):
+            current["end"] = i
+            spans.append(current)
+            current = None
+        if prefix == "B" or (prefix == "I" and current is None and label):
+            current = {"type": label, "start": i}
+    return spans
+
+
+READERS: dict[str, Callable[[Path], Iterator[dict]]] = {"ccks": read_ccks, "bio": read_bio}
+
+
+# ---- segmentation -----------------------------------------------------------------------------
+
+
+def segments(doc: dict, max_chars: int) -> list[dict]:
+    """Cut a document at sentence ends into pieces of at most ``max_chars`` (one sentence may exceed it),
+    never inside an entity; entity offsets become relative to their piece, ``offset`` keeps its place."""
+    text = doc["text"]
+    if len(text) <= max_chars:
+        return [{**doc, "offset": 0}]
+    inside = [False] * (len(text) + 1)
+    for e in doc["entities"]:
+        for i in range(e["start"] + 1, e["end"]):
+            inside[i] = True
+    cuts, start = [], 0
+    last_end = None
+    for i, ch in enumerate(text):
+        if ch in SENTENCE_ENDS and not inside[i + 1]:
+            if i + 1 - start > max_chars and last_end is not None:
+                cuts.append((start, last_end))
+                start = last_end
+            last_end = i + 1
+    if start < len(text):
+        if len(text) - start > max_chars and last_end is not None and start < last_end < len(text):
+            cuts.append((start, last_end))
+            start = last_end
+        cuts.append((start, len(text)))
+    pieces = []
+    for k, (a, b) in enumerate(cuts):
+        entities = [
+            {"type": e["type"], "start": e["start"] - a, "end": e["end"] - a}
+            for e in doc["entities"]
+            if a <= e["start"] and e["end"] <= b
+        ]
+        pieces.append({**doc, "id": f"{doc['id']}#{k}", "text": text[a:b], "entities": entities, "offset": a})
+    return pieces
+
+
+# ---- answers: rendering, parsing, locating ---------------------------------------------------
+
+
+def mentions(text: str, entities: list[dict], types: list[list[str]]) -> dict[str, list[str]]:
+    """Gold mentions per type name, unique, in order of appearance."""
+    by_slug = {slug: name for name, slug in types}
+    out: dict[str, list[str]] = {name: [] for name, _ in types}
+    for e in sorted(entities, key=lambda e: e["start"]):
+        name = by_slug.get(e["type"], e["type"])
+        mention = text[e["start"] : e["end"]]
+        if name in out and mention not in out[name]:
+            out[name].append(mention)
+    return out
+
+
+def render_answer(found: dict[str, list[str]]) -> str:
+    """The answer format taught by the prompt: ``类型：实体1；实体2`` per line, ``类型：无`` when empty."""
+    return "\n".join(
+        f"{name}：{'；'.join(map(_quote, items)) if items else NONE_MARK}" for name, items in found.items()
+    )
+
+
+def _clean(mention: str) -> str:
+    """Mentions compare without surrounding whitespace (annotations sometimes include a space)."""
+    return mention.strip()
+
+
+_MENTION = re.compile(r"「([^」]*)」|([^；;]+)")
+
+
+def _split_mentions(rest: str) -> list[str]:
+    """Mentions separated by ``；``/``;``; a mention that contains one is quoted as ``「…」``."""
+    return [quoted or plain for quoted, plain in _MENTION.findall(rest)]
+
+
+def _quote(mention: str) -> str:
+    return f"「{mention}」" if any(sep in mention for sep in SEPARATORS) else mention
+
+
+def parse_answer(reply: str, types: list[list[str]]) -> dict[str, list[str]] | None:
+    """Mentions per type from a reply; None when no line names a known type (unparseable)."""
+    names = {name for name, _ in types}
+    found: dict[str, list[str]] = {}
+    for line in (reply or "").splitlines():
+        line = line.strip().lstrip("-*• ")
+        match = re.match(r"([^：:]+)[：:](.*)$", line)
+        if not match or match.group(1).strip() not in names:
+            continue
+        name = match.group(1).strip()
+        cleaned = [_clean(m) for m in _split_mentions(match.group(2))]
+        found.setdefault(name, []).extend(m for m in cleaned if m and m != NONE_MARK)
+    return found if found else None
+
+
+def bio_tags(length: int, spans: list[tuple[str, int, int]]) -> list[str]:
+    """Character BIO tags; a span overlapping an already tagged one is dropped."""
+    tags = ["O"] * length
+    for label, start, end in spans:
+        if start < 0 or end > length or end <= start or any(t != "O" for t in tags[start:end]):
+            continue
+        tags[start] = f"B-{label}"
+        for i in range(start + 1, end):
+            tags[i] = f"I-{label}"
+    return tags
+
+
+def locate(
+    text: str, found: dict[str, list[str]], types: list[list[str]], gold: list[dict]
+) -> tuple[list[tuple[str, int, int]], int]:
+    """Place predicted mentions in the text; returns the spans and how many mentions are not in it.
+
+    An answer names mentions, not positions. A mention whose type and text match gold entities is
+    placed at those gold spans (every occurrence the annotators marked); any other mention at its
+    first occurrence not overlapping a placed span, so it counts once as a false positive.
+    """
+    slug = dict((name, s) for name, s in types)
+    gold_spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for e in gold:
+        key = (e["type"], _clean(text[e["start"] : e["end"]]))
+        gold_spans.setdefault(key, []).append((e["start"], e["end"]))
+    predicted = {(slug[name], _clean(m)) for name, items in found.items() for m in items}
+    spans = [(label, a, b) for (label, m) in predicted for a, b in gold_spans.get((label, m), [])]
+    unlocated = 0
+    for label, mention in sorted(predicted - set(gold_spans), key=lambda p: (-len(p[1]), p)):
+        start = text.find(mention)
+        while start != -1 and any(a < start + len(mention) and start < b for _, a, b in spans):
+            start = text.find(mention, start + 1)
+        if start == -1:
+            unlocated += mention not in text
+            continue
+        spans.append((label, start, start + len(mention)))
+    return sorted(spans, key=lambda s: s[1]), unlocated
+
+
+# ---- the lm-eval hooks ------------------------------------------------------------------------
+
+
+def load(
+    *,
+    benchmark: str,
+    reader: str,
+    eval_files: list[str],
+    shot_file: str,
+    shots: int,
+    types: list[list[str]],
+    templates: dict,
+    max_chars: int = 400,
+    data_dir: str | None = None,
+    **_: object,
+) -> datasets.DatasetDict:
+    """``custom_dataset`` hook: split ``shots`` holds the solved examples, ``test`` everything else."""
+    root = resolve_data_dir(data_dir)
+    if root is None:
+        raise MedbenchError(
+            f"{benchmark}: no local data. Put {', '.join(f'{benchmark}/{f}' for f in eval_files)} under a "
+            "folder and pass --data-dir DIR (or set MEDBENCH_DATA)"
+        )
+    read = READERS[reader]
+    known = {slug for _, slug in types} | {name for name, _ in types}
+    context = {"types": [name for name, _ in types]}
+
+    def prepared(path: Path) -> Iterator[dict]:
+        if not path.is_file():
+            raise MedbenchError(
+                f"{benchmark}: missing data file {path} (official layout: <data-dir>/"
+                f"{path.relative_to(root).as_posix()})"
+            )
+        skipped = []
+        for doc in read(path):
+            unknown = sorted({e["type"] for e in doc["entities"]} - known)
+            if not doc["text"].strip() or unknown:
+                reason = f"unknown entity type(s) {', '.join(unknown)}" if unknown else "empty text"
+                skipped.append(Skipped(benchmark, str(path), doc["row"], reason))
+                continue
+            name_to_slug = {name: slug for name, slug in types}
+            doc["entities"] = [{**e, "type": name_to_slug.get(e["type"], e["type"])} for e in doc["entities"]]
+            for piece in segments(doc, max_chars):
+                gold = mentions(piece["text"], piece["entities"], types)
+                yield {
+                    "id": piece["id"],
+                    "text": piece["text"],
+                    "offset": piece["offset"],
+                    "entities": piece["entities"],
+                    "types": types,
+                    "prompt": render_template(templates["query"], {**context, "text": piece["text"]}),
+                    "answer": render_answer(gold),
+                    "description": render_template(templates["instruction"], context),
+                }
+        new = LEDGER.skip(skipped)
+        if new:
+            log.warning("%s: skipped %d document(s): %s", benchmark, len(new), "; ".join(map(str, new[:5])))
+
+    shot_docs = []
+    for piece in prepared(root / benchmark / shot_file):
+        if len(shot_docs) == shots:
+            break
+        shot_docs.append(piece)
+    used = {d["id"].split("#")[0] for d in shot_docs}
+    test = [
+        p for f in eval_files for p in prepared(root / benchmark / f) if p["id"].split("#")[0] not in used
+    ]
+    return datasets.DatasetDict(
+        {"shots": datasets.Dataset.from_list(shot_docs), "test": datasets.Dataset.from_list(test)}
+    )
+
+
+def process_results(doc: dict, results: list[str]) -> dict:
+    """Gold and predicted BIO sequences for the corpus-level seqeval aggregations."""
+    types = [list(t) for t in doc["types"]]
+    found = parse_answer(results[0], types)
+    gold = bio_tags(len(doc["text"]), [(e["type"], e["start"], e["end"]) for e in doc["entities"]])
+    spans, unlocated = locate(doc["text"], found or {}, types, doc["entities"])
+    pred = bio_tags(len(doc["text"]), spans)
+    pair = (gold, pred)
+    predicted = sum(len(set(v)) for v in (found or {}).values())
+    out = {
+        "f1": pair,
+        "precision": pair,
+        "recall": pair,
+        "unparsed_rate": float(found is None),
+        "unlocated_rate": unlocated / predicted if predicted else 0.0,
+    }
+    out.update({f"f1_{slug}": pair for _, slug in types})
+    return out
+
+
+def _report(items: list[tuple[list[str], list[str]]]) -> dict:
+    from seqeval.metrics import classification_report
+
+    gold = [list(g) for g, _ in items]
+    pred = [list(p) for _, p in items]
+    return classification_report(gold, pred, output_dict=True, zero_division=0)
+
+
+def _micro(key: str) -> Callable[[list], float]:
+    return lambda items: float(_report(items)["micro avg"][key])
+
+
+def _type_f1(slug: str) -> Callable[[list], float]:
+    return lambda items: float(_report(items).get(slug, {}).get("f1-score", 0.0))
+
+
+def __getattr__(name: str) -> Callable[[list], float]:
+    """``aggregation: !function medbench.ner.<metric>``: micro f1/precision/recall, or ``f1_<type>``."""
+    if name in ("f1", "precision", "recall"):
+        return _micro(f"{name}-score" if name == "f1" else name)
+    if name.startswith("f1_"):
+        return _type_f1(name[3:])
+    raise AttributeError(name)

@@ -1,0 +1,129 @@
+"""NER as generation: CCKS-2019 loads in full, and F1 is exact for perfect, partial and broken answers."""
+
+import pytest
+
+from medbench.datasources import LEDGER
+from medbench.ner import (
+    _report,
+    bio_tags,
+    parse_answer,
+    process_results,
+    read_ccks,
+    render_answer,
+    segments,
+    spans_from_bio,
+)
+from tests.helpers import load_task_data
+
+TYPES = [["疾病和诊断", "disease"], ["药物", "drug"]]
+
+
+def _doc(text, entities):
+    return {"text": text, "entities": entities, "types": TYPES}
+
+
+def _ent(text, mention, slug, nth=0):
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(mention, start + 1)
+    return {"type": slug, "start": start, "end": start + len(mention)}
+
+
+def test_ccks2019_training_parts_hold_1000_documents_and_17653_entities(shared_data):
+    docs = [
+        d
+        for part in (1, 2)
+        for d in read_ccks(shared_data / "ccks2019" / f"subtask1_training_part{part}.txt")
+    ]
+    assert len(docs) == 1000
+    assert sum(len(d["entities"]) for d in docs) == 17653
+
+
+def test_ccks2019_task_segments_long_documents_keeping_every_entity(shared_data):
+    LEDGER.reset()
+    data = load_task_data("ccks2019_ner", shared_data)
+    assert len(data["shots"]) == 5
+    shot_docs = {d["id"].split("#")[0] for d in data["shots"]}
+    assert not shot_docs & {d["id"].split("#")[0] for d in data["test"]}
+    # entities of the five documents used as shots are the only ones not in the test split
+    shot_entities = sum(
+        len(d["entities"])
+        for d in read_ccks(shared_data / "ccks2019" / "subtask1_training_part1.txt")
+        if d["id"] in shot_docs
+    )
+    assert sum(len(d["entities"]) for d in data["test"]) == 17653 - shot_entities
+    for d in data["test"]:
+        for e in d["entities"]:
+            assert 0 <= e["start"] < e["end"] <= len(d["text"])
+
+
+def test_perfect_predictions_score_f1_100_on_real_data(shared_data):
+    data = load_task_data("ccks2019_ner", shared_data)
+    items = [process_results(d, [d["answer"]])["f1"] for d in data["test"]]
+    assert _report(items)["micro avg"]["f1-score"] == 1.0
+
+
+def test_missing_one_entity_scores_the_hand_computed_value():
+    text = "患者确诊高血压和糖尿病，口服二甲双胍。"
+    gold = [_ent(text, "高血压", "disease"), _ent(text, "糖尿病", "disease"), _ent(text, "二甲双胍", "drug")]
+    doc = _doc(text, gold)
+    reply = "疾病和诊断：高血压\n药物：二甲双胍"  # 糖尿病 missed
+    result = process_results(doc, [reply])
+    report = _report([result["f1"]])
+    # tp = 2, fp = 0, fn = 1 -> P = 1, R = 2/3, F1 = 0.8; disease: P = 1, R = 1/2, F1 = 2/3
+    assert report["micro avg"]["precision"] == pytest.approx(1.0)
+    assert report["micro avg"]["recall"] == pytest.approx(2 / 3)
+    assert report["micro avg"]["f1-score"] == pytest.approx(0.8)
+    assert report["disease"]["f1-score"] == pytest.approx(2 / 3)
+    assert report["drug"]["f1-score"] == pytest.approx(1.0)
+
+
+def test_a_wrong_type_is_a_false_positive_and_a_miss():
+    text = "服用阿司匹林后胃痛。"
+    doc = _doc(text, [_ent(text, "阿司匹林", "drug")])
+    report = _report([process_results(doc, ["疾病和诊断：阿司匹林\n药物：无"])["f1"]])
+    assert report["micro avg"]["f1-score"] == 0.0
+
+
+def test_unparseable_output_predicts_nothing_and_is_counted():
+    text = "患者有高血压。"
+    doc = _doc(text, [_ent(text, "高血压", "disease")])
+    for reply in ["", "我不知道", "。。。。。", "症状：头痛"]:
+        result = process_results(doc, [reply])
+        assert result["unparsed_rate"] == 1.0
+        assert result["f1"][1] == ["O"] * len(text)
+
+
+def test_mentions_not_in_the_text_are_counted_as_unlocated():
+    text = "患者有高血压。"
+    doc = _doc(text, [_ent(text, "高血压", "disease")])
+    result = process_results(doc, ["疾病和诊断：高血压；肺炎"])
+    assert result["unlocated_rate"] == 0.5 and result["unparsed_rate"] == 0.0
+
+
+def test_answer_format_round_trips_mentions_with_semicolons():
+    found = {"疾病和诊断": ["高血压", "7组&GT;淋巴结"], "药物": []}
+    assert render_answer(found) == "疾病和诊断：高血压；「7组&GT;淋巴结」\n药物：无"
+    assert parse_answer(render_answer(found), TYPES) == found  # 类型：无 parses as an empty list
+    assert parse_answer("疾病和诊断: 高血压; 糖尿病", TYPES) == {"疾病和诊断": ["高血压", "糖尿病"]}
+
+
+def test_segments_cut_at_sentence_ends_never_inside_an_entity():
+    text = "第一句很长。第二句提到高血压。第三句。"
+    doc = {"id": "d", "text": text, "entities": [_ent(text, "高血压", "disease")], "row": 1}
+    pieces = segments(doc, max_chars=8)
+    assert "".join(p["text"] for p in pieces) == text
+    for p in pieces:
+        for e in p["entities"]:
+            assert p["text"][e["start"] : e["end"]] == "高血压"
+            assert text[p["offset"] + e["start"] : p["offset"] + e["end"]] == "高血压"
+    assert sum(len(p["entities"]) for p in pieces) == 1
+
+
+def test_bio_round_trip_for_the_chimst_reader():
+    tags = bio_tags(6, [("term", 0, 2), ("term", 3, 6)])
+    assert tags == ["B-term", "I-term", "O", "B-term", "I-term", "I-term"]
+    assert spans_from_bio(tags) == [
+        {"type": "term", "start": 0, "end": 2},
+        {"type": "term", "start": 3, "end": 6},
+    ]
