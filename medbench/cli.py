@@ -37,27 +37,19 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from medbench.catalog import describe, markdown
     from medbench.runner import task_manager
 
-    print(markdown(describe(task_manager(args.data_dir), args.data_dir)), end="")
+    print(markdown(describe(task_manager(), args.data_dir)), end="")
     return 0
 
 
 def _run_config(args: argparse.Namespace):
     from medbench.runner import RunConfig
 
+    if not args.model and args.backend != "openai":
+        raise MedbenchError("--model is required (a checkpoint folder, hub id, tiny or smollm2-135m)")
     return RunConfig(
-        model=args.model,
+        model=args.model or args.model_name or "",
         tasks=[t.strip() for t in args.tasks.split(",") if t.strip()],
-        shots=args.shots,
-        mode=args.mode,
-        limit=args.limit,
-        data_dir=args.data_dir,
-        output=args.output,
-        device=args.device,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        repeats=args.repeats,
-        prompt_style=args.prompt_style,
-        backend=args.backend,
+        **{name: getattr(args, name) for name in RUN_OPTIONS},
     )
 
 
@@ -91,6 +83,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run_and_print(config)
 
 
+RUN_OPTIONS = (
+    "shots",
+    "mode",
+    "limit",
+    "data_dir",
+    "output",
+    "device",
+    "batch_size",
+    "seed",
+    "repeats",
+    "prompt_style",
+    "chat",
+    "preset",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "backend",
+    "base_url",
+    "model_name",
+    "concurrency",
+    "max_retries",
+    "timeout",
+    "tensor_parallel_size",
+    "data_parallel_size",
+    "gpu_memory_utilization",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medbench", description="Evaluate Chinese medical LLMs.")
     parser.add_argument("--version", action="version", version=f"medbench {__version__}")
@@ -102,12 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tasks)
 
     p = sub.add_parser("run", help="evaluate a model on tasks and write a run folder")
-    p.add_argument("--model", required=True, help="checkpoint folder, hub id, or alias (tiny, smollm2-135m)")
+    p.add_argument("--model", help="checkpoint folder, hub id, or alias (tiny, smollm2-135m)")
     p.add_argument("--tasks", required=True, help="comma-separated task or group names")
     p.add_argument("--shots", type=int, help="override the tasks' number of few-shot examples")
-    p.add_argument(
-        "--mode", choices=["loglik", "gen"], help="score by option log-likelihood or by generation"
-    )
+    p.add_argument("--mode", choices=["loglik", "gen"], help="score options by log-likelihood, or generate")
     p.add_argument("--limit", type=int, help="evaluate only the first N items of each task")
     p.add_argument("--data-dir", help="folder with the benchmarks' official files (default $MEDBENCH_DATA)")
     p.add_argument("--output", default="runs", help="where run folders go (default runs/)")
@@ -121,7 +139,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["official", "lm-eval"],
         help="benchmarks' official templates, or lm-eval's own (to check numbers against lm-eval)",
     )
-    p.add_argument("--backend", default="hf", choices=["hf"], help="model backend")
+    p.add_argument("--chat", action="store_true", help="dialogue turns through the model's chat template")
+    p.add_argument("--preset", help="named decoding settings (chimed: top_p 0.9, 512 tokens, sampling)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
+    p.add_argument("--top-p", type=float, help="nucleus sampling")
+    p.add_argument("--max-new-tokens", type=int, help="override every generation task's length limit")
+    p.add_argument("--backend", default="hf", choices=["hf", "vllm", "openai"], help="model backend")
+    p.add_argument("--base-url", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1)")
+    p.add_argument("--model-name", help="openai: the model name the server knows")
+    p.add_argument("--concurrency", type=int, default=8, help="openai: requests in flight")
+    p.add_argument("--max-retries", type=int, default=5, help="openai: retries on 429/5xx/timeouts")
+    p.add_argument("--timeout", type=float, default=120.0, help="openai: seconds per request")
+    p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm")
+    p.add_argument("--data-parallel-size", type=int, default=1, help="vllm")
+    p.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="build the tiny model offline and evaluate it on the bundled samples")

@@ -10,7 +10,8 @@ Layout of ``runs/<timestamp>-<model>/``::
     samples/<task>.jsonl   prompt, raw output, extracted answer, gold, correct -- one line per item
     metrics.json      medbench's scores (tasks; groups micro and macro), values in [0, 1]
     results.md        the Markdown table printed at the end
-    calls.json        requests that reached the model (the rest came from the request cache)
+    calls.json        requests that reached the model (the rest came from the request cache), API usage
+    failures.jsonl    requests that failed after retries (API backends), re-asked on the next run
 
 Reports, judges and bias read these files; nothing downstream recomputes what is here.
 """
@@ -108,17 +109,28 @@ class RunFolder:
         versions["git_commit"] = _git_commit()
         self.write_json("versions.json", versions)
 
-    def write_results(self, results: dict, repeat: int | None) -> None:
-        """lm-eval's results JSON and the per-sample JSONL files (per repeat when repeating)."""
+    def write_results(self, results: dict, repeat: int | None, failures: list[dict] | None = None) -> None:
+        """lm-eval's results JSON, the per-sample JSONL files (per repeat when repeating), and the
+        requests that failed after retries (their samples carry the error)."""
         samples = results.pop("samples", {}) or {}
         suffix = "" if repeat is None else f"-{repeat}"
         self.write_json(f"results{suffix}.json", results)
+        errors = {(f["task"], f["doc_id"]): f["error"] for f in failures or []}
+        if failures:
+            with open(self.path / f"failures{suffix}.jsonl", "w", encoding="utf-8") as fh:
+                for f in failures:
+                    fh.write(
+                        json.dumps({k: f[k] for k in ("task", "doc_id", "error")}, ensure_ascii=False) + "\n"
+                    )
         sample_dir = self.path / f"samples{suffix}"
         sample_dir.mkdir(exist_ok=True)
         for task, items in samples.items():
             with open(sample_dir / f"{task}.jsonl", "w", encoding="utf-8") as fh:
                 for sample in items:
-                    line = json.dumps(sample_record(sample), ensure_ascii=False, default=_jsonable)
+                    record = sample_record(sample)
+                    if (task, sample["doc_id"]) in errors:
+                        record["error"] = errors[(task, sample["doc_id"])]
+                    line = json.dumps(record, ensure_ascii=False, default=_jsonable)
                     fh.write(line + "\n")
 
     def write_scores(self, scores: list[Score], skipped: list[Skipped]) -> str:

@@ -1,9 +1,9 @@
 """``medbench run``: evaluate a model on medbench tasks through lm-eval and write one run folder.
 
 lm-eval does the evaluation (``simple_evaluate`` over a ``TaskManager`` that indexes medbench's
-``tasks/``); this module resolves names and the model, keeps a per-model request cache beside the
-runs (so a killed run, re-run with the same command, skips every finished request), and hands the
-results to :mod:`medbench.rundir`.
+``tasks/``); this module resolves names, the model and the decoding settings, checks the data before
+a model is loaded, keeps a per-model request cache beside the runs (a killed run, re-run with the
+same command, skips every finished request), and hands the results to :mod:`medbench.rundir`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from medbench.catalog import leaf_tasks, load_task_data
+import yaml
+
+from medbench.backends import make_lm
+from medbench.catalog import leaf_tasks, load_task_data, task_config
 from medbench.datasources import LEDGER, resolve_data_dir
 from medbench.errors import MedbenchError
 from medbench.models import fingerprint, model_key, resolve_model
@@ -45,27 +48,64 @@ class RunConfig:
     seed: int = 1234
     repeats: int = 1
     prompt_style: str = "official"
+    chat: bool = False
+    # decoding: a named preset, then explicit overrides (None keeps each task's own setting)
+    preset: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_new_tokens: int | None = None
+    # backends
     backend: str = "hf"
+    base_url: str | None = None
+    model_name: str | None = None
+    concurrency: int = 8
+    max_retries: int = 5
+    timeout: float = 120.0
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
     resolved_tasks: list[str] = field(default_factory=list)
 
 
-def run_metadata(data_dir: str | None = None, prompt_style: str = "official") -> dict:
+def decoding_presets() -> dict[str, dict]:
+    """Named decoding settings (data in ``tasks/_decoding_presets_yaml``)."""
+    return yaml.safe_load((plugin_dir("tasks") / "_decoding_presets_yaml").read_text(encoding="utf-8"))
+
+
+def gen_kwargs(config: RunConfig) -> dict | None:
+    """lm-eval ``gen_kwargs`` overriding every generation task, or None to keep the tasks' own."""
+    kwargs: dict = {}
+    if config.preset:
+        presets = decoding_presets()
+        if config.preset not in presets:
+            raise MedbenchError(
+                f"unknown decoding preset '{config.preset}' (available: {', '.join(presets)})"
+            )
+        kwargs.update({k: v for k, v in presets[config.preset].items() if k != "description"})
+    if config.temperature is not None:
+        kwargs.update(temperature=config.temperature, do_sample=config.temperature > 0)
+    if config.top_p is not None:
+        kwargs.update(top_p=config.top_p, do_sample=True)
+    if config.max_new_tokens is not None:
+        kwargs["max_gen_toks"] = config.max_new_tokens
+    return kwargs or None
+
+
+def run_metadata(config: RunConfig, model_path: str | None = None) -> dict:
     """Run-wide task metadata: lm-eval hands it to every task's data hook."""
-    metadata = {"prompt_style": prompt_style}
-    if data_dir:
-        metadata["data_dir"] = str(Path(data_dir).expanduser().resolve())
+    metadata: dict = {"prompt_style": config.prompt_style}
+    if config.data_dir:
+        metadata["data_dir"] = str(Path(config.data_dir).expanduser().resolve())
+    if config.chat and model_path:
+        metadata["chat_model"] = model_path
     return metadata
 
 
-def task_manager(data_dir: str | None = None, prompt_style: str = "official"):
+def task_manager(metadata: dict | None = None):
     """lm-eval's TaskManager over medbench's plug-ins only, with the run-wide task metadata."""
     from lm_eval.tasks import TaskManager
 
-    return TaskManager(
-        include_path=str(plugin_dir("tasks")),
-        include_defaults=False,
-        metadata=run_metadata(data_dir, prompt_style),
-    )
+    return TaskManager(include_path=str(plugin_dir("tasks")), include_defaults=False, metadata=metadata or {})
 
 
 def resolve_tasks(names: list[str], known: list[str], mode: str | None) -> list[str]:
@@ -83,6 +123,24 @@ def resolve_tasks(names: list[str], known: list[str], mode: str | None) -> list[
     return resolved
 
 
+def generation_only(config: RunConfig, manager) -> None:
+    """A chat API cannot score log-likelihoods: switch to gen mode with a notice, or fail in one line."""
+    if config.mode == "loglik":
+        raise MedbenchError(
+            "the openai backend only generates; --mode loglik needs a local backend (hf, vllm)"
+        )
+    switched = resolve_tasks(config.resolved_tasks, manager.all_tasks, "gen")
+    if switched != config.resolved_tasks:
+        log.warning("openai backend: scoring by generation: %s", ", ".join(switched))
+    config.resolved_tasks = switched
+    for name in switched:
+        for leaf in leaf_tasks(manager, name):
+            if task_config(manager, leaf).get("output_type") != "generate_until":
+                raise MedbenchError(
+                    f"task {leaf} has no generation mode, and the openai backend can only generate"
+                )
+
+
 def count_calls(lm, counter: Counter) -> None:
     """Count the requests that reach the model itself (the request cache answers the others)."""
     for method in ("loglikelihood", "loglikelihood_rolling", "generate_until"):
@@ -95,12 +153,24 @@ def count_calls(lm, counter: Counter) -> None:
         setattr(lm, method, counted)
 
 
-def make_lm(config: RunConfig, model_path: str):
-    if config.backend != "hf":
-        raise MedbenchError(f"unknown backend '{config.backend}' (available: hf)")
-    from lm_eval.models.huggingface import HFLM
+def forget_failures(cache_db: Path, failures: list[dict]) -> None:
+    """lm-eval's cache stores every answer, failures too; drop those so a re-run asks again."""
+    if not failures or not cache_db.is_file():
+        return
+    from lm_eval.api.model import hash_args
+    from sqlitedict import SqliteDict
 
-    return HFLM(pretrained=model_path, device=config.device, batch_size=config.batch_size)
+    with SqliteDict(str(cache_db), autocommit=True) as db:
+        for failure in failures:
+            db.pop(hash_args("generate_until", failure["args"]), None)
+
+
+def _model_identity(config: RunConfig) -> tuple[str, dict]:
+    if config.backend == "openai":
+        name = config.model_name or config.model
+        return name, {"api": config.base_url, "model_name": name}
+    path = resolve_model(config.model)
+    return path, fingerprint(path)
 
 
 def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
@@ -114,17 +184,20 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
             f"unknown prompt style '{config.prompt_style}' (choose {', '.join(PROMPT_STYLES)})"
         )
     resolve_data_dir(config.data_dir)  # a wrong --data-dir fails before the model loads
-    manager = task_manager(config.data_dir, config.prompt_style)
-    config.resolved_tasks = resolve_tasks(config.tasks, manager.all_tasks, config.mode)
-    model_path = resolve_model(config.model)
+    decoding = gen_kwargs(config)
+    config.resolved_tasks = resolve_tasks(config.tasks, task_manager().all_tasks, config.mode)
+    model_path, model_fp = _model_identity(config)
+    metadata = run_metadata(config, model_path if config.backend != "openai" else None)
+    manager = task_manager(metadata)
+    if config.backend == "openai":
+        generation_only(config, manager)
     LEDGER.reset()
-    metadata = run_metadata(config.data_dir, config.prompt_style)
     for name in config.resolved_tasks:  # bad or missing data fails here, before the model is loaded
         for leaf in leaf_tasks(manager, name):
             load_task_data(manager, leaf, metadata)
-    model_fp = fingerprint(model_path)
+
     out = Path(config.output)
-    folder = RunFolder.create(out, config.model)
+    folder = RunFolder.create(out, config.model_name or config.model)
     folder.write_json("config.json", asdict(config))
     folder.write_json("model.json", model_fp)
     folder.write_versions()
@@ -145,17 +218,32 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
             use_cache=str(cache),
             log_samples=True,
             task_manager=manager,
+            gen_kwargs=decoding,
             random_seed=seed,
             numpy_random_seed=seed,
             torch_random_seed=seed,
             fewshot_random_seed=seed,
         )
-        folder.write_results(results, repeat if config.repeats > 1 else None)
+        failures = list(getattr(lm, "failures", []))
+        forget_failures(Path(f"{cache}_rank0.db"), failures)
+        folder.write_results(results, repeat if config.repeats > 1 else None, failures)
         per_repeat.append(summarise(results))
+        if failures:
+            log.warning(
+                "%d request(s) failed after retries (listed in failures.jsonl); re-run to retry them",
+                len(failures),
+            )
     scores = combine_repeats(per_repeat)
     folder.write_json("data.json", LEDGER.report())
+    usage = getattr(lm, "usage", None)
     folder.write_json(
-        "calls.json", {"model_requests": dict(calls), "seconds": round(time.time() - started, 2)}
+        "calls.json",
+        {
+            "model_requests": dict(calls),
+            "seconds": round(time.time() - started, 2),
+            "decoding_overrides": decoding,
+            **({"api_usage": {k: v for k, v in asdict(usage).items() if k != "failures"}} if usage else {}),
+        },
     )
     folder.write_scores(scores, LEDGER.skipped)
     return folder, scores

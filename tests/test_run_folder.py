@@ -1,6 +1,7 @@
 """`medbench run` end to end on the bundled samples: the run folder holds everything a report needs."""
 
 import json
+import statistics
 
 import pytest
 
@@ -91,17 +92,30 @@ def test_gen_mode_switches_each_task_to_its_generation_variant(tiny_model, tmp_p
     assert {s.metric for s in scores} == {"acc", "parse_fail_rate"}
 
 
-def test_repeats_report_the_spread_over_seeds(tiny_model, tmp_path):
+def test_repeats_with_sampling_report_mean_and_std_over_seeds(tiny_model, tmp_path):
     folder, scores = run(
         RunConfig(
             model=tiny_model,
             tasks=["medqa_mcmle"],
+            mode="gen",
             repeats=2,
             limit=3,
+            temperature=1.0,
+            max_new_tokens=8,
             data_dir=str(SAMPLES_DIR),
             output=str(tmp_path),
         )
     )
-    assert (folder.path / "results-0.json").is_file() and (folder.path / "results-1.json").is_file()
-    assert all(len(s.values) == 2 for s in scores)
-    assert "± std" in (folder.path / "results.md").read_text()
+    raw = [
+        [
+            json.loads(x)["raw"]
+            for x in (folder.path / f"samples-{r}" / "medqa_mcmle_gen.jsonl").read_text().splitlines()
+        ]
+        for r in (0, 1)
+    ]
+    assert raw[0] != raw[1]  # sampled with different seeds, never served from the cache
+    for s in scores:
+        assert len(s.values) == 2 and s.value == pytest.approx(sum(s.values) / 2)
+        assert s.std == pytest.approx(statistics.stdev(s.values))
+    assert "± is the std over 2 repeats" in (folder.path / "results.md").read_text()
+    assert json.loads((folder.path / "calls.json").read_text())["decoding_overrides"]["do_sample"] is True

@@ -1,0 +1,121 @@
+"""An OpenAI-compatible chat-completions backend (GPT-4, vLLM's server, ``transformers serve``, ...).
+
+Requests run concurrently (``concurrency`` at a time). The ``openai`` client retries 408/409/429/5xx
+answers, timeouts and dropped connections with exponential backoff (``max_retries``). A request that
+still fails is recorded in :attr:`OpenAIChatLM.failures` with its task and item, and answered with an
+empty string, so the run finishes and every success is cached; re-running the same command asks
+again only for the failed items. The API key comes from ``OPENAI_API_KEY`` and is never written out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+
+from lm_eval.api.model import LM
+from tqdm import tqdm
+
+from medbench.errors import MedbenchError
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    failures: list[dict] = field(default_factory=list)
+
+
+def _truncate(text: str, stops: list[str]) -> str:
+    """Cut at the first stop string (servers differ in how they honour ``stop``)."""
+    cut = min((text.find(s) for s in stops if s and s in text), default=-1)
+    return text[:cut] if cut >= 0 else text
+
+
+class OpenAIChatLM(LM):
+    """lm-eval ``LM`` over ``/v1/chat/completions``; generation only."""
+
+    def __init__(
+        self, base_url: str, model: str, concurrency: int = 8, max_retries: int = 5, timeout: float = 120.0
+    ) -> None:
+        super().__init__()
+        self.base_url, self.model = base_url, model
+        self.concurrency, self.max_retries, self.timeout = concurrency, max_retries, timeout
+        self.usage = Usage()
+
+    @property
+    def failures(self) -> list[dict]:
+        return self.usage.failures
+
+    def loglikelihood(self, requests):
+        raise MedbenchError(
+            "the openai backend cannot score log-likelihoods; use a gen-mode task (--mode gen)"
+        )
+
+    def loglikelihood_rolling(self, requests):
+        raise MedbenchError("the openai backend cannot score log-likelihoods")
+
+    def _messages(self, request) -> list[dict]:
+        doc = request.doc if isinstance(getattr(request, "doc", None), dict) else {}
+        messages = doc.get("messages")
+        if messages:  # dialogue tasks carry their turns as chat messages
+            return [{"role": m["role"], "content": m["content"]} for m in messages]
+        return [{"role": "user", "content": request.args[0]}]
+
+    def _body(self, request) -> dict:
+        kwargs = dict(request.args[1])
+        until = kwargs.get("until") or []
+        body = {
+            "model": self.model,
+            "messages": self._messages(request),
+            "max_tokens": int(kwargs.get("max_gen_toks", 256)),
+            "temperature": float(kwargs.get("temperature", 1.0)) if kwargs.get("do_sample") else 0.0,
+        }
+        if kwargs.get("do_sample") and "top_p" in kwargs:
+            body["top_p"] = float(kwargs["top_p"])
+        if until:
+            body["stop"] = list(until)[:4]
+        return body
+
+    async def _all(self, requests, disable_tqdm: bool) -> list[str]:
+        from openai import AsyncOpenAI
+
+        client = AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY",
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+        )
+        gate = asyncio.Semaphore(self.concurrency)
+        bar = tqdm(total=len(requests), desc="Chat completions", disable=disable_tqdm)
+
+        async def one(request) -> str:
+            async with gate:
+                try:
+                    reply = await client.chat.completions.create(**self._body(request))
+                except Exception as exc:  # the client already retried; record and move on
+                    task, doc_id = (request.metadata or (None, None))[:2]
+                    error = f"{type(exc).__name__}: {exc}"
+                    self.usage.failures.append(
+                        {"task": task, "doc_id": doc_id, "error": error, "args": request.args}
+                    )
+                    return ""
+                finally:
+                    bar.update(1)
+            self.usage.requests += 1
+            if reply.usage:
+                self.usage.prompt_tokens += reply.usage.prompt_tokens or 0
+                self.usage.completion_tokens += reply.usage.completion_tokens or 0
+            text = _truncate(reply.choices[0].message.content or "", request.args[1].get("until") or [])
+            self.cache_hook.add_partial("generate_until", request.args, text)
+            return text
+
+        try:
+            return await asyncio.gather(*(one(r) for r in requests))
+        finally:
+            bar.close()
+            await client.close()
+
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        return asyncio.run(self._all(requests, disable_tqdm))

@@ -1,0 +1,130 @@
+"""Real HTTP servers on loopback for the OpenAI-compatible backend tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def transformers_serve(model_dir: str, startup_s: float = 180):
+    """``transformers serve MODEL`` on a free loopback port; yields the base URL, stops it after."""
+    port = free_port()
+    exe = Path(sys.executable).with_name("transformers")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [str(exe), "serve", model_dir, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + startup_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"transformers serve exited: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{base}/v1/models", timeout=5).read()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise RuntimeError("transformers serve did not start in time") from None
+                time.sleep(1)
+        yield f"{base}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class ScriptedChat:
+    """A chat-completions server whose behaviour is scripted per prompt text; counts every hit.
+
+    ``rules``: list of (substring, behaviour) where behaviour is "500" (always), "drop-once" (close the
+    connection without answering the first time), or "500-once". Everything else gets ``reply``.
+    """
+
+    def __init__(self, rules: list[tuple[str, str]], reply: str = "答案：A") -> None:
+        self.rules, self.reply = rules, reply
+        self.hits: Counter = Counter()
+        self.lock = threading.Lock()
+
+    def behaviour(self, prompt: str) -> tuple[str, int]:
+        for needle, what in self.rules:
+            if needle in prompt:
+                with self.lock:
+                    self.hits[needle] += 1
+                    return what, self.hits[needle]
+        with self.lock:
+            self.hits["other"] += 1
+        return "ok", 0
+
+    @contextmanager
+    def serving(self):
+        script = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prompt = "\n".join(m["content"] for m in body["messages"])
+                what, n = script.behaviour(prompt)
+                if what == "drop-once" and n == 1:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if what == "500" or (what == "500-once" and n == 1):
+                    self.send_response(500)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(b'{"error": {"message": "scripted failure"}}')
+                    return
+                answer = {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": script.reply},
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
+                }
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+        finally:
+            server.shutdown()
+            server.server_close()

@@ -1,0 +1,145 @@
+"""Backends: the OpenAI-compatible client against real servers on loopback, and vLLM's arguments."""
+
+import json
+
+import pytest
+
+from medbench.backends import make_lm, vllm_model_args
+from medbench.errors import MedbenchError
+from medbench.paths import SAMPLES_DIR
+from medbench.runner import RunConfig, run
+from tests.servers import ScriptedChat, transformers_serve
+
+
+def _samples(folder, task):
+    return [json.loads(x) for x in (folder.path / "samples" / f"{task}.jsonl").read_text().splitlines()]
+
+
+def test_failures_are_retried_then_recorded_per_item_and_nothing_finished_is_lost(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-never-written")
+    script = ScriptedChat(
+        [("妊娠32周", "500"), ("转移性右下腹痛", "drop-once"), ("小细胞低色素", "500-once")]
+    )
+    config = dict(
+        model="scripted",
+        tasks=["medqa_mcmle"],
+        backend="openai",
+        model_name="scripted",
+        max_retries=2,
+        data_dir=str(SAMPLES_DIR),
+        output=str(tmp_path),
+    )
+    with script.serving() as url:
+        folder, scores = run(RunConfig(base_url=url, **config))
+        hits_first = dict(script.hits)
+        again, _ = run(RunConfig(base_url=url, **config))
+
+    assert hits_first["妊娠32周"] == 3  # first try + 2 retries, then recorded as a failure
+    assert (
+        hits_first["转移性右下腹痛"] == 2 and hits_first["小细胞低色素"] == 2
+    )  # retried once, then answered
+    failures = [json.loads(x) for x in (folder.path / "failures.jsonl").read_text().splitlines()]
+    assert [(f["task"], f["doc_id"]) for f in failures] == [("medqa_mcmle_gen", 4)]
+    samples = _samples(folder, "medqa_mcmle_gen")
+    assert "error" in samples[4] and all("error" not in s for s in samples[:4])
+    assert [s["extracted"] for s in samples[:4]] == ["A"] * 4
+    # the re-run asks only for the failed item; the four answers come from the cache
+    assert script.hits["妊娠32周"] == 6 and script.hits["other"] == hits_first["other"]
+    assert json.loads((again.path / "calls.json").read_text())["model_requests"]["generate_until"] == 1
+    for path in folder.path.rglob("*"):
+        if path.is_file():
+            assert "sk-test-never-written" not in path.read_text(errors="ignore")
+
+
+def test_loglik_tasks_switch_to_generation_on_a_chat_api(tmp_path):
+    with ScriptedChat([]).serving() as url:
+        folder, scores = run(
+            RunConfig(
+                model="s",
+                model_name="s",
+                tasks=["ceval_med"],
+                backend="openai",
+                base_url=url,
+                data_dir=str(SAMPLES_DIR),
+                output=str(tmp_path),
+            )
+        )
+    assert {s.task for s in scores} >= {"ceval_med_gen", "ceval_med_physician_gen"}
+    with pytest.raises(MedbenchError, match="only generates"):
+        run(
+            RunConfig(
+                model="s",
+                model_name="s",
+                tasks=["ceval_med"],
+                backend="openai",
+                mode="loglik",
+                base_url=url,
+                data_dir=str(SAMPLES_DIR),
+                output=str(tmp_path),
+            )
+        )
+
+
+@pytest.fixture(scope="module")
+def served_tiny(tiny_model):
+    with transformers_serve(tiny_model) as url:
+        yield url
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["huatuo26m", "cmtmedqa"])
+def test_generation_tasks_run_end_to_end_on_hf_and_on_transformers_serve(
+    task, tiny_model, served_tiny, shared_data, tmp_path
+):
+    common = dict(tasks=[task], limit=20, max_new_tokens=8, data_dir=str(shared_data), output=str(tmp_path))
+    hf, _ = run(RunConfig(model=tiny_model, **common))
+    api, scores = run(
+        RunConfig(
+            model=tiny_model,
+            backend="openai",
+            base_url=served_tiny,
+            model_name=tiny_model,
+            concurrency=4,
+            **common,
+        )
+    )
+    for folder in (hf, api):
+        samples = _samples(folder, task)
+        assert len(samples) == 20
+        assert all(isinstance(s["raw"], str) and s["prompt"] for s in samples)
+    assert not (api.path / "failures.jsonl").exists()
+    assert {"bleu1", "rougeL"} <= {s.metric for s in scores}
+    usage = json.loads((api.path / "calls.json").read_text())["api_usage"]
+    assert usage["requests"] == 20 and usage["completion_tokens"] > 0
+
+
+def test_vllm_arguments_pass_parallelism_through_to_lm_eval():
+    config = RunConfig(
+        model="m",
+        tasks=["cmexam"],
+        backend="vllm",
+        tensor_parallel_size=2,
+        data_parallel_size=4,
+        gpu_memory_utilization=0.8,
+        seed=7,
+    )
+    args = vllm_model_args(config, "/models/m")
+    assert args == {
+        "pretrained": "/models/m",
+        "tensor_parallel_size": 2,
+        "data_parallel_size": 4,
+        "gpu_memory_utilization": 0.8,
+        "batch_size": "auto",
+        "seed": 7,
+        "dtype": "auto",
+    }
+
+
+def test_vllm_without_vllm_installed_is_one_clear_line():
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(MedbenchError, match="backend vllm needs"):
+            make_lm(RunConfig(model="m", tasks=["cmexam"], backend="vllm"), "/models/m")
+    else:
+        pytest.skip("vLLM is installed here; the GPU run is the check")
