@@ -77,7 +77,8 @@ def sample_record(sample: dict) -> dict:
         filtered = sample.get("filtered_resps")
         record["extracted"] = filtered[0] if isinstance(filtered, list) and filtered else filtered
     metric_names = sample.get("metrics", [])
-    record["metrics"] = {m: sample[m] for m in metric_names if m in sample}
+    # scalar per-item metrics only; corpus metrics' (reference, prediction) inputs are already here
+    record["metrics"] = {m: sample[m] for m in metric_names if isinstance(sample.get(m), (int, float))}
     if "acc" in record["metrics"]:
         record["correct"] = bool(record["metrics"]["acc"])
     return record
