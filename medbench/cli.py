@@ -53,6 +53,45 @@ def _run_config(args: argparse.Namespace):
     )
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import yaml
+
+    from medbench.train.config import effective_batch_size, load_recipe, stage_config, world_size
+
+    recipe = load_recipe(args.config, args.output_root)
+    config = stage_config(recipe, args.stage, args.overrides)
+    from medbench.train.stages import check_training_keys
+
+    trl_class = check_training_keys(args.stage, config)
+    if args.dry_run:
+        resolved = {
+            "recipe": recipe.name,
+            "recipe_file": recipe.source,
+            "stage": args.stage,
+            "trl_config": trl_class,
+            **dataclasses.asdict(config),
+        }
+        print(yaml.safe_dump(resolved, allow_unicode=True, sort_keys=False), end="")
+        t = config.training
+        print(
+            f"effective batch size: {effective_batch_size(config)} = per-device "
+            f"{t.get('per_device_train_batch_size', 8)} x gradient accumulation "
+            f"{t.get('gradient_accumulation_steps', 1)} x {world_size()} process(es)"
+        )
+        return 0
+    from medbench.train.stages import run_stage
+
+    card = run_stage(args.stage, config, recipe)
+    print(f"{args.stage}: {card['steps']} steps, loss {card['first_loss']:.4f} -> {card['final_loss']:.4f}")
+    if card.get("heldout"):
+        h = card["heldout"]
+        print(f"held-out {h['metric']} ({h['better']} is better): {h['before']:.4f} -> {h['after']:.4f}")
+    print(f"model: {config.output_dir}")
+    return 0
+
+
 def _run_and_print(config) -> int:
     from medbench.runner import run
 
@@ -155,6 +194,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm")
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser(
+        "train", help="train one stage of a recipe (pretrain, sft, reward, rejection_sampling, rl, dpo)"
+    )
+    p.add_argument("stage", choices=["pretrain", "sft", "reward", "rejection_sampling", "rl", "dpo"])
+    p.add_argument(
+        "--config", required=True, help="recipe YAML (trainers/<name>.yaml) or a shipped recipe name"
+    )
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. training.learning_rate=1e-4")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the resolved config and effective batch size"
+    )
+    p.add_argument("--output-root", help="folder for the stage outputs (default: the recipe's output_root)")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("demo", help="build the tiny model offline and evaluate it on the bundled samples")
     p.add_argument("--output", default="runs")
     p.set_defaults(func=cmd_demo)
@@ -162,7 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "train":  # key=value overrides may come after the options too
+        args.overrides += [e for e in extra if "=" in e and not e.startswith("-")]
+        extra = [e for e in extra if not ("=" in e and not e.startswith("-"))]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _quiet_libraries(args.verbose)
     try:
         return args.func(args)

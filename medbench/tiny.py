@@ -25,7 +25,7 @@ CHAT_TEMPLATE = (
 class TinyConfig:
     """Shape of the tiny model; small enough to run a 5-shot benchmark on 2 CPU cores."""
 
-    vocab_size: int = 3000
+    vocab_size: int = 600
     hidden_size: int = 64
     intermediate_size: int = 128
     num_hidden_layers: int = 2
