@@ -106,20 +106,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from medbench.paths import SAMPLES_DIR
-    from medbench.runner import RunConfig
+    from medbench.demo import demo
 
     print(
-        "medbench demo: tiny LLaMA-style model (built offline on first use) on the bundled sample items",
+        "medbench demo: tiny LLaMA-style model built offline, trained stage by stage on bundled data, "
+        "each stage evaluated on the bundled sample tasks",
         flush=True,
     )
-    config = RunConfig(
-        model="tiny",
-        tasks=["ceval_med", "cmmlu_med", "medqa_mcmle", "cmexam"],
-        data_dir=str(SAMPLES_DIR),
-        output=args.output,
-    )
-    return _run_and_print(config)
+    print(demo(args.output), end="")
+    print(f"\nrun folders and demo.md: {args.output}")
+    return 0
 
 
 RUN_OPTIONS = (
@@ -208,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-root", help="folder for the stage outputs (default: the recipe's output_root)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("demo", help="build the tiny model offline and evaluate it on the bundled samples")
+    p = sub.add_parser(
+        "demo", help="train the tiny model through every stage offline and evaluate each stage"
+    )
     p.add_argument("--output", default="runs")
     p.set_defaults(func=cmd_demo)
     return parser

@@ -22,9 +22,9 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 
 def tiny_model_dir() -> Path:
     """The demo/test model, built on first use."""
-    from medbench.tiny import build_tiny_model
+    from medbench.tiny import build_tiny_model, fingerprint_inputs
 
-    path = cache_dir() / "models" / "tiny"
+    path = cache_dir() / "models" / f"tiny-{fingerprint_inputs()}"  # rebuilt when its recipe changes
     if not (path / "config.json").is_file():
         build_tiny_model(path)
     return path

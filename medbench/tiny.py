@@ -7,6 +7,7 @@ same code path as any user model.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +41,14 @@ def training_texts() -> list[str]:
     texts = [(RESOURCES_DIR / "corpus_zh.txt").read_text(encoding="utf-8")]
     texts += [p.read_text(encoding="utf-8") for p in sorted(SAMPLES_DIR.rglob("*")) if p.is_file()]
     return texts
+
+
+def fingerprint_inputs(config: TinyConfig | None = None) -> str:
+    """A short hash of everything the tiny model is built from (shape, seed, training texts)."""
+    digest = hashlib.sha256(json.dumps(asdict(config or TinyConfig()), sort_keys=True).encode())
+    for text in training_texts():
+        digest.update(text.encode("utf-8"))
+    return digest.hexdigest()[:12]
 
 
 def train_tokenizer(vocab_size: int):

@@ -1,0 +1,16 @@
+"""`medbench demo`: train every stage of the tiny recipe and compare the stages on the sample tasks."""
+
+import pytest
+
+from medbench.cli import main
+
+
+@pytest.mark.slow
+def test_demo_trains_and_evaluates_every_stage_side_by_side(tmp_path, capsys):
+    assert main(["demo", "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| Task | Metric | base | pretrain | sft | dpo |" in out
+    for stage in ("pretrain", "sft", "reward", "dpo"):
+        assert f"[demo] {stage}:" in out and f"| {stage} | " in out
+    assert (tmp_path / "demo.md").read_text(encoding="utf-8") in out
+    assert len(list(tmp_path.glob("*-tiny*"))) + len(list(tmp_path.glob("*-sft"))) >= 2
