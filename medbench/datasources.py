@@ -104,6 +104,7 @@ class Row:
     file: str
     number: int
     data: dict
+    problem: str | None = None  # e.g. the line is not valid JSON (``data`` is then empty)
 
 
 def read_csv(path: Path, required: list[str]) -> Iterator[Row]:
@@ -122,7 +123,8 @@ def read_csv(path: Path, required: list[str]) -> Iterator[Row]:
 
 
 def read_jsonl(path: Path) -> Iterator[Row]:
-    """Rows of a JSON-lines file; a line that is not a JSON object is yielded as ``data == {}``."""
+    """Rows of a JSON-lines file (``number`` is the line); a line that is not a JSON object comes with
+    ``data == {}`` and a ``problem`` the caller reports or skips."""
     LEDGER.fingerprint(path)
     with open(path, encoding="utf-8-sig") as fh:
         for number, line in enumerate(fh, start=1):
@@ -130,9 +132,13 @@ def read_jsonl(path: Path) -> Iterator[Row]:
                 continue
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
-                record = {}
-            yield Row(str(path), number, record if isinstance(record, dict) else {})
+            except json.JSONDecodeError as exc:
+                yield Row(str(path), number, {}, f"not valid JSON ({exc.msg})")
+                continue
+            if isinstance(record, dict):
+                yield Row(str(path), number, record)
+            else:
+                yield Row(str(path), number, {}, "expected a JSON object")
 
 
 def require_file(path: Path, task: str, hint: str) -> Path:

@@ -209,8 +209,9 @@ def load(
     items, skipped = [], []
     for row, item in reader(path):
         empty = [k for k in ("question", "reference") if not item[k]]
-        if empty:
-            skipped.append(Skipped(benchmark, row.file, row.number, f"empty {' and '.join(empty)}"))
+        if row.problem or empty:
+            reason = row.problem or f"empty {' and '.join(empty)}"
+            skipped.append(Skipped(benchmark, row.file, row.number, reason))
             continue
         item["messages"] = messages(item, templates)
         if chat_model:

@@ -243,7 +243,7 @@ def load(
         for row in rows:
             item = layout.parse(row)
             item["answer"] = normalise_answer(item["answer"])
-            reason = problem(item)
+            reason = row.problem or problem(item)
             if reason:
                 skipped.append(Skipped(task, row.file, row.number, reason))
             elif single_answer_only and len(item["answer"]) > 1:

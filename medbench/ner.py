@@ -11,14 +11,13 @@ solved examples plus the query fit the context.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import datasets
 
-from medbench.datasources import LEDGER, Skipped, log, resolve_data_dir
+from medbench.datasources import LEDGER, Skipped, log, read_jsonl, resolve_data_dir
 from medbench.errors import MedbenchError
 from medbench.mc import render_template
 
@@ -32,24 +31,21 @@ NONE_MARK = "无"
 
 def read_ccks(path: Path) -> Iterator[dict]:
     """CCKS-2019 (Yidu-S4K) JSON lines: ``originalText`` + ``entities`` [{label_type, start_pos, end_pos}]."""
-    LEDGER.fingerprint(path)
-    with open(path, encoding="utf-8-sig") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                entities = [
-                    {"type": e["label_type"], "start": int(e["start_pos"]), "end": int(e["end_pos"])}
-                    for e in record["entities"]
-                ]
-                text = record["originalText"]
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise MedbenchError(
-                    f"{path} line {number}: expected originalText and entities "
-                    f"[{{label_type, start_pos, end_pos}}] ({type(exc).__name__})"
-                ) from None
-            yield {"id": f"{path.name}:{number}", "text": text, "entities": entities, "row": number}
+    for row in read_jsonl(path):
+        try:
+            if row.problem:
+                raise ValueError(row.problem)
+            entities = [
+                {"type": e["label_type"], "start": int(e["start_pos"]), "end": int(e["end_pos"])}
+                for e in row.data["entities"]
+            ]
+            text = row.data["originalText"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MedbenchError(
+                f"{path} line {row.number}: expected originalText and entities "
+                f"[{{label_type, start_pos, end_pos}}] ({exc})"
+            ) from None
+        yield {"id": f"{path.name}:{row.number}", "text": text, "entities": entities, "row": row.number}
 
 
 def read_bio(path: Path) -> Iterator[dict]:

@@ -16,10 +16,10 @@ chat template the same way.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from medbench.datasources import read_jsonl
 from medbench.errors import MedbenchError
 from medbench.paths import RESOURCES_DIR
 
@@ -35,17 +35,11 @@ def data_path(spec: str) -> Path:
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict]]:
-    with open(path, encoding="utf-8-sig") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise MedbenchError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise MedbenchError(f"{path} line {number}: expected a JSON object")
-            yield number, record
+    """Training records with their line numbers; a malformed line stops with file and line."""
+    for row in read_jsonl(path):
+        if row.problem:
+            raise MedbenchError(f"{path} line {row.number}: {row.problem}")
+        yield row.number, row.data
 
 
 def _text(record: dict, key: str, where: str) -> str:

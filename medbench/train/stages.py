@@ -206,67 +206,57 @@ def heldout_evidence(stage: str, spec: str, before: str, after: str) -> dict:
     return {}
 
 
+def _load_reward(base: str):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def _rows(stage: str, config: StageConfig) -> list[dict]:
+    """The stage's training data in TRL's format."""
+    if stage == "pretrain":
+        return [{"text": t} for t in train_data.texts(config.data)]
+    if stage == "sft":
+        return train_data.sft_examples(config.data)
+    return train_data.preference_pairs(config.data, getattr(config, "pairing", "adjacent"))
+
+
+def _trainer(
+    trainer_cls, model, tokenizer, args, rows: list[dict], config: StageConfig, task_type="CAUSAL_LM"
+):
+    return trainer_cls(
+        model=model,
+        args=args,
+        train_dataset=datasets.Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=_peft_config(config, task_type),
+    )
+
+
 def run_stage(stage: str, config: StageConfig, recipe: Recipe) -> dict:
     """Train one stage; returns its model card."""
     from trl import DPOTrainer, RewardTrainer, SFTTrainer
 
     base = resolve_model_ref(config.model, recipe)
     args = trl_args(stage, config)
-    files = [train_data.data_path(config.data)]
-    if stage == "pretrain":
-        model, tokenizer = _load_causal(base)
-        dataset = datasets.Dataset.from_dict({"text": train_data.texts(config.data)})
-        trainer = SFTTrainer(
-            model=model,
-            args=args,
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=_peft_config(config),
-        )
-    elif stage == "sft":
-        model, tokenizer = _load_causal(base)
-        dataset = datasets.Dataset.from_list(train_data.sft_examples(config.data))
-        trainer = SFTTrainer(
-            model=model,
-            args=args,
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=_peft_config(config),
-        )
-    elif stage == "reward":
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(base)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
-        model.config.pad_token_id = tokenizer.pad_token_id
-        dataset = datasets.Dataset.from_list(train_data.preference_pairs(config.data, config.pairing))
-        trainer = RewardTrainer(
-            model=model,
-            args=args,
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=_peft_config(config, "SEQ_CLS"),
-        )
-    elif stage == "dpo":
-        model, tokenizer = _load_causal(base)
-        dataset = datasets.Dataset.from_list(train_data.preference_pairs(config.data))
-        trainer = DPOTrainer(
-            model=model,
-            args=args,
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=_peft_config(config),
-        )
-    elif stage == "rejection_sampling":
+    if stage == "rejection_sampling":
         return rejection_sampling(config, recipe, base, args)
-    elif stage == "rl":
+    if stage == "rl":
         return reinforce(config, recipe, base, args)
+    if stage == "reward":
+        model, tokenizer = _load_reward(base)
+        trainer = _trainer(RewardTrainer, model, tokenizer, args, _rows(stage, config), config, "SEQ_CLS")
     else:
-        raise MedbenchError(f"unknown stage '{stage}'")
+        model, tokenizer = _load_causal(base)
+        trainer_cls = DPOTrainer if stage == "dpo" else SFTTrainer
+        trainer = _trainer(trainer_cls, model, tokenizer, args, _rows(stage, config), config)
     trainer.train()
-    return _finish(trainer, tokenizer, config, stage, recipe, base, files)
+    return _finish(trainer, tokenizer, config, stage, recipe, base, [train_data.data_path(config.data)])
 
 
 @functools.lru_cache(maxsize=2)
@@ -344,13 +334,7 @@ def rejection_sampling(config: RejectionSamplingConfig, recipe: Recipe, base: st
     )
     if not chosen:
         raise MedbenchError("rejection sampling produced no non-empty replies to fine-tune on")
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=datasets.Dataset.from_list(chosen),
-        processing_class=tokenizer,
-        peft_config=_peft_config(config),
-    )
+    trainer = _trainer(SFTTrainer, model, tokenizer, args, chosen, config)
     trainer.train()
     return _finish(
         trainer, tokenizer, config, "rejection_sampling", recipe, base, [train_data.data_path(config.data)]
