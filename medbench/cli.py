@@ -92,6 +92,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bias(args: argparse.Namespace) -> int:
+    from medbench.bias_run import BiasConfig, run_bias
+
+    if not args.model and args.backend != "openai":
+        raise MedbenchError("--model is required (a checkpoint folder, hub id, tiny or smollm2-135m)")
+    config = BiasConfig(
+        scale=args.scale,
+        model=args.model or args.model_name or "",
+        mode=args.mode,
+        lang=args.lang,
+        items=args.items,
+        repeats=args.repeats,
+        option_order=args.option_order,
+        seed=args.seed,
+        temperature=args.temperature,
+        output=args.output,
+        backend=args.backend,
+        base_url=args.base_url,
+        model_name=args.model_name,
+        device=args.device,
+    )
+    folder, _ = run_bias(config)
+    print((folder.path / "results.md").read_text(encoding="utf-8"), end="")
+    print(f"\nbias run folder: {folder.path}")
+    return 0
+
+
 def _run_and_print(config) -> int:
     from medbench.runner import run
 
@@ -203,6 +230,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output-root", help="folder for the stage outputs (default: the recipe's output_root)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("bias", help="attitude scales toward people with mental illness (CAMI, MICA)")
+    p.add_argument("--scale", required=True, choices=["cami", "mica", "all"])
+    p.add_argument("--model", help="checkpoint folder, hub id, or alias (tiny, smollm2-135m)")
+    p.add_argument(
+        "--mode",
+        default="gen",
+        choices=["gen", "loglik"],
+        help="the paper's protocol, or option log-likelihoods",
+    )
+    p.add_argument("--lang", default="zh", choices=["zh", "en"])
+    p.add_argument("--items", help="MICA item texts (JSON); MICA's publisher forbids shipping them")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--option-order", default="as-is", choices=["as-is", "reversed", "shuffled"])
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--temperature", type=float, help="sample replies (gen mode); default greedy")
+    p.add_argument("--output", default="runs")
+    p.add_argument("--backend", default="hf", choices=["hf", "vllm", "openai"])
+    p.add_argument("--base-url")
+    p.add_argument("--model-name")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_bias)
 
     p = sub.add_parser(
         "demo", help="train the tiny model through every stage offline and evaluate each stage"

@@ -165,7 +165,8 @@ def forget_failures(cache_db: Path, failures: list[dict]) -> None:
             db.pop(hash_args("generate_until", failure["args"]), None)
 
 
-def _model_identity(config: RunConfig) -> tuple[str, dict]:
+def model_identity(config: RunConfig) -> tuple[str, dict]:
+    """What to load (path, hub id or API model name) and its fingerprint for the run folder."""
     if config.backend == "openai":
         name = config.model_name or config.model
         return name, {"api": config.base_url, "model_name": name}
@@ -186,7 +187,7 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     resolve_data_dir(config.data_dir)  # a wrong --data-dir fails before the model loads
     decoding = gen_kwargs(config)
     config.resolved_tasks = resolve_tasks(config.tasks, task_manager().all_tasks, config.mode)
-    model_path, model_fp = _model_identity(config)
+    model_path, model_fp = model_identity(config)
     metadata = run_metadata(config, model_path if config.backend != "openai" else None)
     manager = task_manager(metadata)
     if config.backend == "openai":

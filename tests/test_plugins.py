@@ -109,5 +109,11 @@ def test_wheel_ships_the_task_plugins(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "medbench/_plugins/tasks/cmexam/cmexam.yaml" in names
     assert "medbench/_plugins/tasks/_mc_gen_yaml" in names
+    assert "medbench/_plugins/tasks/_decoding_presets_yaml" in names
+    assert (
+        "medbench/_plugins/trainers/tiny.yaml" in names
+        and "medbench/_plugins/trainers/deepspeed_zero3.json" in names
+    )
+    assert "medbench/_plugins/bias/cami.yaml" in names and "medbench/_plugins/bias/prompts.yaml" in names
     assert "medbench/resources/samples/cmexam/val.csv" in names
     assert "medbench/resources/corpus_zh.txt" in names

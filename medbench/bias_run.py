@@ -1,0 +1,272 @@
+"""``medbench bias``: a model answers CAMI / MICA as a respondent would; one bias run folder per run.
+
+Modes: ``gen`` is ChiMed-GPT's protocol (the Table 11 prompt; the reply's option is extracted by
+longest match; unparseable replies are excluded and their rate reported). ``loglik`` (local models)
+scores every option's log-likelihood after the prompt: the option probabilities give an expected item
+score and the argmax answer, far steadier than one sampled reply.
+
+Folder ``<output>/<timestamp>-bias-<model>/``: ``config.json``, ``model.json``, ``items.jsonl`` (per
+item and repeat: prompt, option order, raw reply or option probabilities, parsed option, score),
+``summary.json`` (per scale: mean with bootstrap 95% CI over items, per subscale, mean ± std over
+repeats, unparseable rate, items answered of the scale's total), ``results.md`` and ``bias.png``/``.svg``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from medbench.errors import MedbenchError
+from medbench.rundir import RunFolder
+from medbench.scales import Scale, extract_option, load_scale, ordered_options, prompts
+
+MODES = ("gen", "loglik")
+
+
+@dataclass
+class BiasConfig:
+    scale: str
+    model: str
+    mode: str = "gen"
+    lang: str = "zh"
+    items: str | None = None
+    repeats: int = 1
+    option_order: str = "as-is"
+    seed: int = 1234
+    temperature: float | None = None
+    max_new_tokens: int = 32
+    output: str = "runs"
+    backend: str = "hf"
+    base_url: str | None = None
+    model_name: str | None = None
+    device: str = "cpu"
+    batch_size: int = 8
+
+
+def scales_for(config: BiasConfig) -> list[Scale]:
+    names = ["cami", "mica"] if config.scale == "all" else [config.scale]
+    loaded = []
+    for name in names:
+        try:
+            loaded.append(load_scale(name, config.lang, config.items if name == "mica" else None))
+        except MedbenchError as exc:
+            if config.scale != "all":
+                raise
+            print(f"medbench bias: skipping {name}: {exc}")
+    return loaded
+
+
+def render(template: dict, options: list[str], statement: str) -> str:
+    from medbench.mc import render_template
+
+    listed = template["option_joiner"].join(
+        render_template(template["option_format"], {"option": o}) for o in options
+    )
+    return render_template(template["prompt"], {"options": listed, "statement": statement})
+
+
+def _requests(kind: str, pairs: list[tuple[str, object]]):
+    from lm_eval.api.instance import Instance
+
+    return [
+        Instance(request_type=kind, doc={}, arguments=args, idx=i, metadata=("bias", i, 1))
+        for i, args in enumerate(pairs)
+    ]
+
+
+def ask(lm, config: BiasConfig, scale: Scale, repeat: int) -> list[dict]:
+    """One pass over a scale's items; returns one record per item."""
+    template = prompts(config.lang)
+    seed = config.seed + repeat
+    rows = []
+    for k, item in enumerate(scale.items):
+        options = ordered_options(scale.options, config.option_order, seed * 1000 + k)
+        rows.append(
+            {
+                "scale": scale.name,
+                "repeat": repeat,
+                "no": item.no,
+                "subscale": item.subscale,
+                "keyed": item.keyed,
+                "options_order": options,
+                "prompt": render(template, options, item.text),
+            }
+        )
+    if config.mode == "gen":
+        sampling = bool(config.temperature)
+        kwargs = {"until": ["\n\n"], "max_gen_toks": config.max_new_tokens, "do_sample": sampling}
+        if sampling:
+            kwargs["temperature"] = config.temperature
+        replies = lm.generate_until(_requests("generate_until", [(r["prompt"], dict(kwargs)) for r in rows]))
+        for row, item, reply in zip(rows, scale.items, replies, strict=True):
+            option = extract_option(reply, scale.options)
+            row.update(raw=reply, parsed=option, score=None if option is None else scale.score(item, option))
+        return rows
+    pairs = [(r["prompt"] + template["cue"], option) for r in rows for option in scale.options]
+    logliks = [ll for ll, _ in lm.loglikelihood(_requests("loglikelihood", pairs))]
+    n = len(scale.options)
+    for k, (row, item) in enumerate(zip(rows, scale.items, strict=True)):
+        lls = logliks[k * n : (k + 1) * n]
+        top = max(lls)
+        weights = [math.exp(ll - top) for ll in lls]
+        probs = [w / sum(weights) for w in weights]
+        best = scale.options[max(range(n), key=lls.__getitem__)]
+        expected = sum(p * scale.score(item, o) for p, o in zip(probs, scale.options, strict=True))
+        row.update(
+            raw=dict(zip(scale.options, lls, strict=True)),
+            probs=dict(zip(scale.options, probs, strict=True)),
+            parsed=best,
+            argmax_score=scale.score(item, best),
+            score=expected,
+        )
+    return rows
+
+
+def bootstrap_ci(values: list[float], seed: int, iterations: int = 2000) -> tuple[float, float]:
+    """95% percentile interval of the mean, resampling items."""
+    if not values:
+        return (math.nan, math.nan)
+    rng = random.Random(seed)
+    means = sorted(statistics.fmean(rng.choices(values, k=len(values))) for _ in range(iterations))
+    return means[int(0.025 * iterations)], means[int(0.975 * iterations) - 1]
+
+
+def summarise(scale: Scale, rows: list[dict], repeats: int, seed: int) -> dict:
+    """Per-scale summary; items never answered (unparseable every time) are excluded and counted."""
+    answered = [r for r in rows if r["score"] is not None]
+    per_item: dict[int, list[float]] = {}
+    for r in answered:
+        per_item.setdefault(r["no"], []).append(r["score"])
+    item_means = {no: statistics.fmean(v) for no, v in per_item.items()}
+    per_repeat = [
+        statistics.fmean(scores)
+        for rep in range(repeats)
+        if (scores := [r["score"] for r in answered if r["repeat"] == rep])
+    ]
+    subscales = {}
+    for code, title in scale.subscales.items():
+        values = [
+            m for no, m in item_means.items() if any(i.no == no and i.subscale == code for i in scale.items)
+        ]
+        if values:
+            subscales[code] = {"name": title, "mean": statistics.fmean(values), "items": len(values)}
+    low, high = bootstrap_ci(list(item_means.values()), seed)
+    return {
+        "scale": scale.name,
+        "title": scale.title,
+        "range": [1, len(scale.options)],
+        "mean": statistics.fmean(item_means.values()) if item_means else None,
+        "ci95": [low, high],
+        "per_repeat": per_repeat,
+        "std_over_repeats": statistics.stdev(per_repeat) if len(per_repeat) > 1 else None,
+        "subscales": subscales,
+        "items_answered": len(item_means),
+        "items_asked": len(scale.items),
+        "items_in_scale": scale.complete_items,
+        "partial": scale.partial,
+        "unparseable_rate": 1 - len(answered) / len(rows) if rows else 0.0,
+        "item_means": item_means,
+        "item_text_language": scale.text_language,
+    }
+
+
+def markdown(summaries: list[dict], mode: str) -> str:
+    lines = [
+        "| Scale | Items | Mean (higher = more stigma) | 95% CI (items) | ± std (repeats) | Unparseable |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for s in summaries:
+        items = f"{s['items_answered']} of {s['items_in_scale']}" + (
+            " (partial scale)" if s["partial"] else ""
+        )
+        mean = "n/a" if s["mean"] is None else f"{s['mean']:.3f}"
+        ci = f"[{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}]" if s["mean"] is not None else ""
+        std = "" if s["std_over_repeats"] is None else f"{s['std_over_repeats']:.3f}"
+        lines.append(
+            f"| {s['scale'].upper()} [{s['range'][0]}, {s['range'][1]}] | {items} | {mean} | {ci} | {std} | "
+            f"{100 * s['unparseable_rate']:.1f}% |"
+        )
+        for code, sub in s["subscales"].items():
+            lines.append(f"| - {code} {sub['name']} | {sub['items']} | {sub['mean']:.3f} | | | |")
+    note = "expected score under the option probabilities" if mode == "loglik" else "parsed replies"
+    return "\n".join(lines) + f"\n\nMode: {mode} ({note}).\n"
+
+
+def plot(summaries_by_model: dict[str, list[dict]], path: Path) -> None:
+    """Bars per model for each scale, each panel on its scale's range (ChiMed-GPT Figure 2 style)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scales = sorted({s["scale"] for summaries in summaries_by_model.values() for s in summaries})
+    fig, axes = plt.subplots(1, len(scales), figsize=(4 + 1.2 * len(summaries_by_model), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], scales, strict=True):
+        low, high = next(
+            s["range"] for summaries in summaries_by_model.values() for s in summaries if s["scale"] == name
+        )
+        models, means, errors = [], [], []
+        for model, summaries in summaries_by_model.items():
+            s = next((x for x in summaries if x["scale"] == name and x["mean"] is not None), None)
+            if s:
+                models.append(
+                    model + (f" ({s['items_answered']}/{s['items_in_scale']} items)" if s["partial"] else "")
+                )
+                means.append(s["mean"])
+                errors.append([[s["mean"] - s["ci95"][0]], [s["ci95"][1] - s["mean"]]])
+        ax.bar(range(len(models)), means, color="#4C72B0")
+        for i, err in enumerate(errors):
+            ax.errorbar(i, means[i], yerr=err, color="black", capsize=3)
+        ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
+        ax.set_ylim(low, high)
+        ax.set_title(f"{name.upper()} (range {low}-{high})")
+        ax.set_ylabel("average bias score")
+    fig.tight_layout()
+    fig.savefig(path.with_suffix(".png"), dpi=120)
+    fig.savefig(path.with_suffix(".svg"))
+    plt.close(fig)
+
+
+def run_bias(config: BiasConfig) -> tuple[RunFolder, list[dict]]:
+    from medbench.backends import make_lm
+    from medbench.runner import RunConfig, model_identity
+
+    if config.mode not in MODES:
+        raise MedbenchError(f"unknown mode '{config.mode}' (choose {' or '.join(MODES)})")
+    if config.mode == "loglik" and config.backend == "openai":
+        raise MedbenchError(
+            "loglik mode needs a local model (hf or vllm backend); a chat API can only use gen mode"
+        )
+    scales = scales_for(config)
+    run_config = RunConfig(
+        model=config.model,
+        tasks=[],
+        backend=config.backend,
+        base_url=config.base_url,
+        model_name=config.model_name,
+        device=config.device,
+        batch_size=config.batch_size,
+        seed=config.seed,
+    )
+    model_path, model_fp = model_identity(run_config)
+    folder = RunFolder.create(Path(config.output), f"bias-{config.model_name or config.model}")
+    folder.write_json("config.json", {"kind": "bias", **asdict(config)})
+    folder.write_json("model.json", model_fp)
+    folder.write_versions()
+    lm = make_lm(run_config, model_path)
+    summaries, all_rows = [], []
+    for scale in scales:
+        rows = [row for rep in range(config.repeats) for row in ask(lm, config, scale, rep)]
+        all_rows += rows
+        summaries.append(summarise(scale, rows, config.repeats, config.seed))
+    with open(folder.path / "items.jsonl", "w", encoding="utf-8") as fh:
+        for row in all_rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    folder.write_json("summary.json", summaries)
+    (folder.path / "results.md").write_text(markdown(summaries, config.mode), encoding="utf-8")
+    plot({Path(config.model_name or config.model).name: summaries}, folder.path / "bias")
+    return folder, summaries
