@@ -92,6 +92,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_judge(args: argparse.Namespace) -> int:
+    from medbench.judge import JudgeConfig, run_judge
+
+    config = JudgeConfig(
+        runs=args.runs,
+        rubric=args.rubric,
+        judge_model=args.judge_model,
+        base_url=args.base_url,
+        task=args.task,
+        lang=args.lang,
+        order=args.order,
+        concurrency=args.concurrency,
+        max_retries=args.max_retries,
+        seed=args.seed,
+        output=args.output,
+        price_in=args.price_in,
+        price_out=args.price_out,
+    )
+    folder, _ = run_judge(config)
+    print((folder.path / "results.md").read_text(encoding="utf-8"), end="")
+    print(f"\njudge folder: {folder.path}")
+    return 0
+
+
 def cmd_bias(args: argparse.Namespace) -> int:
     from medbench.bias_run import BiasConfig, run_bias
 
@@ -230,6 +254,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output-root", help="folder for the stage outputs (default: the recipe's output_root)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("judge", help="pairwise win/tie/loss between two runs with an LLM judge")
+    p.add_argument("--runs", nargs=2, required=True, metavar=("RUN_A", "RUN_B"))
+    p.add_argument("--task", help="the generation task to judge (when a run has several)")
+    p.add_argument("--rubric", required=True, help="a rubric in judges/ (iimedgpt_pf, zhongjing_spf)")
+    p.add_argument("--judge-model", required=True)
+    p.add_argument("--base-url", required=True, help="OpenAI-compatible server (key from OPENAI_API_KEY)")
+    p.add_argument("--lang", default="zh", choices=["zh", "en"])
+    p.add_argument(
+        "--order", default="both", choices=["both", "random"], help="both orders, or one (half cost)"
+    )
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--max-retries", type=int, default=5)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--output", default="runs")
+    p.add_argument("--price-in", type=float, default=0.0, help="cost per 1M prompt tokens")
+    p.add_argument("--price-out", type=float, default=0.0, help="cost per 1M completion tokens")
+    p.set_defaults(func=cmd_judge)
 
     p = sub.add_parser("bias", help="attitude scales toward people with mental illness (CAMI, MICA)")
     p.add_argument("--scale", required=True, choices=["cami", "mica", "all"])

@@ -76,6 +76,9 @@ def sample_record(sample: dict) -> dict:
         record["raw"] = resps[0][0] if resps and resps[0] else None
         filtered = sample.get("filtered_resps")
         record["extracted"] = filtered[0] if isinstance(filtered, list) and filtered else filtered
+    for key in ("question", "history", "reference"):  # dialogue and QA items: what a judge shows
+        if key in doc:
+            record[key] = doc[key]
     metric_names = sample.get("metrics", [])
     # scalar per-item metrics only; corpus metrics' (reference, prediction) inputs are already here
     record["metrics"] = {m: sample[m] for m in metric_names if isinstance(sample.get(m), (int, float))}

@@ -63,8 +63,9 @@ class ScriptedChat:
     connection without answering the first time), or "500-once". Everything else gets ``reply``.
     """
 
-    def __init__(self, rules: list[tuple[str, str]], reply: str = "答案：A") -> None:
-        self.rules, self.reply = rules, reply
+    def __init__(self, rules: list[tuple[str, str]], reply="答案：A", delay: float = 0.0) -> None:
+        """``reply`` is a string or a function of the prompt."""
+        self.rules, self.reply, self.delay = rules, reply, delay
         self.hits: Counter = Counter()
         self.lock = threading.Lock()
 
@@ -99,6 +100,8 @@ class ScriptedChat:
                     self.end_headers()
                     self.wfile.write(b'{"error": {"message": "scripted failure"}}')
                     return
+                text = script.reply(prompt) if callable(script.reply) else script.reply
+                time.sleep(script.delay)
                 answer = {
                     "id": "x",
                     "object": "chat.completion",
@@ -108,7 +111,7 @@ class ScriptedChat:
                         {
                             "index": 0,
                             "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": script.reply},
+                            "message": {"role": "assistant", "content": text},
                         }
                     ],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},

@@ -8,7 +8,7 @@ from medbench.backends import make_lm, vllm_model_args
 from medbench.errors import MedbenchError
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
-from tests.servers import ScriptedChat, transformers_serve
+from tests.servers import ScriptedChat
 
 
 def _samples(folder, task):
@@ -78,12 +78,6 @@ def test_loglik_tasks_switch_to_generation_on_a_chat_api(tmp_path):
                 output=str(tmp_path),
             )
         )
-
-
-@pytest.fixture(scope="module")
-def served_tiny(tiny_model):
-    with transformers_serve(tiny_model) as url:
-        yield url
 
 
 @pytest.mark.slow

@@ -115,5 +115,9 @@ def test_wheel_ships_the_task_plugins(tmp_path):
         and "medbench/_plugins/trainers/deepspeed_zero3.json" in names
     )
     assert "medbench/_plugins/bias/cami.yaml" in names and "medbench/_plugins/bias/prompts.yaml" in names
+    assert (
+        "medbench/_plugins/judges/iimedgpt_pf.yaml" in names
+        and "medbench/_plugins/judges/zhongjing_spf.yaml" in names
+    )
     assert "medbench/resources/samples/cmexam/val.csv" in names
     assert "medbench/resources/corpus_zh.txt" in names

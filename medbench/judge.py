@@ -1,0 +1,354 @@
+"""``medbench judge``: pairwise win/tie/loss between two run folders with an LLM judge.
+
+Rubrics are data (``judges/<name>.yaml``): per dimension a prompt (zh/en) and the verdict labels.
+Every pair is judged in both orders by default; a verdict counts as a win (or loss) only if both orders
+agree, otherwise it is a tie, and the position-consistency rate is reported (``--order random`` judges
+one random order per item: half the cost, and said so). Requests run concurrently through the
+``openai`` client, which retries 429/5xx/timeouts with backoff. A reply that names no verdict (or two)
+is asked once more, then recorded as a parse failure. Every finished request is kept in a persistent
+cache keyed on (judge model, rubric and version, prompt) -- the prompt holds both answers -- so a
+re-run makes no request for finished work and a killed judge resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from medbench.errors import MedbenchError
+from medbench.mc import render_template
+from medbench.paths import plugin_dir
+from medbench.rundir import RunFolder
+
+OUTCOMES = ("win", "tie", "loss")
+FLIP = {"win": "loss", "loss": "win", "tie": "tie"}
+
+
+@dataclass
+class JudgeConfig:
+    runs: list[str]
+    rubric: str
+    judge_model: str
+    base_url: str
+    task: str | None = None
+    lang: str = "zh"
+    order: str = "both"  # both | random
+    concurrency: int = 8
+    max_retries: int = 5
+    timeout: float = 120.0
+    seed: int = 1234
+    output: str = "runs"
+    cache: str | None = None  # default <output>/.judge-cache.sqlite
+    price_in: float = 0.0  # per 1M prompt tokens
+    price_out: float = 0.0  # per 1M completion tokens
+
+
+def load_rubric(name: str) -> dict:
+    path = plugin_dir("judges") / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in plugin_dir("judges").glob("*.yaml")))
+        raise MedbenchError(f"unknown rubric '{name}' (rubrics: {known})")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _samples(run: str, task: str | None) -> tuple[str, dict[str, dict]]:
+    folder = Path(run)
+    sample_dir = folder / "samples"
+    if not (folder / "config.json").is_file() or not sample_dir.is_dir():
+        raise MedbenchError(f"{run} is not a run folder with per-sample outputs (no config.json or samples/)")
+    files = sorted(sample_dir.glob("*.jsonl"))
+    if task:
+        files = [f for f in files if f.stem == task]
+    judged = [
+        f
+        for f in files
+        if all("question" in json.loads(line) for line in f.read_text("utf-8").splitlines()[:1])
+    ]
+    if len(judged) != 1:
+        names = ", ".join(f.stem for f in files) or "none"
+        raise MedbenchError(f"{run}: pass --task with one generation task of the run (its tasks: {names})")
+    records = [json.loads(line) for line in judged[0].read_text(encoding="utf-8").splitlines()]
+    return judged[0].stem, {str(r["id"]): r for r in records}
+
+
+def paired_items(run_a: str, run_b: str, task: str | None) -> tuple[str, list[tuple[dict, dict]]]:
+    """The items both runs answered, matched by id; any mismatch is one clear error."""
+    task_a, a = _samples(run_a, task)
+    task_b, b = _samples(run_b, task or task_a)
+    only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+    if only_a or only_b:
+        raise MedbenchError(
+            f"item ids differ between the runs ({task_a}): {len(only_a)} only in {run_a} "
+            f"(e.g. {only_a[:3]}), {len(only_b)} only in {run_b} (e.g. {only_b[:3]})"
+        )
+    return task_a, [(a[k], b[k]) for k in a]
+
+
+def question_text(record: dict, lang: str) -> str:
+    """The patient's question, with the dialogue history before it for multi-turn tasks."""
+    roles = {"zh": ("患者：", "医生："), "en": ("Patient: ", "Doctor: ")}[lang]
+    turns = [f"{roles[0] if r == 'patient' else roles[1]}{t}" for r, t in record.get("history") or []]
+    return "\n".join([*turns, f"{roles[0]}{record['question']}"]) if turns else record["question"]
+
+
+def parse_verdict(reply: str, labels: dict[str, str]) -> str | None:
+    """The one verdict label a reply names (word-bounded for Latin labels), else None."""
+    found = set()
+    for label, outcome in labels.items():
+        pattern = rf"(?<![A-Za-z]){re.escape(label)}(?![A-Za-z])" if label.isascii() else re.escape(label)
+        if re.search(pattern, reply or "", flags=re.IGNORECASE):
+            found.add(outcome)
+    return found.pop() if len(found) == 1 else None
+
+
+def combine(first: str | None, second_flipped: str | None) -> str | None:
+    """Both orders, from A's side: agreement stands, disagreement is a tie; a failed order -> None."""
+    if first is None or second_flipped is None:
+        return None
+    return first if first == second_flipped else "tie"
+
+
+def bootstrap_rates(outcomes: list[str], seed: int, iterations: int = 2000) -> dict[str, list[float]]:
+    """95% percentile intervals of the win/tie/loss rates, resampling items."""
+    rng = random.Random(seed)
+    draws = {o: [] for o in OUTCOMES}
+    for _ in range(iterations):
+        sample = rng.choices(outcomes, k=len(outcomes))
+        for o in OUTCOMES:
+            draws[o].append(sample.count(o) / len(sample))
+    out = {}
+    for o, values in draws.items():
+        values.sort()
+        out[o] = [values[int(0.025 * iterations)], values[int(0.975 * iterations) - 1]]
+    return out
+
+
+@dataclass
+class Usage:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Judge:
+    """Cached, concurrent chat-completion calls that return a parsed verdict per prompt."""
+
+    def __init__(self, config: JudgeConfig, rubric: dict) -> None:
+        from sqlitedict import SqliteDict
+
+        self.config, self.rubric = config, rubric
+        self.labels = rubric["verdicts"][config.lang]
+        cache = config.cache or str(Path(config.output) / ".judge-cache.sqlite")
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        self.cache = SqliteDict(cache, autocommit=True)
+        self.usage = Usage()
+
+    def key(self, prompt: str) -> str:
+        ident = [self.config.judge_model, self.rubric["rubric"], self.rubric.get("version"), prompt]
+        return hashlib.sha256(json.dumps(ident, ensure_ascii=False).encode()).hexdigest()
+
+    async def _ask(self, client, gate, prompt: str) -> dict:
+        key = self.key(prompt)
+        if key in self.cache:
+            self.usage.cached += 1
+            return self.cache[key]
+        replies = []
+        async with gate:
+            for _ in range(2):  # a reply with no verdict is asked once more
+                try:
+                    reply = await client.chat.completions.create(
+                        model=self.config.judge_model,
+                        temperature=0.0,
+                        max_tokens=256,
+                        messages=[{"role": "user", "content": prompt}],
+                    )
+                except Exception as exc:  # retried by the client already; not cached, re-asked next run
+                    self.usage.errors.append(f"{type(exc).__name__}: {exc}")
+                    return {"replies": replies, "verdict": None, "error": f"{type(exc).__name__}: {exc}"}
+                self.usage.requests += 1
+                if reply.usage:
+                    self.usage.prompt_tokens += reply.usage.prompt_tokens or 0
+                    self.usage.completion_tokens += reply.usage.completion_tokens or 0
+                text = reply.choices[0].message.content or ""
+                replies.append(text)
+                verdict = parse_verdict(text, self.labels)
+                if verdict:
+                    break
+        result = {"replies": replies, "verdict": verdict, "error": None}
+        self.cache[key] = result
+        return result
+
+    async def ask_all(self, prompts: list[str]) -> list[dict]:
+        from openai import AsyncOpenAI
+
+        client = AsyncOpenAI(
+            base_url=self.config.base_url,
+            api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY",
+            max_retries=self.config.max_retries,
+            timeout=self.config.timeout,
+        )
+        gate = asyncio.Semaphore(self.config.concurrency)
+        try:
+            return await asyncio.gather(*(self._ask(client, gate, p) for p in prompts))
+        finally:
+            await client.close()
+
+
+def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
+    if len(config.runs) != 2:
+        raise MedbenchError("medbench judge compares exactly two runs: --runs RUN_A RUN_B")
+    if config.order not in ("both", "random"):
+        raise MedbenchError(f"unknown order '{config.order}' (both or random)")
+    rubric = load_rubric(config.rubric)
+    if config.lang not in rubric["verdicts"]:
+        raise MedbenchError(f"rubric {config.rubric} has no '{config.lang}' prompt")
+    task, pairs = paired_items(*config.runs, config.task)
+    rng = random.Random(config.seed)
+    plan = []  # (item id, dimension, A-first?, prompt)
+    for a, b in pairs:
+        question = question_text(a, config.lang)
+        orders = [True, False] if config.order == "both" else [rng.random() < 0.5]
+        for dim in rubric["dimensions"]:
+            for a_first in orders:
+                first, second = (a, b) if a_first else (b, a)
+                prompt = render_template(
+                    dim["prompt"][config.lang],
+                    {
+                        "question": question,
+                        "answer1": first["raw"] or "",
+                        "answer2": second["raw"] or "",
+                        "reference": a.get("reference", ""),
+                    },
+                )
+                plan.append((str(a["id"]), dim["name"], a_first, prompt))
+    judge = Judge(config, rubric)
+    results = asyncio.run(judge.ask_all([p for *_, p in plan]))
+
+    name_a, name_b = (Path(r).name for r in config.runs)
+    folder = RunFolder.create(Path(config.output), f"judge-{config.rubric}")
+    folder.write_json("config.json", {"kind": "judge", "task": task, **asdict(config)})
+    verdicts: dict[tuple[str, str], dict] = {}
+    with open(folder.path / "requests.jsonl", "w", encoding="utf-8") as fh:
+        for (item, dim, a_first, prompt), result in zip(plan, results, strict=True):
+            fh.write(
+                json.dumps(
+                    {"id": item, "dimension": dim, "a_first": a_first, "prompt": prompt, **result},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+            v = result["verdict"]
+            entry = verdicts.setdefault((item, dim), {"id": item, "dimension": dim})
+            entry["a_first" if a_first else "b_first"] = v if a_first or v is None else FLIP[v]
+            if result["error"]:
+                entry.setdefault("errors", []).append(result["error"])
+    summary = {
+        "task": task,
+        "model_a": name_a,
+        "model_b": name_b,
+        "rubric": config.rubric,
+        "order": config.order,
+        "dimensions": {},
+    }
+    for dim in (d["name"] for d in rubric["dimensions"]):
+        entries = [e for (item, d), e in verdicts.items() if d == dim]
+        finals, consistent, both = [], 0, 0
+        for e in entries:
+            if config.order == "both":
+                e["final"] = combine(e.get("a_first"), e.get("b_first"))
+                if e.get("a_first") and e.get("b_first"):
+                    both += 1
+                    consistent += e["a_first"] == e["b_first"]
+            else:
+                e["final"] = e.get("a_first") or e.get("b_first")
+            if e["final"]:
+                finals.append(e["final"])
+        rates = {o: finals.count(o) / len(finals) if finals else None for o in OUTCOMES}
+        summary["dimensions"][dim] = {
+            "items": len(entries),
+            "judged": len(finals),
+            "parse_failures": sum(1 for e in entries if e["final"] is None and not e.get("errors")),
+            "request_errors": sum(1 for e in entries if e.get("errors")),
+            "rates": rates,
+            "ci95": bootstrap_rates(finals, config.seed) if finals else None,
+            "position_consistency": consistent / both if both else None,
+        }
+    usage = judge.usage
+    summary["usage"] = {
+        "requests": usage.requests,
+        "cached": usage.cached,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "estimated_cost": (usage.prompt_tokens * config.price_in + usage.completion_tokens * config.price_out)
+        / 1e6,
+    }
+    with open(folder.path / "verdicts.jsonl", "w", encoding="utf-8") as fh:
+        for e in verdicts.values():
+            fh.write(json.dumps(e, ensure_ascii=False) + "\n")
+    folder.write_json("summary.json", summary)
+    (folder.path / "results.md").write_text(markdown(summary), encoding="utf-8")
+    plot(summary, folder.path / "judge")
+    return folder, summary
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
+
+
+def markdown(summary: dict) -> str:
+    lines = [
+        f"{summary['model_a']} vs {summary['model_b']} on {summary['task']} ({summary['rubric']}, "
+        f"{'both orders' if summary['order'] == 'both' else 'one random order per item, half the cost'})",
+        "",
+        "| Dimension | Judged | Win | Tie | Loss | Win 95% CI | Position consistency | Parse failures "
+        "| Errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for dim, s in summary["dimensions"].items():
+        r = s["rates"]
+        ci = "" if not s["ci95"] else f"[{100 * s['ci95']['win'][0]:.1f}, {100 * s['ci95']['win'][1]:.1f}]"
+        rates = f"{_pct(r['win'])} | {_pct(r['tie'])} | {_pct(r['loss'])}"
+        lines.append(
+            f"| {dim} | {s['judged']}/{s['items']} | {rates} | {ci} | {_pct(s['position_consistency'])} | "
+            f"{s['parse_failures']} | {s['request_errors']} |"
+        )
+    u = summary["usage"]
+    lines += [
+        "",
+        f"Judge requests: {u['requests']} (cached: {u['cached']}), tokens {u['prompt_tokens']} in / "
+        f"{u['completion_tokens']} out, estimated cost {u['estimated_cost']:.4f}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict, path: Path) -> None:
+    """Stacked win/tie/loss bars per dimension (Zhongjing Figure 4 style)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dims = [d for d, s in summary["dimensions"].items() if s["judged"]]
+    fig, ax = plt.subplots(figsize=(6, 0.6 + 0.5 * max(len(dims), 1)))
+    left = [0.0] * len(dims)
+    for outcome, color in zip(OUTCOMES, ("#4C72B0", "#C0C0C0", "#DD8452"), strict=True):
+        values = [100 * (summary["dimensions"][d]["rates"][outcome] or 0) for d in dims]
+        ax.barh(dims, values, left=left, color=color, label=outcome)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(f"% of items: {summary['model_a']} vs {summary['model_b']}")
+    ax.legend(ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    fig.tight_layout()
+    fig.savefig(path.with_suffix(".png"), dpi=120)
+    fig.savefig(path.with_suffix(".svg"))
+    plt.close(fig)

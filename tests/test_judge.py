@@ -1,0 +1,205 @@
+"""The pairwise judge against real HTTP servers: exact rates, caching, resume, and clear errors."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from medbench.errors import MedbenchError
+from medbench.judge import JudgeConfig, combine, parse_verdict, run_judge
+from tests.servers import ScriptedChat
+
+# item -> (verdict with A first, verdict with B first), as Answer1 relative to Answer2
+SCRIPT = {1: ("Win", "Lose"), 2: ("Win", "Win"), 3: ("Tie", "Tie"), 4: ("Lose", "Win"), 5: ("Win", "???")}
+
+
+def _run_folder(root, name, answers, ids=range(1, 6)):
+    folder = root / name
+    (folder / "samples").mkdir(parents=True)
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    lines = [
+        json.dumps(
+            {
+                "doc_id": i - 1,
+                "id": str(i),
+                "question": f"问题{i}",
+                "history": [],
+                "reference": "",
+                "raw": f"{answers}{i}",
+            },
+            ensure_ascii=False,
+        )
+        for i in ids
+    ]
+    (folder / "samples" / "huatuo26m.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(folder)
+
+
+def _reply(prompt: str, script=SCRIPT) -> str:
+    first = re.search(r"Answer1:\s*(\S+)", prompt).group(1)
+    item = int(first[-1])
+    return script[item][0 if first.startswith("A") else 1]
+
+
+@pytest.fixture
+def runs(tmp_path):
+    return _run_folder(tmp_path, "run-a", "A答"), _run_folder(tmp_path, "run-b", "B答")
+
+
+def _config(runs, url, tmp_path, **kw):
+    return JudgeConfig(
+        runs=list(runs),
+        rubric="iimedgpt_pf",
+        judge_model="judge",
+        base_url=url,
+        lang="en",
+        max_retries=2,
+        output=str(tmp_path / "out"),
+        **kw,
+    )
+
+
+def test_win_tie_loss_consistency_and_cis_equal_hand_computed_values(runs, tmp_path):
+    script = ScriptedChat([("A答5", "500-once")], reply=_reply)
+    with script.serving() as url:
+        folder, summary = run_judge(_config(runs, url, tmp_path))
+        first_hits = sum(script.hits.values())
+        again_folder, again = run_judge(_config(runs, url, tmp_path))
+    dim = summary["dimensions"]["professionalism_fluency"]
+    # item 1: win in both orders -> win; 2: win vs loss -> tie; 3: tie; 4: loss; 5: B-first unparseable
+    assert dim["rates"] == {"win": 0.25, "tie": 0.5, "loss": 0.25}
+    assert dim["judged"] == 4 and dim["parse_failures"] == 1 and dim["request_errors"] == 0
+    assert dim["position_consistency"] == pytest.approx(3 / 4)
+    low, high = dim["ci95"]["win"]
+    assert 0.0 <= low <= 0.25 <= high <= 1.0
+    # 10 prompts; the unparseable one asked once more; item 5's 500 retried by the client
+    assert first_hits == 12 and summary["usage"]["requests"] == 11
+    assert (
+        sum(script.hits.values()) == first_hits and again["usage"]["requests"] == 0
+    )  # the re-run asks nothing
+    assert again["dimensions"] == summary["dimensions"]
+    raw = [json.loads(x) for x in (folder.path / "requests.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(raw) == 10 and all(r["replies"] for r in raw)
+    assert (folder.path / "judge.png").is_file() and "Position consistency" in (
+        folder.path / "results.md"
+    ).read_text()
+
+
+def test_random_order_halves_the_requests_and_says_so(runs, tmp_path):
+    with ScriptedChat([], reply=_reply).serving() as url:
+        folder, summary = run_judge(_config(runs, url, tmp_path, order="random"))
+    assert summary["dimensions"]["professionalism_fluency"]["items"] == 5
+    assert len((folder.path / "requests.jsonl").read_text().splitlines()) == 5
+    assert "half the cost" in (folder.path / "results.md").read_text()
+
+
+def test_a_killed_judge_resumes_without_asking_any_finished_verdict_again(runs, tmp_path):
+    parseable = {**SCRIPT, 5: ("Win", "Lose")}
+    script = ScriptedChat([], reply=lambda prompt: _reply(prompt, parseable), delay=0.3)
+    with script.serving() as url:
+        cmd = [
+            sys.executable,
+            "-m",
+            "medbench",
+            "judge",
+            "--runs",
+            *runs,
+            "--rubric",
+            "zhongjing_spf",
+            "--judge-model",
+            "judge",
+            "--base-url",
+            url,
+            "--lang",
+            "en",
+            "--concurrency",
+            "1",
+            "--output",
+            str(tmp_path / "out"),
+        ]
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
+        deadline = time.time() + 120
+        while sum(script.hits.values()) < 6 and time.time() < deadline:
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+        from sqlitedict import SqliteDict
+
+        with SqliteDict(str(tmp_path / "out" / ".judge-cache.sqlite")) as cache:
+            finished = len(cache)
+        assert 0 < finished < 30
+        folder, summary = run_judge(
+            JudgeConfig(
+                runs=list(runs),
+                rubric="zhongjing_spf",
+                judge_model="judge",
+                base_url=url,
+                lang="en",
+                output=str(tmp_path / "out"),
+            )
+        )
+    total = 5 * 3 * 2  # items x dimensions x orders
+    assert summary["usage"]["cached"] == finished
+    assert summary["usage"]["requests"] == total - finished  # nothing finished is asked again
+    assert sum(d["judged"] + d["parse_failures"] for d in summary["dimensions"].values()) == 15  # none lost
+
+
+def test_mismatched_items_missing_samples_and_unknown_rubric_are_one_line_each(runs, tmp_path):
+    other = _run_folder(tmp_path, "run-c", "C答", ids=range(2, 7))
+    with pytest.raises(MedbenchError, match=r"item ids differ between the runs .*1 only in .*1 only in"):
+        run_judge(_config([runs[0], other], "http://127.0.0.1:9/v1", tmp_path))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MedbenchError, match="not a run folder with per-sample outputs"):
+        run_judge(_config([runs[0], str(tmp_path / "empty")], "http://127.0.0.1:9/v1", tmp_path))
+    with pytest.raises(MedbenchError, match="unknown rubric 'nope'"):
+        run_judge(
+            JudgeConfig(runs=list(runs), rubric="nope", judge_model="j", base_url="http://127.0.0.1:9/v1")
+        )
+
+
+def test_verdict_parsing_and_order_combination():
+    labels = {"Win": "win", "Lose": "loss", "Tie": "tie"}
+    assert parse_verdict("Result: Win", labels) == "win"
+    assert parse_verdict("win", labels) == "win"
+    assert parse_verdict("Winner is unclear; Tie", labels) == "tie"  # 'Winner' is not 'Win'
+    assert parse_verdict("Win or Lose", labels) is None and parse_verdict("", labels) is None
+    assert parse_verdict("回答1更好，胜", {"胜": "win", "负": "loss", "平": "tie"}) == "win"
+    assert combine("win", "win") == "win" and combine("win", "loss") == "tie" and combine("win", None) is None
+
+
+@pytest.mark.slow
+def test_judge_runs_end_to_end_against_transformers_serve(tiny_model, served_tiny, shared_data, tmp_path):
+    from medbench.runner import RunConfig, run
+
+    common = dict(
+        tasks=["cmtmedqa"], limit=3, max_new_tokens=8, data_dir=str(shared_data), output=str(tmp_path)
+    )
+    run_a, _ = run(RunConfig(model=tiny_model, **common))
+    run_b, _ = run(RunConfig(model=tiny_model, temperature=1.0, **common))
+    folder, summary = run_judge(
+        JudgeConfig(
+            runs=[str(run_a.path), str(run_b.path)],
+            rubric="iimedgpt_pf",
+            judge_model=tiny_model,
+            base_url=served_tiny,
+            concurrency=2,
+            output=str(tmp_path / "judge"),
+        )
+    )
+    dim = summary["dimensions"]["professionalism_fluency"]
+    assert dim["items"] == 3
+    assert dim["judged"] + dim["parse_failures"] + dim["request_errors"] == 3
+    requests = [
+        json.loads(x) for x in (folder.path / "requests.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(requests) == 6 and all(r["replies"] for r in requests)
+    assert "患者：" in requests[0]["prompt"]  # the dialogue history is shown to the judge
