@@ -116,6 +116,28 @@ def cmd_judge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_arena(args: argparse.Namespace) -> int:
+    from medbench.arena import run_arena
+    from medbench.judge import JudgeConfig
+
+    config = JudgeConfig(
+        runs=args.runs,
+        rubric=args.rubric,
+        judge_model=args.judge_model,
+        base_url=args.base_url,
+        task=args.task,
+        lang=args.lang,
+        order=args.order,
+        concurrency=args.concurrency,
+        seed=args.seed,
+        output=args.output,
+    )
+    folder, _ = run_arena(config, args.dimension)
+    print((folder.path / "results.md").read_text(encoding="utf-8"), end="")
+    print(f"\narena folder: {folder.path}")
+    return 0
+
+
 def cmd_bias(args: argparse.Namespace) -> int:
     from medbench.bias_run import BiasConfig, run_bias
 
@@ -272,6 +294,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--price-in", type=float, default=0.0, help="cost per 1M prompt tokens")
     p.add_argument("--price-out", type=float, default=0.0, help="cost per 1M completion tokens")
     p.set_defaults(func=cmd_judge)
+
+    p = sub.add_parser("arena", help="judge every pair of runs and rank them (Bradley-Terry with CIs)")
+    p.add_argument("--runs", nargs="+", required=True)
+    p.add_argument("--task")
+    p.add_argument("--rubric", required=True)
+    p.add_argument("--dimension", help="the rubric dimension to rank on (default: its first)")
+    p.add_argument("--judge-model", required=True)
+    p.add_argument("--base-url", required=True)
+    p.add_argument("--lang", default="zh", choices=["zh", "en"])
+    p.add_argument("--order", default="both", choices=["both", "random"])
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--output", default="runs")
+    p.set_defaults(func=cmd_arena)
 
     p = sub.add_parser("bias", help="attitude scales toward people with mental illness (CAMI, MICA)")
     p.add_argument("--scale", required=True, choices=["cami", "mica", "all"])

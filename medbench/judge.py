@@ -109,6 +109,12 @@ def parse_verdict(reply: str, labels: dict[str, str]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def _score(pattern: re.Pattern, text: str) -> str | None:
+    """A pointwise score: the pattern's distinct captures must agree (one score), else None."""
+    found = set(pattern.findall(text or ""))
+    return found.pop() if len(found) == 1 else None
+
+
 def combine(first: str | None, second_flipped: str | None) -> str | None:
     """Both orders, from A's side: agreement stands, disagreement is a tie; a failed order -> None."""
     if first is None or second_flipped is None:
@@ -147,7 +153,12 @@ class Judge:
         from sqlitedict import SqliteDict
 
         self.config, self.rubric = config, rubric
-        self.labels = rubric["verdicts"][config.lang]
+        if rubric.get("kind") == "pointwise":
+            pattern = re.compile(rubric["score_pattern"])
+            self.parse = lambda text: _score(pattern, text)
+        else:
+            labels = rubric["verdicts"][config.lang]
+            self.parse = lambda text: parse_verdict(text, labels)
         cache = config.cache or str(Path(config.output) / ".judge-cache.sqlite")
         Path(cache).parent.mkdir(parents=True, exist_ok=True)
         self.cache = SqliteDict(cache, autocommit=True)
@@ -181,7 +192,7 @@ class Judge:
                     self.usage.completion_tokens += reply.usage.completion_tokens or 0
                 text = reply.choices[0].message.content or ""
                 replies.append(text)
-                verdict = parse_verdict(text, self.labels)
+                verdict = self.parse(text)
                 if verdict:
                     break
         result = {"replies": replies, "verdict": verdict, "error": None}
@@ -210,8 +221,10 @@ def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
     if config.order not in ("both", "random"):
         raise MedbenchError(f"unknown order '{config.order}' (both or random)")
     rubric = load_rubric(config.rubric)
-    if config.lang not in rubric["verdicts"]:
+    if any(config.lang not in d["prompt"] for d in rubric["dimensions"]):
         raise MedbenchError(f"rubric {config.rubric} has no '{config.lang}' prompt")
+    if rubric.get("kind") == "pointwise":
+        return run_pointwise(config, rubric)
     task, pairs = paired_items(*config.runs, config.task)
     rng = random.Random(config.seed)
     plan = []  # (item id, dimension, A-first?, prompt)
@@ -283,15 +296,7 @@ def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
             "ci95": bootstrap_rates(finals, config.seed) if finals else None,
             "position_consistency": consistent / both if both else None,
         }
-    usage = judge.usage
-    summary["usage"] = {
-        "requests": usage.requests,
-        "cached": usage.cached,
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "estimated_cost": (usage.prompt_tokens * config.price_in + usage.completion_tokens * config.price_out)
-        / 1e6,
-    }
+    summary["usage"] = _usage(judge.usage, config)
     with open(folder.path / "verdicts.jsonl", "w", encoding="utf-8") as fh:
         for e in verdicts.values():
             fh.write(json.dumps(e, ensure_ascii=False) + "\n")
@@ -299,6 +304,10 @@ def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
     (folder.path / "results.md").write_text(markdown(summary), encoding="utf-8")
     plot(summary, folder.path / "judge")
     return folder, summary
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
 
 
 def _pct(value: float | None) -> str:
@@ -322,6 +331,10 @@ def markdown(summary: dict) -> str:
             f"| {dim} | {s['judged']}/{s['items']} | {rates} | {ci} | {_pct(s['position_consistency'])} | "
             f"{s['parse_failures']} | {s['request_errors']} |"
         )
+    means = {d: s["mean_score"] for d, s in summary["dimensions"].items() if s.get("mean_score")}
+    if means:
+        lines += ["", "| Dimension | Mean score A | Mean score B |", "|---|---:|---:|"]
+        lines += [f"| {d} | {_num(m['a'])} | {_num(m['b'])} |" for d, m in means.items()]
     u = summary["usage"]
     lines += [
         "",
@@ -352,3 +365,84 @@ def plot(summary: dict, path: Path) -> None:
     fig.savefig(path.with_suffix(".png"), dpi=120)
     fig.savefig(path.with_suffix(".svg"))
     plt.close(fig)
+
+
+def run_pointwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
+    """Each answer rated on its own per dimension (e.g. 1-3); scores compared item by item."""
+    task, pairs = paired_items(*config.runs, config.task)
+    plan = []  # (item id, dimension, side, prompt)
+    for a, b in pairs:
+        question = question_text(a, config.lang)
+        for dim in rubric["dimensions"]:
+            for side, record in (("a", a), ("b", b)):
+                prompt = render_template(
+                    dim["prompt"][config.lang],
+                    {
+                        "question": question,
+                        "answer": record["raw"] or "",
+                        "reference": a.get("reference", ""),
+                    },
+                )
+                plan.append((str(a["id"]), dim["name"], side, prompt))
+    judge = Judge(config, rubric)
+    results = asyncio.run(judge.ask_all([p for *_, p in plan]))
+    name_a, name_b = (Path(r).name for r in config.runs)
+    folder = RunFolder.create(Path(config.output), f"judge-{config.rubric}")
+    folder.write_json("config.json", {"kind": "judge", "task": task, **asdict(config)})
+    scores: dict[tuple[str, str], dict] = {}
+    with open(folder.path / "requests.jsonl", "w", encoding="utf-8") as fh:
+        for (item, dim, side, prompt), result in zip(plan, results, strict=True):
+            fh.write(
+                json.dumps(
+                    {"id": item, "dimension": dim, "side": side, "prompt": prompt, **result},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+            entry = scores.setdefault((item, dim), {"id": item, "dimension": dim})
+            entry[side] = None if result["verdict"] is None else int(result["verdict"])
+    summary = {
+        "task": task,
+        "model_a": name_a,
+        "model_b": name_b,
+        "rubric": config.rubric,
+        "order": "pointwise",
+        "dimensions": {},
+    }
+    for dim in (d["name"] for d in rubric["dimensions"]):
+        entries = [e for (item, d), e in scores.items() if d == dim]
+        both = [e for e in entries if e.get("a") is not None and e.get("b") is not None]
+        outcomes = ["win" if e["a"] > e["b"] else "loss" if e["a"] < e["b"] else "tie" for e in both]
+        means = {}
+        for side in ("a", "b"):
+            values = [e[side] for e in entries if e.get(side) is not None]
+            means[side] = sum(values) / len(values) if values else None
+        summary["dimensions"][dim] = {
+            "items": len(entries),
+            "judged": len(both),
+            "mean_score": means,
+            "parse_failures": sum((e.get("a") is None) + (e.get("b") is None) for e in entries),
+            "request_errors": 0,
+            "rates": {o: outcomes.count(o) / len(outcomes) if outcomes else None for o in OUTCOMES},
+            "ci95": bootstrap_rates(outcomes, config.seed) if outcomes else None,
+            "position_consistency": None,
+        }
+    summary["usage"] = _usage(judge.usage, config)
+    with open(folder.path / "verdicts.jsonl", "w", encoding="utf-8") as fh:
+        for e in scores.values():
+            fh.write(json.dumps(e, ensure_ascii=False) + "\n")
+    folder.write_json("summary.json", summary)
+    (folder.path / "results.md").write_text(markdown(summary), encoding="utf-8")
+    plot(summary, folder.path / "judge")
+    return folder, summary
+
+
+def _usage(usage: Usage, config: JudgeConfig) -> dict:
+    return {
+        "requests": usage.requests,
+        "cached": usage.cached,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "estimated_cost": (usage.prompt_tokens * config.price_in + usage.completion_tokens * config.price_out)
+        / 1e6,
+    }

@@ -203,3 +203,60 @@ def test_judge_runs_end_to_end_against_transformers_serve(tiny_model, served_tin
     ]
     assert len(requests) == 6 and all(r["replies"] for r in requests)
     assert "患者：" in requests[0]["prompt"]  # the dialogue history is shown to the judge
+
+
+def test_pointwise_rubric_rates_each_answer_and_compares_item_by_item(runs, tmp_path):
+    def rate(prompt):
+        answer = re.search(r"Answer to rate: (\S+)", prompt).group(1)
+        if answer == "B答5":
+            return "between 1 and 3, I give 2"  # names three scores: a parse failure
+        return "3" if answer.startswith("A") else "Score: 1"
+
+    with ScriptedChat([], reply=rate).serving() as url:
+        folder, summary = run_judge(
+            JudgeConfig(
+                runs=list(runs),
+                rubric="chimed_rubric",
+                judge_model="j",
+                base_url=url,
+                lang="en",
+                output=str(tmp_path / "out"),
+            )
+        )
+    for dim in ("fluency", "completeness", "precision"):
+        s = summary["dimensions"][dim]
+        assert s["mean_score"] == {"a": 3.0, "b": 1.0}
+        assert s["judged"] == 4 and s["parse_failures"] == 1 and s["rates"]["win"] == 1.0
+    assert summary["usage"]["requests"] == 5 * 3 * 2 + 3  # the three unparseable ratings asked once more
+
+
+def test_arena_ranks_three_models_by_bradley_terry(tmp_path):
+    from medbench.arena import bradley_terry, run_arena
+
+    runs = [_run_folder(tmp_path, f"run-{m}", f"{m}答") for m in "ABC"]
+    strength = {"A": 3, "B": 2, "C": 1}
+
+    def prefer(prompt):
+        first, second = (x[0] for x in re.findall(r"Answer[12]:(\S+)", prompt))
+        return "Win" if strength[first] > strength[second] else "Lose"
+
+    with ScriptedChat([], reply=prefer).serving() as url:
+        folder, summary = run_arena(
+            JudgeConfig(
+                runs=runs,
+                rubric="iimedgpt_pf",
+                judge_model="j",
+                base_url=url,
+                lang="en",
+                output=str(tmp_path / "out"),
+            ),
+            bootstrap=50,
+        )
+    assert [r["model"] for r in summary["ranking"]] == ["run-A", "run-B", "run-C"]
+    ratings = [r["rating"] for r in summary["ranking"]]
+    assert ratings[0] > ratings[1] > ratings[2]
+    assert all(lo <= r["rating"] <= hi for r in summary["ranking"] for lo, hi in [r["ci95"]])
+    assert set(summary["games"].values()) == {5}
+    # equal records give equal strengths
+    even = bradley_terry(2, [(0, 1, 1.0), (0, 1, 0.0)])
+    assert even[0] == pytest.approx(even[1])

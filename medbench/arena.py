@@ -1,0 +1,108 @@
+"""``medbench arena``: judge every pair of runs and rank the models with a Bradley-Terry fit.
+
+Each pair goes through :func:`medbench.judge.run_judge` (same rubric, cache and both-order rule), so an
+arena over runs already judged pairwise costs nothing more. Ties count as half a win for each side; a
+single virtual tie between every pair keeps strengths finite when a model never wins. Ratings are on
+an Elo-like scale (400 * log10 strength, mean 1000) with bootstrap 95% CIs over items.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+from dataclasses import replace
+from pathlib import Path
+
+from medbench.errors import MedbenchError
+from medbench.judge import JudgeConfig, load_rubric, run_judge
+from medbench.rundir import RunFolder
+
+SCORE = {"win": 1.0, "tie": 0.5, "loss": 0.0}
+
+
+def bradley_terry(n: int, games: list[tuple[int, int, float]], iterations: int = 500) -> list[float]:
+    """Strengths by the MM algorithm (Hunter 2004); ``games`` are (i, j, score of i) with ties as 0.5."""
+    wins = [0.0] * n
+    counts = [[0.0] * n for _ in range(n)]
+    for i, j in itertools.combinations(range(n), 2):  # one virtual tie per pair
+        games = [*games, (i, j, 0.5)]
+    for i, j, s in games:
+        wins[i] += s
+        wins[j] += 1 - s
+        counts[i][j] += 1
+        counts[j][i] += 1
+    p = [1.0] * n
+    for _ in range(iterations):
+        p = [wins[i] / sum(counts[i][j] / (p[i] + p[j]) for j in range(n) if counts[i][j]) for i in range(n)]
+        mean_log = sum(math.log(x) for x in p) / n
+        p = [x / math.exp(mean_log) for x in p]
+    return p
+
+
+def ratings(strengths: list[float]) -> list[float]:
+    return [1000 + 400 * math.log10(s) for s in strengths]
+
+
+def run_arena(
+    config: JudgeConfig, dimension: str | None = None, bootstrap: int = 300
+) -> tuple[RunFolder, dict]:
+    if len(config.runs) < 3:
+        raise MedbenchError("an arena ranks three or more runs (for two, use medbench judge)")
+    rubric = load_rubric(config.rubric)
+    dimension = dimension or rubric["dimensions"][0]["name"]
+    if dimension not in {d["name"] for d in rubric["dimensions"]}:
+        raise MedbenchError(f"rubric {config.rubric} has no dimension '{dimension}'")
+    names = [Path(r).name for r in config.runs]
+    per_pair: dict[tuple[int, int], list[float]] = {}
+    judge_folders = []
+    for i, j in itertools.combinations(range(len(config.runs)), 2):
+        folder, _ = run_judge(replace(config, runs=[config.runs[i], config.runs[j]]))
+        judge_folders.append(str(folder.path))
+        verdicts = [
+            json.loads(x) for x in (folder.path / "verdicts.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
+        per_pair[(i, j)] = [
+            SCORE[v["final"]] for v in verdicts if v["dimension"] == dimension and v.get("final")
+        ]
+    games = [(i, j, s) for (i, j), scores in per_pair.items() for s in scores]
+    point = ratings(bradley_terry(len(names), games))
+    rng = random.Random(config.seed)
+    samples = []
+    for _ in range(bootstrap):
+        resampled = [
+            (i, j, s)
+            for (i, j), scores in per_pair.items()
+            if scores
+            for s in rng.choices(scores, k=len(scores))
+        ]
+        samples.append(ratings(bradley_terry(len(names), resampled, iterations=200)))
+    cis = []
+    for k in range(len(names)):
+        values = sorted(sample[k] for sample in samples)
+        cis.append([values[int(0.025 * bootstrap)], values[int(0.975 * bootstrap) - 1]])
+    order = sorted(range(len(names)), key=lambda k: -point[k])
+    summary = {
+        "rubric": config.rubric,
+        "dimension": dimension,
+        "ranking": [
+            {"model": names[k], "run": config.runs[k], "rating": point[k], "ci95": cis[k]} for k in order
+        ],
+        "games": {f"{names[i]} vs {names[j]}": len(s) for (i, j), s in per_pair.items()},
+        "judge_folders": judge_folders,
+    }
+    folder = RunFolder.create(Path(config.output), f"arena-{config.rubric}")
+    folder.write_json("summary.json", summary)
+    lines = [
+        f"Bradley-Terry ranking ({config.rubric}, {dimension}; ties count half)",
+        "",
+        "| Rank | Model | Rating | 95% CI |",
+        "|---:|---|---:|---:|",
+    ]
+    for rank, row in enumerate(summary["ranking"], start=1):
+        lines.append(
+            f"| {rank} | {row['model']} | {row['rating']:.0f} | [{row['ci95'][0]:.0f}, {row['ci95'][1]:.0f}] |"
+        )
+    (folder.path / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder, summary
