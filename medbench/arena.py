@@ -101,8 +101,7 @@ def run_arena(
         "|---:|---|---:|---:|",
     ]
     for rank, row in enumerate(summary["ranking"], start=1):
-        lines.append(
-            f"| {rank} | {row['model']} | {row['rating']:.0f} | [{row['ci95'][0]:.0f}, {row['ci95'][1]:.0f}] |"
-        )
+        low, high = row["ci95"]
+        lines.append(f"| {rank} | {row['model']} | {row['rating']:.0f} | [{low:.0f}, {high:.0f}] |")
     (folder.path / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder, summary
