@@ -138,6 +138,15 @@ def cmd_arena(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from medbench.report import build
+
+    formats = ["md", "csv", "latex", "html"] if args.format == "all" else [args.format]
+    target = build(args.folders, args.out, formats, with_published=not args.no_published)
+    print(f"report written to {target}")
+    return 0
+
+
 def cmd_bias(args: argparse.Namespace) -> int:
     from medbench.bias_run import BiasConfig, run_bias
 
@@ -308,6 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--output", default="runs")
     p.set_defaults(func=cmd_arena)
+
+    p = sub.add_parser(
+        "report", help="leaderboards (Markdown, HTML), paper-style tables, plots from run folders"
+    )
+    p.add_argument("folders", nargs="+", help="run, judge or bias folders, or directories holding them")
+    p.add_argument("--out", default="reports/site")
+    p.add_argument("--format", default="all", choices=["all", "md", "html", "csv", "latex"])
+    p.add_argument("--no-published", action="store_true", help="leave the papers' published rows out")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("bias", help="attitude scales toward people with mental illness (CAMI, MICA)")
     p.add_argument("--scale", required=True, choices=["cami", "mica", "all"])

@@ -1,0 +1,238 @@
+"""``medbench report``: leaderboards, paper-style tables and plots from run, judge and bias folders.
+
+Nothing is recomputed: every number comes from a folder's ``metrics.json`` / ``summary.json``.
+Outputs under ``--out``: ``leaderboard.md``/``.csv``, ``index.html`` (self-contained: sortable
+leaderboard, per-task sample browser, judge and bias tables; all model and data text escaped),
+``tables/<paper table>.{md,csv,tex}`` with the published rows beside the measured ones (marked
+"reported", never averaged with ours), and ``plots/<task>.{png,svg}``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from medbench.errors import MedbenchError
+from medbench.paths import plugin_dir
+
+MAIN_METRICS = ("acc", "f1", "rougeL", "bleu1")
+SAMPLES_SHOWN = 20
+
+
+@dataclass
+class Folder:
+    path: Path
+    kind: str  # run | judge | bias | arena
+    model: str
+    config: dict
+    data: dict | list = field(default_factory=dict)
+
+
+def _config(path: Path) -> dict | None:
+    """A medbench folder's config (runs have ``tasks``, judge/bias/arena folders a ``kind``), else None."""
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return config if isinstance(config, dict) and ("tasks" in config or "kind" in config) else None
+
+
+def _read(path: Path) -> Folder:
+    config = _config(path)
+    if config is None:
+        raise MedbenchError(f"{path} is not a medbench run, judge or bias folder")
+    kind = config.get("kind", "run")
+    model = Path(str(config.get("model_name") or config.get("model") or path.name).rstrip("/")).name
+    if kind == "run":
+        metrics = path / "metrics.json"
+        if not metrics.is_file():
+            raise MedbenchError(f"{path} is a run folder without metrics.json (an unfinished run?)")
+        return Folder(path, kind, model, config, json.loads(metrics.read_text(encoding="utf-8")))
+    summary = path / "summary.json"
+    if not summary.is_file():
+        raise MedbenchError(f"{path} is a {kind} folder without summary.json")
+    return Folder(path, kind, model, config, json.loads(summary.read_text(encoding="utf-8")))
+
+
+def collect(paths: list[str]) -> list[Folder]:
+    """Folders given directly, or every folder with a config.json below a given directory."""
+    folders = []
+    for p in paths:
+        path = Path(p)
+        if not path.exists():
+            raise MedbenchError(f"{path} does not exist")
+        if (path / "config.json").is_file():
+            folders.append(_read(path))
+            continue
+        found = sorted(c.parent for c in path.rglob("config.json") if _config(c.parent) is not None)
+        if not found:
+            raise MedbenchError(f"{path} holds no run, judge or bias folders")
+        folders += [_read(f) for f in found]
+    return folders
+
+
+def measured(runs: list[Folder]) -> dict[str, dict[tuple[str, str, str], dict]]:
+    """model -> (task, metric, row convention) -> score; a later run of the same task wins."""
+    table: dict[str, dict] = {}
+    for run in sorted(runs, key=lambda f: f.path.name):
+        for s in run.data:
+            convention = (
+                s["convention"].split(" ")[0] if s["convention"].startswith(("micro", "macro")) else ""
+            )
+            table.setdefault(run.model, {})[(s["task"], s["metric"], convention)] = s
+    return table
+
+
+def main_metric(scores: dict, task: str) -> tuple[str, str] | None:
+    for metric in MAIN_METRICS:
+        for convention in ("micro", ""):
+            if (task, metric, convention) in scores:
+                return metric, convention
+    return None
+
+
+def leaderboard(runs: list[Folder]) -> pd.DataFrame:
+    """One row per model, one column per task (main metric, x100), and the items behind each."""
+    table = measured(runs)
+    tasks = sorted({task for scores in table.values() for task, _, _ in scores})
+    rows = []
+    for model, scores in table.items():
+        row = {"model": model, "source": "measured"}
+        for task in tasks:
+            picked = main_metric(scores, task)
+            if picked:
+                s = scores[(task, *picked)]
+                label = f"{task} ({picked[0]}{', ' + picked[1] if picked[1] else ''})"
+                row[label] = round(100 * s["value"], 2)
+                row[f"{label} n"] = s["n"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paper_tables(runs: list[Folder], with_published: bool = True) -> dict[str, tuple[str, pd.DataFrame]]:
+    """Each paper table: measured rows for every model, then the paper's own rows marked reported."""
+    specs = yaml.safe_load((plugin_dir("reports") / "paper_tables.yaml").read_text(encoding="utf-8"))
+    published = pd.concat(
+        [pd.read_csv(p, dtype=str) for p in sorted((plugin_dir("reports") / "published").glob("*.csv"))]
+    )
+    table = measured(runs)
+    out = {}
+    for name, spec in specs.items():
+        names = [c["name"] for c in spec["columns"]]
+        rows = []
+        for model, scores in table.items():
+            values = {}
+            for c in spec["columns"]:
+                s = scores.get((c["task"], c["metric"], c.get("convention", "")))
+                values[c["name"]] = None if s is None else round(100 * s["value"], 2)
+            if any(v is not None for v in values.values()):
+                rows.append({"Model": model, **values, "Source": "measured"})
+        if with_published:
+            part = published[(published["paper"] == spec["paper"]) & (published["table"] == spec["table"])]
+            for model, group in part.groupby("model", sort=False):
+                values = dict(zip(group["column"], group["value"], strict=True))
+                rows.append(
+                    {
+                        "Model": model,
+                        **{n: values.get(n) for n in names},
+                        "Source": f"reported ({spec['paper']} {spec['table']})",
+                    }
+                )
+        out[name] = (spec["title"], pd.DataFrame(rows, columns=["Model", *names, "Source"]))
+    return out
+
+
+def plot_tasks(runs: list[Folder], out: Path) -> list[str]:
+    """One bar chart per task: the main metric of every model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = measured(runs)
+    tasks = sorted({task for scores in table.values() for task, _, _ in scores})
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for task in tasks:
+        models, values, label = [], [], ""
+        for model, scores in table.items():
+            picked = main_metric(scores, task)
+            if picked:
+                models.append(model)
+                values.append(100 * scores[(task, *picked)]["value"])
+                label = picked[0]
+        fig, ax = plt.subplots(figsize=(1.5 + 0.8 * len(models), 3))
+        ax.bar(range(len(models)), values, color="#4C72B0")
+        ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
+        ax.set_title(task)
+        ax.set_ylabel(f"{label} (x100)")
+        fig.tight_layout()
+        for suffix in (".png", ".svg"):
+            fig.savefig(out / f"{task}{suffix}", dpi=110)
+        plt.close(fig)
+        written.append(task)
+    return written
+
+
+def _samples(run: Folder) -> dict[str, list[dict]]:
+    out = {}
+    for file in sorted((run.path / "samples").glob("*.jsonl")):
+        out[file.stem] = [
+            json.loads(x) for x in file.read_text(encoding="utf-8").splitlines()[:SAMPLES_SHOWN]
+        ]
+    return out
+
+
+def html(folders: list[Folder], board: pd.DataFrame, tables: dict) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(plugin_dir("reports") / "templates"),
+        autoescape=True,  # every piece of model or data text is escaped
+    )
+    runs = [f for f in folders if f.kind == "run"]
+    return env.get_template("index.html.j2").render(
+        columns=[c for c in board.columns if not c.endswith(" n")],
+        board=board.to_dict("records"),
+        tables={
+            name: (title, df.to_dict("records"), list(df.columns)) for name, (title, df) in tables.items()
+        },
+        runs=[{"model": r.model, "path": r.path.name, "samples": _samples(r)} for r in runs],
+        judges=[f for f in folders if f.kind == "judge"],
+        bias=[f for f in folders if f.kind == "bias"],
+        json=json,
+    )
+
+
+def build(paths: list[str], out: str, formats: list[str], with_published: bool = True) -> Path:
+    folders = collect(paths)
+    runs = [f for f in folders if f.kind == "run"]
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    board = leaderboard(runs)
+    tables = paper_tables(runs, with_published)
+    if "md" in formats:
+        (target / "leaderboard.md").write_text(board.to_markdown(index=False) + "\n", encoding="utf-8")
+    if "csv" in formats:
+        board.to_csv(target / "leaderboard.csv", index=False)
+    table_dir = target / "tables"
+    table_dir.mkdir(exist_ok=True)
+    for name, (title, df) in tables.items():
+        if "md" in formats:
+            (table_dir / f"{name}.md").write_text(
+                f"{title}\n\n{df.to_markdown(index=False)}\n", encoding="utf-8"
+            )
+        if "csv" in formats:
+            df.to_csv(table_dir / f"{name}.csv", index=False)
+        if "latex" in formats:
+            (table_dir / f"{name}.tex").write_text(
+                df.to_latex(index=False, na_rep="--", caption=title, escape=True), encoding="utf-8"
+            )
+    if "html" in formats:
+        (target / "index.html").write_text(html(folders, board, tables), encoding="utf-8")
+        plot_tasks(runs, target / "plots")
+    return target
