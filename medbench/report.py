@@ -178,6 +178,45 @@ def plot_tasks(runs: list[Folder], out: Path) -> list[str]:
     return written
 
 
+def stage_progression(runs: list[Folder], out: Path) -> list[str]:
+    """Per recipe, each task's main metric across training stages (from the models' model cards)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_recipe: dict[str, dict[str, Folder]] = {}
+    for run in runs:
+        card_file = Path(str(run.config.get("model", ""))) / "medbench_model_card.json"
+        if card_file.is_file():
+            card = json.loads(card_file.read_text(encoding="utf-8"))
+            if card.get("recipe"):
+                by_recipe.setdefault(card["recipe"], {})[card["stage"]] = run
+    written = []
+    for recipe, stages in by_recipe.items():
+        order = [s for s in ("pretrain", "sft", "reward", "rejection_sampling", "rl", "dpo") if s in stages]
+        table = measured([stages[s] for s in order])
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        groups = {t for scores in table.values() for t, _, c in scores if c == "micro"}
+        every = {t for scores in table.values() for t, _, _ in scores}
+        tasks = sorted(groups | {t for t in every if not any(t.startswith(f"{g}_") for g in groups)})
+        for task in tasks:
+            points = []
+            for stage in order:
+                scores = table.get(stages[stage].model, {})
+                picked = main_metric(scores, task)
+                points.append(100 * scores[(task, *picked)]["value"] if picked else float("nan"))
+            ax.plot(order, points, marker="o", label=task)
+        ax.set_title(f"{recipe}: main metric by training stage")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        for suffix in (".png", ".svg"):
+            fig.savefig(out / f"stages-{recipe}{suffix}", dpi=110)
+        plt.close(fig)
+        written.append(recipe)
+    return written
+
+
 def _samples(run: Folder) -> dict[str, list[dict]]:
     out = {}
     for file in sorted((run.path / "samples").glob("*.jsonl")):
@@ -235,4 +274,18 @@ def build(paths: list[str], out: str, formats: list[str], with_published: bool =
     if "html" in formats:
         (target / "index.html").write_text(html(folders, board, tables), encoding="utf-8")
         plot_tasks(runs, target / "plots")
+        stage_progression(runs, target / "plots")
+        _extra_plots(folders, target / "plots")
     return target
+
+
+def _extra_plots(folders: list[Folder], out: Path) -> None:
+    """Judge stacked bars (one per judge folder) and the bias chart across models."""
+    from medbench.bias_run import plot as plot_bias
+    from medbench.judge import plot as plot_judge
+
+    for judge in (f for f in folders if f.kind == "judge" and "dimensions" in f.data):
+        plot_judge(judge.data, out / f"judge-{judge.path.name}")
+    bias = {f.model: f.data for f in folders if f.kind == "bias"}
+    if bias:
+        plot_bias(bias, out / "bias")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from medbench.bias_run import BiasConfig, run_bias
 from medbench.cli import main
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
@@ -36,6 +37,17 @@ def site(tiny_model, tmp_path_factory):
                 output=str(runs),
             )
         )
+    with ScriptedChat([], reply="完全同意").serving() as url:
+        run_bias(
+            BiasConfig(
+                scale="cami",
+                model="scripted",
+                model_name="scripted",
+                backend="openai",
+                base_url=url,
+                output=str(runs),
+            )
+        )
     out = tmp_path_factory.mktemp("site")
     assert main(["report", str(runs), "--out", str(out)]) == 0
     return runs, out
@@ -46,7 +58,7 @@ def test_markdown_leaderboard_numbers_equal_the_run_folders_metrics(site):
     board = pd.read_csv(out / "leaderboard.csv")
     markdown = (out / "leaderboard.md").read_text()
     checked = 0
-    for folder in (f for f in runs.iterdir() if not f.name.startswith(".")):
+    for folder in (f for f in runs.iterdir() if not f.name.startswith(".") and "bias" not in f.name):
         config = json.loads((folder / "config.json").read_text())
         row = board[board["model"] == Path(config["model_name"] or config["model"]).name].iloc[0]
         for m in json.loads((folder / "metrics.json").read_text()):
@@ -83,7 +95,14 @@ def test_paper_tables_have_the_papers_columns_and_name_their_source(site):
     q6 = pd.read_csv(out / "tables" / "qilin_med_table6.csv")
     assert list(q6.columns) == ["Model", "BLEU-1", "BLEU-4", "ROUGE-1", "ROUGE-2", "ROUGE-L", "Source"]
     assert (out / "tables" / "qilin_med_table6.tex").read_text().startswith("\\begin{table}")
-    assert (out / "plots" / "ceval_med.png").is_file()
+    assert (out / "plots" / "ceval_med.png").is_file() and (out / "plots" / "ceval_med.svg").is_file()
+
+
+def test_bias_folders_reach_the_page_and_the_chart(site):
+    _, out = site
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "CAMI [1, 5]" in page and "3.000" in page
+    assert (out / "plots" / "bias.png").is_file()
 
 
 def test_a_folder_that_is_not_a_run_is_one_clear_line(tmp_path, capsys):
