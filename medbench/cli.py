@@ -138,6 +138,33 @@ def cmd_arena(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suite(args: argparse.Namespace) -> int:
+    import yaml
+
+    from medbench.suite import SuiteConfig, plan, run_suite
+
+    config = SuiteConfig(
+        suite=args.name,
+        model=args.model,
+        data_dir=args.data_dir,
+        output=args.output,
+        limit=args.limit,
+        baseline=args.baseline,
+        judge_model=args.judge_model,
+        base_url=args.base_url,
+        items=args.items,
+        max_new_tokens=args.max_new_tokens,
+    )
+    if args.dry_run:
+        print(yaml.safe_dump(plan(config), allow_unicode=True, sort_keys=False), end="")
+        return 0
+    root, _ = run_suite(config)
+    for table in sorted((root / "report" / "tables").glob("*.md")):
+        print(table.read_text(encoding="utf-8"))
+    print(f"suite folder: {root}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from medbench.report import build
 
@@ -261,7 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
     p.add_argument("--top-p", type=float, help="nucleus sampling")
     p.add_argument("--max-new-tokens", type=int, help="override every generation task's length limit")
-    p.add_argument("--backend", default="hf", choices=["hf", "vllm", "openai"], help="model backend")
+    p.add_argument(
+        "--backend",
+        default="hf",
+        choices=["hf", "hf-fast", "vllm", "openai"],
+        help="model backend (hf-fast: shared few-shot prefix computed once; same predictions as hf)",
+    )
     p.add_argument("--base-url", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1)")
     p.add_argument("--model-name", help="openai: the model name the server knows")
     p.add_argument("--concurrency", type=int, default=8, help="openai: requests in flight")
@@ -317,6 +349,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--output", default="runs")
     p.set_defaults(func=cmd_arena)
+
+    p = sub.add_parser("suite", help="one paper's whole evaluation, then its tables beside the paper's")
+    p.add_argument("name", help="chimed_gpt, qilin_med, zhongjing or iimedgpt")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data-dir")
+    p.add_argument("--output", default="runs")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--max-new-tokens", type=int)
+    p.add_argument("--baseline", help="run folder(s) of the baseline model, for the judge step")
+    p.add_argument("--judge-model")
+    p.add_argument("--base-url")
+    p.add_argument("--items", help="MICA item texts (JSON)")
+    p.add_argument("--dry-run", action="store_true", help="list every task, setting and output; run nothing")
+    p.set_defaults(func=cmd_suite)
 
     p = sub.add_parser(
         "report", help="leaderboards (Markdown, HTML), paper-style tables, plots from run folders"

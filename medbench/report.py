@@ -113,9 +113,12 @@ def leaderboard(runs: list[Folder]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def paper_tables(runs: list[Folder], with_published: bool = True) -> dict[str, tuple[str, pd.DataFrame]]:
+def paper_tables(
+    runs: list[Folder], with_published: bool = True, only: list[str] | None = None
+) -> dict[str, tuple[str, pd.DataFrame]]:
     """Each paper table: measured rows for every model, then the paper's own rows marked reported."""
     specs = yaml.safe_load((plugin_dir("reports") / "paper_tables.yaml").read_text(encoding="utf-8"))
+    specs = {k: v for k, v in specs.items() if only is None or k in only}
     published = pd.concat(
         [pd.read_csv(p, dtype=str) for p in sorted((plugin_dir("reports") / "published").glob("*.csv"))]
     )
@@ -127,7 +130,14 @@ def paper_tables(runs: list[Folder], with_published: bool = True) -> dict[str, t
         for model, scores in table.items():
             values = {}
             for c in spec["columns"]:
-                s = scores.get((c["task"], c["metric"], c.get("convention", "")))
+                s = next(
+                    (
+                        scores[k]
+                        for variant in ("", "_gen", "_loglik")  # either scoring mode measures the column
+                        if (k := (c["task"] + variant, c["metric"], c.get("convention", ""))) in scores
+                    ),
+                    None,
+                )
                 values[c["name"]] = None if s is None else round(100 * s["value"], 2)
             if any(v is not None for v in values.values()):
                 rows.append({"Model": model, **values, "Source": "measured"})
@@ -247,13 +257,19 @@ def html(folders: list[Folder], board: pd.DataFrame, tables: dict) -> str:
     )
 
 
-def build(paths: list[str], out: str, formats: list[str], with_published: bool = True) -> Path:
+def build(
+    paths: list[str],
+    out: str,
+    formats: list[str],
+    with_published: bool = True,
+    tables: list[str] | None = None,
+) -> Path:
     folders = collect(paths)
     runs = [f for f in folders if f.kind == "run"]
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     board = leaderboard(runs)
-    tables = paper_tables(runs, with_published)
+    tables = paper_tables(runs, with_published, tables)
     if "md" in formats:
         (target / "leaderboard.md").write_text(board.to_markdown(index=False) + "\n", encoding="utf-8")
     if "csv" in formats:

@@ -88,6 +88,8 @@ def gen_kwargs(config: RunConfig) -> dict | None:
         kwargs.update(top_p=config.top_p, do_sample=True)
     if config.max_new_tokens is not None:
         kwargs["max_gen_toks"] = config.max_new_tokens
+    if kwargs.get("do_sample") and not kwargs.get("temperature"):
+        kwargs["temperature"] = 1.0  # sampling at transformers' default temperature (lm-eval would send 0)
     return kwargs or None
 
 

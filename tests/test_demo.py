@@ -13,4 +13,5 @@ def test_demo_trains_and_evaluates_every_stage_side_by_side(tmp_path, capsys):
     for stage in ("pretrain", "sft", "reward", "dpo"):
         assert f"[demo] {stage}:" in out and f"| {stage} | " in out
     assert (tmp_path / "demo.md").read_text(encoding="utf-8") in out
+    assert "Qilin-Med Table 5" in out and (tmp_path / "report" / "index.html").is_file()
     assert len(list(tmp_path.glob("*-tiny*"))) + len(list(tmp_path.glob("*-sft"))) >= 2

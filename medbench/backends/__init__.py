@@ -12,7 +12,7 @@ from medbench.errors import MedbenchError
 if TYPE_CHECKING:
     from medbench.runner import RunConfig
 
-BACKENDS = ("hf", "vllm", "openai")
+BACKENDS = ("hf", "hf-fast", "vllm", "openai")
 
 
 def vllm_model_args(config: RunConfig, model_path: str) -> dict:
@@ -34,6 +34,10 @@ def make_lm(config: RunConfig, model_path: str):
         from lm_eval.models.huggingface import HFLM
 
         return HFLM(pretrained=model_path, device=config.device, batch_size=config.batch_size)
+    if config.backend == "hf-fast":
+        from medbench.backends.prefix_hf import PrefixCachedHFLM
+
+        return PrefixCachedHFLM(pretrained=model_path, device=config.device, batch_size=config.batch_size)
     if config.backend == "vllm":
         try:
             from lm_eval.models.vllm_causallms import VLLM

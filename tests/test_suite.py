@@ -1,0 +1,113 @@
+"""Paper suites: each resolves, runs on the tiny models, and writes the paper-layout tables."""
+
+import pandas as pd
+import pytest
+
+from medbench.cli import main
+from medbench.runner import RunConfig, run
+from medbench.suite import SuiteConfig, plan, run_suite
+
+
+@pytest.mark.parametrize("name", ["chimed_gpt", "qilin_med", "zhongjing", "iimedgpt"])
+def test_each_suite_resolves_listing_tasks_settings_and_outputs(name, shared_data, capsys):
+    assert main(["suite", name, "--model", "tiny", "--data-dir", str(shared_data), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "parts:" in out and "outputs:" in out
+    steps = plan(SuiteConfig(suite=name, model="tiny", data_dir=str(shared_data)))
+    assert all(part["tasks"] or part["skipped"] for part in steps["parts"])
+
+
+def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
+    steps = plan(SuiteConfig(suite="chimed_gpt", model="tiny", data_dir=str(shared_data)))
+    skipped = {t: r for part in steps["parts"] for t, r in part["skipped"].items()}
+    assert set(skipped) == {"chimst_ner", "chimed_qa"}  # licensed data, not in the public mirror
+    assert all("missing data file" in r for r in skipped.values())
+    assert next(b for b in steps["bias"] if b["scale"] == "mica")["skipped"].startswith("MICA item texts")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "tables"),
+    [
+        (
+            "qilin_med",
+            {
+                "qilin_med_table4": ["Average", "Clinical Medicine", "Physician", "Basic Medicine"],
+                "qilin_med_table5": ["Accuracy", "BLEU-1", "BLEU-4", "ROUGE-1", "ROUGE-2", "ROUGE-L"],
+                "qilin_med_table6": ["BLEU-1", "BLEU-4", "ROUGE-1", "ROUGE-2", "ROUGE-L"],
+            },
+        ),
+        (
+            "chimed_gpt",
+            {
+                "chimed_gpt_table4": ["CCKS-2019", "ChiMST"],
+                "chimed_gpt_table5": [
+                    "C-Eval Acc",
+                    "CMMLU Acc",
+                    "MedQA Acc",
+                    "ChiMed B-1",
+                    "B-2",
+                    "R-1",
+                    "R-2",
+                    "R-L",
+                ],
+                "chimed_gpt_table8": ["B-1", "B-2", "R-1", "R-2", "R-L"],
+            },
+        ),
+    ],
+)
+def test_suite_writes_the_papers_tables_with_measured_and_reported_rows(
+    name, tables, tiny_model, shared_data, tmp_path
+):
+    root, _ = run_suite(
+        SuiteConfig(
+            suite=name,
+            model=tiny_model,
+            data_dir=str(shared_data),
+            output=str(tmp_path),
+            limit=2,
+            max_new_tokens=8,
+        )
+    )
+    for table, columns in tables.items():
+        df = pd.read_csv(root / "report" / "tables" / f"{table}.csv")
+        assert list(df.columns) == ["Model", *columns, "Source"]
+        assert (df["Source"] == "measured").sum() == 1 and (df["Source"] != "measured").sum() >= 6
+    assert sorted(p.stem for p in (root / "report" / "tables").glob("*.csv")) == sorted(tables)
+
+
+@pytest.mark.slow
+def test_zhongjing_suite_judges_against_a_baseline_on_transformers_serve(
+    tiny_model, served_tiny, shared_data, tmp_path
+):
+    baseline, _ = run(
+        RunConfig(
+            model=tiny_model,
+            tasks=["cmtmedqa", "huatuo26m"],
+            limit=2,
+            max_new_tokens=8,
+            temperature=1.0,
+            data_dir=str(shared_data),
+            output=str(tmp_path / "baseline"),
+        )
+    )
+    root, steps = run_suite(
+        SuiteConfig(
+            suite="zhongjing",
+            model=tiny_model,
+            data_dir=str(shared_data),
+            output=str(tmp_path),
+            limit=2,
+            max_new_tokens=8,
+            baseline=str(baseline.path),
+            judge_model=tiny_model,
+            base_url=served_tiny,
+        )
+    )
+    judged = sorted((root / "runs").glob("*-judge-zhongjing_spf"))
+    assert len(judged) == 2  # cmtmedqa and huatuo26m
+    for folder in judged:
+        summary = pd.read_json(folder / "summary.json", typ="series")
+        for dim in ("safety", "professionalism", "fluency"):
+            d = summary["dimensions"][dim]
+            assert d["items"] == 2 and d["judged"] + d["parse_failures"] + d["request_errors"] == 2
