@@ -58,6 +58,35 @@ def comparison_table(results: dict[str, list[Score]], cards: dict[str, dict]) ->
     return "\n".join(lines) + "\n"
 
 
+def judge_step(out: Path, recipe) -> None:
+    """Zhongjing's suite on the DPO model: Huatuo-26M judged against the SFT model's answers, with the
+    DPO model itself served as an OpenAI-compatible judge (a toy judge: its verdicts mostly fail to
+    parse, and the report counts them)."""
+    from medbench.serve import serving_available, transformers_serve
+    from medbench.suite import SuiteConfig, run_suite
+    from medbench.train.config import stage_config
+
+    if not serving_available():
+        print("[demo] skipping the judge step: it needs `pip install 'transformers[serving]'`", flush=True)
+        return
+    sft_run = next(p for p in sorted(out.glob("*-sft")) if (p / "samples" / "huatuo26m.jsonl").is_file())
+    final = stage_config(recipe, "dpo").output_dir
+    print("[demo] judge step: Zhongjing suite, DPO vs SFT answers, judged by a served model ...", flush=True)
+    with transformers_serve(final) as url:
+        run_suite(
+            SuiteConfig(
+                suite="zhongjing",
+                model=final,
+                data_dir=str(SAMPLES_DIR),
+                output=str(out),
+                max_new_tokens=48,
+                baseline=str(sft_run),
+                judge_model=final,
+                base_url=url,
+            )
+        )
+
+
 def demo(output: str) -> str:
     """Train and evaluate every stage; returns the comparison table (also saved as demo.md)."""
     from medbench.bias_run import BiasConfig, run_bias
@@ -93,6 +122,7 @@ def demo(output: str) -> str:
             suite="qilin_med", model=final, data_dir=str(SAMPLES_DIR), output=str(out), max_new_tokens=48
         )
     )
+    judge_step(out, recipe)
     print("[demo] CAMI bias scale on the DPO model (option log-likelihoods) ...", flush=True)
     run_bias(BiasConfig(scale="cami", model=final, mode="loglik", output=str(out)))
     build([str(out)], str(out / "report"), ["md", "csv", "latex", "html"])

@@ -95,8 +95,29 @@ def main_metric(scores: dict, task: str) -> tuple[str, str] | None:
     return None
 
 
-def leaderboard(runs: list[Folder]) -> pd.DataFrame:
-    """One row per model, one column per task (main metric, x100), and the items behind each."""
+def published_rows(columns: list[str]) -> list[dict]:
+    """The papers' published numbers under the leaderboard's own columns, marked reported."""
+    specs = yaml.safe_load((plugin_dir("reports") / "paper_tables.yaml").read_text(encoding="utf-8"))
+    published = pd.concat(
+        [pd.read_csv(p, dtype=str) for p in sorted((plugin_dir("reports") / "published").glob("*.csv"))]
+    )
+    rows: dict[tuple[str, str], dict] = {}
+    for spec in specs.values():
+        part = published[(published["paper"] == spec["paper"]) & (published["table"] == spec["table"])]
+        for c in spec["columns"]:
+            label = f"{c['task']} ({c['metric']}{', ' + c['convention'] if c.get('convention') else ''})"
+            if label not in columns:
+                continue
+            for _, r in part[part["column"] == c["name"]].iterrows():
+                source = f"reported ({spec['paper']} {spec['table']})"
+                row = rows.setdefault((r["model"], source), {"model": r["model"], "source": source})
+                row[label] = pd.to_numeric(r["value"], errors="coerce")
+    return list(rows.values())
+
+
+def leaderboard(runs: list[Folder], with_published: bool = False) -> pd.DataFrame:
+    """One row per model, one column per task (main metric, x100), and the items behind each;
+    optionally the papers' published rows, marked reported (never averaged with measured ones)."""
     table = measured(runs)
     tasks = sorted({task for scores in table.values() for task, _, _ in scores})
     rows = []
@@ -110,7 +131,10 @@ def leaderboard(runs: list[Folder]) -> pd.DataFrame:
                 row[label] = round(100 * s["value"], 2)
                 row[f"{label} n"] = s["n"]
         rows.append(row)
-    return pd.DataFrame(rows)
+    board = pd.DataFrame(rows)
+    if with_published:
+        board = pd.concat([board, pd.DataFrame(published_rows(list(board.columns)))], ignore_index=True)
+    return board
 
 
 def paper_tables(
@@ -250,7 +274,9 @@ def html(folders: list[Folder], board: pd.DataFrame, tables: dict) -> str:
         tables={
             name: (title, df.to_dict("records"), list(df.columns)) for name, (title, df) in tables.items()
         },
-        runs=[{"model": r.model, "path": r.path.name, "samples": _samples(r)} for r in runs],
+        runs=[
+            {"model": r.model, "path": r.path.name, "samples": _samples(r), "metrics": r.data} for r in runs
+        ],
         judges=[f for f in folders if f.kind == "judge"],
         bias=[f for f in folders if f.kind == "bias"],
         json=json,
@@ -268,7 +294,7 @@ def build(
     runs = [f for f in folders if f.kind == "run"]
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
-    board = leaderboard(runs)
+    board = leaderboard(runs, with_published)
     tables = paper_tables(runs, with_published, tables)
     if "md" in formats:
         (target / "leaderboard.md").write_text(board.to_markdown(index=False) + "\n", encoding="utf-8")

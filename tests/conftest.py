@@ -39,7 +39,7 @@ def tiny_model(_isolated_cache) -> str:
 @pytest.fixture(scope="session")
 def served_tiny(tiny_model):
     """``transformers serve`` with the tiny model on a free loopback port, for the whole session."""
-    from tests.servers import transformers_serve
+    from medbench.serve import transformers_serve
 
     with transformers_serve(tiny_model) as url:
         yield url

@@ -3,57 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def transformers_serve(model_dir: str, startup_s: float = 180):
-    """``transformers serve MODEL`` on a free loopback port; yields the base URL, stops it after."""
-    port = free_port()
-    exe = Path(sys.executable).with_name("transformers")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [str(exe), "serve", model_dir, "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + startup_s
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"transformers serve exited: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                urllib.request.urlopen(f"{base}/v1/models", timeout=5).read()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise RuntimeError("transformers serve did not start in time") from None
-                time.sleep(1)
-        yield f"{base}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+from medbench.serve import free_port
 
 
 class ScriptedChat:

@@ -14,4 +14,7 @@ def test_demo_trains_and_evaluates_every_stage_side_by_side(tmp_path, capsys):
         assert f"[demo] {stage}:" in out and f"| {stage} | " in out
     assert (tmp_path / "demo.md").read_text(encoding="utf-8") in out
     assert "Qilin-Med Table 5" in out and (tmp_path / "report" / "index.html").is_file()
+    judged = list(tmp_path.rglob("*-judge-zhongjing_spf"))  # the judge step, against a served model
+    assert judged and (judged[0] / "summary.json").is_file()
+    assert "Judges" in (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
     assert len(list(tmp_path.glob("*-tiny*"))) + len(list(tmp_path.glob("*-sft"))) >= 2
