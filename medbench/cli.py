@@ -92,50 +92,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_judge(args: argparse.Namespace) -> int:
-    from medbench.judge import JudgeConfig, run_judge
+JUDGE_OPTIONS = (
+    "runs",
+    "rubric",
+    "judge_model",
+    "base_url",
+    "task",
+    "lang",
+    "order",
+    "concurrency",
+    "max_retries",
+    "seed",
+    "output",
+    "price_in",
+    "price_out",
+)
 
-    config = JudgeConfig(
-        runs=args.runs,
-        rubric=args.rubric,
-        judge_model=args.judge_model,
-        base_url=args.base_url,
-        task=args.task,
-        lang=args.lang,
-        order=args.order,
-        concurrency=args.concurrency,
-        max_retries=args.max_retries,
-        seed=args.seed,
-        output=args.output,
-        price_in=args.price_in,
-        price_out=args.price_out,
-    )
-    folder, _ = run_judge(config)
+
+def _judge_config(args: argparse.Namespace):
+    from medbench.judge import JudgeConfig
+
+    return JudgeConfig(**{name: getattr(args, name) for name in JUDGE_OPTIONS if hasattr(args, name)})
+
+
+def _print_result(folder, label: str) -> int:
     print((folder.path / "results.md").read_text(encoding="utf-8"), end="")
-    print(f"\njudge folder: {folder.path}")
+    print(f"\n{label}: {folder.path}")
     return 0
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    from medbench.judge import run_judge
+
+    return _print_result(run_judge(_judge_config(args))[0], "judge folder")
 
 
 def cmd_arena(args: argparse.Namespace) -> int:
     from medbench.arena import run_arena
-    from medbench.judge import JudgeConfig
 
-    config = JudgeConfig(
-        runs=args.runs,
-        rubric=args.rubric,
-        judge_model=args.judge_model,
-        base_url=args.base_url,
-        task=args.task,
-        lang=args.lang,
-        order=args.order,
-        concurrency=args.concurrency,
-        seed=args.seed,
-        output=args.output,
-    )
-    folder, _ = run_arena(config, args.dimension)
-    print((folder.path / "results.md").read_text(encoding="utf-8"), end="")
-    print(f"\narena folder: {folder.path}")
-    return 0
+    return _print_result(run_arena(_judge_config(args), args.dimension)[0], "arena folder")
 
 
 def cmd_suite(args: argparse.Namespace) -> int:
@@ -195,19 +190,13 @@ def cmd_bias(args: argparse.Namespace) -> int:
         model_name=args.model_name,
         device=args.device,
     )
-    folder, _ = run_bias(config)
-    print((folder.path / "results.md").read_text(encoding="utf-8"), end="")
-    print(f"\nbias run folder: {folder.path}")
-    return 0
+    return _print_result(run_bias(config)[0], "bias run folder")
 
 
 def _run_and_print(config) -> int:
     from medbench.runner import run
 
-    folder, _ = run(config)
-    print((folder.path / "results.md").read_text(encoding="utf-8"), end="")
-    print(f"\nrun folder: {folder.path}")
-    return 0
+    return _print_result(run(config)[0], "run folder")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
