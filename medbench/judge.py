@@ -215,6 +215,31 @@ class Judge:
             await client.close()
 
 
+def _ask(config: JudgeConfig, rubric: dict, task: str, plan: list[tuple], slot: str):
+    """Ask the judge every planned prompt; record each raw exchange in a new judge folder."""
+    judge = Judge(config, rubric)
+    results = asyncio.run(judge.ask_all([p for *_, p in plan]))
+    folder = RunFolder.create(Path(config.output), f"judge-{config.rubric}")
+    folder.write_json("config.json", {"kind": "judge", "task": task, **asdict(config)})
+    with open(folder.path / "requests.jsonl", "w", encoding="utf-8") as fh:
+        for (item, dim, which, prompt), result in zip(plan, results, strict=True):
+            record = {"id": item, "dimension": dim, slot: which, "prompt": prompt, **result}
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return judge, folder, results
+
+
+def _finish(folder: RunFolder, summary: dict, judge: Judge, config: JudgeConfig, entries: list[dict]):
+    """Usage and cost, the per-item verdicts, the summary, its table and chart."""
+    summary["usage"] = _usage(judge.usage, config)
+    with open(folder.path / "verdicts.jsonl", "w", encoding="utf-8") as fh:
+        for e in entries:
+            fh.write(json.dumps(e, ensure_ascii=False) + "\n")
+    folder.write_json("summary.json", summary)
+    (folder.path / "results.md").write_text(markdown(summary), encoding="utf-8")
+    plot(summary, folder.path / "judge")
+    return folder, summary
+
+
 def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
     if len(config.runs) != 2:
         raise MedbenchError("medbench judge compares exactly two runs: --runs RUN_A RUN_B")
@@ -244,27 +269,15 @@ def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
                     },
                 )
                 plan.append((str(a["id"]), dim["name"], a_first, prompt))
-    judge = Judge(config, rubric)
-    results = asyncio.run(judge.ask_all([p for *_, p in plan]))
-
+    judge, folder, results = _ask(config, rubric, task, plan, "a_first")
     name_a, name_b = (Path(r).name for r in config.runs)
-    folder = RunFolder.create(Path(config.output), f"judge-{config.rubric}")
-    folder.write_json("config.json", {"kind": "judge", "task": task, **asdict(config)})
     verdicts: dict[tuple[str, str], dict] = {}
-    with open(folder.path / "requests.jsonl", "w", encoding="utf-8") as fh:
-        for (item, dim, a_first, prompt), result in zip(plan, results, strict=True):
-            fh.write(
-                json.dumps(
-                    {"id": item, "dimension": dim, "a_first": a_first, "prompt": prompt, **result},
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
-            v = result["verdict"]
-            entry = verdicts.setdefault((item, dim), {"id": item, "dimension": dim})
-            entry["a_first" if a_first else "b_first"] = v if a_first or v is None else FLIP[v]
-            if result["error"]:
-                entry.setdefault("errors", []).append(result["error"])
+    for (item, dim, a_first, _), result in zip(plan, results, strict=True):
+        v = result["verdict"]
+        entry = verdicts.setdefault((item, dim), {"id": item, "dimension": dim})
+        entry["a_first" if a_first else "b_first"] = v if a_first or v is None else FLIP[v]
+        if result["error"]:
+            entry.setdefault("errors", []).append(result["error"])
     summary = {
         "task": task,
         "model_a": name_a,
@@ -296,14 +309,7 @@ def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
             "ci95": bootstrap_rates(finals, config.seed) if finals else None,
             "position_consistency": consistent / both if both else None,
         }
-    summary["usage"] = _usage(judge.usage, config)
-    with open(folder.path / "verdicts.jsonl", "w", encoding="utf-8") as fh:
-        for e in verdicts.values():
-            fh.write(json.dumps(e, ensure_ascii=False) + "\n")
-    folder.write_json("summary.json", summary)
-    (folder.path / "results.md").write_text(markdown(summary), encoding="utf-8")
-    plot(summary, folder.path / "judge")
-    return folder, summary
+    return _finish(folder, summary, judge, config, list(verdicts.values()))
 
 
 def _num(value: float | None) -> str:
@@ -384,23 +390,12 @@ def run_pointwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
                     },
                 )
                 plan.append((str(a["id"]), dim["name"], side, prompt))
-    judge = Judge(config, rubric)
-    results = asyncio.run(judge.ask_all([p for *_, p in plan]))
+    judge, folder, results = _ask(config, rubric, task, plan, "side")
     name_a, name_b = (Path(r).name for r in config.runs)
-    folder = RunFolder.create(Path(config.output), f"judge-{config.rubric}")
-    folder.write_json("config.json", {"kind": "judge", "task": task, **asdict(config)})
     scores: dict[tuple[str, str], dict] = {}
-    with open(folder.path / "requests.jsonl", "w", encoding="utf-8") as fh:
-        for (item, dim, side, prompt), result in zip(plan, results, strict=True):
-            fh.write(
-                json.dumps(
-                    {"id": item, "dimension": dim, "side": side, "prompt": prompt, **result},
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
-            entry = scores.setdefault((item, dim), {"id": item, "dimension": dim})
-            entry[side] = None if result["verdict"] is None else int(result["verdict"])
+    for (item, dim, side, _), result in zip(plan, results, strict=True):
+        entry = scores.setdefault((item, dim), {"id": item, "dimension": dim})
+        entry[side] = None if result["verdict"] is None else int(result["verdict"])
     summary = {
         "task": task,
         "model_a": name_a,
@@ -427,14 +422,7 @@ def run_pointwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
             "ci95": bootstrap_rates(outcomes, config.seed) if outcomes else None,
             "position_consistency": None,
         }
-    summary["usage"] = _usage(judge.usage, config)
-    with open(folder.path / "verdicts.jsonl", "w", encoding="utf-8") as fh:
-        for e in scores.values():
-            fh.write(json.dumps(e, ensure_ascii=False) + "\n")
-    folder.write_json("summary.json", summary)
-    (folder.path / "results.md").write_text(markdown(summary), encoding="utf-8")
-    plot(summary, folder.path / "judge")
-    return folder, summary
+    return _finish(folder, summary, judge, config, list(scores.values()))
 
 
 def _usage(usage: Usage, config: JudgeConfig) -> dict:
