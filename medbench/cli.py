@@ -29,6 +29,7 @@ def _quiet_libraries(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.WARNING
     for name in ("lm_eval", "lm-eval", "medbench"):
         logging.getLogger(name).setLevel(level if name != "medbench" else logging.INFO)
+    logging.getLogger("jieba").setLevel(logging.WARNING)  # jieba logs its dictionary loading at DEBUG
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
