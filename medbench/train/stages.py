@@ -172,38 +172,24 @@ def heldout_evidence(stage: str, spec: str, before: str, after: str) -> dict:
     """The stage's held-out measurement on the input model and on the trained one."""
     from medbench.train import evidence
 
-    if stage == "pretrain":
-        texts = train_data.texts(spec)
-        return {
-            "metric": "perplexity",
-            "better": "lower",
-            "before": evidence.perplexity(before, texts),
-            "after": evidence.perplexity(after, texts),
-        }
-    if stage == "sft":
-        examples = train_data.sft_examples(spec)
-        return {
-            "metric": "reference_loglik",
-            "better": "higher",
-            "before": evidence.response_loglik(before, examples),
-            "after": evidence.response_loglik(after, examples),
-        }
-    if stage == "reward":
-        return {
-            "metric": "pair_accuracy",
-            "better": "higher",
-            "before": 0.5,
-            "after": evidence.reward_accuracy(after, train_data.preference_pairs(spec)),
-        }
-    if stage == "dpo":
-        pairs = train_data.preference_pairs(spec)
-        return {
-            "metric": "chosen_minus_rejected_logprob",
-            "better": "higher",
-            "before": evidence.preference_margin(before, pairs),
-            "after": evidence.preference_margin(after, pairs),
-        }
-    return {}
+    checks = {  # stage -> (metric, which way is better, held-out data reader, measurement)
+        "pretrain": ("perplexity", "lower", train_data.texts, evidence.perplexity),
+        "sft": ("reference_loglik", "higher", train_data.sft_examples, evidence.response_loglik),
+        "reward": ("pair_accuracy", "higher", train_data.preference_pairs, evidence.reward_accuracy),
+        "dpo": (
+            "chosen_minus_rejected_logprob",
+            "higher",
+            train_data.preference_pairs,
+            evidence.preference_margin,
+        ),
+    }
+    if stage not in checks:
+        return {}
+    metric, better, read, measure = checks[stage]
+    data = read(spec)
+    # a fresh reward head has no meaningful score: chance (0.5) is its baseline
+    first = 0.5 if stage == "reward" else measure(before, data)
+    return {"metric": metric, "better": better, "before": first, "after": measure(after, data)}
 
 
 def _load_reward(base: str):
