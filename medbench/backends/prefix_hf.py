@@ -19,33 +19,7 @@ import torch.nn.functional as F
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
-MIN_SHARED = 16  # a prefix shorter than this is not worth a separate pass
-
-
-def common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
-def prefix_groups(
-    contexts: list[tuple[int, ...]], min_shared: int = MIN_SHARED
-) -> list[tuple[int, list[int]]]:
-    """Group context indices (sorted order) so each group shares a prefix of at least ``min_shared``
-    tokens; returns (prefix length, members). The prefix always leaves each member one own token."""
-    order = sorted(range(len(contexts)), key=lambda i: contexts[i])
-    groups: list[tuple[int, list[int]]] = []
-    for i in order:
-        if groups:
-            length, members = groups[-1]
-            shared = min(length, common_prefix(contexts[members[0]], contexts[i]), len(contexts[i]) - 1)
-            if shared >= min_shared:
-                groups[-1] = (shared, [*members, i])
-                continue
-        groups.append((len(contexts[i]) - 1, [i]))
-    return groups
+from medbench.backends.prefixes import prefix_groups, single_token_requests
 
 
 @register_model("medbench-hf")
@@ -81,11 +55,7 @@ class PrefixCachedHFLM(HFLM):
         return out
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
-        fast = [
-            k
-            for k, (_, ctx, cont) in enumerate(requests)
-            if len(cont) == 1 and ctx and len(ctx) + 1 <= self.max_length
-        ]
+        fast = single_token_requests(requests, max_context=self.max_length - 1)
         contexts = sorted({tuple(requests[k][1]) for k in fast})
         index = {c: n for n, c in enumerate(contexts)}
         shared = [(length, members) for length, members in prefix_groups(contexts) if len(members) > 1]
