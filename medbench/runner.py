@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from medbench.backends import make_lm
+from medbench.backends import make_lm, release
 from medbench.catalog import leaf_tasks, load_task_data, task_config
 from medbench.datasources import LEDGER, resolve_data_dir
 from medbench.errors import MedbenchError
@@ -178,7 +178,6 @@ def model_identity(config: RunConfig) -> tuple[str, dict]:
 
 def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     """Evaluate, write the run folder, and return it with the scores (mean over repeats)."""
-    from lm_eval import simple_evaluate
 
     if config.mode and config.mode not in MODES:
         raise MedbenchError(f"unknown mode '{config.mode}' (choose {' or '.join(MODES)})")
@@ -209,8 +208,32 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     calls: Counter = Counter()
     count_calls(lm, calls)
     cache = out / ".cache" / model_key(model_fp)
-    per_repeat = []
     started = time.time()
+    try:
+        per_repeat = _evaluate(config, lm, manager, cache, decoding, folder)
+    finally:
+        release(lm)
+    scores = combine_repeats(per_repeat)
+    folder.write_json("data.json", LEDGER.report())
+    usage = getattr(lm, "usage", None)
+    folder.write_json(
+        "calls.json",
+        {
+            "model_requests": dict(calls),
+            "seconds": round(time.time() - started, 2),
+            "decoding_overrides": decoding,
+            **({"api_usage": {k: v for k, v in asdict(usage).items() if k != "failures"}} if usage else {}),
+        },
+    )
+    folder.write_scores(scores, LEDGER.skipped)
+    return folder, scores
+
+
+def _evaluate(config: RunConfig, lm, manager, cache: Path, decoding: dict, folder: RunFolder) -> list:
+    """Each repeat through lm-eval, its results written as soon as it finishes."""
+    from lm_eval import simple_evaluate
+
+    per_repeat = []
     for repeat in range(config.repeats):
         seed = config.seed + repeat
         results = simple_evaluate(
@@ -236,17 +259,4 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
                 "%d request(s) failed after retries (listed in failures.jsonl); re-run to retry them",
                 len(failures),
             )
-    scores = combine_repeats(per_repeat)
-    folder.write_json("data.json", LEDGER.report())
-    usage = getattr(lm, "usage", None)
-    folder.write_json(
-        "calls.json",
-        {
-            "model_requests": dict(calls),
-            "seconds": round(time.time() - started, 2),
-            "decoding_overrides": decoding,
-            **({"api_usage": {k: v for k, v in asdict(usage).items() if k != "failures"}} if usage else {}),
-        },
-    )
-    folder.write_scores(scores, LEDGER.skipped)
-    return folder, scores
+    return per_repeat

@@ -13,6 +13,7 @@ pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'medbench
 
 from lm_eval.models.huggingface import HFLM  # noqa: E402
 
+from medbench.backends import release  # noqa: E402
 from medbench.backends.prefix_vllm import VLLM, PrefixCachedVLLM  # noqa: E402
 from medbench.backends.prefixes import trie_size  # noqa: E402
 from medbench.models import tiny_model_dir  # noqa: E402
@@ -32,7 +33,9 @@ def vllm_tiny(_isolated_cache) -> str:
 
 @pytest.fixture(scope="module")
 def engine(vllm_tiny):
-    return PrefixCachedVLLM(pretrained=vllm_tiny, dtype="float32", max_model_len=2048, seed=0)
+    lm = PrefixCachedVLLM(pretrained=vllm_tiny, dtype="float32", max_model_len=2048, seed=0)
+    yield lm
+    release(lm)
 
 
 def lm_eval_scores(lm: PrefixCachedVLLM, instances):

@@ -64,3 +64,12 @@ def make_lm(config: RunConfig, model_path: str):
             timeout=config.timeout,
         )
     raise MedbenchError(f"unknown backend '{config.backend}' (available: {', '.join(BACKENDS)})")
+
+
+def release(lm) -> None:
+    """Free what a backend holds outside Python's reach once a run is done: a vLLM engine keeps its
+    GPU memory and its engine-core process until shut down, so the next run of a suite in the same
+    process would find no memory left."""
+    engine = getattr(getattr(lm, "model", None), "llm_engine", None)
+    if engine is not None:
+        engine.engine_core.shutdown()
