@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-import types
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -95,7 +94,7 @@ def run_hf(path: str, instances, args) -> dict:
 
 
 def run_vllm(path: str, instances, args) -> dict:
-    from medbench.backends.prefix_vllm import VLLM, PrefixCachedVLLM
+    from medbench.backends.prefix_vllm import PrefixCachedVLLM
 
     lm = PrefixCachedVLLM(
         pretrained=path,
@@ -106,10 +105,7 @@ def run_vllm(path: str, instances, args) -> dict:
         seed=0,
     )
     contexts = [lm.tok_encode(i.args[0]) for i in instances]
-    # lm-eval's own vLLM scoring on the same engine: one prompt-logprobs request per option
-    lm._loglikelihood_tokens = types.MethodType(VLLM._loglikelihood_tokens, lm)
-    plain_out, plain_s = timed(lm.loglikelihood, instances)
-    del lm._loglikelihood_tokens
+    plain_out, plain_s = timed(lm.reference_loglikelihood, instances)  # lm-eval's scoring, same engine
     plain_tokens = sum(
         min(len(c) + 1, lm.max_length - 1) for c in contexts
     )  # prompt logprobs: no cache reads

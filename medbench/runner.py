@@ -178,7 +178,6 @@ def model_identity(config: RunConfig) -> tuple[str, dict]:
 
 def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     """Evaluate, write the run folder, and return it with the scores (mean over repeats)."""
-
     if config.mode and config.mode not in MODES:
         raise MedbenchError(f"unknown mode '{config.mode}' (choose {' or '.join(MODES)})")
     if config.prompt_style not in PROMPT_STYLES:

@@ -5,7 +5,6 @@ benchmarks/mc_speed.py, on a GPU where one is lent.
 """
 
 import os
-import types
 
 import pytest
 
@@ -14,7 +13,7 @@ pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'medbench
 from lm_eval.models.huggingface import HFLM  # noqa: E402
 
 from medbench.backends import release  # noqa: E402
-from medbench.backends.prefix_vllm import VLLM, PrefixCachedVLLM  # noqa: E402
+from medbench.backends.prefix_vllm import PrefixCachedVLLM  # noqa: E402
 from medbench.backends.prefixes import trie_size  # noqa: E402
 from medbench.models import tiny_model_dir  # noqa: E402
 from medbench.paths import SAMPLES_DIR  # noqa: E402
@@ -38,19 +37,10 @@ def engine(vllm_tiny):
     release(lm)
 
 
-def lm_eval_scores(lm: PrefixCachedVLLM, instances):
-    """lm-eval's own vLLM scoring (a prompt-logprobs request per option) on the same engine."""
-    lm._loglikelihood_tokens = types.MethodType(VLLM._loglikelihood_tokens, lm)
-    try:
-        return lm.loglikelihood(instances)
-    finally:
-        del lm._loglikelihood_tokens
-
-
 def test_mixed_subjects_long_unshared_and_multi_token_requests_match_lm_eval_vllm(engine, shared_data):
     instances, extra = mixed_mc_requests(shared_data, limit=5)
     requests = instances + extra
-    expected = lm_eval_scores(engine, requests)
+    expected = engine.reference_loglikelihood(requests)  # lm-eval's own scoring
     before = engine.requests_sent
     got = engine.loglikelihood(requests)
 

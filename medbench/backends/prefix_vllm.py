@@ -69,6 +69,7 @@ class PrefixCachedVLLM(VLLM):
         super().__init__(*args, enable_prefix_caching=enable_prefix_caching, **kwargs)
         self.tokens_forwarded = 0  # prompt positions vLLM computed (its cache hits excluded)
         self.requests_sent = 0
+        self.prefix_cached = True  # False: lm-eval's own scoring (see reference_loglikelihood)
         if not HAS_TOKEN_LOGPROBS:
             log.warning(
                 "this vLLM has no SamplingParams.logprob_token_ids: every request takes lm-eval's path"
@@ -104,7 +105,18 @@ class PrefixCachedVLLM(VLLM):
             self.requests_sent += len(wave)
         return scored
 
+    def reference_loglikelihood(self, instances) -> list[tuple[float, bool]]:
+        """lm-eval's own vLLM scoring on this engine (one prompt-logprobs request per option): what
+        the fast path is checked and timed against."""
+        self.prefix_cached = False
+        try:
+            return self.loglikelihood(instances)
+        finally:
+            self.prefix_cached = True
+
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False):
+        if not self.prefix_cached:
+            return super()._loglikelihood_tokens(requests, disable_tqdm)
         # lm-eval keeps one position for generation; a context this short is never truncated
         fast = single_token_requests(requests, max_context=self.max_length - 2) if HAS_TOKEN_LOGPROBS else []
         options: dict[tuple[int, ...], list[int]] = {}
