@@ -3,6 +3,12 @@
 The first pattern that yields letters among the item's options wins. Anything else is ``UNPARSED``:
 counted as a parse failure, never silently scored as some letter. Full-width characters are folded
 (NFKC) first, so ``答案：Ａ`` reads as ``答案:A``.
+
+Every pattern runs in time linear in the reply (a model can emit anything, and one reply that makes
+the regex engine backtrack exponentially hangs a whole run): whitespace runs are collapsed to one
+space before matching, so no two adjacent optional pieces can share the same characters; the
+separator between letters is a single unambiguous choice; and a letter group is at most
+``MAX_GROUP`` letters long (more than any item has options).
 """
 
 from __future__ import annotations
@@ -12,9 +18,14 @@ import unicodedata
 
 UNPARSED = "[unparsed]"
 
+MAX_GROUP = 16
 # One option letter: an upper-case letter not starting a Latin word ("Based" is not B, "Let's" not L).
 _LETTER = r"[A-Z](?![a-z'])"
-_GROUP = rf"({_LETTER}(?:\s*[、,，/和及与]?\s*{_LETTER})*)"
+# Between two letters: a listed separator with an optional space each side, or one optional space.
+# The alternatives cannot match the same text, so a failed match never retries other splits.
+_SEP = r"(?: ?[、,，/和及与] ?| ?)"
+_GROUP = rf"({_LETTER}(?:{_SEP}{_LETTER}){{0,{MAX_GROUP - 1}}})"
+_WHITESPACE = re.compile(r"\s+")
 
 #: (name, pattern) in priority order; group 1 holds the letters.
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -37,7 +48,7 @@ def extract_choice(text: str, letters: list[str], options: list[list[str]] | Non
     ``options`` (``[[letter, text], ...]``) enables the last resort: the reply quotes exactly one
     option's text.
     """
-    folded = unicodedata.normalize("NFKC", text or "")
+    folded = _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text or ""))
     allowed = set(letters)
     for _, pattern in PATTERNS:
         for match in pattern.finditer(folded):

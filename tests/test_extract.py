@@ -1,6 +1,11 @@
 """The generated-answer extraction table: one test per pattern, and the traps that fool naive regexes."""
 
+import random
+import time
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from medbench.extract import PATTERNS, UNPARSED, extract_choice
 
@@ -79,3 +84,97 @@ def test_replies_without_an_answer_are_unparsed(reply):
 def test_the_table_is_ordered_and_named():
     names = [name for name, _ in PATTERNS]
     assert names[0].startswith("答案") and names[-1] == "bare letters"
+
+
+# ---- linear time, whatever the reply (issue 13, case 11) --------------------------------------
+
+
+#: every extraction must finish within this many seconds on a 10 KB reply (linear patterns take ms;
+#: the backtracking ones took minutes on 16 listed letters)
+BUDGET = 0.5
+
+
+def _adversarial_replies() -> dict[str, str]:
+    rng = random.Random(13)
+    letters = "".join(f"{rng.choice('ABCDEFGH')} \n" for _ in range(3400))
+    return {
+        "listed letters (SmolLM2 on CMExam)": letters,
+        "listed letters then no verdict": letters + "以上都不",
+        "letters with separators": "A、B、" * 2500,
+        "letters and spaces": "A " * 5000,
+        "answer cue then spaces": "答案" + " " * 10000,
+        "answer cues": "答案是 " * 2500,
+        "choose cues": "选 " * 5000,
+        "english cues": "answer is " * 1000,
+        "one capital word": "A" * 10000,
+        "mixed": "".join(rng.choice("ABCD 、，是正确答案选\n") for _ in range(10000)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_adversarial_replies()))
+def test_adversarial_10kb_replies_extract_within_a_fixed_budget(name):
+    reply = _adversarial_replies()[name]
+    assert len(reply) >= 9000
+    started = time.perf_counter()
+    result = extract_choice(reply, list("ABCD"))
+    assert time.perf_counter() - started < BUDGET, name
+    assert result == UNPARSED or set(result) <= set("ABCD")
+
+
+def test_the_smollm2_reply_that_hung_a_run_now_parses_in_time():
+    reply = "".join(f"{letter} \n" for letter in "ABCDEFGHABCDEFGH")  # 16 letters: 58.7 s before
+    started = time.perf_counter()
+    extract_choice(reply, list("ABCDE"))
+    assert time.perf_counter() - started < BUDGET
+
+
+_REPLY_ALPHABET = st.sampled_from(
+    list("ABCDEFGHabc 、,，/和及与是为选项正确对答案应该：:.。()（）\n\t*") + ["answer", "is", "不"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_REPLY_ALPHABET, max_size=400), st.integers(min_value=2, max_value=8))
+def test_any_reply_parses_in_time_to_a_letter_among_the_options(parts, n_options):
+    letters = list("ABCDEFGH"[:n_options])
+    reply = "".join(parts)
+    started = time.perf_counter()
+    result = extract_choice(reply, letters, [[x, f"选项{x}"] for x in letters])
+    assert time.perf_counter() - started < BUDGET
+    assert result == UNPARSED or (
+        result and set(result) <= set(letters) and result == "".join(sorted(set(result)))
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=3000))
+def test_random_text_parses_in_time_to_a_letter_among_the_options(reply):
+    started = time.perf_counter()
+    result = extract_choice(reply, list("ABCD"))
+    assert time.perf_counter() - started < BUDGET
+    assert result == UNPARSED or set(result) <= set("ABCD")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["胜", "负", "平", "水平", "负责", "胜任", "回答1", "结果：", "\n", "，", "Win", "Tie"]
+        ),
+        max_size=300,
+    )
+)
+def test_verdict_parsing_is_fast_and_names_one_outcome_or_none(parts):
+    from medbench.judge import parse_verdict
+
+    reply = "".join(parts)
+    started = time.perf_counter()
+    verdict = parse_verdict(reply, {"胜": "win", "负": "loss", "平": "tie"})
+    assert time.perf_counter() - started < BUDGET
+    assert verdict in (None, "win", "loss", "tie")
+    if verdict is not None:  # the deciding line names that verdict as a whole token
+        assert any(
+            label in reply
+            for label, outcome in {"胜": "win", "负": "loss", "平": "tie"}.items()
+            if outcome == verdict
+        )
