@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import logging
 import os
@@ -26,12 +27,14 @@ DATA_ENV = "MEDBENCH_DATA"
 
 @dataclass
 class Skipped:
-    """One row left out of a task, and why."""
+    """One row left out of a task, and why (``kind``: malformed or duplicate)."""
 
     task: str
     file: str
     row: int
     reason: str
+    kind: str = "malformed"
+    split: str = ""
 
     def __str__(self) -> str:
         return f"{self.file} row {self.row}: {self.reason}"
@@ -39,22 +42,45 @@ class Skipped:
 
 @dataclass
 class DataLedger:
-    """What this process read: file fingerprints and skipped rows, per task (the run folder reads it)."""
+    """What this process read: file fingerprints and skipped rows, per task (the run folder reads it).
+
+    A run checks each task's data before the model loads (:meth:`begin` names the lm-eval task being
+    checked), so the rows left out can be counted per task; lm-eval reads the same files again later,
+    which adds nothing new.
+    """
 
     files: dict[str, str] = field(default_factory=dict)
     skipped_by_row: dict[tuple[str, int], Skipped] = field(default_factory=dict)
     excluded: dict[str, int] = field(default_factory=dict)
+    current: str | None = None
+    by_task: dict[str, dict[tuple[str, int], Skipped]] = field(default_factory=dict)
 
     @property
     def skipped(self) -> list[Skipped]:
         return list(self.skipped_by_row.values())
 
+    def begin(self, task: str | None) -> None:
+        """Attribute the rows skipped from now on to ``task`` (None: attribute nothing)."""
+        self.current = task
+        if task is not None:
+            self.by_task.setdefault(task, {})
+
     def skip(self, rows: list[Skipped]) -> list[Skipped]:
         """Record skipped rows; returns those not seen before (a run reads each file more than once)."""
+        if self.current is not None:
+            self.by_task[self.current].update({(row.file, row.row): row for row in rows})
         new = [row for row in rows if (row.file, row.row) not in self.skipped_by_row]
         for row in new:
             self.skipped_by_row[(row.file, row.row)] = row
         return new
+
+    def counts(self, task: str, split: str | None) -> dict[str, int]:
+        """Rows of ``task``'s evaluated split left out, by kind: ``{"malformed": n, "duplicate": m}``."""
+        out = {"malformed": 0, "duplicate": 0}
+        for row in self.by_task.get(task, {}).values():
+            if split is None or row.split in ("", split):
+                out[row.kind] += 1
+        return out
 
     def fingerprint(self, path: Path) -> None:
         key = str(path.resolve())
@@ -73,6 +99,8 @@ class DataLedger:
         self.files.clear()
         self.skipped_by_row.clear()
         self.excluded.clear()
+        self.by_task.clear()
+        self.current = None
 
 
 LEDGER = DataLedger()
@@ -84,6 +112,50 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_file(path: Path, what: str, hint: str = "") -> Path:
+    """``path`` as a readable file, or one line saying what is there instead."""
+    where = f" ({hint})" if hint else ""
+    if path.is_dir():
+        raise MedbenchError(f"{what}: {path} is a folder, expected a file{where}")
+    if not path.is_file():
+        raise MedbenchError(f"{what}: missing data file {path}{where}")
+    if not os.access(path, os.R_OK):
+        raise MedbenchError(f"{what}: {path} is not readable (permission denied)")
+    return path
+
+
+def _encoding_hint(raw: bytes, error: UnicodeDecodeError) -> str:
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "it starts with a UTF-16 byte-order mark"
+    if b"\x00" in raw[:4096]:
+        return "it holds NUL bytes: a binary file or UTF-16"
+    if error.end >= len(raw) - 3 and error.reason.startswith("unexpected end"):
+        return "it ends inside a multi-byte character: an incomplete download?"
+    try:
+        raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return "not a text encoding medbench recognises"
+    return "it decodes as GBK/GB18030: convert it with `iconv -f gb18030 -t utf-8`"
+
+
+def read_text(path: Path, what: str = "data file") -> str:
+    """A whole UTF-8 text file (optional BOM), fingerprinted; any other encoding, an unreadable file
+    or a folder is one line naming the file. Nothing is decoded by guessing."""
+    check_file(path, what)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise MedbenchError(f"{what}: cannot read {path} ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MedbenchError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}; {_encoding_hint(raw, exc)})"
+        ) from None
+    LEDGER.fingerprint(path)
+    return text
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
@@ -107,41 +179,74 @@ class Row:
     problem: str | None = None  # e.g. the line is not valid JSON (``data`` is then empty)
 
 
+#: the largest CSV field read (the csv module's default, 128 KB, is below some real explanations)
+CSV_FIELD_LIMIT = 1 << 24
+
+
 def read_csv(path: Path, required: list[str]) -> Iterator[Row]:
-    """Rows of an official CSV (UTF-8, optional BOM); ``number`` counts data rows from 1."""
-    LEDGER.fingerprint(path)
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
+    """Rows of an official CSV (UTF-8, optional BOM); ``number`` counts data rows from 1.
+
+    A row with more fields than the header (an unquoted comma shifts every field after it) or fewer
+    comes with a ``problem``: it is reported, never read with its fields moved.
+    """
+    text = read_text(path)
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, [])
         missing = [c for c in required if c not in header]
         if missing:
             raise MedbenchError(
                 f"{path}: missing column(s) {', '.join(missing)}; expected columns {', '.join(required)}"
             )
-        for number, record in enumerate(reader, start=1):
-            yield Row(str(path), number, record)
+        number = 0
+        for fields in reader:
+            if not fields:
+                continue
+            number += 1
+            if len(fields) != len(header):
+                problem = f"{len(fields)} fields where the header has {len(header)}" + (
+                    " (an unquoted comma?)" if len(fields) > len(header) else ""
+                )
+                yield Row(str(path), number, {}, problem)
+                continue
+            yield Row(str(path), number, dict(zip(header, fields, strict=True)))
+    except csv.Error as exc:
+        raise MedbenchError(f"{path} line {reader.line_num}: not a readable CSV row ({exc})") from None
 
 
 def read_jsonl(path: Path) -> Iterator[Row]:
     """Rows of a JSON-lines file (``number`` is the line); a line that is not a JSON object comes with
     ``data == {}`` and a ``problem`` the caller reports or skips."""
-    LEDGER.fingerprint(path)
-    with open(path, encoding="utf-8-sig") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield Row(str(path), number, {}, f"not valid JSON ({exc.msg})")
-                continue
-            if isinstance(record, dict):
-                yield Row(str(path), number, record)
-            else:
-                yield Row(str(path), number, {}, "expected a JSON object")
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            yield Row(str(path), number, {}, f"not valid JSON ({getattr(exc, 'msg', 'nested too deeply')})")
+            continue
+        if isinstance(record, dict):
+            yield Row(str(path), number, record)
+        else:
+            yield Row(str(path), number, {}, "expected a JSON object")
 
 
-def require_file(path: Path, task: str, hint: str) -> Path:
-    if not path.is_file():
-        raise MedbenchError(f"{task}: missing data file {path} ({hint})")
-    return path
+class Duplicates:
+    """The second sighting of an item id, or of an identical item, is a duplicate: scored once."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.contents: dict[str, int] = {}
+
+    def check(self, item_id: str | None, content: object, row: int) -> str | None:
+        """Why the item at ``row`` is a duplicate, or None (and it is remembered)."""
+        key = json.dumps(content, ensure_ascii=False, sort_keys=True, default=str)
+        if item_id is not None and item_id in self.ids:
+            return f"duplicate id {item_id!r} (first at row {self.ids[item_id]})"
+        if key in self.contents:
+            return f"duplicate of row {self.contents[key]}"
+        if item_id is not None:
+            self.ids[item_id] = row
+        self.contents[key] = row
+        return None

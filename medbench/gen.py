@@ -16,7 +16,17 @@ from pathlib import Path
 
 import datasets
 
-from medbench.datasources import LEDGER, Row, Skipped, log, read_jsonl, resolve_data_dir
+from medbench.datasources import (
+    LEDGER,
+    Duplicates,
+    Row,
+    Skipped,
+    check_file,
+    log,
+    read_jsonl,
+    read_text,
+    resolve_data_dir,
+)
 from medbench.errors import MedbenchError
 from medbench.mc import render_template
 from medbench.textmetrics import CONVENTIONS
@@ -28,80 +38,124 @@ Item = dict
 
 
 def _read_json_list(path: Path) -> Iterator[Row]:
-    LEDGER.fingerprint(path)
     try:
-        records = json.loads(path.read_text(encoding="utf-8-sig"))
+        records = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise MedbenchError(f"{path}: not a JSON list ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise MedbenchError(f"{path}: not a JSON list (nested too deeply)") from None
     if not isinstance(records, list):
         raise MedbenchError(f"{path}: expected a JSON list of records")
     for number, record in enumerate(records, start=1):
-        yield Row(str(path), number, record if isinstance(record, dict) else {})
+        if isinstance(record, dict):
+            yield Row(str(path), number, record)
+        else:
+            yield Row(str(path), number, {}, f"expected a JSON object, got {type(record).__name__}")
 
 
-def _first(value) -> str:
-    """Huatuo-26M stores question and answer as one-element lists."""
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    return str(value or "").strip()
+class _Malformed(ValueError):
+    """A record whose fields have the wrong shape; reported with its file and index."""
+
+
+def _text(record: dict, key: str, one_element_list: bool = False) -> str:
+    """A text field (absent or null reads as empty); any other type is malformed, never str()-ed."""
+    value = record.get(key)
+    if one_element_list and isinstance(value, list):  # Huatuo-26M: ["text"]
+        if len(value) > 1:
+            raise _Malformed(f"{key}: expected one text, got a list of {len(value)}")
+        value = value[0] if value else None
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _Malformed(f"{key}: expected text, got {type(value).__name__}")
+    return value.strip()
+
+
+def _history(value) -> list[list[str]]:
+    """CMtMedQA ``history``: a list of [patient, doctor] text pairs."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Malformed(f"history: expected a list of [patient, doctor] pairs, got {type(value).__name__}")
+    turns = []
+    for k, pair in enumerate(value, start=1):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
+            shape = f"{len(pair)} elements" if isinstance(pair, list) else type(pair).__name__
+            raise _Malformed(f"history turn {k}: expected a [patient, doctor] pair of texts, got {shape}")
+        turns += [["patient", pair[0].strip()], ["doctor", pair[1].strip()]]
+    return turns
+
+
+def _checked(rows: Iterator[Row], build) -> Iterator[tuple[Row, Item]]:
+    """Each row through ``build``; a malformed one comes back with its ``problem`` and no fields."""
+    for row in rows:
+        blank = {"id": str(row.number), "history": [], "question": "", "reference": ""}
+        if row.problem:
+            yield row, blank
+            continue
+        try:
+            item = build(row)
+        except _Malformed as exc:
+            yield Row(row.file, row.number, {}, str(exc)), blank
+            continue
+        if item is not None:
+            yield row, item
+
+
+def _item_id(record: dict, row: Row) -> str:
+    value = record.get("id")
+    return str(row.number) if value is None or value == "" else str(value)
 
 
 def _huatuo(rows: Iterator[Row]) -> Iterator[tuple[Row, Item]]:
-    for row in rows:
-        r = row.data
-        yield (
-            row,
-            {
-                "id": str(r.get("id") or row.number),
-                "history": [],
-                "question": _first(r.get("instruction")),
-                "reference": _first(r.get("output")),
-            },
-        )
+    return _checked(
+        rows,
+        lambda row: {
+            "id": _item_id(row.data, row),
+            "history": [],
+            "question": _text(row.data, "instruction", one_element_list=True),
+            "reference": _text(row.data, "output", one_element_list=True),
+        },
+    )
 
 
 def _cmtmedqa(rows: Iterator[Row], safety: bool) -> Iterator[tuple[Row, Item]]:
     """CMtMedQA test: dialogue records (``history``) or, with ``safety``, the ``instruct`` prompts."""
-    for row in rows:
+
+    def build(row: Row) -> Item | None:
         r = row.data
         if safety != ("instruct" in r):
-            continue
-        history = []
-        for pair in r.get("history") or []:
-            if isinstance(pair, list) and len(pair) == 2:
-                history += [["patient", str(pair[0]).strip()], ["doctor", str(pair[1]).strip()]]
-        question = r.get("instruct") if safety else r.get("instruction")
-        yield (
-            row,
-            {
-                "id": str(r.get("id") or row.number),
-                "history": history,
-                "question": str(question or "").strip(),
-                "reference": str(r.get("output") or "").strip(),
-            },
-        )
+            return None
+        return {
+            "id": _item_id(r, row),
+            "history": _history(r.get("history")),
+            "question": _text(r, "instruct" if safety else "instruction"),
+            "reference": _text(r, "output"),
+        }
+
+    return _checked(rows, build)
 
 
 def _chimed_qa(rows: Iterator[Row]) -> Iterator[tuple[Row, Item]]:
     """ChiMed QA (licensed): ``question`` and ``answer``, or ``answers`` [{text, adopted}]."""
-    for row in rows:
+
+    def build(row: Row) -> Item:
         r = row.data
-        answer = r.get("answer")
-        answers = r.get("answers") if isinstance(r.get("answers"), list) else []
-        if answer is None and answers:
-            adopted = [a for a in answers if isinstance(a, dict) and a.get("adopted")]
-            answer = (
-                (adopted or answers)[0].get("text") if isinstance((adopted or answers)[0], dict) else None
-            )
-        yield (
-            row,
-            {
-                "id": str(r.get("id") or row.number),
-                "history": [],
-                "question": str(r.get("question") or "").strip(),
-                "reference": str(answer or "").strip(),
-            },
-        )
+        reference = _text(r, "answer")
+        answers = r.get("answers")
+        if not reference and answers is not None:
+            if not (isinstance(answers, list) and all(isinstance(a, dict) for a in answers)):
+                raise _Malformed("answers: expected a list of {text, adopted} objects")
+            adopted = [a for a in answers if a.get("adopted")]
+            reference = _text((adopted or answers)[0], "text") if answers else ""
+        return {
+            "id": _item_id(r, row),
+            "history": [],
+            "question": _text(r, "question"),
+            "reference": reference,
+        }
+
+    return _checked(rows, build)
 
 
 def _mc_dialogues(path: Path) -> Iterator[tuple[Row, Item]]:
@@ -109,9 +163,8 @@ def _mc_dialogues(path: Path) -> Iterator[tuple[Row, Item]]:
 
     Consecutive utterances of one speaker are joined into one turn (with ``，``).
     """
-    LEDGER.fingerprint(path)
     block: list[tuple[int, str]] = []
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    lines = read_text(path).splitlines()
     for number, line in enumerate([*lines, ""], start=1):
         if line.strip():
             block.append((number, line))
@@ -203,15 +256,19 @@ def load(
             f"{benchmark}: no local data. Put {relative} under a folder and pass --data-dir DIR "
             "(or set MEDBENCH_DATA)"
         )
-    path = root / relative
-    if not path.is_file():
-        raise MedbenchError(f"{benchmark}: missing data file {path} (official layout: <data-dir>/{relative})")
+    path = check_file(root / relative, benchmark, f"official layout: <data-dir>/{relative}")
     items, skipped = [], []
+    seen = Duplicates()
     for row, item in reader(path):
         empty = [k for k in ("question", "reference") if not item[k]]
         if row.problem or empty:
             reason = row.problem or f"empty {' and '.join(empty)}"
-            skipped.append(Skipped(benchmark, row.file, row.number, reason))
+            skipped.append(Skipped(benchmark, row.file, row.number, reason, "malformed", "test"))
+            continue
+        content = {k: item[k] for k in ("history", "question", "reference")}
+        duplicate = seen.check(item["id"], content, row.number)
+        if duplicate:
+            skipped.append(Skipped(benchmark, row.file, row.number, duplicate, "duplicate", "test"))
             continue
         item["messages"] = messages(item, templates)
         if chat_model:
@@ -223,7 +280,12 @@ def load(
         items.append(item)
     new = LEDGER.skip(skipped)
     if new:
-        log.warning("%s: skipped %d malformed row(s): %s", benchmark, len(new), "; ".join(map(str, new[:5])))
+        log.warning(
+            "%s: skipped %d malformed or duplicate row(s): %s",
+            benchmark,
+            len(new),
+            "; ".join(map(str, new[:5])),
+        )
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(items)})
 
 

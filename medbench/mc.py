@@ -18,7 +18,17 @@ from pathlib import Path
 import datasets
 import jinja2
 
-from medbench.datasources import LEDGER, Row, Skipped, log, read_csv, read_jsonl, resolve_data_dir
+from medbench.datasources import (
+    LEDGER,
+    Duplicates,
+    Row,
+    Skipped,
+    check_file,
+    log,
+    read_csv,
+    read_jsonl,
+    resolve_data_dir,
+)
 from medbench.errors import MedbenchError
 from medbench.extract import UNPARSED, extract_choice
 
@@ -96,8 +106,11 @@ class Layout:
         columns: list[str] | None,
         parse: Callable[[Row], Item],
         hub: str | None = None,
+        file_ids: bool = False,
     ) -> None:
+        """``file_ids``: the file gives each item an id (else ids are row numbers, unique by nature)."""
         self.path, self.columns, self.parse, self.hub = path, columns, parse, hub
+        self.file_ids = file_ids
 
     def file(self, root: Path, split: str, subject: str | None) -> Path:
         return root / self.path.format(split=split, subject=subject)
@@ -112,12 +125,14 @@ LAYOUTS: dict[str, Layout] = {
         ["id", "question", "A", "B", "C", "D", "answer"],
         _parse_ceval,
         hub="ceval/ceval-exam",
+        file_ids=True,
     ),
     "cmmlu": Layout(
         "cmmlu/{split}/{subject}.csv",
         ["Question", "A", "B", "C", "D", "Answer"],
         _parse_cmmlu,
         hub="haonan-li/cmmlu",
+        file_ids=True,
     ),
     "medqa_mcmle": Layout("medqa_mcmle/{split}.jsonl", None, _parse_medqa),
     "cmexam": Layout("cmexam/{split}.csv", ["Question", "Options", "Answer"], _parse_cmexam),
@@ -185,11 +200,7 @@ def render(item: Item, style: dict, context: dict) -> dict:
 
 def _local_rows(layout: Layout, root: Path, split: str, subject: str | None, task: str) -> Iterable[Row]:
     path = layout.file(root, split, subject)
-    if not path.is_file():
-        raise MedbenchError(
-            f"{task}: missing data file {path} (official layout: <data-dir>/"
-            f"{layout.path.format(split=split, subject=subject)})"
-        )
+    check_file(path, task, f"official layout: <data-dir>/{layout.path.format(split=split, subject=subject)}")
     return layout.rows(path)
 
 
@@ -240,12 +251,23 @@ def load(
             else _hub_rows(layout, split, subject, task, files)
         )
         items, skipped, multi = [], [], 0
+        seen = Duplicates()
         for row in rows:
             item = layout.parse(row)
             item["answer"] = normalise_answer(item["answer"])
             reason = row.problem or problem(item)
-            if reason:
-                skipped.append(Skipped(task, row.file, row.number, reason))
+            duplicate = (
+                None
+                if reason
+                else seen.check(
+                    item["id"] if layout.file_ids else None,
+                    {k: v for k, v in item.items() if k != "id"},
+                    row.number,
+                )
+            )
+            if reason or duplicate:
+                kind = "malformed" if reason else "duplicate"
+                skipped.append(Skipped(task, row.file, row.number, reason or duplicate, kind, split))
             elif single_answer_only and len(item["answer"]) > 1:
                 multi += 1
             else:
@@ -253,7 +275,7 @@ def load(
         new_skips = LEDGER.skip(skipped)
         if new_skips:
             log.warning(
-                "%s: skipped %d malformed row(s): %s",
+                "%s: skipped %d malformed or duplicate row(s): %s",
                 task,
                 len(new_skips),
                 "; ".join(map(str, new_skips[:5])),

@@ -17,7 +17,16 @@ from pathlib import Path
 
 import datasets
 
-from medbench.datasources import LEDGER, Skipped, log, read_jsonl, resolve_data_dir
+from medbench.datasources import (
+    LEDGER,
+    Duplicates,
+    Skipped,
+    check_file,
+    log,
+    read_jsonl,
+    read_text,
+    resolve_data_dir,
+)
 from medbench.errors import MedbenchError
 from medbench.mc import render_template
 
@@ -29,33 +38,55 @@ NONE_MARK = "无"
 # ---- official layouts -------------------------------------------------------------------------
 
 
+def _ccks_entities(record: dict) -> tuple[str, list[dict]]:
+    """``originalText`` and its entities, every offset checked against the text (ValueError if not)."""
+    text, entities = record.get("originalText"), record.get("entities")
+    if not isinstance(text, str):
+        raise ValueError("originalText: expected text")
+    if not isinstance(entities, list):
+        raise ValueError("entities: expected a list of {label_type, start_pos, end_pos}")
+    out = []
+    for k, e in enumerate(entities, start=1):
+        if not isinstance(e, dict) or not all(key in e for key in ("label_type", "start_pos", "end_pos")):
+            raise ValueError(f"entity {k}: expected {{label_type, start_pos, end_pos}}")
+        start, end, label = e["start_pos"], e["end_pos"], e["label_type"]
+        if not isinstance(label, str) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in (start, end)
+        ):
+            raise ValueError(f"entity {k}: expected a text label_type and integer start_pos, end_pos")
+        if not 0 <= start < end <= len(text):
+            raise ValueError(
+                f"malformed entity {k} ({label} {start}-{end}): offsets must satisfy "
+                f"0 <= start < end <= {len(text)} (the text's length)"
+            )
+        out.append({"type": label, "start": start, "end": end})
+    return text, out
+
+
 def read_ccks(path: Path) -> Iterator[dict]:
-    """CCKS-2019 (Yidu-S4K) JSON lines: ``originalText`` + ``entities`` [{label_type, start_pos, end_pos}]."""
+    """CCKS-2019 (Yidu-S4K) JSON lines: ``originalText`` + ``entities`` [{label_type, start_pos, end_pos}].
+
+    A document with a bad line or a malformed entity comes with a ``problem`` (and is reported, not
+    scored): scoring it without that entity would score against altered gold.
+    """
     for row in read_jsonl(path):
+        doc = {"id": f"{path.name}:{row.number}", "text": "", "entities": [], "row": row.number}
         try:
             if row.problem:
                 raise ValueError(row.problem)
-            entities = [
-                {"type": e["label_type"], "start": int(e["start_pos"]), "end": int(e["end_pos"])}
-                for e in row.data["entities"]
-            ]
-            text = row.data["originalText"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MedbenchError(
-                f"{path} line {row.number}: expected originalText and entities "
-                f"[{{label_type, start_pos, end_pos}}] ({exc})"
-            ) from None
-        yield {"id": f"{path.name}:{row.number}", "text": text, "entities": entities, "row": row.number}
+            doc["text"], doc["entities"] = _ccks_entities(row.data)
+        except ValueError as exc:
+            doc["problem"] = str(exc)
+        yield doc
 
 
 def read_bio(path: Path) -> Iterator[dict]:
     """ChiMST-style CoNLL: one ``character<TAB>tag`` per line (BIO, tags like ``B-term``), blank line between
     sentences."""
-    LEDGER.fingerprint(path)
     chars: list[str] = []
     tags: list[str] = []
     start_line = 1
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    lines = read_text(path).splitlines()
     for number, line in enumerate([*lines, ""], start=1):
         if line.strip():
             parts = line.split("\t") if "\t" in line else line.split()
@@ -250,18 +281,24 @@ def load(
     known = {slug for _, slug in types} | {name for name, _ in types}
     context = {"types": [name for name, _ in types]}
 
-    def prepared(path: Path) -> Iterator[dict]:
-        if not path.is_file():
-            raise MedbenchError(
-                f"{benchmark}: missing data file {path} (official layout: <data-dir>/"
-                f"{path.relative_to(root).as_posix()})"
-            )
+    seen = {"shots": Duplicates(), "test": Duplicates()}  # the shots are read again as part of a file
+
+    def prepared(path: Path, split: str) -> Iterator[dict]:
+        check_file(path, benchmark, f"official layout: <data-dir>/{path.relative_to(root).as_posix()}")
         skipped = []
         for doc in read(path):
             unknown = sorted({e["type"] for e in doc["entities"]} - known)
-            if not doc["text"].strip() or unknown:
-                reason = f"unknown entity type(s) {', '.join(unknown)}" if unknown else "empty text"
-                skipped.append(Skipped(benchmark, str(path), doc["row"], reason))
+            reason = (
+                doc.get("problem")
+                or (f"unknown entity type(s) {', '.join(unknown)}" if unknown else None)
+                or (None if doc["text"].strip() else "empty text")
+            )
+            if reason:
+                skipped.append(Skipped(benchmark, str(path), doc["row"], reason, "malformed", split))
+                continue
+            duplicate = seen[split].check(None, [doc["text"], doc["entities"]], doc["row"])
+            if duplicate:
+                skipped.append(Skipped(benchmark, str(path), doc["row"], duplicate, "duplicate", split))
                 continue
             name_to_slug = {name: slug for name, slug in types}
             doc["entities"] = [{**e, "type": name_to_slug.get(e["type"], e["type"])} for e in doc["entities"]]
@@ -282,13 +319,16 @@ def load(
             log.warning("%s: skipped %d document(s): %s", benchmark, len(new), "; ".join(map(str, new[:5])))
 
     shot_docs = []
-    for piece in prepared(root / benchmark / shot_file):
+    for piece in prepared(root / benchmark / shot_file, "shots"):
         if len(shot_docs) == shots:
             break
         shot_docs.append(piece)
     used = {d["id"].split("#")[0] for d in shot_docs}
     test = [
-        p for f in eval_files for p in prepared(root / benchmark / f) if p["id"].split("#")[0] not in used
+        p
+        for f in eval_files
+        for p in prepared(root / benchmark / f, "test")
+        if p["id"].split("#")[0] not in used
     ]
     return datasets.DatasetDict(
         {"shots": datasets.Dataset.from_list(shot_docs), "test": datasets.Dataset.from_list(test)}

@@ -28,7 +28,8 @@ def test_huatuo26m_test_holds_6000_single_turn_items(shared_data):
 def test_cmtmedqa_splits_1000_dialogues_from_144_safety_prompts(shared_data):
     dialogues = load_task_data("cmtmedqa", shared_data)["test"]
     safety = load_task_data("cmtmedqa_safety", shared_data)["test"]
-    assert len(dialogues) == 1000 and len(safety) == 144
+    # 144 safety prompts, of which rows 1079-1083 repeat rows 1073-1077 exactly: scored once each
+    assert len(dialogues) == 1000 and len(safety) == 144 - 5
     d = dialogues[0]
     turns = len(d["history"])
     assert turns % 2 == 0 and turns >= 2
