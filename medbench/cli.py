@@ -1,7 +1,8 @@
 """The ``medbench`` command line. Each subcommand is a thin layer over one module.
 
-User errors (bad files, unknown names, missing models or data) print one line and exit 2; an
-interrupted run exits 130 and keeps every finished request in the cache for the re-run.
+User errors (bad files, unknown names, missing models or data) print one line and exit 2; a run
+that finished with failed items exits 3 (incomplete: re-run it); an interrupted run exits 130 and
+keeps every finished request in the cache for the re-run.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ JUDGE_OPTIONS = (
     "order",
     "concurrency",
     "max_retries",
+    "timeout",
     "seed",
     "output",
     "price_in",
@@ -194,10 +196,22 @@ def cmd_bias(args: argparse.Namespace) -> int:
     return _print_result(run_bias(config)[0], "bias run folder")
 
 
+#: exit status of a run that finished with failed items (left out of its scores until a re-run)
+INCOMPLETE = 3
+
+
 def _run_and_print(config) -> int:
+    import json
+
     from medbench.runner import run
 
-    return _print_result(run(config)[0], "run folder")
+    folder = run(config)[0]
+    _print_result(folder, "run folder")
+    status = json.loads((folder.path / "status.json").read_text(encoding="utf-8"))
+    if not status["complete"]:
+        print(f"medbench: run incomplete: {status['reason']} (exit {INCOMPLETE})", file=sys.stderr)
+        return INCOMPLETE
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -321,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--max-retries", type=int, default=5)
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per judge request")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--output", default="runs")
     p.add_argument("--price-in", type=float, default=0.0, help="cost per 1M prompt tokens")
@@ -337,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default="zh", choices=["zh", "en"])
     p.add_argument("--order", default="both", choices=["both", "random"])
     p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--max-retries", type=int, default=5)
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per judge request")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--output", default="runs")
     p.set_defaults(func=cmd_arena)

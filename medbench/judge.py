@@ -3,11 +3,13 @@
 Rubrics are data (``judges/<name>.yaml``): per dimension a prompt (zh/en) and the verdict labels.
 Every pair is judged in both orders by default; a verdict counts as a win (or loss) only if both orders
 agree, otherwise it is a tie, and the position-consistency rate is reported (``--order random`` judges
-one random order per item: half the cost, and said so). Requests run concurrently through the
-``openai`` client, which retries 429/5xx/timeouts with backoff. A reply that names no verdict (or two)
-is asked once more, then recorded as a parse failure. Every finished request is kept in a persistent
-cache keyed on (judge model, rubric and version, prompt) -- the prompt holds both answers -- so a
-re-run makes no request for finished work and a killed judge resumes where it stopped.
+one random order per item: half the cost, and said so). Items whose answer failed in either run (an
+API error recorded in the run's samples) are not judged: an empty answer would lose every comparison;
+they are counted as ``excluded_failed``. Requests run concurrently through :mod:`medbench.chatcall`
+(retries on 429/5xx/timeouts and on replies that are not chat completions). A reply that names no
+verdict (or two) is asked once more, then recorded as a parse failure. Every finished request is kept
+in a persistent JSON cache keyed on (judge model, rubric and version, prompt) -- the prompt holds both
+answers -- so a re-run makes no request for finished work and a killed judge resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import random
 import re
 from dataclasses import asdict, dataclass, field
@@ -23,9 +24,11 @@ from pathlib import Path
 
 import yaml
 
+from medbench import chatcall
 from medbench.errors import MedbenchError
 from medbench.mc import render_template
 from medbench.paths import plugin_dir
+from medbench.requestcache import MISS, open_cache
 from medbench.rundir import RunFolder
 
 OUTCOMES = ("win", "tie", "loss")
@@ -79,8 +82,9 @@ def _samples(run: str, task: str | None) -> tuple[str, dict[str, dict]]:
     return judged[0].stem, {str(r["id"]): r for r in records}
 
 
-def paired_items(run_a: str, run_b: str, task: str | None) -> tuple[str, list[tuple[dict, dict]]]:
-    """The items both runs answered, matched by id; any mismatch is one clear error."""
+def paired_items(run_a: str, run_b: str, task: str | None) -> tuple[str, list[tuple[dict, dict]], list[str]]:
+    """The items both runs answered, matched by id (any mismatch is one clear error), and the ids of
+    the items left out because their request failed in either run."""
     task_a, a = _samples(run_a, task)
     task_b, b = _samples(run_b, task or task_a)
     only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
@@ -89,7 +93,8 @@ def paired_items(run_a: str, run_b: str, task: str | None) -> tuple[str, list[tu
             f"item ids differ between the runs ({task_a}): {len(only_a)} only in {run_a} "
             f"(e.g. {only_a[:3]}), {len(only_b)} only in {run_b} (e.g. {only_b[:3]})"
         )
-    return task_a, [(a[k], b[k]) for k in a]
+    failed = [k for k in a if "error" in a[k] or "error" in b[k]]
+    return task_a, [(a[k], b[k]) for k in a if k not in failed], failed
 
 
 def question_text(record: dict, lang: str) -> str:
@@ -99,14 +104,30 @@ def question_text(record: dict, lang: str) -> str:
     return "\n".join([*turns, f"{roles[0]}{record['question']}"]) if turns else record["question"]
 
 
+_CJK = "\u3400-\u9fff\uf900-\ufaff"
+
+
+def _standalone(label: str) -> str:
+    """A label as a whole token: a Latin label not inside a Latin word, a Chinese one not inside a
+    Chinese word (``胜`` in ``回答1胜`` is a verdict; in ``胜任``, like ``平`` in ``水平``, it is not)."""
+    letters = "A-Za-z" if label.isascii() else _CJK
+    return rf"(?<![{letters}]){re.escape(label)}(?![{letters}])"
+
+
 def parse_verdict(reply: str, labels: dict[str, str]) -> str | None:
-    """The one verdict label a reply names (word-bounded for Latin labels), else None."""
-    found = set()
+    """The verdict a reply ends on, following the rubrics' output format (the label alone, at the end).
+
+    The last line that names a label as a whole token decides, and it must name exactly one outcome;
+    a label inside a word never counts. Anything else is None (asked again, then a parse failure).
+    """
+    patterns = {outcome: [] for outcome in labels.values()}
     for label, outcome in labels.items():
-        pattern = rf"(?<![A-Za-z]){re.escape(label)}(?![A-Za-z])" if label.isascii() else re.escape(label)
-        if re.search(pattern, reply or "", flags=re.IGNORECASE):
-            found.add(outcome)
-    return found.pop() if len(found) == 1 else None
+        patterns[outcome].append(re.compile(_standalone(label), re.IGNORECASE))
+    for line in reversed((reply or "").splitlines()):
+        found = {o for o, pats in patterns.items() if any(p.search(line) for p in pats)}
+        if found:
+            return found.pop() if len(found) == 1 else None
+    return None
 
 
 def _score(pattern: re.Pattern, text: str) -> str | None:
@@ -150,8 +171,6 @@ class Judge:
     """Cached, concurrent chat-completion calls that return a parsed verdict per prompt."""
 
     def __init__(self, config: JudgeConfig, rubric: dict) -> None:
-        from sqlitedict import SqliteDict
-
         self.config, self.rubric = config, rubric
         if rubric.get("kind") == "pointwise":
             pattern = re.compile(rubric["score_pattern"])
@@ -159,9 +178,7 @@ class Judge:
         else:
             labels = rubric["verdicts"][config.lang]
             self.parse = lambda text: parse_verdict(text, labels)
-        cache = config.cache or str(Path(config.output) / ".judge-cache.sqlite")
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        self.cache = SqliteDict(cache, autocommit=True)
+        self.cache = open_cache(config.cache or str(Path(config.output) / ".judge-cache.sqlite"))
         self.usage = Usage()
 
     def key(self, prompt: str) -> str:
@@ -170,29 +187,30 @@ class Judge:
 
     async def _ask(self, client, gate, prompt: str) -> dict:
         key = self.key(prompt)
-        if key in self.cache:
+        cached = self.cache.get(key, MISS)
+        if isinstance(cached, dict) and isinstance(cached.get("replies"), list) and "verdict" in cached:
             self.usage.cached += 1
-            return self.cache[key]
+            return cached
         replies = []
         async with gate:
             for _ in range(2):  # a reply with no verdict is asked once more
+                body = {
+                    "model": self.config.judge_model,
+                    "temperature": 0.0,
+                    "max_tokens": 256,
+                    "messages": [{"role": "user", "content": prompt}],
+                }
                 try:
-                    reply = await client.chat.completions.create(
-                        model=self.config.judge_model,
-                        temperature=0.0,
-                        max_tokens=256,
-                        messages=[{"role": "user", "content": prompt}],
-                    )
-                except Exception as exc:  # retried by the client already; not cached, re-asked next run
-                    self.usage.errors.append(f"{type(exc).__name__}: {exc}")
-                    return {"replies": replies, "verdict": None, "error": f"{type(exc).__name__}: {exc}"}
+                    reply = await chatcall.complete(client, body, self.config.max_retries)
+                except Exception as exc:  # retried already; not cached, re-asked next run
+                    error = chatcall.describe(exc)
+                    self.usage.errors.append(error)
+                    return {"replies": replies, "verdict": None, "error": error}
                 self.usage.requests += 1
-                if reply.usage:
-                    self.usage.prompt_tokens += reply.usage.prompt_tokens or 0
-                    self.usage.completion_tokens += reply.usage.completion_tokens or 0
-                text = reply.choices[0].message.content or ""
-                replies.append(text)
-                verdict = self.parse(text)
+                self.usage.prompt_tokens += reply.prompt_tokens
+                self.usage.completion_tokens += reply.completion_tokens
+                replies.append(reply.text)
+                verdict = self.parse(reply.text)
                 if verdict:
                     break
         result = {"replies": replies, "verdict": verdict, "error": None}
@@ -200,14 +218,7 @@ class Judge:
         return result
 
     async def ask_all(self, prompts: list[str]) -> list[dict]:
-        from openai import AsyncOpenAI
-
-        client = AsyncOpenAI(
-            base_url=self.config.base_url,
-            api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY",
-            max_retries=self.config.max_retries,
-            timeout=self.config.timeout,
-        )
+        client = chatcall.client(self.config.base_url, self.config.max_retries, self.config.timeout)
         gate = asyncio.Semaphore(self.config.concurrency)
         try:
             return await asyncio.gather(*(self._ask(client, gate, p) for p in prompts))
@@ -250,7 +261,7 @@ def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
         raise MedbenchError(f"rubric {config.rubric} has no '{config.lang}' prompt")
     if rubric.get("kind") == "pointwise":
         return run_pointwise(config, rubric)
-    task, pairs = paired_items(*config.runs, config.task)
+    task, pairs, failed = paired_items(*config.runs, config.task)
     rng = random.Random(config.seed)
     plan = []  # (item id, dimension, A-first?, prompt)
     for a, b in pairs:
@@ -284,6 +295,8 @@ def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
         "model_b": name_b,
         "rubric": config.rubric,
         "order": config.order,
+        "excluded_failed": len(failed),
+        "excluded_failed_ids": failed,
         "dimensions": {},
     }
     for dim in (d["name"] for d in rubric["dimensions"]):
@@ -320,11 +333,27 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.1f}%"
 
 
+PROTOCOLS = {
+    "both": "both orders",
+    "random": "one random order per item, half the cost",
+    "pointwise": "pointwise: each answer rated on its own, scores compared item by item",
+}
+
+
 def markdown(summary: dict) -> str:
     lines = [
         f"{summary['model_a']} vs {summary['model_b']} on {summary['task']} ({summary['rubric']}, "
-        f"{'both orders' if summary['order'] == 'both' else 'one random order per item, half the cost'})",
+        f"{PROTOCOLS[summary['order']]})",
         "",
+        *(
+            [
+                f"{summary['excluded_failed']} item(s) not judged: their answer failed in a run "
+                f"(ids {', '.join(summary['excluded_failed_ids'][:10])}).",
+                "",
+            ]
+            if summary.get("excluded_failed")
+            else []
+        ),
         "| Dimension | Judged | Win | Tie | Loss | Win 95% CI | Position consistency | Parse failures "
         "| Errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -352,10 +381,9 @@ def markdown(summary: dict) -> str:
 
 def plot(summary: dict, path: Path) -> None:
     """Stacked win/tie/loss bars per dimension (Zhongjing Figure 4 style)."""
-    import matplotlib
+    from medbench.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     dims = [d for d, s in summary["dimensions"].items() if s["judged"]]
     fig, ax = plt.subplots(figsize=(6, 0.6 + 0.5 * max(len(dims), 1)))
@@ -375,7 +403,7 @@ def plot(summary: dict, path: Path) -> None:
 
 def run_pointwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
     """Each answer rated on its own per dimension (e.g. 1-3); scores compared item by item."""
-    task, pairs = paired_items(*config.runs, config.task)
+    task, pairs, failed = paired_items(*config.runs, config.task)
     plan = []  # (item id, dimension, side, prompt)
     for a, b in pairs:
         question = question_text(a, config.lang)
@@ -396,12 +424,16 @@ def run_pointwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
     for (item, dim, side, _), result in zip(plan, results, strict=True):
         entry = scores.setdefault((item, dim), {"id": item, "dimension": dim})
         entry[side] = None if result["verdict"] is None else int(result["verdict"])
+        if result["error"]:
+            entry.setdefault("errors", []).append(result["error"])
     summary = {
         "task": task,
         "model_a": name_a,
         "model_b": name_b,
         "rubric": config.rubric,
         "order": "pointwise",
+        "excluded_failed": len(failed),
+        "excluded_failed_ids": failed,
         "dimensions": {},
     }
     for dim in (d["name"] for d in rubric["dimensions"]):
@@ -416,8 +448,10 @@ def run_pointwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
             "items": len(entries),
             "judged": len(both),
             "mean_score": means,
-            "parse_failures": sum((e.get("a") is None) + (e.get("b") is None) for e in entries),
-            "request_errors": 0,
+            "parse_failures": sum(
+                (e.get("a") is None) + (e.get("b") is None) - len(e.get("errors", [])) for e in entries
+            ),
+            "request_errors": sum(len(e.get("errors", [])) for e in entries),
             "rates": {o: outcomes.count(o) / len(outcomes) if outcomes else None for o in OUTCOMES},
             "ci95": bootstrap_rates(outcomes, config.seed) if outcomes else None,
             "position_consistency": None,

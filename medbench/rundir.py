@@ -12,6 +12,7 @@ Layout of ``runs/<timestamp>-<model>/``::
     results.md        the Markdown table printed at the end
     calls.json        requests that reached the model (the rest came from the request cache), API usage
     failures.jsonl    requests that failed after retries (API backends), re-asked on the next run
+    status.json       ``complete`` (false while any item failed: its scores leave those items out)
 
 Reports, judges and bias read these files; nothing downstream recomputes what is here.
 """
@@ -137,12 +138,17 @@ class RunFolder:
                     line = json.dumps(record, ensure_ascii=False, default=_jsonable)
                     fh.write(line + "\n")
 
-    def write_scores(self, scores: list[Score], skipped: list[Skipped]) -> str:
+    def write_scores(self, scores: list[Score], skipped: list[Skipped], n_failed: int = 0) -> str:
         """metrics.json and results.md; returns the Markdown."""
         self.write_json("metrics.json", [asdict(s) for s in scores])
         table = markdown_table(scores)
+        if n_failed:
+            table = (
+                f"INCOMPLETE RUN: {n_failed} item(s) failed after retries and are left out of the scores "
+                "below (Excluded, failures.jsonl); re-run the same command to fill them in.\n\n" + table
+            )
         if skipped:
-            table += f"\nSkipped {len(skipped)} malformed row(s) (details in data.json):\n"
+            table += f"\nSkipped {len(skipped)} malformed or duplicate row(s) (details in data.json):\n"
             table += "".join(f"- {s}\n" for s in skipped[:20])
         (self.path / "results.md").write_text(table, encoding="utf-8")
         return table

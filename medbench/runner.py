@@ -4,6 +4,11 @@ lm-eval does the evaluation (``simple_evaluate`` over a ``TaskManager`` that ind
 ``tasks/``); this module resolves names, the model and the decoding settings, checks the data before
 a model is loaded, keeps a per-model request cache beside the runs (a killed run, re-run with the
 same command, skips every finished request), and hands the results to :mod:`medbench.rundir`.
+
+Items whose request failed (API backends, after retries) are left out of every score, never scored
+as wrong answers: the run is rescored from its own cached answers without them (lm-eval computes the
+metrics, over ``samples`` = the items that succeeded), each score carries ``n_failed`` beside ``n``,
+and ``status.json`` marks the run incomplete until a re-run fills them in.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from medbench.datasources import LEDGER, resolve_data_dir
 from medbench.errors import MedbenchError
 from medbench.models import fingerprint, model_key, resolve_model
 from medbench.paths import plugin_dir
+from medbench.requestcache import RequestCache
 from medbench.rundir import RunFolder
-from medbench.summary import Score, combine_repeats, summarise
+from medbench.summary import Score, annotate, combine_repeats, summarise
 
 log = logging.getLogger("medbench")
 
@@ -155,18 +161,6 @@ def count_calls(lm, counter: Counter) -> None:
         setattr(lm, method, counted)
 
 
-def forget_failures(cache_db: Path, failures: list[dict]) -> None:
-    """lm-eval's cache stores every answer, failures too; drop those so a re-run asks again."""
-    if not failures or not cache_db.is_file():
-        return
-    from lm_eval.api.model import hash_args
-    from sqlitedict import SqliteDict
-
-    with SqliteDict(str(cache_db), autocommit=True) as db:
-        for failure in failures:
-            db.pop(hash_args("generate_until", failure["args"]), None)
-
-
 def model_identity(config: RunConfig) -> tuple[str, dict]:
     """What to load (path, hub id or API model name) and its fingerprint for the run folder."""
     if config.backend == "openai":
@@ -195,7 +189,9 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     LEDGER.reset()
     for name in config.resolved_tasks:  # bad or missing data fails here, before the model is loaded
         for leaf in leaf_tasks(manager, name):
+            LEDGER.begin(leaf)
             load_task_data(manager, leaf, metadata)
+    LEDGER.begin(None)
 
     out = Path(config.output)
     folder = RunFolder.create(out, config.model_name or config.model)
@@ -206,13 +202,21 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     lm = make_lm(config, model_path)
     calls: Counter = Counter()
     count_calls(lm, calls)
-    cache = out / ".cache" / model_key(model_fp)
+    cache = out / ".cache" / f"{model_key(model_fp)}.requests.sqlite"
     started = time.time()
     try:
-        per_repeat = _evaluate(config, lm, manager, cache, decoding, folder)
+        per_repeat, failed = _evaluate(config, lm, manager, cache, decoding, folder)
     finally:
         release(lm)
     scores = combine_repeats(per_repeat)
+    folder.write_json(
+        "status.json",
+        {
+            "complete": not failed,
+            "n_failed": failed,
+            **({"reason": f"{failed} request(s) failed after retries; re-run the command"} if failed else {}),
+        },
+    )
     folder.write_json("data.json", LEDGER.report())
     usage = getattr(lm, "usage", None)
     folder.write_json(
@@ -224,38 +228,102 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
             **({"api_usage": {k: v for k, v in asdict(usage).items() if k != "failures"}} if usage else {}),
         },
     )
-    folder.write_scores(scores, LEDGER.skipped)
+    folder.write_scores(scores, LEDGER.skipped, failed)
     return folder, scores
 
 
-def _evaluate(config: RunConfig, lm, manager, cache: Path, decoding: dict, folder: RunFolder) -> list:
-    """Each repeat through lm-eval, its results written as soon as it finishes."""
+def exclusions(manager, leaves: list[str], failures: list[dict]) -> dict[str, dict[str, int]]:
+    """Per task: items left out of its score, by why (malformed, duplicate, failed)."""
+    out = {}
+    for leaf in leaves:
+        split = task_config(manager, leaf).get("test_split")
+        counts = LEDGER.counts(leaf, split)
+        counts["failed"] = sum(1 for f in failures if f["task"] == leaf)
+        out[leaf] = counts
+    return out
+
+
+def _evaluate(config: RunConfig, lm, manager, cache: Path, decoding: dict, folder: RunFolder):
+    """Each repeat through lm-eval, its results written as soon as it finishes; returns the scores of
+    each repeat and the number of failed requests of the last."""
     from lm_eval import simple_evaluate
 
-    per_repeat = []
+    leaves = [leaf for name in config.resolved_tasks for leaf in leaf_tasks(manager, name)]
+    per_repeat, failed = [], 0
     for repeat in range(config.repeats):
         seed = config.seed + repeat
-        results = simple_evaluate(
-            model=lm,
-            tasks=config.resolved_tasks,
-            num_fewshot=config.shots,
-            limit=config.limit,
-            use_cache=str(cache),
-            log_samples=True,
-            task_manager=manager,
-            gen_kwargs=decoding,
-            random_seed=seed,
-            numpy_random_seed=seed,
-            torch_random_seed=seed,
-            fewshot_random_seed=seed,
+        seeds = dict(
+            random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed
         )
-        failures = list(getattr(lm, "failures", []))
-        forget_failures(Path(f"{cache}_rank0.db"), failures)
+        done = len(getattr(lm, "failures", []))
+        cached = RequestCache(lm, str(cache), seed=seed, repeat=repeat)
+        try:
+            results = simple_evaluate(
+                model=cached,
+                tasks=config.resolved_tasks,
+                num_fewshot=config.shots,
+                limit=config.limit,
+                log_samples=True,
+                task_manager=manager,
+                gen_kwargs=decoding,
+                **seeds,
+            )
+        finally:
+            cached.close()
+        failures = list(getattr(lm, "failures", []))[done:]
+        if failures:
+            results = _without_failed(config, lm, manager, cache, decoding, results, failures, seeds, repeat)
         folder.write_results(results, repeat if config.repeats > 1 else None, failures)
-        per_repeat.append(summarise(results))
+        scores = summarise(results)
+        annotate(scores, results, exclusions(manager, leaves, failures))
+        per_repeat.append(scores)
+        failed = len(failures)
         if failures:
             log.warning(
-                "%d request(s) failed after retries (listed in failures.jsonl); re-run to retry them",
+                "%d item(s) failed after retries: left out of the scores (n_failed), listed in "
+                "failures.jsonl; the run is incomplete until the same command is re-run",
                 len(failures),
             )
-    return per_repeat
+    return per_repeat, failed
+
+
+def _without_failed(config, lm, manager, cache, decoding, results, failures, seeds, repeat) -> dict:
+    """The run's results rescored by lm-eval over the items that succeeded, from the cache alone.
+
+    A task whose every item failed cannot be scored: its metrics stay, valued None, with n = 0.
+    """
+    from lm_eval import simple_evaluate
+
+    failed = {(f["task"], f["doc_id"]) for f in failures}
+    samples = results["samples"]
+    keep = {
+        task: sorted(s["doc_id"] for s in items if (task, s["doc_id"]) not in failed)
+        for task, items in samples.items()
+    }
+    dead = [task for task, ids in keep.items() if not ids]
+    tasks = config.resolved_tasks
+    if dead:  # lm-eval reads an empty selection as "all items": leave such tasks out by name
+        tasks = [t for name in tasks for t in leaf_tasks(manager, name) if t not in dead]
+    rescored = {"results": {}, "n-samples": {}, "group_subtasks": {}, "configs": {}}
+    if tasks:
+        answers = RequestCache(lm, str(cache), seed=seeds["random_seed"], repeat=repeat, answer_only=True)
+        try:
+            rescored = simple_evaluate(
+                model=answers,
+                tasks=tasks,
+                num_fewshot=config.shots,
+                samples={task: ids for task, ids in keep.items() if ids},
+                log_samples=False,
+                task_manager=manager,
+                gen_kwargs=decoding,
+                **seeds,
+            )
+        finally:
+            answers.close()
+    for task in dead:
+        rescored["results"][task] = {
+            key: None for key, value in results["results"][task].items() if isinstance(value, (int, float))
+        }
+        rescored["n-samples"][task] = {"original": len(samples[task]), "effective": 0}
+    rescored["samples"] = samples  # every item's output stays on record, failed ones with their error
+    return rescored

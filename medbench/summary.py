@@ -17,19 +17,38 @@ SKIP_KEYS = {"alias", "name", "sample_len", "samples"}
 
 @dataclass
 class Score:
-    """One metric of one task or group; ``n`` is the number of items behind it."""
+    """One metric of one task or group; ``n`` is the number of items behind it, and the ``n_*`` counts
+    the items of the evaluated split left out of it, by why. ``value`` is None when no item could be
+    scored (every request failed)."""
 
     task: str
     metric: str
-    value: float
+    value: float | None
     n: int
     stderr: float | None = None
     convention: str = ""
     values: list[float] = field(default_factory=list)  # one per repeat
+    n_failed: int = 0
+    n_malformed: int = 0
+    n_duplicate: int = 0
 
     @property
     def std(self) -> float | None:
         return statistics.stdev(self.values) if len(self.values) > 1 else None
+
+    @property
+    def excluded(self) -> str:
+        """``"2 failed, 1 malformed"``, or ``"0"``: the items that are not in ``n``."""
+        parts = [
+            f"{count} {why}"
+            for why, count in (
+                ("failed", self.n_failed),
+                ("malformed", self.n_malformed),
+                ("duplicate", self.n_duplicate),
+            )
+            if count
+        ]
+        return ", ".join(parts) or "0"
 
 
 def _metrics(entry: dict) -> dict[str, tuple[float, float | None]]:
@@ -37,10 +56,15 @@ def _metrics(entry: dict) -> dict[str, tuple[float, float | None]]:
     out = {}
     for key, value in entry.items():
         name = key.split(",")[0]
-        if name in SKIP_KEYS or name.endswith("_stderr") or not isinstance(value, (int, float)):
+        if name in SKIP_KEYS or name.endswith("_stderr"):
+            continue
+        if not isinstance(value, (int, float)) and not (value is None and "," in key):
             continue
         stderr = entry.get(key.replace(name, f"{name}_stderr", 1))
-        out[name] = (float(value), float(stderr) if isinstance(stderr, (int, float)) else None)
+        out[name] = (
+            None if value is None else float(value),
+            float(stderr) if isinstance(stderr, (int, float)) else None,
+        )
     return out
 
 
@@ -76,7 +100,7 @@ def summarise(results: dict) -> list[Score]:
             scores.append(Score(group, metric, value, total, stderr, "micro (item-weighted)"))
         for metric in group_metrics:
             per_task = [m[metric][0] for m in leaf_metrics if metric in m]
-            if len(per_task) == len(leaves):
+            if len(per_task) == len(leaves) and None not in per_task:
                 macro = sum(per_task) / len(per_task)
                 scores.append(Score(group, metric, macro, total, None, f"macro ({len(leaves)} subjects)"))
         seen.add(group)
@@ -88,21 +112,36 @@ def summarise(results: dict) -> list[Score]:
     return scores
 
 
+def annotate(scores: list[Score], results: dict, excluded: dict[str, dict[str, int]]) -> None:
+    """Set each score's ``n_failed``/``n_malformed``/``n_duplicate`` (a group: its tasks' sum)."""
+    groups: dict[str, list[str]] = results.get("group_subtasks", {})
+    for score in scores:
+        counts = [excluded.get(leaf, {}) for leaf in _leaves(score.task, groups)]
+        score.n_failed = sum(c.get("failed", 0) for c in counts)
+        score.n_malformed = sum(c.get("malformed", 0) for c in counts)
+        score.n_duplicate = sum(c.get("duplicate", 0) for c in counts)
+
+
 def combine_repeats(per_repeat: list[list[Score]]) -> list[Score]:
-    """Mean over repeats (same tasks and metrics each time), keeping each repeat's value."""
+    """Mean over repeats (same tasks and metrics each time), keeping each repeat's value; a metric
+    that some repeat could not score is None, and the largest exclusion counts are kept."""
     first = per_repeat[0]
     combined = []
     for i, score in enumerate(first):
         values = [scores[i].value for scores in per_repeat]
+        known = [v for v in values if v is not None]
         combined.append(
             Score(
                 score.task,
                 score.metric,
-                statistics.fmean(values),
+                statistics.fmean(known) if len(known) == len(values) else None,
                 score.n,
                 score.stderr,
                 score.convention,
-                values,
+                known,
+                max(scores[i].n_failed for scores in per_repeat),
+                score.n_malformed,
+                score.n_duplicate,
             )
         )
     return combined
@@ -147,8 +186,8 @@ def markdown_table(scores: list[Score]) -> str:
     out = []
     notes: dict[str, str] = {}
     for metrics, rows in _blocks(scores):
-        out.append("| Task | Items | " + " | ".join(metrics) + " |")
-        out.append("|---|---:|" + "---:|" * len(metrics))
+        out.append("| Task | Items | Excluded | " + " | ".join(metrics) + " |")
+        out.append("|---|---:|---|" + "---:|" * len(metrics))
         for row in rows:
             first = row[0]
             label = first.task
@@ -157,12 +196,19 @@ def markdown_table(scores: list[Score]) -> str:
             cells = []
             for s in row:
                 err = s.std if repeats > 1 else s.stderr
+                if s.value is None:
+                    cells.append("n/a")
+                    continue
                 cells.append(f"{100 * s.value:.2f}" + ("" if err is None else f" ± {100 * err:.2f}"))
                 if s.convention and not s.convention.startswith(ROW_CONVENTIONS):
                     notes[s.metric] = s.convention
-            out.append(f"| {label} | {first.n} | " + " | ".join(cells) + " |")
+            out.append(f"| {label} | {first.n} | {first.excluded} | " + " | ".join(cells) + " |")
         out.append("")
     spread = f"± is the std over {repeats} repeats" if repeats > 1 else "± is the standard error"
-    out.append(f"Values x100; {spread}.")
+    out.append(
+        f"Values x100; {spread}. Items: the items each score rests on; Excluded: items of the evaluated "
+        "split left out of it (failed requests, malformed or duplicate rows; details in data.json and "
+        "failures.jsonl)."
+    )
     out += [f"- {metric}: {text}" for metric, text in notes.items()]
     return "\n".join(out) + "\n"

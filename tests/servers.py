@@ -12,12 +12,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from medbench.serve import free_port
 
+#: every fault :class:`ScriptedChat` can play; ``-once`` variants fail the first request only
+FAULTS = (
+    "500",
+    "500-once",
+    "drop-once",
+    "drop",
+    "429-once",
+    "hang",
+    "bad-json",
+    "empty-choices",
+    "no-choices",
+    "wrong-schema",
+    "html",
+    "huge",
+    "401-echo",
+)
+
 
 class ScriptedChat:
     """A chat-completions server whose behaviour is scripted per prompt text; counts every hit.
 
-    ``rules``: list of (substring, behaviour) where behaviour is "500" (always), "drop-once" (close the
-    connection without answering the first time), or "500-once". Everything else gets ``reply``.
+    ``rules``: list of (substring, behaviour), a behaviour from :data:`FAULTS`; everything else, and
+    everything once :attr:`healed` is set, gets ``reply``. ``hang`` sleeps ``hang_seconds``
+    before answering; ``huge`` answers ``reply`` followed by 10 MB of text.
     """
 
     def __init__(self, rules: list[tuple[str, str]], reply="答案：A", delay: float = 0.0) -> None:
@@ -25,16 +43,24 @@ class ScriptedChat:
         self.rules, self.reply, self.delay = rules, reply, delay
         self.hits: Counter = Counter()
         self.lock = threading.Lock()
+        self.healed = False
+        self.hang_seconds = 3.0
+        self.seen_headers: list[dict] = []
 
     def behaviour(self, prompt: str) -> tuple[str, int]:
         for needle, what in self.rules:
             if needle in prompt:
                 with self.lock:
                     self.hits[needle] += 1
-                    return what, self.hits[needle]
+                    return ("ok" if self.healed else what), self.hits[needle]
         with self.lock:
             self.hits["other"] += 1
         return "ok", 0
+
+    @property
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.hits.values())
 
     @contextmanager
     def serving(self):
@@ -44,27 +70,24 @@ class ScriptedChat:
             def log_message(self, *args):
                 pass
 
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = "\n".join(m["content"] for m in body["messages"])
-                what, n = script.behaviour(prompt)
-                if what == "drop-once" and n == 1:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                if what == "500" or (what == "500-once" and n == 1):
-                    self.send_response(500)
-                    self.send_header("Content-Type", "application/json")
-                    self.end_headers()
-                    self.wfile.write(b'{"error": {"message": "scripted failure"}}')
-                    return
-                text = script.reply(prompt) if callable(script.reply) else script.reply
-                time.sleep(script.delay)
+            def _send(self, status: int, data: bytes, content_type="application/json", headers=()):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _completion(self, model: str, text, choices=None) -> bytes:
                 answer = {
                     "id": "x",
                     "object": "chat.completion",
                     "created": 0,
-                    "model": body["model"],
-                    "choices": [
+                    "model": model,
+                    "choices": choices
+                    if choices is not None
+                    else [
                         {
                             "index": 0,
                             "finish_reason": "stop",
@@ -73,12 +96,47 @@ class ScriptedChat:
                     ],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
                 }
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                return json.dumps(answer, ensure_ascii=False).encode()
+
+            def do_POST(self):  # noqa: C901 - one branch per scripted fault
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                script.seen_headers.append(dict(self.headers))
+                prompt = "\n".join(m["content"] for m in body["messages"])
+                what, n = script.behaviour(prompt)
+                once = what.endswith("-once")
+                if once and n > 1:
+                    what = "ok"
+                what = what.removesuffix("-once")
+                text = script.reply(prompt) if callable(script.reply) else script.reply
+                model = body["model"]
+                if what == "drop":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if what == "500":
+                    return self._send(500, b'{"error": {"message": "scripted failure"}}')
+                if what == "429":
+                    return self._send(
+                        429, b'{"error": {"message": "slow down"}}', headers=[("Retry-After", "0")]
+                    )
+                if what == "hang":
+                    time.sleep(script.hang_seconds)
+                if what == "bad-json":
+                    return self._send(200, b'{"choices": [{"message": ')
+                if what == "empty-choices":
+                    return self._send(200, self._completion(model, text, choices=[]))
+                if what == "no-choices":
+                    return self._send(200, b'{"id": "x", "object": "chat.completion"}')
+                if what == "wrong-schema":
+                    return self._send(200, self._completion(model, text, choices={"message": text}))
+                if what == "html":
+                    return self._send(200, b"<html><body>Bad gateway</body></html>", "text/html")
+                if what == "401-echo":
+                    echo = {"error": {"message": f"invalid key in {self.headers.get('authorization')}"}}
+                    return self._send(401, json.dumps(echo).encode())
+                if what == "huge":
+                    text = text + "。" * (10 * 1024 * 1024 // 3)
+                time.sleep(script.delay)
+                return self._send(200, self._completion(model, text))
 
         server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)

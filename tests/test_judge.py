@@ -260,3 +260,107 @@ def test_arena_ranks_three_models_by_bradley_terry(tmp_path):
     # equal records give equal strengths
     even = bradley_terry(2, [(0, 1, 1.0), (0, 1, 0.0)])
     assert even[0] == pytest.approx(even[1])
+
+
+ZH = {"胜": "win", "负": "loss", "平": "tie"}
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("胜", "win"),
+        ("负。", "loss"),
+        ("结果：平", "tie"),
+        ("回答1胜", "win"),
+        ("回答1的诊断更准确，也更负责任。\n结论：胜", "win"),  # 负 inside 负责 is no verdict
+        ("回答1专业水平更高", None),  # 平 inside 水平: no verdict named (asked again, then a parse failure)
+        ("回答1更加专业和负责", None),  # 负 inside 负责
+        ("两个回答水平相当，但回答2更全面。\n负", "loss"),
+        ("胜或负都有可能", None),  # two outcomes on the deciding line
+        ("**胜**", "win"),
+        ("我认为回答1能胜任，因为……\n最终判断：平", "tie"),  # 胜 inside 胜任
+    ],
+)
+def test_chinese_verdicts_follow_the_rubric_output_format_not_substrings(reply, expected):
+    assert parse_verdict(reply, ZH) == expected
+
+
+def test_the_final_line_decides_an_english_verdict():
+    labels = {"Win": "win", "Lose": "loss", "Tie": "tie"}
+    assert parse_verdict("A Tie would understate Answer1.\nWin", labels) == "win"
+    assert parse_verdict("Answer1 wins clearly", labels) is None  # 'wins' is not the label
+
+
+def _with_error(run: str, item: int) -> None:
+    from pathlib import Path
+
+    path = Path(run) / "samples" / "huatuo26m.jsonl"
+    records = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    records[item - 1].update(raw="", error="APIConnectionError: Connection error.")
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+
+
+def test_items_that_failed_in_either_run_are_excluded_and_counted(runs, tmp_path):
+    _with_error(runs[0], 2)
+    _with_error(runs[1], 4)
+    script = ScriptedChat([], reply=lambda prompt: "Win")
+    with script.serving() as url:
+        folder, summary = run_judge(_config(runs, url, tmp_path))
+    dim = summary["dimensions"]["professionalism_fluency"]
+    assert summary["excluded_failed"] == 2 and summary["excluded_failed_ids"] == ["2", "4"]
+    assert dim["items"] == 3 and script.hits["other"] == 6
+    assert "2 item(s) not judged: their answer failed in a run" in (folder.path / "results.md").read_text()
+
+
+def test_pointwise_counts_request_errors_and_excludes_failed_answers(runs, tmp_path):
+    _with_error(runs[1], 5)
+    script = ScriptedChat([("Answer to rate: A答1", "500")], reply="3")
+    with script.serving() as url:
+        folder, summary = run_judge(
+            JudgeConfig(
+                runs=list(runs),
+                rubric="chimed_rubric",
+                judge_model="j",
+                base_url=url,
+                lang="en",
+                max_retries=1,
+                output=str(tmp_path / "out"),
+            )
+        )
+    assert summary["excluded_failed"] == 1
+    for dim in ("fluency", "completeness", "precision"):
+        s = summary["dimensions"][dim]
+        assert (s["items"], s["judged"], s["request_errors"], s["parse_failures"]) == (4, 3, 1, 0)
+    header = (folder.path / "results.md").read_text().splitlines()[0]
+    assert "pointwise" in header and "random order" not in header
+
+
+def test_a_judge_reply_that_is_not_a_chat_completion_is_a_request_error(runs, tmp_path):
+    script = ScriptedChat([("Answer1:A答3", "empty-choices")], reply=_reply)
+    with script.serving() as url:
+        _, summary = run_judge(_config(runs, url, tmp_path, order="random"))
+    assert summary["dimensions"]["professionalism_fluency"]["request_errors"] == 1
+
+
+def test_judge_and_arena_take_a_timeout():
+    from medbench.cli import build_parser
+
+    parser = build_parser()
+    for command in ("judge", "arena"):
+        args = parser.parse_args(
+            [
+                command,
+                "--runs",
+                "a",
+                "b",
+                "--rubric",
+                "r",
+                "--judge-model",
+                "j",
+                "--base-url",
+                "u",
+                "--timeout",
+                "7",
+            ]
+        )
+        assert args.timeout == 7.0

@@ -38,4 +38,4 @@ def test_repeats_average_and_keep_each_value():
     b[2].value = 0.0
     combined = combine_repeats([a, b])
     assert combined[2].value == pytest.approx(0.5) and combined[2].values == [1.0, 0.0]
-    assert "| t1 | 2 | 50.00 ± 70.71 |" in markdown_table(combined)
+    assert "| t1 | 2 | 0 | 50.00 ± 70.71 |" in markdown_table(combined)

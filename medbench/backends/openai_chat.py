@@ -1,22 +1,26 @@
 """An OpenAI-compatible chat-completions backend (GPT-4, vLLM's server, ``transformers serve``, ...).
 
 Requests run concurrently (``concurrency`` at a time). The ``openai`` client retries 408/409/429/5xx
-answers, timeouts and dropped connections with exponential backoff (``max_retries``). A request that
-still fails is recorded in :attr:`OpenAIChatLM.failures` with its task and item, and answered with an
-empty string, so the run finishes and every success is cached; re-running the same command asks
-again only for the failed items. The API key comes from ``OPENAI_API_KEY`` and is never written out.
+answers, timeouts and dropped connections with exponential backoff (``max_retries``), and
+:mod:`medbench.chatcall` retries replies that are not chat completions. A request that still fails is
+recorded in :attr:`OpenAIChatLM.failures` with its task and item and answered with a
+:class:`~medbench.requestcache.FailedReply`: the run finishes, every success is cached, no failure is
+(the runner leaves failed items out of the scores and marks the run incomplete), and re-running the
+same command asks again only for the failed items. The API key comes from ``OPENAI_API_KEY`` and is
+never written out.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass, field
 
 from lm_eval.api.model import LM
 from tqdm import tqdm
 
+from medbench import chatcall
 from medbench.errors import MedbenchError
+from medbench.requestcache import FailedReply
 
 
 @dataclass
@@ -25,6 +29,7 @@ class Usage:
     completion_tokens: int = 0
     requests: int = 0
     failures: list[dict] = field(default_factory=list)
+    truncated: list[dict] = field(default_factory=list)  # replies cut at max_reply_chars
 
 
 def _truncate(text: str, stops: list[str]) -> str:
@@ -37,11 +42,18 @@ class OpenAIChatLM(LM):
     """lm-eval ``LM`` over ``/v1/chat/completions``; generation only."""
 
     def __init__(
-        self, base_url: str, model: str, concurrency: int = 8, max_retries: int = 5, timeout: float = 120.0
+        self,
+        base_url: str,
+        model: str,
+        concurrency: int = 8,
+        max_retries: int = 5,
+        timeout: float = 120.0,
+        max_reply_chars: int = chatcall.MAX_REPLY_CHARS,
     ) -> None:
         super().__init__()
         self.base_url, self.model = base_url, model
         self.concurrency, self.max_retries, self.timeout = concurrency, max_retries, timeout
+        self.max_reply_chars = max_reply_chars
         self.usage = Usage()
 
     @property
@@ -79,35 +91,29 @@ class OpenAIChatLM(LM):
         return body
 
     async def _all(self, requests, disable_tqdm: bool) -> list[str]:
-        from openai import AsyncOpenAI
-
-        client = AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY",
-            max_retries=self.max_retries,
-            timeout=self.timeout,
-        )
+        client = chatcall.client(self.base_url, self.max_retries, self.timeout)
         gate = asyncio.Semaphore(self.concurrency)
         bar = tqdm(total=len(requests), desc="Chat completions", disable=disable_tqdm)
 
         async def one(request) -> str:
+            task, doc_id = (request.metadata or (None, None))[:2]
             async with gate:
                 try:
-                    reply = await client.chat.completions.create(**self._body(request))
-                except Exception as exc:  # the client already retried; record and move on
-                    task, doc_id = (request.metadata or (None, None))[:2]
-                    error = f"{type(exc).__name__}: {exc}"
-                    self.usage.failures.append(
-                        {"task": task, "doc_id": doc_id, "error": error, "args": request.args}
+                    reply = await chatcall.complete(
+                        client, self._body(request), self.max_retries, self.max_reply_chars
                     )
-                    return ""
+                except Exception as exc:  # retried already; recorded, never cached, re-asked next run
+                    error = chatcall.describe(exc)
+                    self.usage.failures.append({"task": task, "doc_id": doc_id, "error": error})
+                    return FailedReply(error)
                 finally:
                     bar.update(1)
             self.usage.requests += 1
-            if reply.usage:
-                self.usage.prompt_tokens += reply.usage.prompt_tokens or 0
-                self.usage.completion_tokens += reply.usage.completion_tokens or 0
-            text = _truncate(reply.choices[0].message.content or "", request.args[1].get("until") or [])
+            self.usage.prompt_tokens += reply.prompt_tokens
+            self.usage.completion_tokens += reply.completion_tokens
+            if reply.truncated:
+                self.usage.truncated.append({"task": task, "doc_id": doc_id, "kept_chars": len(reply.text)})
+            text = _truncate(reply.text, request.args[1].get("until") or [])
             self.cache_hook.add_partial("generate_until", request.args, text)
             return text
 

@@ -1,0 +1,146 @@
+"""The per-model request cache that lets a killed run resume: lm-eval's ``CachingLM``, made safe.
+
+lm-eval's own cache differs in three ways that matter to a harness people trust:
+
+- it stores values with pickle, so a cache file received with someone's runs folder runs code when
+  it is read; here every value is JSON (``SqliteDict`` with JSON ``encode``/``decode``), and a value
+  that is not JSON (an old pickle, a planted payload) is never unpickled: it is a miss;
+- it stores whatever the model returned, failed API requests included (as ``""``), so a run
+  interrupted between generation and scoring resumes with failures scored as empty answers; here a
+  :class:`FailedReply` is never stored, whatever the moment of the interruption;
+- it never caches sampled generations, so a killed sampled run starts over; here they are stored
+  under (request, seed, repeat): a resumed run keeps every finished sample, and a finished run
+  re-run with the same seed gives the same outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from lm_eval.api.model import LM, CacheHook, hash_args
+
+from medbench.errors import MedbenchError
+
+
+class FailedReply(str):
+    """A request that failed after retries: an empty answer that no cache may keep."""
+
+    def __new__(cls, error: str) -> FailedReply:
+        reply = super().__new__(cls, "")
+        reply.error = error
+        return reply
+
+
+#: what a cache lookup returns for an absent key or a value that is not JSON
+MISS = _MISS = object()
+
+
+def _decode(value: bytes | str) -> Any:
+    """JSON only; anything else reads as a miss and is never unpickled."""
+    try:
+        return json.loads(value)
+    except (ValueError, TypeError, RecursionError):
+        return _MISS
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def open_cache(path: str):
+    """A JSON-valued SqliteDict (keys are request hashes)."""
+    from sqlitedict import SqliteDict
+
+    if os.path.dirname(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    return SqliteDict(path, autocommit=True, encode=_encode, decode=_decode)
+
+
+class _Hook(CacheHook):
+    """Backends store each answer as soon as it is computed (so ``kill -9`` loses nothing); failures
+    and sampled answers go through :class:`RequestCache` instead."""
+
+    def __init__(self, cache: RequestCache) -> None:
+        self.cache = cache
+        self.dbdict = cache.db
+
+    def add_partial(self, attr: str, req, res) -> None:
+        if not isinstance(res, FailedReply):
+            self.cache.db[self.cache.key(attr, req)] = res
+
+
+#: what lm-eval asks of a model besides the request methods (forwarded to the wrapped model)
+_FORWARDED = (
+    "all_gather",
+    "apply_chat_template",
+    "barrier",
+    "chat_template",
+    "device",
+    "gather_object",
+    "rank",
+    "tokenizer_name",
+    "world_size",
+)
+
+
+class RequestCache(LM):
+    """Wraps an lm-eval ``LM``: cached answers come from the cache, the rest from the model.
+
+    ``seed`` and ``repeat`` key sampled generations; ``answer_only`` turns a miss into an error (used
+    to rescore a run from its own answers, where a miss would mean a new prompt).
+    """
+
+    def __init__(self, lm, path: str, seed: int = 0, repeat: int = 0, answer_only: bool = False) -> None:
+        super().__init__()
+        self.lm, self.path = lm, path
+        self.seed, self.repeat, self.answer_only = seed, repeat, answer_only
+        self.db = open_cache(path)
+        lm.set_cache_hook(_Hook(self))
+
+    def __getattribute__(self, attr: str):
+        if attr in _FORWARDED:
+            return getattr(object.__getattribute__(self, "lm"), attr)
+        return object.__getattribute__(self, attr)
+
+    def __getattr__(self, attr: str):
+        return getattr(self.lm, attr)
+
+    def key(self, attr: str, args) -> str:
+        if attr == "generate_until" and args[1].get("do_sample", False):
+            return hash_args(attr, [*args, {"seed": self.seed, "repeat": self.repeat}])
+        return hash_args(attr, args)
+
+    def loglikelihood(self, requests, *args, **kwargs):
+        return self._cached("loglikelihood", requests, *args, **kwargs)
+
+    def loglikelihood_rolling(self, requests, *args, **kwargs):
+        return self._cached("loglikelihood_rolling", requests, *args, **kwargs)
+
+    def generate_until(self, requests, *args, **kwargs):
+        return self._cached("generate_until", requests, *args, **kwargs)
+
+    def _cached(self, attr: str, requests, *args, **kwargs) -> list:
+        answers: list = []
+        missing = []
+        for i, request in enumerate(requests):
+            found = self.db.get(self.key(attr, request.args), _MISS)
+            answers.append(found)
+            if found is _MISS:
+                missing.append(i)
+        if missing and self.answer_only:
+            raise MedbenchError(
+                f"rescoring needed {len(missing)} {attr} request(s) that the run never answered "
+                "(prompts changed between passes?)"
+            )
+        fresh = getattr(self.lm, attr)([requests[i] for i in missing], *args, **kwargs) if missing else []
+        for i, answer in zip(missing, fresh, strict=True):
+            answers[i] = answer
+            if not isinstance(answer, FailedReply):
+                self.db[self.key(attr, requests[i].args)] = answer
+        self.db.commit()
+        return answers
+
+    def close(self) -> None:
+        self.db.close()
