@@ -198,10 +198,9 @@ def markdown(summaries: list[dict], mode: str) -> str:
 
 def plot(summaries_by_model: dict[str, list[dict]], path: Path) -> None:
     """Bars per model for each scale, each panel on its scale's range (ChiMed-GPT Figure 2 style)."""
-    import matplotlib
+    from medbench.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     scales = sorted({s["scale"] for summaries in summaries_by_model.values() for s in summaries})
     fig, axes = plt.subplots(1, len(scales), figsize=(4 + 1.2 * len(summaries_by_model), 3.5), squeeze=False)

@@ -5,11 +5,20 @@ Outputs under ``--out``: ``leaderboard.md``/``.csv``, ``index.html`` (self-conta
 leaderboard, per-task sample browser, judge and bias tables; all model and data text escaped),
 ``tables/<paper table>.{md,csv,tex}`` with the published rows beside the measured ones (marked
 "reported", never averaged with ours), and ``plots/<task>.{png,svg}``.
+
+A leaderboard row is one model (its full name and fingerprint, shown by the shortest path suffix
+that tells it apart from the others) under one set of result-affecting settings: two models that
+share a folder name never merge, nor do two runs of one model with different ``--limit`` or shots.
+Each score shows the items behind it and those excluded; a run folder without ``metrics.json`` (a
+killed run) is listed as incomplete and skipped. Text cells are made safe for spreadsheets (no
+formula can start a CSV cell) and for Markdown (a ``|`` in a name does not split a row).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,17 +28,47 @@ import yaml
 from medbench.errors import MedbenchError
 from medbench.paths import plugin_dir
 
+log = logging.getLogger("medbench")
+
 MAIN_METRICS = ("acc", "f1", "rougeL", "bleu1")
 SAMPLES_SHOWN = 20
+#: run settings that change the numbers: runs of one model that differ in any are different rows
+RESULT_SETTINGS = (
+    "shots",
+    "mode",
+    "limit",
+    "prompt_style",
+    "chat",
+    "preset",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "seed",
+    "repeats",
+)
 
 
 @dataclass
 class Folder:
     path: Path
     kind: str  # run | judge | bias | arena
-    model: str
+    model: str  # the row label (unique among the folders of one report)
     config: dict
     data: dict | list = field(default_factory=dict)
+    identity: str = ""  # full model name + fingerprint
+    status: dict = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return str(self.config.get("model_name") or self.config.get("model") or self.path.name).rstrip("/")
+
+    @property
+    def settings(self) -> tuple:
+        return tuple((k, self.config.get(k)) for k in RESULT_SETTINGS if self.kind == "run")
+
+
+class Incomplete(Exception):
+    """A run folder that cannot be reported (killed before its metrics were written)."""
 
 
 def _config(path: Path) -> dict | None:
@@ -41,38 +80,83 @@ def _config(path: Path) -> dict | None:
     return config if isinstance(config, dict) and ("tasks" in config or "kind" in config) else None
 
 
+def _json(path: Path, default=None):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
 def _read(path: Path) -> Folder:
     config = _config(path)
     if config is None:
         raise MedbenchError(f"{path} is not a medbench run, judge or bias folder")
     kind = config.get("kind", "run")
-    model = Path(str(config.get("model_name") or config.get("model") or path.name).rstrip("/")).name
-    if kind == "run":
-        metrics = path / "metrics.json"
-        if not metrics.is_file():
-            raise MedbenchError(f"{path} is a run folder without metrics.json (an unfinished run?)")
-        return Folder(path, kind, model, config, json.loads(metrics.read_text(encoding="utf-8")))
-    summary = path / "summary.json"
-    if not summary.is_file():
-        raise MedbenchError(f"{path} is a {kind} folder without summary.json")
-    return Folder(path, kind, model, config, json.loads(summary.read_text(encoding="utf-8")))
+    result = path / ("metrics.json" if kind == "run" else "summary.json")
+    data = _json(result)
+    if data is None:
+        raise Incomplete(f"no readable {result.name} (killed before it finished?)")
+    model = _json(path / "model.json", {}) or {}
+    # an API model is its name: the server's address (a port that changes per session) is not the model
+    fingerprint = json.dumps({k: v for k, v in model.items() if k != "api"}, sort_keys=True)
+    folder = Folder(path, kind, "", config, data, status=_json(path / "status.json", {}) or {})
+    folder.identity = f"{folder.full_name}|{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
+    return folder
 
 
-def collect(paths: list[str]) -> list[Folder]:
-    """Folders given directly, or every folder with a config.json below a given directory."""
-    folders = []
+def collect(paths: list[str]) -> tuple[list[Folder], list[tuple[Path, str]]]:
+    """Folders given directly, or every folder with a config.json below a given directory; and the
+    folders left out (path, why), each also logged."""
+    folders, incomplete = [], []
     for p in paths:
         path = Path(p)
         if not path.exists():
             raise MedbenchError(f"{path} does not exist")
         if (path / "config.json").is_file():
-            folders.append(_read(path))
-            continue
-        found = sorted(c.parent for c in path.rglob("config.json") if _config(c.parent) is not None)
-        if not found:
-            raise MedbenchError(f"{path} holds no run, judge or bias folders")
-        folders += [_read(f) for f in found]
-    return folders
+            found = [path]
+        else:
+            found = sorted(c.parent for c in path.rglob("config.json") if _config(c.parent) is not None)
+            if not found:
+                raise MedbenchError(f"{path} holds no run, judge or bias folders")
+        for f in found:
+            try:
+                folders.append(_read(f))
+            except Incomplete as exc:
+                incomplete.append((f, str(exc)))
+                log.warning("report: skipping %s: %s", f, exc)
+    name_rows(folders)
+    return folders, incomplete
+
+
+def _parts(name: str) -> tuple[str, ...]:
+    path = Path(name)
+    return path.parts[1:] if path.is_absolute() else path.parts
+
+
+def _suffix(name: str, parts: int) -> str:
+    return "/".join(_parts(name)[-parts:]) or name
+
+
+def name_rows(folders: list[Folder]) -> None:
+    """Give each folder its row label: the shortest path suffix of its model's name that no other
+    model shares (a fingerprint prefix where even full names collide), then the settings in which
+    runs of that one model differ."""
+    identities = {f.identity: f.full_name for f in folders}
+    labels = {}
+    for identity, name in identities.items():
+        parts, depth = len(_parts(name)), 1
+        clash = [
+            i for i, n in identities.items() if i != identity and _suffix(n, depth) == _suffix(name, depth)
+        ]
+        while clash and depth < parts:
+            depth += 1
+            clash = [i for i in clash if _suffix(identities[i], depth) == _suffix(name, depth)]
+        labels[identity] = _suffix(name, depth) + (f" @{identity.split('|')[1][:8]}" if clash else "")
+    for f in folders:
+        variants = {g.settings for g in folders if g.identity == f.identity and g.kind == f.kind}
+        differing = [k for k, v in f.settings if len({dict(s).get(k) for s in variants}) > 1]
+        shown = ", ".join(f"{k}={v}" for k, v in f.settings if k in differing)
+        f.model = labels[f.identity] + (f" ({shown})" if shown else "")
 
 
 def measured(runs: list[Folder]) -> dict[str, dict[tuple[str, str, str], dict]]:
@@ -85,6 +169,27 @@ def measured(runs: list[Folder]) -> dict[str, dict[tuple[str, str, str], dict]]:
             )
             table.setdefault(run.model, {})[(s["task"], s["metric"], convention)] = s
     return table
+
+
+def excluded(score: dict) -> str:
+    """``"2 failed, 1 malformed"`` or ``"0"``: the items of a score's split that are not in its n."""
+    parts = [
+        f"{score.get(f'n_{why}', 0)} {why}"
+        for why in ("failed", "malformed", "duplicate")
+        if score.get(f"n_{why}", 0)
+    ]
+    return ", ".join(parts) or "0"
+
+
+def _row_status(runs: list[Folder]) -> dict[str, str]:
+    """Per row: ``complete``, or why not (a run still missing failed items)."""
+    out: dict[str, str] = {}
+    for run in runs:
+        if run.status.get("complete") is False:
+            out[run.model] = f"incomplete ({run.status.get('n_failed', '?')} failed)"
+        else:
+            out.setdefault(run.model, "complete")
+    return out
 
 
 def main_metric(scores: dict, task: str) -> tuple[str, str] | None:
@@ -119,19 +224,24 @@ def leaderboard(runs: list[Folder], with_published: bool = False) -> pd.DataFram
     """One row per model, one column per task (main metric, x100), and the items behind each;
     optionally the papers' published rows, marked reported (never averaged with measured ones)."""
     table = measured(runs)
+    status = _row_status(runs)
+    full_names = {run.model: run.full_name for run in runs}
     tasks = sorted({task for scores in table.values() for task, _, _ in scores})
     rows = []
     for model, scores in table.items():
-        row = {"model": model, "source": "measured"}
+        row = {"model": model, "source": "measured", "status": status[model], "model_id": full_names[model]}
         for task in tasks:
             picked = main_metric(scores, task)
             if picked:
                 s = scores[(task, *picked)]
                 label = f"{task} ({picked[0]}{', ' + picked[1] if picked[1] else ''})"
-                row[label] = round(100 * s["value"], 2)
+                row[label] = None if s["value"] is None else round(100 * s["value"], 2)
                 row[f"{label} n"] = s["n"]
+                row[f"{label} excluded"] = excluded(s)
         rows.append(row)
     board = pd.DataFrame(rows)
+    for column in (c for c in board.columns if c.endswith(" n")):
+        board[column] = board[column].astype("Int64")  # item counts stay integers beside empty cells
     if with_published:
         board = pd.concat([board, pd.DataFrame(published_rows(list(board.columns)))], ignore_index=True)
     return board
@@ -162,7 +272,7 @@ def paper_tables(
                     ),
                     None,
                 )
-                values[c["name"]] = None if s is None else round(100 * s["value"], 2)
+                values[c["name"]] = None if s is None or s["value"] is None else round(100 * s["value"], 2)
             if any(v is not None for v in values.values()):
                 rows.append({"Model": model, **values, "Source": "measured"})
         if with_published:
@@ -182,10 +292,9 @@ def paper_tables(
 
 def plot_tasks(runs: list[Folder], out: Path) -> list[str]:
     """One bar chart per task: the main metric of every model."""
-    import matplotlib
+    from medbench.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     table = measured(runs)
     tasks = sorted({task for scores in table.values() for task, _, _ in scores})
@@ -195,7 +304,7 @@ def plot_tasks(runs: list[Folder], out: Path) -> list[str]:
         models, values, label = [], [], ""
         for model, scores in table.items():
             picked = main_metric(scores, task)
-            if picked:
+            if picked and scores[(task, *picked)]["value"] is not None:
                 models.append(model)
                 values.append(100 * scores[(task, *picked)]["value"])
                 label = picked[0]
@@ -214,10 +323,9 @@ def plot_tasks(runs: list[Folder], out: Path) -> list[str]:
 
 def stage_progression(runs: list[Folder], out: Path) -> list[str]:
     """Per recipe, each task's main metric across training stages (from the models' model cards)."""
-    import matplotlib
+    from medbench.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     by_recipe: dict[str, dict[str, Folder]] = {}
     for run in runs:
@@ -239,7 +347,8 @@ def stage_progression(runs: list[Folder], out: Path) -> list[str]:
             for stage in order:
                 scores = table.get(stages[stage].model, {})
                 picked = main_metric(scores, task)
-                points.append(100 * scores[(task, *picked)]["value"] if picked else float("nan"))
+                value = scores[(task, *picked)]["value"] if picked else None
+                points.append(float("nan") if value is None else 100 * value)
             ax.plot(order, points, marker="o", label=task)
         ax.set_title(f"{recipe}: main metric by training stage")
         ax.legend(fontsize=7)
@@ -260,7 +369,7 @@ def _samples(run: Folder) -> dict[str, list[dict]]:
     return out
 
 
-def html(folders: list[Folder], board: pd.DataFrame, tables: dict) -> str:
+def html(folders: list[Folder], board: pd.DataFrame, tables: dict, incomplete=()) -> str:
     import jinja2
 
     env = jinja2.Environment(
@@ -269,7 +378,8 @@ def html(folders: list[Folder], board: pd.DataFrame, tables: dict) -> str:
     )
     runs = [f for f in folders if f.kind == "run"]
     return env.get_template("index.html.j2").render(
-        columns=[c for c in board.columns if not c.endswith(" n")],
+        columns=[c for c in board.columns if not c.endswith((" n", " excluded")) and c != "model_id"],
+        incomplete=[(str(p), why) for p, why in incomplete],
         board=board.to_dict("records"),
         tables={
             name: (title, df.to_dict("records"), list(df.columns)) for name, (title, df) in tables.items()
@@ -283,6 +393,20 @@ def html(folders: list[Folder], board: pd.DataFrame, tables: dict) -> str:
     )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula get a leading ``'`` (OWASP's advice)."""
+    return df.map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
+
+
+def markdown_safe(df: pd.DataFrame) -> str:
+    """A Markdown table whose text cells cannot break its columns."""
+    cells = df.map(lambda v: v.replace("|", "\\|").replace("\n", " ") if isinstance(v, str) else v)
+    return cells.to_markdown(index=False)
+
+
 def build(
     paths: list[str],
     out: str,
@@ -290,31 +414,35 @@ def build(
     with_published: bool = True,
     tables: list[str] | None = None,
 ) -> Path:
-    folders = collect(paths)
+    folders, incomplete = collect(paths)
     runs = [f for f in folders if f.kind == "run"]
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     board = leaderboard(runs, with_published)
     tables = paper_tables(runs, with_published, tables)
+    skipped_note = "".join(f"\n- left out, incomplete: {p} ({why})" for p, why in incomplete)
     if "md" in formats:
-        (target / "leaderboard.md").write_text(board.to_markdown(index=False) + "\n", encoding="utf-8")
+        (target / "leaderboard.md").write_text(
+            markdown_safe(board)
+            + "\n"
+            + (f"\nRun folders not reported:{skipped_note}\n" if incomplete else ""),
+            encoding="utf-8",
+        )
     if "csv" in formats:
-        board.to_csv(target / "leaderboard.csv", index=False)
+        spreadsheet_safe(board).to_csv(target / "leaderboard.csv", index=False)
     table_dir = target / "tables"
     table_dir.mkdir(exist_ok=True)
     for name, (title, df) in tables.items():
         if "md" in formats:
-            (table_dir / f"{name}.md").write_text(
-                f"{title}\n\n{df.to_markdown(index=False)}\n", encoding="utf-8"
-            )
+            (table_dir / f"{name}.md").write_text(f"{title}\n\n{markdown_safe(df)}\n", encoding="utf-8")
         if "csv" in formats:
-            df.to_csv(table_dir / f"{name}.csv", index=False)
+            spreadsheet_safe(df).to_csv(table_dir / f"{name}.csv", index=False)
         if "latex" in formats:
             (table_dir / f"{name}.tex").write_text(
                 df.to_latex(index=False, na_rep="--", caption=title, escape=True), encoding="utf-8"
             )
     if "html" in formats:
-        (target / "index.html").write_text(html(folders, board, tables), encoding="utf-8")
+        (target / "index.html").write_text(html(folders, board, tables, incomplete), encoding="utf-8")
         plot_tasks(runs, target / "plots")
         stage_progression(runs, target / "plots")
         _extra_plots(folders, target / "plots")

@@ -1,0 +1,90 @@
+"""``medbench report`` over a shared runs folder that holds a killed run, two different models both
+called ``final``, two settings of one model, and hostile model names (issue 13 cases 7 and 12, the
+report crashes, CSV formula injection)."""
+
+import csv
+from dataclasses import asdict
+
+import pytest
+
+from medbench.cli import main
+from medbench.rundir import RunFolder
+from medbench.summary import Score
+
+CALC = "=cmd|' /C calc'!A0"
+MATH = "$\\foo$"
+
+
+def _run(root, model: str, fingerprint: dict, acc: float, limit=None, n_failed=0, tasks=("ceval_med",)):
+    folder = RunFolder.create(root, model)
+    folder.write_json(
+        "config.json", {"model": model, "model_name": None, "tasks": list(tasks), "limit": limit}
+    )
+    folder.write_json("model.json", fingerprint)
+    folder.write_json("status.json", {"complete": not n_failed, "n_failed": n_failed})
+    scores = [Score(t, "acc", acc, 10 - n_failed, 0.1, "", n_failed=n_failed) for t in tasks]
+    folder.write_json("metrics.json", [asdict(s) for s in scores])
+    return folder.path
+
+
+@pytest.fixture
+def shared(tmp_path):
+    root = tmp_path / "runs"
+    _run(root, "/models/orgA/final", {"weights_sha256": "a" * 64}, 0.30)
+    _run(root, "/models/orgB/final", {"weights_sha256": "b" * 64}, 0.70)
+    _run(root, "/models/orgC/ckpt", {"weights_sha256": "c" * 64}, 0.40, limit=20)
+    _run(root, "/models/orgC/ckpt", {"weights_sha256": "c" * 64}, 0.60, limit=10, tasks=("cmexam",))
+    _run(root, CALC, {"api": "x", "model_name": CALC}, 0.50, n_failed=2)
+    _run(root, MATH, {"api": "x", "model_name": MATH}, 0.20)
+    killed = RunFolder.create(root, "killed")
+    killed.write_json("config.json", {"model": "killed", "tasks": ["ceval_med"]})
+    return root, killed.path
+
+
+def test_report_writes_every_output_and_keeps_every_model_and_setting_apart(shared, tmp_path, caplog):
+    root, killed = shared
+    out = tmp_path / "site"
+    assert main(["report", str(root), "--out", str(out), "--no-published"]) == 0
+    for name in (
+        "leaderboard.md",
+        "leaderboard.csv",
+        "index.html",
+        "plots/ceval_med.png",
+        "plots/cmexam.png",
+    ):
+        assert (out / name).is_file(), name
+
+    rows = {r["model"]: r for r in csv.DictReader((out / "leaderboard.csv").open(encoding="utf-8"))}
+    assert rows["orgA/final"]["ceval_med (acc)"] == "30.0" and rows["orgB/final"]["ceval_med (acc)"] == "70.0"
+    # one model, two --limit settings: two rows, neither result hidden
+    assert (
+        rows["ckpt (limit=20)"]["ceval_med (acc)"] == "40.0" and rows["ckpt (limit=20)"]["cmexam (acc)"] == ""
+    )
+    assert rows["ckpt (limit=10)"]["cmexam (acc)"] == "60.0"
+    # no cell can start a formula; the failed items and the incomplete status are in the row
+    calc = next(row for row in rows.values() if row["model_id"] == "'" + CALC)
+    assert calc["status"] == "incomplete (2 failed)" and calc["ceval_med (acc) excluded"] == "2 failed"
+    assert calc["ceval_med (acc) n"] == "8"
+    for row in rows.values():
+        assert not any(v.startswith(("=", "+", "-", "@")) for v in row.values() if v)
+
+    markdown = (out / "leaderboard.md").read_text(encoding="utf-8")
+    calc_line = next(line for line in markdown.splitlines() if "calc" in line)
+    assert calc_line.count(" | ") == markdown.splitlines()[0].count(" | ")  # the '|' did not add a column
+    assert f"left out, incomplete: {killed}" in markdown
+    assert f"report: skipping {killed}" in caplog.text
+
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "Run folders not reported" in page and str(killed) in page
+    assert "$\\foo$" in page and "excluded: 2 failed" in page
+
+
+def test_models_with_the_same_full_name_but_other_weights_stay_apart(tmp_path):
+    from medbench.report import collect
+
+    root = tmp_path / "runs"
+    _run(root, "/m/final", {"weights_sha256": "a" * 64}, 0.3)
+    _run(root, "/m/final", {"weights_sha256": "b" * 64}, 0.7)
+    folders, _ = collect([str(root)])
+    labels = sorted(f.model for f in folders)
+    assert len(set(labels)) == 2 and all(label.startswith("m/final @") for label in labels)
