@@ -14,6 +14,7 @@ repeats, unparseable rate, items answered of the scale's total), ``results.md`` 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import statistics
@@ -23,6 +24,8 @@ from pathlib import Path
 from medbench.errors import MedbenchError
 from medbench.rundir import RunFolder
 from medbench.scales import Scale, extract_option, load_scale, ordered_options, prompts
+
+log = logging.getLogger("medbench")
 
 MODES = ("gen", "loglik")
 
@@ -174,6 +177,19 @@ def summarise(scale: Scale, rows: list[dict], repeats: int, seed: int) -> dict:
     }
 
 
+def unparseable_warnings(summaries: list[dict], mode: str) -> list[str]:
+    """One line per scale whose replies were mostly unparseable (its mean rests on few answers)."""
+    from medbench.checks import WARN_RATE
+
+    return [
+        f"{s['scale'].upper()}: {100 * s['unparseable_rate']:.0f}% of replies named no option "
+        f"({s['items_answered']} of {s['items_asked']} items answered)"
+        + ("; try --mode loglik (local models) or a chat model" if mode == "gen" else "")
+        for s in summaries
+        if s["unparseable_rate"] > WARN_RATE
+    ]
+
+
 def markdown(summaries: list[dict], mode: str) -> str:
     lines = [
         "| Scale | Items | Mean (higher = more stigma) | 95% CI (items) | ± std (repeats) | Unparseable |",
@@ -193,7 +209,8 @@ def markdown(summaries: list[dict], mode: str) -> str:
         for code, sub in s["subscales"].items():
             lines.append(f"| - {code} {sub['name']} | {sub['items']} | {sub['mean']:.3f} | | | |")
     note = "expected score under the option probabilities" if mode == "loglik" else "parsed replies"
-    return "\n".join(lines) + f"\n\nMode: {mode} ({note}).\n"
+    warnings = "".join(f"WARNING: {w}\n" for w in unparseable_warnings(summaries, mode))
+    return (warnings + "\n" if warnings else "") + "\n".join(lines) + f"\n\nMode: {mode} ({note}).\n"
 
 
 def plot(summaries_by_model: dict[str, list[dict]], path: Path) -> None:
@@ -236,6 +253,10 @@ def run_bias(config: BiasConfig) -> tuple[RunFolder, list[dict]]:
 
     if config.mode not in MODES:
         raise MedbenchError(f"unknown mode '{config.mode}' (choose {' or '.join(MODES)})")
+    if config.repeats < 1:
+        raise MedbenchError(f"--repeats must be at least 1 (got {config.repeats})")
+    if config.temperature is not None and config.temperature < 0:
+        raise MedbenchError(f"--temperature must be 0 (greedy) or more (got {config.temperature})")
     if config.mode == "loglik" and config.backend == "openai":
         raise MedbenchError(
             "loglik mode needs a local model (hf or vllm backend); a chat API can only use gen mode"
@@ -266,6 +287,8 @@ def run_bias(config: BiasConfig) -> tuple[RunFolder, list[dict]]:
         for row in all_rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     folder.write_json("summary.json", summaries)
+    for warning in unparseable_warnings(summaries, config.mode):
+        log.warning(warning)
     (folder.path / "results.md").write_text(markdown(summaries, config.mode), encoding="utf-8")
     plot({Path(config.model_name or config.model).name: summaries}, folder.path / "bias")
     return folder, summaries

@@ -174,7 +174,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_bias(args: argparse.Namespace) -> int:
     from medbench.bias_run import BiasConfig, run_bias
+    from medbench.checks import check_device
 
+    check_device(args.device, args.backend)
     if not args.model and args.backend != "openai":
         raise MedbenchError("--model is required (a checkpoint folder, hub id, tiny or smollm2-135m)")
     config = BiasConfig(

@@ -158,6 +158,27 @@ def _chimed_qa(rows: Iterator[Row]) -> Iterator[tuple[Row, Item]]:
     return _checked(rows, build)
 
 
+def _dialogue_turns(block: list[tuple[int, str]]) -> list[list]:
+    """``[role, text, line]`` turns of one ``.dialog`` block; a line that is not a ``P``/``D`` turn or a
+    ``SUM`` summary (two dialogues run together, a stray line) makes the block malformed."""
+    turns: list[list] = []
+    for line_no, text in block[1:]:
+        tag, _, rest = text.partition("\t")
+        if tag.startswith("SUM"):
+            continue
+        if tag not in ("P", "D") or not rest.strip():
+            raise _Malformed(
+                f"line {line_no}: expected 'P<TAB>text', 'D<TAB>text' or a SUM line, got {text[:30]!r}"
+            )
+        role = "patient" if tag == "P" else "doctor"
+        utterance = rest.split("\t")[0].strip()
+        if turns and turns[-1][0] == role:
+            turns[-1][1] += "，" + utterance
+        else:
+            turns.append([role, utterance, line_no])
+    return turns
+
+
 def _mc_dialogues(path: Path) -> Iterator[tuple[Row, Item]]:
     """MC (Song et al., 2020) ``.dialog`` blocks -> one item per doctor turn with the turns before it.
 
@@ -173,16 +194,12 @@ def _mc_dialogues(path: Path) -> Iterator[tuple[Row, Item]]:
             continue
         header = block[0][1].split("\t")
         dialog_id = header[1] if len(header) > 1 and header[0] == "id" else str(block[0][0])
-        turns: list[list] = []  # [role, text, line]
-        for line_no, text in block[1:]:
-            parts = text.split("\t")
-            if parts[0] not in ("P", "D") or len(parts) < 2:
-                continue
-            role = "patient" if parts[0] == "P" else "doctor"
-            if turns and turns[-1][0] == role:
-                turns[-1][1] += "，" + parts[1].strip()
-            else:
-                turns.append([role, parts[1].strip(), line_no])
+        try:
+            turns = _dialogue_turns(block)
+        except _Malformed as exc:
+            blank = {"id": dialog_id, "history": [], "question": "", "reference": ""}
+            yield Row(str(path), block[0][0], {}, f"dialogue {dialog_id}: {exc}"), blank
+            turns = []
         for i, (role, text, line_no) in enumerate(turns):
             if role == "doctor" and i > 0:
                 yield (

@@ -67,13 +67,21 @@ def _parse_cmmlu(row: Row) -> Item:
 
 
 def _parse_medqa(row: Row) -> Item:
+    """A MedQA JSON line; a field of another JSON type is a problem, never ``str()``-ed."""
     r = row.data
-    options = r.get("options") if isinstance(r.get("options"), dict) else {}
+    options = r.get("options")
+    if options is not None and not (
+        isinstance(options, dict) and all(isinstance(v, str) for v in options.values())
+    ):
+        raise ValueError("options: expected an object of option letter -> text")
+    for key in ("question", "answer_idx"):
+        if r.get(key) is not None and not isinstance(r[key], str):
+            raise ValueError(f"{key}: expected text, got {type(r[key]).__name__}")
     return {
         "id": str(row.number),
-        "question": str(r.get("question") or ""),
-        "options": [[k, str(v)] for k, v in sorted(options.items())],
-        "answer": str(r.get("answer_idx") or ""),
+        "question": r.get("question") or "",
+        "options": [[k, v] for k, v in sorted((options or {}).items())],
+        "answer": r.get("answer_idx") or "",
         "explanation": "",
     }
 
@@ -253,7 +261,11 @@ def load(
         items, skipped, multi = [], [], 0
         seen = Duplicates()
         for row in rows:
-            item = layout.parse(row)
+            try:
+                item = layout.parse(row)
+            except ValueError as exc:
+                skipped.append(Skipped(task, row.file, row.number, str(exc), "malformed", split))
+                continue
             item["answer"] = normalise_answer(item["answer"])
             reason = row.problem or problem(item)
             duplicate = (

@@ -138,8 +138,10 @@ class RunFolder:
                     line = json.dumps(record, ensure_ascii=False, default=_jsonable)
                     fh.write(line + "\n")
 
-    def write_scores(self, scores: list[Score], skipped: list[Skipped], n_failed: int = 0) -> str:
-        """metrics.json and results.md; returns the Markdown."""
+    def write_scores(
+        self, scores: list[Score], skipped: list[Skipped], n_failed: int = 0, warnings: list[str] = ()
+    ) -> str:
+        """metrics.json and results.md (warnings first); returns the Markdown."""
         self.write_json("metrics.json", [asdict(s) for s in scores])
         table = markdown_table(scores)
         if n_failed:
@@ -147,6 +149,8 @@ class RunFolder:
                 f"INCOMPLETE RUN: {n_failed} item(s) failed after retries and are left out of the scores "
                 "below (Excluded, failures.jsonl); re-run the same command to fill them in.\n\n" + table
             )
+        if warnings:
+            table = "".join(f"WARNING: {w}\n" for w in warnings) + "\n" + table
         if skipped:
             table += f"\nSkipped {len(skipped)} malformed or duplicate row(s) (details in data.json):\n"
             table += "".join(f"- {s}\n" for s in skipped[:20])

@@ -24,6 +24,7 @@ import yaml
 
 from medbench.backends import make_lm, release
 from medbench.catalog import leaf_tasks, load_task_data, task_config
+from medbench.checks import check_config, check_task_data, warn_unusable
 from medbench.datasources import LEDGER, resolve_data_dir
 from medbench.errors import MedbenchError
 from medbench.models import fingerprint, model_key, resolve_model
@@ -178,6 +179,7 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
         raise MedbenchError(
             f"unknown prompt style '{config.prompt_style}' (choose {', '.join(PROMPT_STYLES)})"
         )
+    check_config(config)
     resolve_data_dir(config.data_dir)  # a wrong --data-dir fails before the model loads
     decoding = gen_kwargs(config)
     config.resolved_tasks = resolve_tasks(config.tasks, task_manager().all_tasks, config.mode)
@@ -190,7 +192,8 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     for name in config.resolved_tasks:  # bad or missing data fails here, before the model is loaded
         for leaf in leaf_tasks(manager, name):
             LEDGER.begin(leaf)
-            load_task_data(manager, leaf, metadata)
+            data = load_task_data(manager, leaf, metadata)
+            check_task_data(leaf, data, task_config(manager, leaf), config.shots)
     LEDGER.begin(None)
 
     out = Path(config.output)
@@ -228,7 +231,7 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
             **({"api_usage": {k: v for k, v in asdict(usage).items() if k != "failures"}} if usage else {}),
         },
     )
-    folder.write_scores(scores, LEDGER.skipped, failed)
+    folder.write_scores(scores, LEDGER.skipped, failed, warn_unusable(scores))
     return folder, scores
 
 

@@ -67,11 +67,11 @@ def prompts(lang: str) -> dict:
 
 def _user_items(path: str, definition: dict) -> dict[int, dict]:
     """Item texts from the user's file: ``{"items": [{"no", "text_zh" and/or "text_en"}]}``."""
+    from medbench.datasources import read_text
+
     file = Path(path).expanduser()
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MedbenchError(f"items file {file} does not exist") from None
+        data = json.loads(read_text(file, "items file"))
     except json.JSONDecodeError as exc:
         raise MedbenchError(f"items file {file}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     items = data.get("items") if isinstance(data, dict) else None
@@ -81,12 +81,13 @@ def _user_items(path: str, definition: dict) -> dict[int, dict]:
     out = {}
     for k, item in enumerate(items, start=1):
         no = item.get("no") if isinstance(item, dict) else None
-        if no not in known:
+        if not isinstance(no, int) or no not in known:
             raise MedbenchError(
                 f"items file {file}: entry {k} has item number {no!r}, not one of 1-{len(known)}"
             )
-        if not (item.get("text_zh") or item.get("text_en")):
-            raise MedbenchError(f"items file {file}: item {no} has no text_zh or text_en")
+        texts = [item.get(k) for k in ("text_zh", "text_en") if item.get(k) is not None]
+        if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise MedbenchError(f"items file {file}: item {no} needs text_zh and/or text_en as text")
         out[no] = item
     return out
 

@@ -141,3 +141,22 @@ def test_both_scales_run_end_to_end_on_the_tiny_model(mode, tiny_model, shared_d
             assert low <= s["ci95"][0] <= s["mean"] <= s["ci95"][1] <= high
             assert s["unparseable_rate"] == 0.0 and len(s["per_repeat"]) == 2
         assert all(abs(sum(r["probs"].values()) - 1) < 1e-6 for r in rows)
+
+
+def test_a_bias_run_of_mostly_unparseable_replies_says_so_in_one_line(tmp_path, caplog):
+    import threading
+
+    answered, lock = [], threading.Lock()
+
+    def reply(prompt):  # an empty reply for all but the first two statements asked
+        with lock:
+            if len(answered) < 2:
+                answered.append(prompt)
+                return "完全同意"
+        return ""
+
+    folder, (cami,) = _scripted_run(tmp_path, reply, scale="cami", mode="gen")
+    assert cami["items_answered"] == 2 and cami["unparseable_rate"] == pytest.approx(38 / 40)
+    warning = "CAMI: 95% of replies named no option (2 of 40 items answered); try --mode loglik"
+    assert warning in caplog.text
+    assert (folder.path / "results.md").read_text(encoding="utf-8").startswith(f"WARNING: {warning}")

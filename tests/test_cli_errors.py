@@ -129,3 +129,83 @@ def test_the_installed_command_prints_no_traceback(args, tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("medbench: error: ")
+
+
+RUN = ["run", "--model", "tiny", "--tasks", "medqa_mcmle"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--limit", "0"], "--limit must be at least 1 item per task"),
+        (["--limit", "-1"], "--limit must be at least 1 item per task"),
+        (["--repeats", "0"], "--repeats must be at least 1"),
+        (["--max-new-tokens", "-5"], "--max-new-tokens must be at least 1"),
+        (["--shots", "-1"], "--shots must be 0 or more"),
+        (["--temperature", "-1"], "--temperature must be 0 (greedy) or more"),
+        (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
+        (["--tasks", ""], "--tasks names no task"),
+    ],
+)
+def test_out_of_range_run_options_are_one_line_never_a_silent_default(capsys, tmp_path, extra, message):
+    assert main([*RUN, "--output", str(tmp_path), *extra]) == 2
+    assert message in _error_line(capsys)
+    assert not any(tmp_path.iterdir())  # refused before a run folder or a model
+
+
+def test_cuda_without_a_gpu_is_one_line(capsys, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    assert main([*RUN, "--output", str(tmp_path), "--device", "cuda"]) == 2
+    assert "PyTorch sees no CUDA GPU" in _error_line(capsys)
+
+
+def _medqa(tmp_path, test_lines: int, dev_lines: int):
+    from medbench.paths import SAMPLES_DIR
+
+    root = tmp_path / "data" / "medqa_mcmle"
+    root.mkdir(parents=True)
+    for split, n in (("test", test_lines), ("dev", dev_lines)):
+        lines = (SAMPLES_DIR / "medqa_mcmle" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        (root / f"{split}.jsonl").write_text("".join(x + "\n" for x in lines[:n]), encoding="utf-8")
+    return root.parent
+
+
+@pytest.mark.parametrize(
+    ("test_lines", "dev_lines", "extra", "message"),
+    [
+        (0, 5, [], "medqa_mcmle: no item to evaluate in split 'test'"),
+        (5, 3, [], "medqa_mcmle: 5 few-shot examples asked for, but split 'dev' holds 3 usable item(s)"),
+        (5, 5, ["--shots", "9"], "medqa_mcmle: 9 few-shot examples asked for, but split 'dev' holds 5"),
+    ],
+    ids=["empty-test-file", "short-few-shot-file", "shots-over-the-pool"],
+)
+def test_unusable_task_data_is_one_line_before_the_model_loads(
+    capsys, tmp_path, monkeypatch, test_lines, dev_lines, extra, message
+):
+    import medbench.runner
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model must not load")
+
+    monkeypatch.setattr(medbench.runner, "make_lm", no_model)
+    data = _medqa(tmp_path, test_lines, dev_lines)
+    assert main([*RUN, "--data-dir", str(data), "--output", str(tmp_path / "runs"), *extra]) == 2
+    assert message in _error_line(capsys)
+
+
+@pytest.mark.parametrize("kind", ["gbk", "folder"])
+def test_a_bias_items_file_in_gbk_or_a_folder_is_one_line(capsys, tmp_path, kind):
+    items = tmp_path / "items.json"
+    if kind == "gbk":
+        items.write_bytes('{"items": [{"no": 1, "text_zh": "精神疾病患者"}]}'.encode("gbk"))
+    else:
+        items.mkdir()
+    code = main(
+        ["bias", "--scale", "mica", "--model", "tiny", "--items", str(items), "--output", str(tmp_path)]
+    )
+    assert code == 2
+    line = _error_line(capsys)
+    assert "items.json" in line and ("not UTF-8" if kind == "gbk" else "is a folder") in line

@@ -175,3 +175,28 @@ def test_the_api_key_echoed_in_an_error_body_is_never_written(tmp_path, monkeypa
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert b"sk-secret-echoed-back" not in path.read_bytes(), path
+
+
+def test_a_sampled_run_resumes_from_its_cache_keyed_on_seed_and_repeat(tmp_path):
+    import itertools
+
+    draws = itertools.cycle("ABCD")  # a server that samples: each request may answer differently
+    script = ScriptedChat([], reply=lambda prompt: f"答案：{next(draws)}")
+    with script.serving() as url:
+        first, _ = run(config(url, tmp_path, temperature=1.0))
+        again, _ = run(config(url, tmp_path, temperature=1.0))
+        other_seed, _ = run(config(url, tmp_path, temperature=1.0, seed=99))
+
+    def calls(folder):
+        return json.loads((folder.path / "calls.json").read_text())["model_requests"].get("generate_until", 0)
+
+    assert (calls(first), calls(again), calls(other_seed)) == (5, 0, 5)
+    assert [s["raw"] for s in samples(again)] == [s["raw"] for s in samples(first)]
+
+
+def test_a_run_whose_replies_name_no_option_warns_in_one_line(tmp_path, caplog):
+    with ScriptedChat([], reply="我不确定。").serving() as url:
+        folder, scores = run(config(url, tmp_path))
+    line = "medqa_mcmle_gen: 100% of 5 replies named no option (parse_fail_rate)"
+    assert line in caplog.text
+    assert (folder.path / "results.md").read_text().startswith(f"WARNING: {line}")

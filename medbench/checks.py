@@ -1,0 +1,98 @@
+"""Checks that turn a bad setting or an unusable task into one line before any model loads, and the
+warnings that say when a finished run's numbers rest on replies that mostly could not be read.
+
+Without them lm-eval would read ``--shots -1`` as zero-shot, ``--temperature -1`` as greedy and
+``--limit 0`` as "everything", or stop with an AssertionError deep inside a few-shot sampler.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from medbench.errors import MedbenchError
+
+if TYPE_CHECKING:
+    from medbench.runner import RunConfig
+    from medbench.summary import Score
+
+log = logging.getLogger("medbench")
+
+#: a reply-quality rate above this gets one warning line with what to try
+WARN_RATE = 0.2
+#: per-item rates that mean "the reply could not be used"
+UNUSABLE_RATES = {
+    "parse_fail_rate": "replies named no option",
+    "unparsed_rate": "replies had no parseable entity line",
+    "empty_rate": "replies were empty",
+}
+
+
+def _at_least(value, minimum, option: str, what: str) -> None:
+    if value is not None and value < minimum:
+        raise MedbenchError(f"{option} must be {what} (got {value})")
+
+
+def check_config(config: RunConfig) -> None:
+    """Every numeric run option within its range, and a device that exists."""
+    if not config.tasks:
+        raise MedbenchError("--tasks names no task (comma-separated task or group names)")
+    _at_least(config.limit, 1, "--limit", "at least 1 item per task (leave it out for all items)")
+    _at_least(config.repeats, 1, "--repeats", "at least 1")
+    _at_least(config.shots, 0, "--shots", "0 or more")
+    _at_least(config.max_new_tokens, 1, "--max-new-tokens", "at least 1")
+    _at_least(config.temperature, 0, "--temperature", "0 (greedy) or more")
+    _at_least(config.batch_size, 1, "--batch-size", "at least 1")
+    _at_least(config.concurrency, 1, "--concurrency", "at least 1")
+    _at_least(config.max_retries, 0, "--max-retries", "0 or more")
+    if config.top_p is not None and not 0 < config.top_p <= 1:
+        raise MedbenchError(f"--top-p must be in (0, 1] (got {config.top_p})")
+    if config.timeout <= 0:
+        raise MedbenchError(f"--timeout must be a positive number of seconds (got {config.timeout})")
+    check_device(config.device, config.backend)
+
+
+def check_device(device: str, backend: str) -> None:
+    """A CUDA device where PyTorch sees none is one line, not a failure after the model loaded."""
+    if backend not in ("hf", "hf-fast") or not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise MedbenchError(f"--device {device}: PyTorch sees no CUDA GPU on this machine (use --device cpu)")
+
+
+def check_task_data(task: str, data, cfg: dict, shots: int | None) -> None:
+    """A task with no item to evaluate, or fewer usable few-shot examples than asked for."""
+    if data is None:
+        return
+    split = cfg.get("test_split") or cfg.get("validation_split")
+    if split in data and len(data[split]) == 0:
+        raise MedbenchError(
+            f"{task}: no item to evaluate in split '{split}' (a file with only a header, or every row "
+            "malformed: see the warnings above)"
+        )
+    wanted = cfg.get("num_fewshot", 0) if shots is None else shots
+    pool = cfg.get("fewshot_split")
+    if wanted and pool in data and len(data[pool]) < wanted:
+        raise MedbenchError(
+            f"{task}: {wanted} few-shot examples asked for, but split '{pool}' holds {len(data[pool])} "
+            "usable item(s) (lower --shots, or fix the few-shot file)"
+        )
+    if wanted and not pool:
+        raise MedbenchError(f"{task}: this task has no few-shot examples; use --shots 0")
+
+
+def warn_unusable(scores: list[Score]) -> list[str]:
+    """One warning line per task whose replies were mostly unusable; returns the lines."""
+    lines = []
+    for s in scores:
+        if s.metric in UNUSABLE_RATES and s.value is not None and s.value > WARN_RATE:
+            lines.append(
+                f"{s.task}: {100 * s.value:.0f}% of {s.n} {UNUSABLE_RATES[s.metric]} ({s.metric}); its "
+                "scores rest on few readable replies: try --mode loglik, a larger --max-new-tokens, "
+                "or --chat for a chat model"
+            )
+    for line in lines:
+        log.warning(line)
+    return lines
