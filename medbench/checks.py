@@ -45,6 +45,7 @@ def check_config(config: RunConfig) -> None:
     _at_least(config.batch_size, 1, "--batch-size", "at least 1")
     _at_least(config.concurrency, 1, "--concurrency", "at least 1")
     _at_least(config.max_retries, 0, "--max-retries", "0 or more")
+    _at_least(config.max_reply_chars, 1, "--max-reply-chars", "at least 1")
     if config.top_p is not None and not 0 < config.top_p <= 1:
         raise MedbenchError(f"--top-p must be in (0, 1] (got {config.top_p})")
     if config.timeout <= 0:

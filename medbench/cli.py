@@ -255,6 +255,7 @@ RUN_OPTIONS = (
     "concurrency",
     "max_retries",
     "timeout",
+    "max_reply_chars",
     "tensor_parallel_size",
     "data_parallel_size",
     "gpu_memory_utilization",
@@ -306,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=8, help="openai: requests in flight")
     p.add_argument("--max-retries", type=int, default=5, help="openai: retries on 429/5xx/timeouts")
     p.add_argument("--timeout", type=float, default=120.0, help="openai: seconds per request")
+    p.add_argument(
+        "--max-reply-chars", type=int, default=65536, help="openai: a longer reply is cut here (and says so)"
+    )
     p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm")
     p.add_argument("--data-parallel-size", type=int, default=1, help="vllm")
     p.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm")

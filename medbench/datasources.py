@@ -90,6 +90,7 @@ class DataLedger:
     def report(self) -> dict:
         """The run folder's ``data.json``."""
         return {
+            "encoding": "utf-8 (a byte-order mark allowed; any other encoding is refused, never guessed)",
             "files_sha256": self.files,
             "skipped_rows": [asdict(s) for s in self.skipped],
             "excluded_items": self.excluded,

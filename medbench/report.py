@@ -403,7 +403,8 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
 
 def markdown_safe(df: pd.DataFrame) -> str:
     """A Markdown table whose text cells cannot break its columns."""
-    cells = df.map(lambda v: v.replace("|", "\\|").replace("\n", " ") if isinstance(v, str) else v)
+    cells = df.astype(object).where(df.notna(), "")  # an empty cell, never "nan" or "<NA>"
+    cells = cells.map(lambda v: v.replace("|", "\\|").replace("\n", " ") if isinstance(v, str) else v)
     return cells.to_markdown(index=False)
 
 

@@ -68,6 +68,7 @@ class RunConfig:
     concurrency: int = 8
     max_retries: int = 5
     timeout: float = 120.0
+    max_reply_chars: int = 65536
     tensor_parallel_size: int = 1
     data_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
@@ -293,7 +294,8 @@ def _evaluate(config: RunConfig, lm, manager, cache: Path, decoding: dict, folde
 def _without_failed(config, lm, manager, cache, decoding, results, failures, seeds, repeat) -> dict:
     """The run's results rescored by lm-eval over the items that succeeded, from the cache alone.
 
-    A task whose every item failed cannot be scored: its metrics stay, valued None, with n = 0.
+    A task whose every item failed cannot be scored: its metrics stay, valued None, with n = 0, and so
+    do those of any group it belongs to (an average over the other tasks is another population).
     """
     from lm_eval import simple_evaluate
 
@@ -323,10 +325,16 @@ def _without_failed(config, lm, manager, cache, decoding, results, failures, see
             )
         finally:
             answers.close()
-    for task in dead:
+    unscored = [*dead]
+    for group, members in results.get("group_subtasks", {}).items():
+        if set(leaf_tasks(manager, group)) & set(dead):  # a group missing a task has no score either
+            rescored["group_subtasks"][group] = members
+            unscored.append(group)
+    for task in unscored:
         rescored["results"][task] = {
             key: None for key, value in results["results"][task].items() if isinstance(value, (int, float))
         }
+    for task in dead:
         rescored["n-samples"][task] = {"original": len(samples[task]), "effective": 0}
     rescored["samples"] = samples  # every item's output stays on record, failed ones with their error
     return rescored

@@ -100,8 +100,8 @@ def summarise(results: dict) -> list[Score]:
             scores.append(Score(group, metric, value, total, stderr, "micro (item-weighted)"))
         for metric in group_metrics:
             per_task = [m[metric][0] for m in leaf_metrics if metric in m]
-            if len(per_task) == len(leaves) and None not in per_task:
-                macro = sum(per_task) / len(per_task)
+            if len(per_task) == len(leaves):
+                macro = None if None in per_task else sum(per_task) / len(per_task)
                 scores.append(Score(group, metric, macro, total, None, f"macro ({len(leaves)} subjects)"))
         seen.add(group)
         for task in leaves:

@@ -194,3 +194,20 @@ def test_an_unreadable_file_says_so(tmp_path):
     (root / "cmmlu" / "test" / "anatomy.csv").chmod(0)
     with pytest.raises(MedbenchError, match="not readable"):
         load_task_data("cmmlu_med_anatomy", root)
+
+
+def test_a_file_the_system_refuses_to_read_is_one_line(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    root = _cmmlu(tmp_path, "0,问题一,甲,乙,丙,丁,A\n")
+    target = root / "cmmlu" / "test" / "anatomy.csv"
+    original = Path.read_bytes
+
+    def refuse(self):  # what an unreadable file does for a non-root user (root reads anything)
+        if self == target:
+            raise PermissionError(13, "Permission denied", str(self))
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(MedbenchError, match="cannot read .*anatomy.csv \\(Permission denied\\)"):
+        load_task_data("cmmlu_med_anatomy", root)

@@ -33,11 +33,11 @@ def server(rules=()) -> ScriptedChat:
     return ScriptedChat(list(rules), reply=gold_reply)
 
 
-def config(url: str, output, **extra) -> RunConfig:
+def config(url: str, output, tasks=("medqa_mcmle",), **extra) -> RunConfig:
     return RunConfig(
         model="scripted",
         model_name="scripted",
-        tasks=["medqa_mcmle"],
+        tasks=list(tasks),
         backend="openai",
         base_url=url,
         max_retries=1,
@@ -154,10 +154,10 @@ def test_a_reply_that_is_not_a_chat_completion_is_retried_then_a_failed_item(tmp
 
 def test_a_huge_reply_is_cut_and_the_cut_recorded(tmp_path):
     with server([("妊娠32周", "huge")]).serving() as url:
-        folder, scores = run(config(url, tmp_path))
-    assert len(samples(folder)[4]["raw"]) == 65536
+        folder, scores = run(config(url, tmp_path, max_reply_chars=1000))
+    assert len(samples(folder)[4]["raw"]) == 1000
     calls = json.loads((folder.path / "calls.json").read_text())
-    assert calls["api_usage"]["truncated"] == [{"task": "medqa_mcmle_gen", "doc_id": 4, "kept_chars": 65536}]
+    assert calls["api_usage"]["truncated"] == [{"task": "medqa_mcmle_gen", "doc_id": 4, "kept_chars": 1000}]
     assert acc(scores).value == 1.0
 
 
@@ -200,3 +200,23 @@ def test_a_run_whose_replies_name_no_option_warns_in_one_line(tmp_path, caplog):
     line = "medqa_mcmle_gen: 100% of 5 replies named no option (parse_fail_rate)"
     assert line in caplog.text
     assert (folder.path / "results.md").read_text().startswith(f"WARNING: {line}")
+
+
+def test_a_subject_whose_every_item_failed_leaves_its_group_without_a_score(tmp_path):
+    physician = [
+        "小儿腹泻最重要的治疗是",
+        "肺结核的主要传播途径是",
+        "小剂量阿司匹林的主要作用是",
+        "乙型肝炎的主要传播途径是",
+    ]
+    with server([(q, "500") for q in physician]).serving() as url:
+        folder, scores = run(config(url, tmp_path, tasks=["ceval_med"]))
+    acc = {(s.task, s.convention.split(" ")[0]): s for s in scores if s.metric == "acc"}
+    assert (acc[("ceval_med_physician_gen", "")].value, acc[("ceval_med_physician_gen", "")].n_failed) == (
+        None,
+        4,
+    )
+    for convention in ("micro", "macro"):  # the group row stays, says why it has no value
+        group = acc[("ceval_med_gen", convention)]
+        assert (group.value, group.n, group.n_failed) == (None, 8, 4)
+    assert acc[("ceval_med_basic_medicine_gen", "")].value is not None

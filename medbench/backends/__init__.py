@@ -62,6 +62,7 @@ def make_lm(config: RunConfig, model_path: str):
             concurrency=config.concurrency,
             max_retries=config.max_retries,
             timeout=config.timeout,
+            max_reply_chars=config.max_reply_chars,
         )
     raise MedbenchError(f"unknown backend '{config.backend}' (available: {', '.join(BACKENDS)})")
 
