@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -321,8 +322,11 @@ def process_results(doc: dict, results: list[str]) -> dict:
     return _score(doc["reference"], results[0].strip())
 
 
+_EXPLANATION_MARKER = re.compile(r"解释\s*[：:]")
+
+
 def process_explanation(doc: dict, results: list[str]) -> dict:
-    """CMExam "Reasoning": only the text after ``解释：`` is scored; a reply without it scores empty."""
-    reply = results[0].replace(":", "：")
-    explanation = reply.split("解释：", 1)[1].strip() if "解释：" in reply else ""
-    return _score(doc["explanation"], explanation)
+    """CMExam "Reasoning": only the text after the ``解释：`` marker (either colon) is scored, unchanged
+    (an ASCII colon inside it, as in ``2:1``, stays); a reply without the marker scores empty."""
+    parts = _EXPLANATION_MARKER.split(results[0], maxsplit=1)
+    return _score(doc["explanation"], parts[1].strip() if len(parts) == 2 else "")

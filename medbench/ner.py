@@ -17,6 +17,7 @@ from pathlib import Path
 
 import datasets
 
+from medbench import ner_conventions
 from medbench.datasources import (
     LEDGER,
     Duplicates,
@@ -268,9 +269,12 @@ def load(
     templates: dict,
     max_chars: int = 400,
     data_dir: str | None = None,
+    missing_hint: str = "",
     **_: object,
 ) -> datasets.DatasetDict:
-    """``custom_dataset`` hook: split ``shots`` holds the solved examples, ``test`` everything else."""
+    """``custom_dataset`` hook: split ``shots`` holds the solved examples, ``test`` the documents of
+    ``eval_files`` that are not shots. ``missing_hint`` says what to do when an evaluated file is
+    missing (e.g. which task evaluates without the official test release)."""
     root = resolve_data_dir(data_dir)
     if root is None:
         raise MedbenchError(
@@ -284,7 +288,8 @@ def load(
     seen = {"shots": Duplicates(), "test": Duplicates()}  # the shots are read again as part of a file
 
     def prepared(path: Path, split: str) -> Iterator[dict]:
-        check_file(path, benchmark, f"official layout: <data-dir>/{path.relative_to(root).as_posix()}")
+        hint = f"official layout: <data-dir>/{path.relative_to(root).as_posix()}"
+        check_file(path, benchmark, hint + (f"; {missing_hint}" if missing_hint and split == "test" else ""))
         skipped = []
         for doc in read(path):
             unknown = sorted({e["type"] for e in doc["entities"]} - known)
@@ -352,6 +357,10 @@ def process_results(doc: dict, results: list[str]) -> dict:
         "unlocated_rate": unlocated / predicted if predicted else 0.0,
     }
     out.update({f"f1_{slug}": pair for _, slug in types})
+    slug = dict(map(tuple, types))
+    mentions_found = {(slug[name], _clean(m)) for name, items in (found or {}).items() for m in items if m}
+    for convention, triple in ner_conventions.counts(doc["text"], doc["entities"], mentions_found).items():
+        out.update({f"{convention}_{m}": triple for m in ("precision", "recall", "f1")})
     return out
 
 

@@ -275,6 +275,7 @@ def paper_tables(
                 values[c["name"]] = None if s is None or s["value"] is None else round(100 * s["value"], 2)
             if any(v is not None for v in values.values()):
                 rows.append({"Model": model, **values, "Source": "measured"})
+                rows[-1]["Convention"] = spec.get("measured_convention")
         if with_published:
             part = published[(published["paper"] == spec["paper"]) & (published["table"] == spec["table"])]
             for model, group in part.groupby("model", sort=False):
@@ -284,9 +285,13 @@ def paper_tables(
                         "Model": model,
                         **{n: values.get(n) for n in names},
                         "Source": f"reported ({spec['paper']} {spec['table']})",
+                        "Convention": spec.get("published_convention"),
                     }
                 )
-        out[name] = (spec["title"], pd.DataFrame(rows, columns=["Model", *names, "Source"]))
+        # a table whose numbers depend on a metric convention says which one each row used
+        labelled = "measured_convention" in spec or "published_convention" in spec
+        columns = ["Model", *names, "Source", *(["Convention"] if labelled else [])]
+        out[name] = (spec["title"], pd.DataFrame(rows, columns=columns))
     return out
 
 

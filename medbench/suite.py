@@ -103,6 +103,7 @@ def plan(config: SuiteConfig) -> dict:
         "bias": bias,
         "judge": judge_plan,
         "tables": suite.get("tables", []),
+        "conventions": suite.get("conventions", {}),
         "outputs": [
             "<suite folder>/runs/...",
             "<suite folder>/report/leaderboard.md",

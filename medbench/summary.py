@@ -10,7 +10,10 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from medbench.textmetrics import CONVENTIONS
+from medbench.ner_conventions import METRIC_CONVENTIONS
+from medbench.textmetrics import CONVENTIONS as TEXT_CONVENTIONS
+
+CONVENTIONS = {**TEXT_CONVENTIONS, **METRIC_CONVENTIONS}
 
 SKIP_KEYS = {"alias", "name", "sample_len", "samples"}
 

@@ -7,6 +7,8 @@
   Sentence-level F1, averaged over the corpus.
 * ``*_jieba`` variants segment words with jieba first (BLEU with ``tokenize="none"`` on the
   space-joined words); they are named as such and never mixed with the character-level ones.
+* ``*_cmexam`` variants are the ``cmexam-official`` convention (:mod:`medbench.cmexam_official`):
+  what CMExam's released script computes, which Qilin-Med's published numbers used.
 
 Values are fractions in [0, 1]; tables show them x100. Each metric's convention is in
 :data:`CONVENTIONS` and is written next to the score in the run folder.
@@ -29,6 +31,16 @@ CONVENTIONS: dict[str, str] = {
     **{r: f"rouge-score {r} F1, character tokens, sentence level, corpus mean" for r in ROUGE_TYPES},
     **{f"bleu{n}_jieba": f"sacrebleu corpus BLEU-{n} on jieba words (tokenize=none)" for n in BLEU_ORDERS},
     **{f"{r}_jieba": f"rouge-score {r} F1 on jieba words, corpus mean" for r in ROUGE_TYPES},
+    **{
+        f"bleu{n}_cmexam": f"cmexam-official: corpus BLEU-{n} on jieba words, no smoothing (CMExam script)"
+        for n in BLEU_ORDERS
+    },
+    **{
+        f"{r}_cmexam": f"cmexam-official: {r} "
+        + ("beta-weighted LCS F" if r == "rougeL" else "F1 on n-gram sets")
+        + ", character tokens, sentence mean (CMExam script)"
+        for r in ROUGE_TYPES
+    },
 }
 
 
@@ -95,6 +107,13 @@ def _corpus(items: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
 
 def aggregation(metric: str) -> Callable[[list[tuple[str, str]]], float]:
     """lm-eval aggregation for one metric name; items are ``(reference, prediction)`` pairs."""
+    if metric.endswith("_cmexam"):
+        from medbench import cmexam_official
+
+        base = metric.removesuffix("_cmexam")
+        if base.startswith("bleu"):
+            return lambda items: cmexam_official.bleu(*_corpus(items), order=int(base[len("bleu") :]))
+        return lambda items: cmexam_official.rouge(*_corpus(items), kind=base)
     words = metric.endswith("_jieba")
     base = metric.removesuffix("_jieba")
     if base.startswith("bleu_p"):

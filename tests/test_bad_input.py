@@ -142,7 +142,7 @@ def test_ccks_entities_with_impossible_offsets_are_reported_not_dropped(tmp_path
         "entities": [{"label_type": "疾病和诊断", "start_pos": 7, "end_pos": 10}],
     }
     root = _ccks(tmp_path, [doc, ok])
-    test = load_task_data("ccks2019_ner", root)["test"]
+    test = load_task_data("ccks2019_ner_train_heldout", root)["test"]
     assert [d["text"] for d in test] == [ok["originalText"]]
     assert all("；；" not in d["answer"] and "：；" not in d["answer"] for d in test)
     (bad,) = LEDGER.skipped

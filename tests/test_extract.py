@@ -146,6 +146,19 @@ def test_any_reply_parses_in_time_to_a_letter_among_the_options(parts, n_options
     )
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.sampled_from(["A ", "B\n", "C、", "D \n", "E,", "F /", "G和"]), min_size=12, max_size=400),
+    st.sampled_from(["", "以上都不", "是正确的", "x"]),
+)
+def test_any_list_of_letters_parses_in_time(chunks, tail):
+    """Letter lists are what made the old patterns backtrack exponentially (SmolLM2 wrote them)."""
+    started = time.perf_counter()
+    result = extract_choice("".join(chunks) + tail, list("ABCD"))
+    assert time.perf_counter() - started < BUDGET
+    assert result == UNPARSED or set(result) <= set("ABCD")
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=3000))
 def test_random_text_parses_in_time_to_a_letter_among_the_options(reply):

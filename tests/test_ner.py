@@ -41,7 +41,7 @@ def test_ccks2019_training_parts_hold_1000_documents_and_17653_entities(shared_d
 
 def test_ccks2019_task_segments_long_documents_keeping_every_entity(shared_data):
     LEDGER.reset()
-    data = load_task_data("ccks2019_ner", shared_data)
+    data = load_task_data("ccks2019_ner_train_heldout", shared_data)
     assert len(data["shots"]) == 5
     shot_docs = {d["id"].split("#")[0] for d in data["shots"]}
     assert not shot_docs & {d["id"].split("#")[0] for d in data["test"]}
@@ -58,7 +58,7 @@ def test_ccks2019_task_segments_long_documents_keeping_every_entity(shared_data)
 
 
 def test_perfect_predictions_score_f1_100_on_real_data(shared_data):
-    data = load_task_data("ccks2019_ner", shared_data)
+    data = load_task_data("ccks2019_ner_train_heldout", shared_data)
     items = [process_results(d, [d["answer"]])["f1"] for d in data["test"]]
     assert _report(items)["micro avg"]["f1-score"] == 1.0
 
@@ -127,3 +127,109 @@ def test_bio_round_trip_for_the_chimst_reader():
         {"type": "term", "start": 0, "end": 2},
         {"type": "term", "start": 3, "end": 6},
     ]
+
+
+# ---- named conventions (issue 14) -----------------------------------------------------------------
+
+ANATOMY = [["疾病和诊断", "disease"], ["解剖部位", "anatomy"]]
+
+
+def _scores(reply: str) -> dict:
+    """Every NER metric of one document, aggregated as lm-eval would over a corpus of one."""
+    from medbench import ner, ner_conventions
+
+    text = "胃癌患者，胃部疼痛。"  # 胃 at 0 (inside 胃癌, not annotated) and at 5 (annotated)
+    doc = {
+        "text": text,
+        "types": ANATOMY,
+        "entities": [{"type": "disease", "start": 0, "end": 2}, {"type": "anatomy", "start": 5, "end": 6}],
+    }
+    out = process_results(doc, [reply])
+    scores = {m: getattr(ner, m)([out[m]]) for m in ("precision", "recall", "f1")}
+    scores.update({m: getattr(ner_conventions, m)([out[m]]) for m in ner_conventions.METRICS})
+    return scores
+
+
+def test_each_ner_convention_on_a_nested_repeat_equals_a_hand_computation():
+    s = _scores("疾病和诊断：胃癌\n解剖部位：胃")
+    # gold-placement: 胃癌 and 胃 at their gold spans -> 2 of 2 predicted, 2 of 2 gold
+    assert (s["precision"], s["recall"], s["f1"]) == pytest.approx((1, 1, 1))
+    # all-occurrences: 胃 also at 0-1 (inside 胃癌): 3 spans predicted, 2 right
+    assert (s["all_occurrences_precision"], s["all_occurrences_recall"]) == pytest.approx((2 / 3, 1))
+    assert s["all_occurrences_f1"] == pytest.approx(0.8)
+    # first-occurrence: 胃 only at 0-1, which is not gold: 1 of 2 right, 1 of 2 found
+    assert (s["first_occurrence_precision"], s["first_occurrence_recall"]) == pytest.approx((0.5, 0.5))
+    assert s["first_occurrence_f1"] == pytest.approx(0.5)
+    # mention-set: {(disease, 胃癌), (anatomy, 胃)} equals the gold pairs
+    assert (s["mention_set_precision"], s["mention_set_recall"], s["mention_set_f1"]) == pytest.approx(
+        (1, 1, 1)
+    )
+
+
+def test_a_mention_absent_from_the_text_is_a_false_positive_except_under_gold_placement():
+    s = _scores("疾病和诊断：胃癌；胃痛\n解剖部位：胃")  # 胃痛 is not in the text
+    assert s["f1"] == pytest.approx(1.0)  # gold-placement places it nowhere (counted in unlocated_rate)
+    assert s["all_occurrences_precision"] == pytest.approx(2 / 4)
+    assert s["first_occurrence_precision"] == pytest.approx(1 / 3)
+    assert s["mention_set_precision"] == pytest.approx(2 / 3) and s["mention_set_recall"] == pytest.approx(1)
+    assert s["mention_set_f1"] == pytest.approx(0.8)
+
+
+def _ccks_lines(prefix: str, n: int) -> str:
+    import json
+
+    lines = []
+    for k in range(n):
+        text = f"{prefix}{k}：患者因胃癌入院，予奥美拉唑治疗。"
+        start = text.index("胃癌")
+        entities = [{"label_type": "疾病和诊断", "start_pos": start, "end_pos": start + 2}]
+        lines.append(json.dumps({"originalText": text, "entities": entities}, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def ccks_with_test_file(tmp_path):
+    root = tmp_path / "data"
+    (root / "ccks2019").mkdir(parents=True)
+    (root / "ccks2019" / "subtask1_training_part1.txt").write_text(_ccks_lines("训练", 6), encoding="utf-8")
+    (root / "ccks2019" / "subtask1_training_part2.txt").write_text(_ccks_lines("训练二", 2), encoding="utf-8")
+    (root / "ccks2019" / "subtask1_test_set_with_answer.json").write_text(
+        _ccks_lines("测试", 3), encoding="utf-8"
+    )
+    return root
+
+
+def test_ccks2019_ner_evaluates_the_official_test_file_with_shots_from_training(ccks_with_test_file):
+    data = load_task_data("ccks2019_ner", ccks_with_test_file)
+    assert [d["text"][:3] for d in data["test"]] == ["测试0", "测试1", "测试2"]
+    assert len(data["shots"]) == 5 and all(d["text"].startswith("训练") for d in data["shots"])
+    heldout = load_task_data("ccks2019_ner_train_heldout", ccks_with_test_file)
+    assert [d["text"][:3] for d in heldout["test"]] == ["训练5", "训练二", "训练二"]  # training minus shots
+
+
+def test_a_run_on_the_test_file_lists_it_in_data_json(ccks_with_test_file, tiny_model, tmp_path):
+    import json
+
+    from medbench.runner import RunConfig, run
+
+    folder, _ = run(
+        RunConfig(
+            model=tiny_model,
+            tasks=["ccks2019_ner"],
+            limit=2,
+            max_new_tokens=4,
+            data_dir=str(ccks_with_test_file),
+            output=str(tmp_path / "runs"),
+        )
+    )
+    files = json.loads((folder.path / "data.json").read_text())["files_sha256"]
+    assert any(f.endswith("ccks2019/subtask1_test_set_with_answer.json") for f in files)
+    samples = (folder.path / "samples" / "ccks2019_ner.jsonl").read_text(encoding="utf-8")
+    assert "测试0" in samples and "训练5" not in samples.split("文本：")[-1]
+
+
+def test_without_the_test_file_ccks2019_ner_says_which_task_scores_the_training_parts(shared_data):
+    from medbench.errors import MedbenchError
+
+    with pytest.raises(MedbenchError, match="subtask1_test_set_with_answer.json.*ccks2019_ner_train_heldout"):
+        load_task_data("ccks2019_ner", shared_data)

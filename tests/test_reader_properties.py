@@ -255,7 +255,7 @@ READERS = {
         "test",
         lambda x: (x["question"], x["reference"]),
     ),
-    "ccks2019_ner": (
+    "ccks2019_ner_train_heldout": (
         "ccks2019/subtask1_training_part1.txt",
         _ccks_text(),
         [],
@@ -265,7 +265,7 @@ READERS = {
 }
 
 #: items one record gives (a CCKS document: its segments; an MC dialogue: one per doctor turn)
-ITEMS_PER_RECORD = {"ccks2019_ner": 3, "mc_dialogue": 2}
+ITEMS_PER_RECORD = {"ccks2019_ner_train_heldout": 3, "mc_dialogue": 2}
 
 CORRUPTIONS = st.one_of(
     st.tuples(st.just("truncate"), st.floats(0, 1)),
@@ -304,7 +304,7 @@ def _setup(root: Path, task: str) -> tuple[Path, bytes]:
     for extra in extras:
         (root / extra).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SAMPLES_DIR / extra, root / extra)
-    if task == "ccks2019_ner":
+    if task == "ccks2019_ner_train_heldout":
         (root / "ccks2019" / "subtask1_training_part2.txt").write_text("", encoding="utf-8")
     target.write_bytes(raw)
     return target, raw

@@ -100,7 +100,16 @@ def test_paper_tables_have_the_papers_columns_and_name_their_source(site):
     assert (reported["Source"] == "reported (ChiMed-GPT Table 5)").all() and len(reported) == 9
     assert reported[reported["Model"] == "ChiMed-GPT"]["C-Eval Acc"].iloc[0] == pytest.approx(68.29)
     q6 = pd.read_csv(out / "tables" / "qilin_med_table6.csv")
-    assert list(q6.columns) == ["Model", "BLEU-1", "BLEU-4", "ROUGE-1", "ROUGE-2", "ROUGE-L", "Source"]
+    assert list(q6.columns) == [
+        "Model",
+        "BLEU-1",
+        "BLEU-4",
+        "ROUGE-1",
+        "ROUGE-2",
+        "ROUGE-L",
+        "Source",
+        "Convention",
+    ]
     assert (out / "tables" / "qilin_med_table6.tex").read_text().startswith("\\begin{table}")
     assert (out / "plots" / "ceval_med.png").is_file() and (out / "plots" / "ceval_med.svg").is_file()
 

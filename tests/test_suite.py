@@ -20,8 +20,10 @@ def test_each_suite_resolves_listing_tasks_settings_and_outputs(name, shared_dat
 def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
     steps = plan(SuiteConfig(suite="chimed_gpt", model="tiny", data_dir=str(shared_data)))
     skipped = {t: r for part in steps["parts"] for t, r in part["skipped"].items()}
-    assert set(skipped) == {"chimst_ner", "chimed_qa"}  # licensed data, not in the public mirror
+    # licensed data, not in the public mirror; the CCKS-2019 test release is not in it either
+    assert set(skipped) == {"chimst_ner", "chimed_qa", "ccks2019_ner"}
     assert all("missing data file" in r for r in skipped.values())
+    assert "ccks2019_ner_train_heldout" in skipped["ccks2019_ner"]
     assert next(b for b in steps["bias"] if b["scale"] == "mica")["skipped"].startswith("MICA item texts")
 
 
@@ -32,15 +34,32 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
         (
             "qilin_med",
             {
-                "qilin_med_table4": ["Average", "Clinical Medicine", "Physician", "Basic Medicine"],
-                "qilin_med_table5": ["Accuracy", "BLEU-1", "BLEU-4", "ROUGE-1", "ROUGE-2", "ROUGE-L"],
-                "qilin_med_table6": ["BLEU-1", "BLEU-4", "ROUGE-1", "ROUGE-2", "ROUGE-L"],
+                "qilin_med_table4": ["Average", "Clinical Medicine", "Physician", "Basic Medicine", "Source"],
+                "qilin_med_table5": [
+                    "Accuracy",
+                    "BLEU-1",
+                    "BLEU-4",
+                    "ROUGE-1",
+                    "ROUGE-2",
+                    "ROUGE-L",
+                    "Source",
+                    "Convention",
+                ],
+                "qilin_med_table6": [
+                    "BLEU-1",
+                    "BLEU-4",
+                    "ROUGE-1",
+                    "ROUGE-2",
+                    "ROUGE-L",
+                    "Source",
+                    "Convention",
+                ],
             },
         ),
         (
             "chimed_gpt",
             {
-                "chimed_gpt_table4": ["CCKS-2019", "ChiMST"],
+                "chimed_gpt_table4": ["CCKS-2019", "ChiMST", "Source"],
                 "chimed_gpt_table5": [
                     "C-Eval Acc",
                     "CMMLU Acc",
@@ -50,8 +69,9 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
                     "R-1",
                     "R-2",
                     "R-L",
+                    "Source",
                 ],
-                "chimed_gpt_table8": ["B-1", "B-2", "R-1", "R-2", "R-L"],
+                "chimed_gpt_table8": ["B-1", "B-2", "R-1", "R-2", "R-L", "Source"],
             },
         ),
     ],
@@ -71,9 +91,26 @@ def test_suite_writes_the_papers_tables_with_measured_and_reported_rows(
     )
     for table, columns in tables.items():
         df = pd.read_csv(root / "report" / "tables" / f"{table}.csv")
-        assert list(df.columns) == ["Model", *columns, "Source"]
-        assert (df["Source"] == "measured").sum() == 1 and (df["Source"] != "measured").sum() >= 6
+        assert list(df.columns) == ["Model", *columns]
+        # no CCKS-2019 test release in the public data: no measured row in the test-set column
+        measured_rows = 0 if table == "chimed_gpt_table4" else 1
+        assert (df["Source"] == "measured").sum() == measured_rows and (df["Source"] != "measured").sum() >= 6
     assert sorted(p.stem for p in (root / "report" / "tables").glob("*.csv")) == sorted(tables)
+    if name == "qilin_med":  # the explanation columns are cmexam-official, and say so
+        t5 = pd.read_csv(root / "report" / "tables" / "qilin_med_table5.csv")
+        row = t5[t5["Source"] == "measured"].iloc[0]
+        assert row["Convention"] == "explanations: cmexam-official (CMExam's scorer)"
+        assert set(t5[t5["Source"] != "measured"]["Convention"]) == {
+            "explanations: CMExam's scorer (from Qilin-Med's released code)"
+        }
+        (run_folder,) = [
+            p for p in (root / "runs").glob("*") if (p / "samples" / "cmexam_explain.jsonl").is_file()
+        ]
+        metrics = pd.read_json(run_folder / "metrics.json")
+        bleu1 = metrics[(metrics["task"] == "cmexam_explain") & (metrics["metric"] == "bleu1_cmexam")][
+            "value"
+        ]
+        assert row["BLEU-1"] == pytest.approx(round(100 * bleu1.iloc[0], 2))
 
 
 @pytest.mark.slow

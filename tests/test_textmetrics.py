@@ -64,3 +64,65 @@ def test_jieba_variant_is_word_level_and_named_as_such():
     items = list(zip(REFS, PREDS, strict=True))
     assert aggregation("rougeL_jieba")(items) != aggregation("rougeL")(items)
     assert aggregation("bleu2")(items) == pytest.approx(bleu(PREDS, REFS, 2))
+
+
+# ---- named conventions: cmexam-official against the official script (issue 14) ------------------
+
+#: (reference, prediction) pairs written for medbench: ASCII runs, repeats, an empty reply, spaces,
+#: an ASCII colon, a long paraphrase and a short fragment
+CONVENTION_FIXTURE = [
+    ("乙肝表面抗原HBsAg阳性提示HBV感染。", "乙肝表面抗原HBsAg阳性提示HBV感染。"),
+    ("肿块直径2.5cm，边界清楚，考虑良性。", "肿块直径约2.5 cm，边界不清，考虑恶性肿瘤。"),
+    ("甘味能补、能和、能缓。", "甘味能补能补能补、能缓。"),
+    ("硝酸甘油舌下含服可迅速缓解心绞痛。", ""),
+    ("地西泮为苯二氮䓬类，具有抗焦虑作用。", "地西泮 是 苯二氮䓬类药物 ，抗焦虑。"),
+    ("比例为2:1时应考虑代偿。", "比例为2:1时应考虑代偿。"),
+    ("维生素D缺乏可引起佝偻病。", "缺乏维生素D会导致佝偻病和骨软化症，应补充维生素D并多晒太阳。"),
+    ("急性胰腺炎常见诱因为胆道疾病和饮酒。", "胆道疾病"),
+]
+
+#: Printed by CMExam's own scoring code (williamliujl/CMExam @ fadb22c89beb1b7115dc36460ba792eb96b7b972,
+#: src/evaluation/evaluate_gpt_result.py lines 132-179 with evaluate/utils.py, bleu.py, rouge.py; jieba
+#: 0.42.1) run once on CONVENTION_FIXTURE, x100. Kept as golden values; the script is not shipped.
+CMEXAM_OFFICIAL = {
+    "bleu1": 57.44122695686262,
+    "bleu2": 43.85701847684466,
+    "bleu4": 32.00092999222767,
+    "rouge1": 67.11368875250167,
+    "rouge2": 54.8411754896023,
+    "rougeL": 58.89085517746978,
+}
+
+#: medbench's sacrebleu-zh convention on the same fixture before the conventions landed (golden: the
+#: default convention must not move)
+SACREBLEU_ZH = {
+    "bleu1": 0.6339311862023368,
+    "bleu2": 0.5634806441240505,
+    "bleu4": 0.4474727660559114,
+    "rouge1": 0.6503382123140643,
+    "rouge2": 0.5422183507549361,
+    "rougeL": 0.638974575950428,
+}
+
+
+@pytest.mark.parametrize("metric", list(CMEXAM_OFFICIAL))
+def test_cmexam_official_equals_the_official_script(metric):
+    value = aggregation(f"{metric}_cmexam")(CONVENTION_FIXTURE)
+    assert 100 * value == pytest.approx(CMEXAM_OFFICIAL[metric], abs=1e-6)
+    assert f"{metric}_cmexam" in CONVENTIONS and "cmexam-official" in CONVENTIONS[f"{metric}_cmexam"]
+
+
+@pytest.mark.parametrize("metric", list(SACREBLEU_ZH))
+def test_sacrebleu_zh_values_are_unchanged(metric):
+    assert aggregation(metric)(CONVENTION_FIXTURE) == pytest.approx(SACREBLEU_ZH[metric], abs=1e-12)
+
+
+def test_an_explanation_with_an_ascii_colon_scores_100_when_copied_exactly():
+    from medbench.gen import process_explanation
+
+    doc = {"explanation": "血清钾与钠之比为2:1时应警惕，见HBsAg: 阳性。"}
+    for marker in ("解释：", "解释:", "解释 :"):
+        scored = process_explanation(doc, [f"答案：A\n{marker}{doc['explanation']}"])
+        assert aggregation("bleu4")([scored["bleu4"]]) == pytest.approx(1.0)
+        assert aggregation("bleu4_cmexam")([scored["bleu4_cmexam"]]) == pytest.approx(1.0)
+    assert process_explanation(doc, ["答案：A"])["empty_rate"] == 1.0
