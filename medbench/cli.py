@@ -172,6 +172,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from medbench.explain import explain, markdown
+
+    print(markdown(explain(args.runs, args.task)), end="")
+    return 0
+
+
 def cmd_bias(args: argparse.Namespace) -> int:
     from medbench.bias_run import BiasConfig, run_bias
     from medbench.checks import check_device
@@ -386,6 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="all", choices=["all", "md", "html", "csv", "latex"])
     p.add_argument("--no-published", action="store_true", help="leave the papers' published rows out")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "explain", help="one task's scores under every convention, mode and prompt style in the run folders"
+    )
+    p.add_argument("runs", nargs="+", help="run folders (e.g. one per mode or prompt style)")
+    p.add_argument("--task", required=True, help="the task (its _gen and _loglik variants are included)")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("bias", help="attitude scales toward people with mental illness (CAMI, MICA)")
     p.add_argument("--scale", required=True, choices=["cami", "mica", "all"])

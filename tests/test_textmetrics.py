@@ -126,3 +126,33 @@ def test_an_explanation_with_an_ascii_colon_scores_100_when_copied_exactly():
         assert aggregation("bleu4")([scored["bleu4"]]) == pytest.approx(1.0)
         assert aggregation("bleu4_cmexam")([scored["bleu4_cmexam"]]) == pytest.approx(1.0)
     assert process_explanation(doc, ["答案：A"])["empty_rate"] == 1.0
+
+
+def test_explain_lists_one_task_under_every_convention_and_mode(tmp_path, capsys):
+    from dataclasses import asdict
+
+    from medbench.cli import main
+    from medbench.rundir import RunFolder
+    from medbench.summary import CONVENTIONS, Score
+
+    runs = []
+    for mode, task, value in (("gen", "cmexam", 0.25), ("loglik", "cmexam_loglik", 0.5)):
+        folder = RunFolder.create(tmp_path, f"m-{mode}")
+        folder.write_json(
+            "config.json", {"model": "m", "tasks": [task], "mode": mode, "prompt_style": "official"}
+        )
+        scores = [Score(task, "acc", value, 8, n_malformed=2)]
+        if mode == "gen":
+            scores += [
+                Score("cmexam_explain", m, 0.3, 8, convention=CONVENTIONS[m])
+                for m in ("bleu4", "bleu4_cmexam")
+            ]
+        folder.write_json("metrics.json", [asdict(s) for s in scores])
+        runs.append(str(folder.path))
+    assert main(["explain", *runs, "--task", "cmexam"]) == 0
+    table = capsys.readouterr().out
+    assert "| gen " in table and "| loglik " in table and table.count("| acc ") == 2
+    assert main(["explain", runs[0], "--task", "cmexam_explain"]) == 0
+    table = capsys.readouterr().out
+    assert "sacrebleu corpus BLEU" in table and "cmexam-official" in table
+    assert main(["explain", runs[0], "--task", "huatuo26m"]) == 2
