@@ -16,6 +16,7 @@ formula can start a CSV cell) and for Markdown (a ``|`` in a name does not split
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -213,6 +214,8 @@ def published_rows(columns: list[str]) -> list[dict]:
             label = f"{c['task']} ({c['metric']}{', ' + c['convention'] if c.get('convention') else ''})"
             if label not in columns:
                 continue
+            if c.get("published_measures"):  # the paper measured something else: its own column
+                label = f"{c['name']} ({spec['paper']}: {c['published_measures']})"
             for _, r in part[part["column"] == c["name"]].iterrows():
                 source = f"reported ({spec['paper']} {spec['table']})"
                 row = rows.setdefault((r["model"], source), {"model": r["model"], "source": source})
@@ -262,19 +265,22 @@ def paper_tables(
         names = [c["name"] for c in spec["columns"]]
         rows = []
         for model, scores in table.items():
-            values = {}
+            values, modes = {}, {}
             for c in spec["columns"]:
-                s = next(
+                found = next(
                     (
-                        scores[k]
+                        (scores[k], variant)
                         for variant in ("", "_gen", "_loglik")  # either scoring mode measures the column
                         if (k := (c["task"] + variant, c["metric"], c.get("convention", ""))) in scores
                     ),
                     None,
                 )
+                s = found[0] if found else None
                 values[c["name"]] = None if s is None or s["value"] is None else round(100 * s["value"], 2)
+                if values[c["name"]] is not None:
+                    modes[c["name"]] = scoring_mode(c["task"] + found[1])
             if any(v is not None for v in values.values()):
-                rows.append({"Model": model, **values, "Source": "measured"})
+                rows.append({"Model": model, **values, "Source": "measured", "Mode": _modes(modes)})
                 rows[-1]["Convention"] = spec.get("measured_convention")
         if with_published:
             part = published[(published["paper"] == spec["paper"]) & (published["table"] == spec["table"])]
@@ -290,9 +296,31 @@ def paper_tables(
                 )
         # a table whose numbers depend on a metric convention says which one each row used
         labelled = "measured_convention" in spec or "published_convention" in spec
-        columns = ["Model", *names, "Source", *(["Convention"] if labelled else [])]
+        columns = ["Model", *names, "Source", "Mode", *(["Convention"] if labelled else [])]
         out[name] = (spec["title"], pd.DataFrame(rows, columns=columns))
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def scoring_mode(task: str) -> str:
+    """``loglik`` or ``gen``: how a task's items are scored (its lm-eval output type)."""
+    from medbench.catalog import leaf_tasks, task_config
+    from medbench.runner import task_manager
+
+    manager = task_manager()
+    try:  # a group is scored as its tasks are
+        output_type = task_config(manager, leaf_tasks(manager, task)[0]).get("output_type")
+    except (KeyError, IndexError):
+        return "?"
+    return "gen" if output_type == "generate_until" else "loglik"
+
+
+def _modes(modes: dict[str, str]) -> str:
+    """A measured row's mode: one word, or each column's where they differ."""
+    distinct = sorted(set(modes.values()))
+    if len(distinct) == 1:
+        return distinct[0]
+    return "; ".join(f"{column}: {mode}" for column, mode in modes.items())
 
 
 def plot_tasks(runs: list[Folder], out: Path) -> list[str]:

@@ -95,6 +95,7 @@ def test_paper_tables_have_the_papers_columns_and_name_their_source(site):
         "R-2",
         "R-L",
         "Source",
+        "Mode",
     ]
     reported = t5[t5["Source"] != "measured"]
     assert (reported["Source"] == "reported (ChiMed-GPT Table 5)").all() and len(reported) == 9
@@ -108,6 +109,7 @@ def test_paper_tables_have_the_papers_columns_and_name_their_source(site):
         "ROUGE-2",
         "ROUGE-L",
         "Source",
+        "Mode",
         "Convention",
     ]
     assert (out / "tables" / "qilin_med_table6.tex").read_text().startswith("\\begin{table}")

@@ -88,3 +88,35 @@ def test_models_with_the_same_full_name_but_other_weights_stay_apart(tmp_path):
     folders, _ = collect([str(root)])
     labels = sorted(f.model for f in folders)
     assert len(set(labels)) == 2 and all(label.startswith("m/final @") for label in labels)
+
+
+def test_a_published_number_that_measures_something_else_gets_its_own_column(tmp_path):
+    from medbench.report import collect, leaderboard, paper_tables
+
+    root = tmp_path / "runs"
+    for task, value in (("ceval_med", 0.4), ("ceval_med_gen", 0.3)):
+        folder = RunFolder.create(root, f"m-{task}")
+        mode = "gen" if task.endswith("_gen") else None
+        folder.write_json("config.json", {"model": "/m/qilin", "tasks": [task], "mode": mode})
+        folder.write_json("model.json", {"weights_sha256": "q" * 64})
+        folder.write_json(
+            "metrics.json", [asdict(Score(task, "acc", value, 12, None, "micro (item-weighted)"))]
+        )
+    runs = [f for f in collect([str(root)])[0] if f.kind == "run"]
+    board = leaderboard(runs, with_published=True)
+    qilin = board[board["source"] == "reported (Qilin-Med Table 4)"]
+    whole = "Average (Qilin-Med: whole C-Eval, 52 subjects)"
+    assert qilin[whole].notna().all() and qilin["ceval_med (acc, micro)"].isna().all()
+    assert board[board["source"] == "measured"][whole].isna().all()
+
+    _, t4 = paper_tables(runs, with_published=True, only=["qilin_med_table4"])["qilin_med_table4"]
+    measured = t4[t4["Source"] == "measured"].set_index("Model")
+    assert (
+        measured.loc["qilin (mode=None)", "Mode"] == "loglik"
+        and measured.loc["qilin (mode=None)", "Average"] == 40
+    )
+    assert (
+        measured.loc["qilin (mode=gen)", "Mode"] == "gen"
+        and measured.loc["qilin (mode=gen)", "Average"] == 30
+    )
+    assert set(t4[t4["Source"] != "measured"]["Convention"]) == {"Average: the whole C-Eval (52 subjects)"}

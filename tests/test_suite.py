@@ -34,7 +34,15 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
         (
             "qilin_med",
             {
-                "qilin_med_table4": ["Average", "Clinical Medicine", "Physician", "Basic Medicine", "Source"],
+                "qilin_med_table4": [
+                    "Average",
+                    "Clinical Medicine",
+                    "Physician",
+                    "Basic Medicine",
+                    "Source",
+                    "Mode",
+                    "Convention",
+                ],
                 "qilin_med_table5": [
                     "Accuracy",
                     "BLEU-1",
@@ -43,6 +51,7 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
                     "ROUGE-2",
                     "ROUGE-L",
                     "Source",
+                    "Mode",
                     "Convention",
                 ],
                 "qilin_med_table6": [
@@ -52,6 +61,7 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
                     "ROUGE-2",
                     "ROUGE-L",
                     "Source",
+                    "Mode",
                     "Convention",
                 ],
             },
@@ -59,7 +69,7 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
         (
             "chimed_gpt",
             {
-                "chimed_gpt_table4": ["CCKS-2019", "ChiMST", "Source"],
+                "chimed_gpt_table4": ["CCKS-2019", "ChiMST", "Source", "Mode"],
                 "chimed_gpt_table5": [
                     "C-Eval Acc",
                     "CMMLU Acc",
@@ -70,8 +80,9 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
                     "R-2",
                     "R-L",
                     "Source",
+                    "Mode",
                 ],
-                "chimed_gpt_table8": ["B-1", "B-2", "R-1", "R-2", "R-L", "Source"],
+                "chimed_gpt_table8": ["B-1", "B-2", "R-1", "R-2", "R-L", "Source", "Mode"],
             },
         ),
     ],
