@@ -18,3 +18,15 @@ def test_demo_trains_and_evaluates_every_stage_side_by_side(tmp_path, capsys):
     assert judged and (judged[0] / "summary.json").is_file()
     assert "Judges" in (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
     assert len(list(tmp_path.glob("*-tiny*"))) + len(list(tmp_path.glob("*-sft"))) >= 2
+    # the demo's copy of a paper table (the suite's report) and the full report's show the same
+    # measured numbers, row by row, each row saying how it was scored
+    import pandas as pd
+
+    (suite_t4,) = [p for p in tmp_path.rglob("qilin_med_table4.csv") if p.parent.parent.parent != tmp_path]
+    full_t4 = pd.read_csv(tmp_path / "report" / "tables" / "qilin_med_table4.csv")
+    suite_rows = pd.read_csv(suite_t4).query("Source == 'measured'")
+    assert len(suite_rows) >= 1 and set(suite_rows["Mode"]) <= {"gen", "loglik"}
+    for _, row in suite_rows.iterrows():
+        same = full_t4[(full_t4["Model"] == row["Model"]) & (full_t4["Mode"] == row["Mode"])]
+        assert len(same) == 1, (row["Model"], row["Mode"], list(full_t4["Model"]))
+        assert same.iloc[0]["Average"] == row["Average"]
