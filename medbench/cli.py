@@ -167,7 +167,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from medbench.report import build
 
     formats = ["md", "csv", "latex", "html"] if args.format == "all" else [args.format]
-    target = build(args.folders, args.out, formats, with_published=not args.no_published)
+    target = build(
+        args.folders, args.out, formats, with_published=not args.no_published, headline=args.convention
+    )
     print(f"report written to {target}")
     return 0
 
@@ -392,6 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports/site")
     p.add_argument("--format", default="all", choices=["all", "md", "html", "csv", "latex"])
     p.add_argument("--no-published", action="store_true", help="leave the papers' published rows out")
+    p.add_argument(
+        "--convention",
+        help="headline metric convention for every task (cmexam-official, jieba, mention-set, ...; README "
+        "Conventions); the column names the metric shown",
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(

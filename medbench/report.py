@@ -193,8 +193,34 @@ def _row_status(runs: list[Folder]) -> dict[str, str]:
     return out
 
 
-def main_metric(scores: dict, task: str) -> tuple[str, str] | None:
+#: a named metric convention -> how the main metrics are spelled under it (README "Conventions")
+HEADLINES: dict[str, dict[str, str]] = {
+    "sacrebleu-zh": {},
+    "cmexam-official": {"rougeL": "rougeL_cmexam", "bleu1": "bleu1_cmexam"},
+    "jieba": {"rougeL": "rougeL_jieba", "bleu1": "bleu1_jieba"},
+    "gold-placement": {},
+    "all-occurrences": {"f1": "all_occurrences_f1"},
+    "first-occurrence": {"f1": "first_occurrence_f1"},
+    "mention-set": {"f1": "mention_set_f1"},
+}
+#: ``None`` (each metric's default), one convention for every task, or a convention per task
+Headline = str | dict[str, str] | None
+
+
+def check_headline(headline: Headline) -> None:
+    names = [headline] if isinstance(headline, str) else list((headline or {}).values())
+    unknown = [n for n in names if n not in HEADLINES]
+    if unknown:
+        raise MedbenchError(f"unknown convention {unknown[0]!r} (known: {', '.join(HEADLINES)})")
+
+
+def main_metric(scores: dict, task: str, headline: Headline = None) -> tuple[str, str] | None:
+    """The (metric, row convention) shown for a task: the first main metric it has, spelled under
+    the headline convention chosen for it (the column label then names that metric)."""
+    name = headline if isinstance(headline, str) else (headline or {}).get(task.removesuffix("_gen"))
+    spelling = HEADLINES.get(name or "", {})
     for metric in MAIN_METRICS:
+        metric = spelling.get(metric, metric)
         for convention in ("micro", ""):
             if (task, metric, convention) in scores:
                 return metric, convention
@@ -223,7 +249,7 @@ def published_rows(columns: list[str]) -> list[dict]:
     return list(rows.values())
 
 
-def leaderboard(runs: list[Folder], with_published: bool = False) -> pd.DataFrame:
+def leaderboard(runs: list[Folder], with_published: bool = False, headline: Headline = None) -> pd.DataFrame:
     """One row per model, one column per task (main metric, x100), and the items behind each;
     optionally the papers' published rows, marked reported (never averaged with measured ones)."""
     table = measured(runs)
@@ -234,7 +260,7 @@ def leaderboard(runs: list[Folder], with_published: bool = False) -> pd.DataFram
     for model, scores in table.items():
         row = {"model": model, "source": "measured", "status": status[model], "model_id": full_names[model]}
         for task in tasks:
-            picked = main_metric(scores, task)
+            picked = main_metric(scores, task, headline)
             if picked:
                 s = scores[(task, *picked)]
                 label = f"{task} ({picked[0]}{', ' + picked[1] if picked[1] else ''})"
@@ -323,7 +349,7 @@ def _modes(modes: dict[str, str]) -> str:
     return "; ".join(f"{column}: {mode}" for column, mode in modes.items())
 
 
-def plot_tasks(runs: list[Folder], out: Path) -> list[str]:
+def plot_tasks(runs: list[Folder], out: Path, headline: Headline = None) -> list[str]:
     """One bar chart per task: the main metric of every model."""
     from medbench.plotting import pyplot
 
@@ -336,7 +362,7 @@ def plot_tasks(runs: list[Folder], out: Path) -> list[str]:
     for task in tasks:
         models, values, label = [], [], ""
         for model, scores in table.items():
-            picked = main_metric(scores, task)
+            picked = main_metric(scores, task, headline)
             if picked and scores[(task, *picked)]["value"] is not None:
                 models.append(model)
                 values.append(100 * scores[(task, *picked)]["value"])
@@ -447,12 +473,14 @@ def build(
     formats: list[str],
     with_published: bool = True,
     tables: list[str] | None = None,
+    headline: Headline = None,
 ) -> Path:
+    check_headline(headline)
     folders, incomplete = collect(paths)
     runs = [f for f in folders if f.kind == "run"]
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
-    board = leaderboard(runs, with_published)
+    board = leaderboard(runs, with_published, headline)
     tables = paper_tables(runs, with_published, tables)
     skipped_note = "".join(f"\n- left out, incomplete: {p} ({why})" for p, why in incomplete)
     if "md" in formats:
@@ -477,7 +505,7 @@ def build(
             )
     if "html" in formats:
         (target / "index.html").write_text(html(folders, board, tables, incomplete), encoding="utf-8")
-        plot_tasks(runs, target / "plots")
+        plot_tasks(runs, target / "plots", headline)
         stage_progression(runs, target / "plots")
         _extra_plots(folders, target / "plots")
     return target

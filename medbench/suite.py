@@ -104,6 +104,7 @@ def plan(config: SuiteConfig) -> dict:
         "judge": judge_plan,
         "tables": suite.get("tables", []),
         "conventions": suite.get("conventions", {}),
+        "headline_convention": suite.get("headline_convention", {}),
         "outputs": [
             "<suite folder>/runs/...",
             "<suite folder>/report/leaderboard.md",
@@ -182,6 +183,12 @@ def run_suite(config: SuiteConfig) -> tuple[Path, dict]:
                     output=str(runs_dir),
                 )
             )
-    build([str(runs_dir)], str(root / "report"), ["md", "csv", "latex", "html"], tables=steps["tables"])
+    build(
+        [str(runs_dir)],
+        str(root / "report"),
+        ["md", "csv", "latex", "html"],
+        tables=steps["tables"],
+        headline=steps["headline_convention"],
+    )
     (root / "suite.json").write_text(json.dumps(steps, ensure_ascii=False, indent=2), encoding="utf-8")
     return root, steps

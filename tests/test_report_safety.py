@@ -120,3 +120,36 @@ def test_a_published_number_that_measures_something_else_gets_its_own_column(tmp
         and measured.loc["qilin (mode=gen)", "Average"] == 30
     )
     assert set(t4[t4["Source"] != "measured"]["Convention"]) == {"Average: the whole C-Eval (52 subjects)"}
+
+
+def test_the_headline_convention_picks_the_metric_and_the_column_names_it(tmp_path, capsys):
+    from medbench.report import collect, leaderboard
+
+    root = tmp_path / "runs"
+    folder = RunFolder.create(root, "m")
+    folder.write_json("config.json", {"model": "/m/qilin", "tasks": ["cmexam_explain"]})
+    scores = [Score("cmexam_explain", m, v, 8) for m, v in (("rougeL", 0.5), ("rougeL_cmexam", 0.4))]
+    folder.write_json("metrics.json", [asdict(s) for s in scores])
+    runs = collect([str(root)])[0]
+
+    default = leaderboard(runs, with_published=True)
+    assert default["cmexam_explain (rougeL)"].tolist()[0] == 50
+    # the paper's numbers (CMExam's scorer) never stand in the sacrebleu-zh column
+    assert default[default["source"] != "measured"]["cmexam_explain (rougeL)"].isna().all()
+
+    official = leaderboard(runs, with_published=True, headline={"cmexam_explain": "cmexam-official"})
+    column = official["cmexam_explain (rougeL_cmexam)"]
+    assert column.tolist()[0] == 40  # measured, under the paper's convention
+    reported = official[official["source"] == "reported (Qilin-Med Table 5)"]
+    assert reported["cmexam_explain (rougeL_cmexam)"].notna().all()  # beside it: same convention
+
+    assert main(["report", str(root), "--out", str(tmp_path / "o"), "--convention", "nope"]) == 2
+    assert "unknown convention 'nope'" in capsys.readouterr().err
+
+
+def test_the_qilin_med_suite_plan_names_its_headline_convention():
+    from medbench.suite import SuiteConfig, plan
+
+    steps = plan(SuiteConfig(suite="qilin_med", model="tiny"))
+    assert steps["headline_convention"] == {"cmexam_explain": "cmexam-official"}
+    assert "cmexam-official" in steps["conventions"]["cmexam_explain"]
