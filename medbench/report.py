@@ -279,13 +279,15 @@ def leaderboard(runs: list[Folder], with_published: bool = False, headline: Head
 def paper_tables(
     runs: list[Folder], with_published: bool = True, only: list[str] | None = None
 ) -> dict[str, tuple[str, pd.DataFrame]]:
-    """Each paper table: measured rows for every model, then the paper's own rows marked reported."""
+    """Each paper table: measured rows for every model (with how they were scored: mode, prompt style,
+    and the metric convention where the table declares one), then the paper's own rows marked reported."""
     specs = yaml.safe_load((plugin_dir("reports") / "paper_tables.yaml").read_text(encoding="utf-8"))
     specs = {k: v for k, v in specs.items() if only is None or k in only}
     published = pd.concat(
         [pd.read_csv(p, dtype=str) for p in sorted((plugin_dir("reports") / "published").glob("*.csv"))]
     )
     table = measured(runs)
+    prompts = {run.model: run.config.get("prompt_style") or "official" for run in runs}
     out = {}
     for name, spec in specs.items():
         names = [c["name"] for c in spec["columns"]]
@@ -306,7 +308,15 @@ def paper_tables(
                 if values[c["name"]] is not None:
                     modes[c["name"]] = scoring_mode(c["task"] + found[1])
             if any(v is not None for v in values.values()):
-                rows.append({"Model": model, **values, "Source": "measured", "Mode": _modes(modes)})
+                rows.append(
+                    {
+                        "Model": model,
+                        **values,
+                        "Source": "measured",
+                        "Mode": _modes(modes),
+                        "Prompts": prompts[model],
+                    }
+                )
                 rows[-1]["Convention"] = spec.get("measured_convention")
         if with_published:
             part = published[(published["paper"] == spec["paper"]) & (published["table"] == spec["table"])]
@@ -322,7 +332,7 @@ def paper_tables(
                 )
         # a table whose numbers depend on a metric convention says which one each row used
         labelled = "measured_convention" in spec or "published_convention" in spec
-        columns = ["Model", *names, "Source", "Mode", *(["Convention"] if labelled else [])]
+        columns = ["Model", *names, "Source", "Mode", "Prompts", *(["Convention"] if labelled else [])]
         out[name] = (spec["title"], pd.DataFrame(rows, columns=columns))
     return out
 

@@ -96,6 +96,7 @@ def test_paper_tables_have_the_papers_columns_and_name_their_source(site):
         "R-L",
         "Source",
         "Mode",
+        "Prompts",
     ]
     reported = t5[t5["Source"] != "measured"]
     assert (reported["Source"] == "reported (ChiMed-GPT Table 5)").all() and len(reported) == 9
@@ -110,6 +111,7 @@ def test_paper_tables_have_the_papers_columns_and_name_their_source(site):
         "ROUGE-L",
         "Source",
         "Mode",
+        "Prompts",
         "Convention",
     ]
     assert (out / "tables" / "qilin_med_table6.tex").read_text().startswith("\\begin{table}")

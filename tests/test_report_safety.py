@@ -120,6 +120,7 @@ def test_a_published_number_that_measures_something_else_gets_its_own_column(tmp
         and measured.loc["qilin (mode=gen)", "Average"] == 30
     )
     assert set(t4[t4["Source"] != "measured"]["Convention"]) == {"Average: the whole C-Eval (52 subjects)"}
+    assert set(measured["Prompts"]) == {"official"}
 
 
 def test_the_headline_convention_picks_the_metric_and_the_column_names_it(tmp_path, capsys):

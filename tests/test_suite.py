@@ -41,6 +41,7 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
                     "Basic Medicine",
                     "Source",
                     "Mode",
+                    "Prompts",
                     "Convention",
                 ],
                 "qilin_med_table5": [
@@ -52,6 +53,7 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
                     "ROUGE-L",
                     "Source",
                     "Mode",
+                    "Prompts",
                     "Convention",
                 ],
                 "qilin_med_table6": [
@@ -62,6 +64,7 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
                     "ROUGE-L",
                     "Source",
                     "Mode",
+                    "Prompts",
                     "Convention",
                 ],
             },
@@ -69,7 +72,7 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
         (
             "chimed_gpt",
             {
-                "chimed_gpt_table4": ["CCKS-2019", "ChiMST", "Source", "Mode"],
+                "chimed_gpt_table4": ["CCKS-2019", "ChiMST", "Source", "Mode", "Prompts"],
                 "chimed_gpt_table5": [
                     "C-Eval Acc",
                     "CMMLU Acc",
@@ -81,8 +84,9 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
                     "R-L",
                     "Source",
                     "Mode",
+                    "Prompts",
                 ],
-                "chimed_gpt_table8": ["B-1", "B-2", "R-1", "R-2", "R-L", "Source", "Mode"],
+                "chimed_gpt_table8": ["B-1", "B-2", "R-1", "R-2", "R-L", "Source", "Mode", "Prompts"],
             },
         ),
     ],
