@@ -97,8 +97,10 @@ def test_paper_tables_have_the_papers_columns_and_name_their_source(site):
         "Source",
         "Mode",
         "Prompts",
+        "Convention",
     ]
     reported = t5[t5["Source"] != "measured"]
+    assert set(reported["Convention"]) == {"unknown (the paper states no tokenization)"}
     assert (reported["Source"] == "reported (ChiMed-GPT Table 5)").all() and len(reported) == 9
     assert reported[reported["Model"] == "ChiMed-GPT"]["C-Eval Acc"].iloc[0] == pytest.approx(68.29)
     q6 = pd.read_csv(out / "tables" / "qilin_med_table6.csv")

@@ -72,7 +72,7 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
         (
             "chimed_gpt",
             {
-                "chimed_gpt_table4": ["CCKS-2019", "ChiMST", "Source", "Mode", "Prompts"],
+                "chimed_gpt_table4": ["CCKS-2019", "ChiMST", "Source", "Mode", "Prompts", "Convention"],
                 "chimed_gpt_table5": [
                     "C-Eval Acc",
                     "CMMLU Acc",
@@ -85,8 +85,19 @@ def test_unavailable_parts_are_skipped_with_a_reason(shared_data):
                     "Source",
                     "Mode",
                     "Prompts",
+                    "Convention",
                 ],
-                "chimed_gpt_table8": ["B-1", "B-2", "R-1", "R-2", "R-L", "Source", "Mode", "Prompts"],
+                "chimed_gpt_table8": [
+                    "B-1",
+                    "B-2",
+                    "R-1",
+                    "R-2",
+                    "R-L",
+                    "Source",
+                    "Mode",
+                    "Prompts",
+                    "Convention",
+                ],
             },
         ),
     ],
