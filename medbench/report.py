@@ -198,6 +198,7 @@ HEADLINES: dict[str, dict[str, str]] = {
     "sacrebleu-zh": {},
     "cmexam-official": {"rougeL": "rougeL_cmexam", "bleu1": "bleu1_cmexam"},
     "jieba": {"rougeL": "rougeL_jieba", "bleu1": "bleu1_jieba"},
+    "char-f1": {"rougeL": "char_f1", "bleu1": "char_f1"},
     "gold-placement": {},
     "all-occurrences": {"f1": "all_occurrences_f1"},
     "first-occurrence": {"f1": "first_occurrence_f1"},

@@ -9,6 +9,9 @@
   space-joined words); they are named as such and never mixed with the character-level ones.
 * ``*_cmexam`` variants are the ``cmexam-official`` convention (:mod:`medbench.cmexam_official`):
   what CMExam's released script computes, which Qilin-Med's published numbers used.
+* ``char_f1`` is the ``char-f1`` convention: per item, F1 of the prediction's and the reference's
+  character multisets (whitespace dropped; the CMRC/SQuAD-style overlap F1 on characters), averaged
+  over the corpus.
 
 Values are fractions in [0, 1]; tables show them x100. Each metric's convention is in
 :data:`CONVENTIONS` and is written next to the score in the run folder.
@@ -31,6 +34,7 @@ CONVENTIONS: dict[str, str] = {
     **{r: f"rouge-score {r} F1, character tokens, sentence level, corpus mean" for r in ROUGE_TYPES},
     **{f"bleu{n}_jieba": f"sacrebleu corpus BLEU-{n} on jieba words (tokenize=none)" for n in BLEU_ORDERS},
     **{f"{r}_jieba": f"rouge-score {r} F1 on jieba words, corpus mean" for r in ROUGE_TYPES},
+    "char_f1": "char-f1: F1 of character multisets (whitespace dropped), item level, corpus mean",
     **{
         f"bleu{n}_cmexam": f"cmexam-official: corpus BLEU-{n} on jieba words, no smoothing (CMExam script)"
         for n in BLEU_ORDERS
@@ -99,6 +103,24 @@ def rouge(preds: Sequence[str], refs: Sequence[str], kind: str, words: bool = Fa
     return sum(scorer.score(r, p)[kind].fmeasure for p, r in zip(preds, refs, strict=True)) / len(preds)
 
 
+def char_f1_score(preds: Sequence[str], refs: Sequence[str]) -> float:
+    """Mean over items of the F1 between character multisets (an empty pair scores 1, one empty side 0)."""
+    from collections import Counter
+
+    if not preds:
+        return 0.0
+    total = 0.0
+    for pred, ref in zip(preds, refs, strict=True):
+        p, r = Counter(CharTokenizer().tokenize(pred)), Counter(CharTokenizer().tokenize(ref))
+        common = sum((p & r).values())
+        if not p or not r:
+            total += float(p == r)
+        elif common:
+            precision, recall = common / sum(p.values()), common / sum(r.values())
+            total += 2 * precision * recall / (precision + recall)
+    return total / len(preds)
+
+
 def _corpus(items: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
     refs = [ref for ref, _ in items]
     preds = [pred for _, pred in items]
@@ -114,6 +136,8 @@ def aggregation(metric: str) -> Callable[[list[tuple[str, str]]], float]:
         if base.startswith("bleu"):
             return lambda items: cmexam_official.bleu(*_corpus(items), order=int(base[len("bleu") :]))
         return lambda items: cmexam_official.rouge(*_corpus(items), kind=base)
+    if metric == "char_f1":
+        return lambda items: char_f1_score(*_corpus(items))
     words = metric.endswith("_jieba")
     base = metric.removesuffix("_jieba")
     if base.startswith("bleu_p"):

@@ -156,3 +156,11 @@ def test_explain_lists_one_task_under_every_convention_and_mode(tmp_path, capsys
     table = capsys.readouterr().out
     assert "sacrebleu corpus BLEU" in table and "cmexam-official" in table
     assert main(["explain", runs[0], "--task", "huatuo26m"]) == 2
+
+
+def test_char_f1_equals_a_hand_computation():
+    # 患者多休息 vs 建议患者多休息: 5 shared of 5 predicted and 7 reference characters
+    items = [("建议患者多休息", "患者多休息"), ("发热", ""), ("", "")]
+    per_item = [2 * 1 * (5 / 7) / (1 + 5 / 7), 0.0, 1.0]
+    assert aggregation("char_f1")(items) == pytest.approx(sum(per_item) / 3)
+    assert CONVENTIONS["char_f1"].startswith("char-f1")
