@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from medbench.backends.prefixes import trie_size  # noqa: E402
+from medbench.backends._prefixes import trie_size  # noqa: E402
 from medbench.models import resolve_model  # noqa: E402
 from medbench.runner import task_manager  # noqa: E402
 
@@ -71,7 +71,7 @@ def count_positions(lm) -> dict:
 def run_hf(path: str, instances, args) -> dict:
     from lm_eval.models.huggingface import HFLM
 
-    from medbench.backends.prefix_hf import PrefixCachedHFLM
+    from medbench.backends._prefix_hf import PrefixCachedHFLM
 
     settings = dict(pretrained=path, device=args.device, batch_size=args.batch_size, dtype=args.dtype)
     plain = HFLM(**settings)
@@ -94,7 +94,7 @@ def run_hf(path: str, instances, args) -> dict:
 
 
 def run_vllm(path: str, instances, args) -> dict:
-    from medbench.backends.prefix_vllm import PrefixCachedVLLM
+    from medbench.backends._prefix_vllm import PrefixCachedVLLM
 
     lm = PrefixCachedVLLM(
         pretrained=path,

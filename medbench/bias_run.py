@@ -18,7 +18,7 @@ import logging
 import math
 import random
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from medbench.errors import MedbenchError
@@ -44,10 +44,7 @@ class BiasConfig:
     max_new_tokens: int = 32
     output: str = "runs"
     backend: str = "hf"
-    base_url: str | None = None
-    model_name: str | None = None
-    device: str = "cpu"
-    batch_size: int = 8
+    backend_options: dict = field(default_factory=dict)
 
 
 def scales_for(config: BiasConfig) -> list[Scale]:
@@ -248,8 +245,7 @@ def plot(summaries_by_model: dict[str, list[dict]], path: Path) -> None:
 
 
 def run_bias(config: BiasConfig) -> tuple[RunFolder, list[dict]]:
-    from medbench.backends import make_lm
-    from medbench.runner import RunConfig, model_identity
+    from medbench.backends import backend_config
 
     if config.mode not in MODES:
         raise MedbenchError(f"unknown mode '{config.mode}' (choose {' or '.join(MODES)})")
@@ -257,32 +253,29 @@ def run_bias(config: BiasConfig) -> tuple[RunFolder, list[dict]]:
         raise MedbenchError(f"--repeats must be at least 1 (got {config.repeats})")
     if config.temperature is not None and config.temperature < 0:
         raise MedbenchError(f"--temperature must be 0 (greedy) or more (got {config.temperature})")
-    if config.mode == "loglik" and config.backend == "openai":
+    backend = backend_config(config.backend, config.backend_options)
+    if config.mode == "loglik" and not backend.capabilities.loglik:
         raise MedbenchError(
-            "loglik mode needs a local model (hf or vllm backend); a chat API can only use gen mode"
+            f"loglik mode needs a backend that scores log-likelihoods; {config.backend} can only use gen mode"
         )
+    backend.resolve()
+    config.backend_options = asdict(backend)
     scales = scales_for(config)
-    run_config = RunConfig(
-        model=config.model,
-        tasks=[],
-        backend=config.backend,
-        base_url=config.base_url,
-        model_name=config.model_name,
-        device=config.device,
-        batch_size=config.batch_size,
-        seed=config.seed,
-    )
-    model_path, model_fp = model_identity(run_config)
-    folder = RunFolder.create(Path(config.output), f"bias-{config.model_name or config.model}")
+    model_path, model_fp = backend.identity(config.model)
+    name = config.model if backend.capabilities.local else model_path
+    folder = RunFolder.create(Path(config.output), f"bias-{name}")
     folder.write_json("config.json", {"kind": "bias", **asdict(config)})
     folder.write_json("model.json", model_fp)
     folder.write_versions()
-    lm = make_lm(run_config, model_path)
+    lm = backend.make_lm(model_path, config.seed)
     summaries, all_rows = [], []
-    for scale in scales:
-        rows = [row for rep in range(config.repeats) for row in ask(lm, config, scale, rep)]
-        all_rows += rows
-        summaries.append(summarise(scale, rows, config.repeats, config.seed))
+    try:
+        for scale in scales:
+            rows = [row for rep in range(config.repeats) for row in ask(lm, config, scale, rep)]
+            all_rows += rows
+            summaries.append(summarise(scale, rows, config.repeats, config.seed))
+    finally:
+        backend.release(lm)
     with open(folder.path / "items.jsonl", "w", encoding="utf-8") as fh:
         for row in all_rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -290,5 +283,5 @@ def run_bias(config: BiasConfig) -> tuple[RunFolder, list[dict]]:
     for warning in unparseable_warnings(summaries, config.mode):
         log.warning(warning)
     (folder.path / "results.md").write_text(markdown(summaries, config.mode), encoding="utf-8")
-    plot({Path(config.model_name or config.model).name: summaries}, folder.path / "bias")
+    plot({Path(name).name: summaries}, folder.path / "bias")
     return folder, summaries

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from medbench.backends.base import at_least
 from medbench.errors import MedbenchError
 
 if TYPE_CHECKING:
@@ -28,39 +29,17 @@ UNUSABLE_RATES = {
 }
 
 
-def _at_least(value, minimum, option: str, what: str) -> None:
-    if value is not None and value < minimum:
-        raise MedbenchError(f"{option} must be {what} (got {value})")
-
-
 def check_config(config: RunConfig) -> None:
-    """Every numeric run option within its range, and a device that exists."""
+    """Every numeric run option within its range (the backend's own options: its ``validate``)."""
     if not config.tasks:
         raise MedbenchError("--tasks names no task (comma-separated task or group names)")
-    _at_least(config.limit, 1, "--limit", "at least 1 item per task (leave it out for all items)")
-    _at_least(config.repeats, 1, "--repeats", "at least 1")
-    _at_least(config.shots, 0, "--shots", "0 or more")
-    _at_least(config.max_new_tokens, 1, "--max-new-tokens", "at least 1")
-    _at_least(config.temperature, 0, "--temperature", "0 (greedy) or more")
-    _at_least(config.batch_size, 1, "--batch-size", "at least 1")
-    _at_least(config.concurrency, 1, "--concurrency", "at least 1")
-    _at_least(config.max_retries, 0, "--max-retries", "0 or more")
-    _at_least(config.max_reply_chars, 1, "--max-reply-chars", "at least 1")
+    at_least(config.limit, 1, "--limit", "at least 1 item per task (leave it out for all items)")
+    at_least(config.repeats, 1, "--repeats", "at least 1")
+    at_least(config.shots, 0, "--shots", "0 or more")
+    at_least(config.max_new_tokens, 1, "--max-new-tokens", "at least 1")
+    at_least(config.temperature, 0, "--temperature", "0 (greedy) or more")
     if config.top_p is not None and not 0 < config.top_p <= 1:
         raise MedbenchError(f"--top-p must be in (0, 1] (got {config.top_p})")
-    if config.timeout <= 0:
-        raise MedbenchError(f"--timeout must be a positive number of seconds (got {config.timeout})")
-    check_device(config.device, config.backend)
-
-
-def check_device(device: str, backend: str) -> None:
-    """A CUDA device where PyTorch sees none is one line, not a failure after the model loaded."""
-    if backend not in ("hf", "hf-fast") or not device.startswith("cuda"):
-        return
-    import torch
-
-    if not torch.cuda.is_available():
-        raise MedbenchError(f"--device {device}: PyTorch sees no CUDA GPU on this machine (use --device cpu)")
 
 
 def check_task_data(task: str, data, cfg: dict, shots: int | None) -> None:

@@ -43,14 +43,26 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_and_backend(args: argparse.Namespace) -> dict:
+    """``model``, ``backend`` and ``backend_options`` from the flags; a local backend needs --model."""
+    from medbench.backend_flags import backend_options
+    from medbench.backends import backend_class
+
+    options = backend_options(args)
+    model = args.model or options.get("model_name")
+    if not model:
+        if backend_class(args.backend).capabilities.local:
+            raise MedbenchError("--model is required (a checkpoint folder, hub id, tiny or smollm2-135m)")
+        raise MedbenchError(f"backend {args.backend} needs --model or --model-name (the served model's name)")
+    return {"model": model, "backend": args.backend, "backend_options": options}
+
+
 def _run_config(args: argparse.Namespace):
     from medbench.runner import RunConfig
 
-    if not args.model and args.backend != "openai":
-        raise MedbenchError("--model is required (a checkpoint folder, hub id, tiny or smollm2-135m)")
     return RunConfig(
-        model=args.model or args.model_name or "",
         tasks=[t.strip() for t in args.tasks.split(",") if t.strip()],
+        **_model_and_backend(args),
         **{name: getattr(args, name) for name in RUN_OPTIONS},
     )
 
@@ -143,13 +155,13 @@ def cmd_suite(args: argparse.Namespace) -> int:
 
     config = SuiteConfig(
         suite=args.name,
-        model=args.model,
+        **_model_and_backend(args),
         data_dir=args.data_dir,
         output=args.output,
         limit=args.limit,
         baseline=args.baseline,
         judge_model=args.judge_model,
-        base_url=args.base_url,
+        judge_base_url=args.judge_base_url,
         items=args.items,
         max_new_tokens=args.max_new_tokens,
     )
@@ -183,14 +195,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_bias(args: argparse.Namespace) -> int:
     from medbench.bias_run import BiasConfig, run_bias
-    from medbench.checks import check_device
 
-    check_device(args.device, args.backend)
-    if not args.model and args.backend != "openai":
-        raise MedbenchError("--model is required (a checkpoint folder, hub id, tiny or smollm2-135m)")
     config = BiasConfig(
         scale=args.scale,
-        model=args.model or args.model_name or "",
+        **_model_and_backend(args),
         mode=args.mode,
         lang=args.lang,
         items=args.items,
@@ -199,10 +207,6 @@ def cmd_bias(args: argparse.Namespace) -> int:
         seed=args.seed,
         temperature=args.temperature,
         output=args.output,
-        backend=args.backend,
-        base_url=args.base_url,
-        model_name=args.model_name,
-        device=args.device,
     )
     return _print_result(run_bias(config)[0], "bias run folder")
 
@@ -237,7 +241,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "each stage evaluated on the bundled sample tasks",
         flush=True,
     )
-    print(demo(args.output), end="")
+    from medbench.backend_flags import backend_options
+
+    print(demo(args.output, args.backend, backend_options(args)), end="")
     print(f"\nrun folders and demo.md: {args.output}")
     return 0
 
@@ -248,8 +254,6 @@ RUN_OPTIONS = (
     "limit",
     "data_dir",
     "output",
-    "device",
-    "batch_size",
     "seed",
     "repeats",
     "prompt_style",
@@ -258,20 +262,12 @@ RUN_OPTIONS = (
     "temperature",
     "top_p",
     "max_new_tokens",
-    "backend",
-    "base_url",
-    "model_name",
-    "concurrency",
-    "max_retries",
-    "timeout",
-    "max_reply_chars",
-    "tensor_parallel_size",
-    "data_parallel_size",
-    "gpu_memory_utilization",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from medbench.backend_flags import add_backend_arguments
+
     parser = argparse.ArgumentParser(prog="medbench", description="Evaluate Chinese medical LLMs.")
     parser.add_argument("--version", action="version", version=f"medbench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show lm-eval's progress logs")
@@ -289,8 +285,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="evaluate only the first N items of each task")
     p.add_argument("--data-dir", help="folder with the benchmarks' official files (default $MEDBENCH_DATA)")
     p.add_argument("--output", default="runs", help="where run folders go (default runs/)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
-    p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--repeats", type=int, default=1, help="run R times (seed, seed+1, ...): mean and std")
     p.add_argument(
@@ -304,24 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
     p.add_argument("--top-p", type=float, help="nucleus sampling")
     p.add_argument("--max-new-tokens", type=int, help="override every generation task's length limit")
-    p.add_argument(
-        "--backend",
-        default="hf",
-        choices=["hf", "hf-fast", "vllm", "vllm-fast", "openai"],
-        help="model backend (hf-fast, vllm-fast: the shared few-shot prefix computed once; same "
-        "predictions as hf, vllm)",
-    )
-    p.add_argument("--base-url", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1)")
-    p.add_argument("--model-name", help="openai: the model name the server knows")
-    p.add_argument("--concurrency", type=int, default=8, help="openai: requests in flight")
-    p.add_argument("--max-retries", type=int, default=5, help="openai: retries on 429/5xx/timeouts")
-    p.add_argument("--timeout", type=float, default=120.0, help="openai: seconds per request")
-    p.add_argument(
-        "--max-reply-chars", type=int, default=65536, help="openai: a longer reply is cut here (and says so)"
-    )
-    p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm")
-    p.add_argument("--data-parallel-size", type=int, default=1, help="vllm")
-    p.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm")
+    add_backend_arguments(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -375,16 +352,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("suite", help="one paper's whole evaluation, then its tables beside the paper's")
     p.add_argument("name", help="chimed_gpt, qilin_med, zhongjing or iimedgpt")
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", help="checkpoint folder, hub id, or alias (tiny, smollm2-135m)")
     p.add_argument("--data-dir")
     p.add_argument("--output", default="runs")
     p.add_argument("--limit", type=int)
     p.add_argument("--max-new-tokens", type=int)
     p.add_argument("--baseline", help="run folder(s) of the baseline model, for the judge step")
-    p.add_argument("--judge-model")
-    p.add_argument("--base-url")
+    p.add_argument("--judge-model", help="the judge step's model (an OpenAI-compatible server)")
+    p.add_argument("--judge-base-url", help="the judge's server (key from OPENAI_API_KEY)")
     p.add_argument("--items", help="MICA item texts (JSON)")
     p.add_argument("--dry-run", action="store_true", help="list every task, setting and output; run nothing")
+    add_backend_arguments(p)
     p.set_defaults(func=cmd_suite)
 
     p = sub.add_parser(
@@ -424,16 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--temperature", type=float, help="sample replies (gen mode); default greedy")
     p.add_argument("--output", default="runs")
-    p.add_argument("--backend", default="hf", choices=["hf", "vllm", "openai"])
-    p.add_argument("--base-url")
-    p.add_argument("--model-name")
-    p.add_argument("--device", default="cpu")
+    add_backend_arguments(p)
     p.set_defaults(func=cmd_bias)
 
     p = sub.add_parser(
         "demo", help="train the tiny model through every stage offline and evaluate each stage"
     )
     p.add_argument("--output", default="runs")
+    add_backend_arguments(p)
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -2,8 +2,9 @@
 
 Builds the tiny model, trains it through the tiny recipe (pretrain -> sft -> reward -> dpo) on the
 bundled data, evaluates every stage on the bundled sample tasks, prints the stages side by side, then
-runs the Qilin-Med suite and the CAMI bias scale on the final model and writes the report (the judge
-step needs an OpenAI-compatible server, so the demo leaves it out).
+runs the Qilin-Med suite on the final model, the Zhongjing suite's judge step (DPO against SFT answers,
+the DPO model itself served by ``transformers serve`` as a toy judge; skipped with one line where
+serving is not installed), the CAMI bias scale, and writes the report.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import time
 from pathlib import Path
 
+from medbench.errors import MedbenchError
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
 from medbench.summary import Score
@@ -82,19 +84,24 @@ def judge_step(out: Path, recipe) -> None:
                 max_new_tokens=48,
                 baseline=str(sft_run),
                 judge_model=final,
-                base_url=url,
+                judge_base_url=url,
             )
         )
 
 
-def demo(output: str) -> str:
-    """Train and evaluate every stage; returns the comparison table (also saved as demo.md)."""
+def demo(output: str, backend: str = "hf", backend_options: dict | None = None) -> str:
+    """Train and evaluate every stage (with ``backend``: a local one, since the demo trains its own
+    models); returns the comparison table (also saved as demo.md)."""
+    from medbench.backends import backend_class
     from medbench.bias_run import BiasConfig, run_bias
     from medbench.report import build
     from medbench.suite import SuiteConfig, run_suite
     from medbench.train.config import load_recipe, stage_config
     from medbench.train.stages import run_stage
 
+    if not backend_class(backend).capabilities.local:
+        raise MedbenchError(f"the demo evaluates the models it trains: backend {backend} cannot load them")
+    chosen = {"backend": backend, "backend_options": backend_options or {}}
     out = Path(output)
     recipe = load_recipe("tiny", str(out / "demo-models"))
     cards: dict[str, dict] = {}
@@ -112,19 +119,31 @@ def demo(output: str) -> str:
         model = "tiny" if name == "base" else stage_config(recipe, name).output_dir
         print(f"[demo] evaluating {name} on the bundled sample tasks ...", flush=True)
         _, results[name] = run(
-            RunConfig(model=model, tasks=TASKS, data_dir=str(SAMPLES_DIR), output=str(out), max_new_tokens=48)
+            RunConfig(
+                model=model,
+                tasks=TASKS,
+                data_dir=str(SAMPLES_DIR),
+                output=str(out),
+                max_new_tokens=48,
+                **chosen,
+            )
         )
     table = comparison_table(results, cards)
     final = stage_config(recipe, "dpo").output_dir
     print("[demo] Qilin-Med suite on the DPO model (bundled samples) ...", flush=True)
     suite_root, _ = run_suite(
         SuiteConfig(
-            suite="qilin_med", model=final, data_dir=str(SAMPLES_DIR), output=str(out), max_new_tokens=48
+            suite="qilin_med",
+            model=final,
+            data_dir=str(SAMPLES_DIR),
+            output=str(out),
+            max_new_tokens=48,
+            **chosen,
         )
     )
     judge_step(out, recipe)
     print("[demo] CAMI bias scale on the DPO model (option log-likelihoods) ...", flush=True)
-    run_bias(BiasConfig(scale="cami", model=final, mode="loglik", output=str(out)))
+    run_bias(BiasConfig(scale="cami", model=final, mode="loglik", output=str(out), **chosen))
     build([str(out)], str(out / "report"), ["md", "csv", "latex", "html"])
     table += "\n" + "\n".join(
         p.read_text(encoding="utf-8") for p in sorted((suite_root / "report" / "tables").glob("*.md"))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from medbench.backends import registry
 from medbench.errors import MedbenchError
 
 VARIANTS = ("", "_gen", "_loglik")
@@ -32,7 +33,8 @@ def _read(run: Path) -> tuple[dict, list[dict]]:
 def _mode(task: str, config: dict) -> str:
     if task.endswith("_loglik"):
         return "loglik"
-    if task.endswith("_gen") or config.get("backend") == "openai":
+    backend = registry().get(config.get("backend", "hf"))
+    if task.endswith("_gen") or (backend is not None and not backend.capabilities.loglik):
         return "gen"
     return config.get("mode") or "task default"
 

@@ -61,7 +61,8 @@ class Folder:
 
     @property
     def full_name(self) -> str:
-        return str(self.config.get("model_name") or self.config.get("model") or self.path.name).rstrip("/")
+        served = (self.config.get("backend_options") or {}).get("model_name")
+        return str(served or self.config.get("model") or self.path.name).rstrip("/")
 
     @property
     def settings(self) -> tuple:

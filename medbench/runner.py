@@ -22,12 +22,12 @@ from pathlib import Path
 
 import yaml
 
-from medbench.backends import make_lm, release
+from medbench.backends import backend_config, registry
 from medbench.catalog import leaf_tasks, load_task_data, task_config
 from medbench.checks import check_config, check_task_data, warn_unusable
 from medbench.datasources import LEDGER, resolve_data_dir
 from medbench.errors import MedbenchError
-from medbench.models import fingerprint, model_key, resolve_model
+from medbench.models import model_key
 from medbench.paths import plugin_dir
 from medbench.requestcache import RequestCache
 from medbench.rundir import RunFolder
@@ -50,8 +50,6 @@ class RunConfig:
     limit: int | None = None
     data_dir: str | None = None
     output: str = "runs"
-    device: str = "cpu"
-    batch_size: int = 8
     seed: int = 1234
     repeats: int = 1
     prompt_style: str = "official"
@@ -61,17 +59,9 @@ class RunConfig:
     temperature: float | None = None
     top_p: float | None = None
     max_new_tokens: int | None = None
-    # backends
+    # the backend (medbench/backends/<name>.py) and its options, recorded resolved (e.g. the device)
     backend: str = "hf"
-    base_url: str | None = None
-    model_name: str | None = None
-    concurrency: int = 8
-    max_retries: int = 5
-    timeout: float = 120.0
-    max_reply_chars: int = 65536
-    tensor_parallel_size: int = 1
-    data_parallel_size: int = 1
-    gpu_memory_utilization: float = 0.9
+    backend_options: dict = field(default_factory=dict)
     resolved_tasks: list[str] = field(default_factory=list)
 
 
@@ -134,20 +124,23 @@ def resolve_tasks(names: list[str], known: list[str], mode: str | None) -> list[
 
 
 def generation_only(config: RunConfig, manager) -> None:
-    """A chat API cannot score log-likelihoods: switch to gen mode with a notice, or fail in one line."""
+    """A backend that cannot score log-likelihoods (a chat API): switch to gen mode with a notice, or
+    fail in one line."""
     if config.mode == "loglik":
+        able = ", ".join(name for name, cls in registry().items() if cls.capabilities.loglik)
         raise MedbenchError(
-            "the openai backend only generates; --mode loglik needs a local backend (hf, vllm)"
+            f"the {config.backend} backend only generates; --mode loglik needs a backend that scores "
+            f"log-likelihoods ({able})"
         )
     switched = resolve_tasks(config.resolved_tasks, manager.all_tasks, "gen")
     if switched != config.resolved_tasks:
-        log.warning("openai backend: scoring by generation: %s", ", ".join(switched))
+        log.warning("%s backend: scoring by generation: %s", config.backend, ", ".join(switched))
     config.resolved_tasks = switched
     for name in switched:
         for leaf in leaf_tasks(manager, name):
             if task_config(manager, leaf).get("output_type") != "generate_until":
                 raise MedbenchError(
-                    f"task {leaf} has no generation mode, and the openai backend can only generate"
+                    f"task {leaf} has no generation mode, and the {config.backend} backend can only generate"
                 )
 
 
@@ -163,15 +156,6 @@ def count_calls(lm, counter: Counter) -> None:
         setattr(lm, method, counted)
 
 
-def model_identity(config: RunConfig) -> tuple[str, dict]:
-    """What to load (path, hub id or API model name) and its fingerprint for the run folder."""
-    if config.backend == "openai":
-        name = config.model_name or config.model
-        return name, {"api": config.base_url, "model_name": name}
-    path = resolve_model(config.model)
-    return path, fingerprint(path)
-
-
 def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     """Evaluate, write the run folder, and return it with the scores (mean over repeats)."""
     if config.mode and config.mode not in MODES:
@@ -181,13 +165,16 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
             f"unknown prompt style '{config.prompt_style}' (choose {', '.join(PROMPT_STYLES)})"
         )
     check_config(config)
+    backend = backend_config(config.backend, config.backend_options)
+    backend.resolve()
+    config.backend_options = asdict(backend)
     resolve_data_dir(config.data_dir)  # a wrong --data-dir fails before the model loads
     decoding = gen_kwargs(config)
     config.resolved_tasks = resolve_tasks(config.tasks, task_manager().all_tasks, config.mode)
-    model_path, model_fp = model_identity(config)
-    metadata = run_metadata(config, model_path if config.backend != "openai" else None)
+    model_path, model_fp = backend.identity(config.model)
+    metadata = run_metadata(config, model_path if backend.capabilities.local else None)
     manager = task_manager(metadata)
-    if config.backend == "openai":
+    if not backend.capabilities.loglik:
         generation_only(config, manager)
     LEDGER.reset()
     for name in config.resolved_tasks:  # bad or missing data fails here, before the model is loaded
@@ -198,12 +185,12 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     LEDGER.begin(None)
 
     out = Path(config.output)
-    folder = RunFolder.create(out, config.model_name or config.model)
+    folder = RunFolder.create(out, model_path if not backend.capabilities.local else config.model)
     folder.write_json("config.json", asdict(config))
     folder.write_json("model.json", model_fp)
     folder.write_versions()
 
-    lm = make_lm(config, model_path)
+    lm = backend.make_lm(model_path, config.seed)
     calls: Counter = Counter()
     count_calls(lm, calls)
     cache = out / ".cache" / f"{model_key(model_fp)}.requests.sqlite"
@@ -211,7 +198,7 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     try:
         per_repeat, failed = _evaluate(config, lm, manager, cache, decoding, folder)
     finally:
-        release(lm)
+        backend.release(lm)
     scores = combine_repeats(per_repeat)
     folder.write_json(
         "status.json",

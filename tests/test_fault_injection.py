@@ -50,15 +50,17 @@ def reply(prompt: str) -> str:
 def config(url: str, output) -> RunConfig:
     return RunConfig(
         model="scripted",
-        model_name="scripted",
         tasks=TASKS.split(","),
         backend="openai",
-        base_url=url,
-        max_retries=1,
-        timeout=1.0,
-        concurrency=2,
         data_dir=str(SAMPLES_DIR),
         output=str(output),
+        backend_options={
+            "model_name": "scripted",
+            "base_url": url,
+            "max_retries": 1,
+            "timeout": 1.0,
+            "concurrency": 2,
+        },
     )
 
 

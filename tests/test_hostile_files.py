@@ -61,12 +61,11 @@ def test_a_planted_pickle_in_the_request_cache_does_not_execute(tmp_path):
     with ScriptedChat([]).serving() as url:
         config = RunConfig(
             model="s",
-            model_name="s",
             tasks=["medqa_mcmle"],
             backend="openai",
-            base_url=url,
             data_dir=str(SAMPLES_DIR),
             output=str(tmp_path / "shared"),
+            backend_options={"model_name": "s", "base_url": url},
         )
         run(config)
         (cache,) = (tmp_path / "shared" / ".cache").glob("*.sqlite")

@@ -3,8 +3,8 @@
 import pytest
 from lm_eval.models.huggingface import HFLM
 
-from medbench.backends.prefix_hf import PrefixCachedHFLM
-from medbench.backends.prefixes import prefix_groups, single_token_requests, trie_size
+from medbench.backends._prefix_hf import PrefixCachedHFLM
+from medbench.backends._prefixes import prefix_groups, single_token_requests, trie_size
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
 from tests.helpers import mixed_mc_requests, predictions

@@ -29,12 +29,11 @@ def site(tiny_model, tmp_path_factory):
         run(
             RunConfig(
                 model="scripted",
-                model_name="scripted",
                 backend="openai",
-                base_url=url,
                 tasks=["ceval_med", "medqa_mcmle"],
                 data_dir=str(SAMPLES_DIR),
                 output=str(runs),
+                backend_options={"model_name": "scripted", "base_url": url},
             )
         )
     with ScriptedChat([], reply="完全同意").serving() as url:
@@ -42,10 +41,9 @@ def site(tiny_model, tmp_path_factory):
             BiasConfig(
                 scale="cami",
                 model="scripted",
-                model_name="scripted",
                 backend="openai",
-                base_url=url,
                 output=str(runs),
+                backend_options={"model_name": "scripted", "base_url": url},
             )
         )
     out = tmp_path_factory.mktemp("site")
@@ -67,7 +65,10 @@ def test_markdown_leaderboard_numbers_equal_the_run_folders_metrics(site):
     checked = 0
     for folder in (f for f in runs.iterdir() if not f.name.startswith(".") and "bias" not in f.name):
         config = json.loads((folder / "config.json").read_text())
-        row = board[board["model"] == Path(config["model_name"] or config["model"]).name].iloc[0]
+        row = board[
+            board["model"] == Path(config["backend_options"].get("model_name") or config["model"]).name
+        ]
+        row = row.iloc[0]
         for m in json.loads((folder / "metrics.json").read_text()):
             if m["metric"] != "acc" or m["convention"].startswith("macro"):
                 continue

@@ -15,7 +15,11 @@ class Killed(BaseException):
 
 def _config(model, out):
     return RunConfig(
-        model=model, tasks=["cmmlu_med"], data_dir=str(SAMPLES_DIR), output=str(out), batch_size=2
+        model=model,
+        tasks=["cmmlu_med"],
+        data_dir=str(SAMPLES_DIR),
+        output=str(out),
+        backend_options={"batch_size": 2},
     )
 
 

@@ -1,9 +1,12 @@
 """Paper suites: each resolves, runs on the tiny models, and writes the paper-layout tables."""
 
+import json
+
 import pandas as pd
 import pytest
 
 from medbench.cli import main
+from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
 from medbench.suite import SuiteConfig, plan, run_suite
 
@@ -164,7 +167,7 @@ def test_zhongjing_suite_judges_against_a_baseline_on_transformers_serve(
             max_new_tokens=8,
             baseline=str(baseline.path),
             judge_model=tiny_model,
-            base_url=served_tiny,
+            judge_base_url=served_tiny,
         )
     )
     judged = sorted((root / "runs").glob("*-judge-zhongjing_spf"))
@@ -174,3 +177,22 @@ def test_zhongjing_suite_judges_against_a_baseline_on_transformers_serve(
         for dim in ("safety", "professionalism", "fluency"):
             d = summary["dimensions"][dim]
             assert d["items"] == 2 and d["judged"] + d["parse_failures"] + d["request_errors"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["hf-fast", "openai"])
+def test_a_suite_runs_on_the_backend_it_is_given(backend, tiny_model, served_tiny, tmp_path):
+    """`medbench suite` takes the same backend flags as `run` (it used to run every suite on hf, CPU)."""
+    flags = (
+        ["--backend", "openai", "--base-url", served_tiny] if backend == "openai" else ["--backend", backend]
+    )
+    args = ["suite", "qilin_med", "--model", tiny_model, "--data-dir", str(SAMPLES_DIR), "--limit", "2"]
+    assert main([*args, "--max-new-tokens", "4", "--output", str(tmp_path), *flags]) == 0
+    configs = [json.loads(p.read_text()) for p in tmp_path.glob("*-suite-qilin_med/runs/*/config.json")]
+    assert len(configs) == 3 and {c["backend"] for c in configs} == {backend}
+    if backend == "openai":
+        assert {c["backend_options"]["base_url"] for c in configs} == {served_tiny}
+        assert {c["resolved_tasks"][0] for c in configs} >= {"cmexam", "ceval_med_gen", "huatuo26m"}
+    else:
+        assert {c["backend_options"]["device"] for c in configs} == {"cpu"}  # resolved: no GPU here
+    assert (next(tmp_path.glob("*-suite-qilin_med")) / "report" / "tables" / "qilin_med_table4.md").is_file()

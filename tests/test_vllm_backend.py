@@ -12,9 +12,9 @@ pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'medbench
 
 from lm_eval.models.huggingface import HFLM  # noqa: E402
 
-from medbench.backends import release  # noqa: E402
-from medbench.backends.prefix_vllm import PrefixCachedVLLM  # noqa: E402
-from medbench.backends.prefixes import trie_size  # noqa: E402
+from medbench.backends._prefix_vllm import PrefixCachedVLLM  # noqa: E402
+from medbench.backends._prefixes import trie_size  # noqa: E402
+from medbench.backends.vllm_engine import VLLMConfig  # noqa: E402
 from medbench.models import tiny_model_dir  # noqa: E402
 from medbench.paths import SAMPLES_DIR  # noqa: E402
 from medbench.runner import RunConfig, run  # noqa: E402
@@ -34,7 +34,7 @@ def vllm_tiny(_isolated_cache) -> str:
 def engine(vllm_tiny):
     lm = PrefixCachedVLLM(pretrained=vllm_tiny, dtype="float32", max_model_len=2048, seed=0)
     yield lm
-    release(lm)
+    VLLMConfig().release(lm)
 
 
 def test_mixed_subjects_long_unshared_and_multi_token_requests_match_lm_eval_vllm(engine, shared_data):
@@ -79,7 +79,12 @@ def test_vllm_fast_backend_runs_from_the_cli_with_the_hf_scores(vllm_tiny, tmp_p
     common = dict(model=vllm_tiny, tasks=["cmmlu_med", "ceval_med"], data_dir=str(SAMPLES_DIR))
     _, plain = run(RunConfig(output=str(tmp_path / "hf"), **common))
     _, fast = run(
-        RunConfig(backend="vllm-fast", gpu_memory_utilization=0.5, output=str(tmp_path / "v"), **common)
+        RunConfig(
+            backend="vllm-fast",
+            output=str(tmp_path / "v"),
+            **common,
+            backend_options={"gpu_memory_utilization": 0.5},
+        )
     )
     assert [(s.task, s.metric, round(s.value, 6)) for s in plain] == [
         (s.task, s.metric, round(s.value, 6)) for s in fast

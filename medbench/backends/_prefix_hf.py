@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
-from medbench.backends.prefixes import prefix_groups, single_token_requests
+from medbench.backends._prefixes import prefix_groups, single_token_requests
 
 
 @register_model("medbench-hf")
@@ -29,7 +29,6 @@ class PrefixCachedHFLM(HFLM):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.tokens_forwarded = 0  # real (non-padding) token positions run through the model
-        self.positions_forwarded = 0  # including padding
 
     def _score_group(self, prefix: list[int], suffixes: list[list[int]]) -> list[torch.Tensor]:
         """Log-softmax at each member's last context position, with the prefix computed once.
@@ -51,7 +50,6 @@ class PrefixCachedHFLM(HFLM):
                 if croppable:
                     cache.crop(-len(suffix))  # back to the prefix alone
         self.tokens_forwarded += len(prefix) + sum(len(x) for x in suffixes)
-        self.positions_forwarded += len(prefix) + sum(len(x) for x in suffixes)
         return out
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):

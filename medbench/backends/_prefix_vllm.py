@@ -22,7 +22,7 @@ from importlib import metadata
 from lm_eval.api.registry import register_model
 from vllm import SamplingParams
 
-from medbench.backends.prefixes import prefix_groups, single_token_requests
+from medbench.backends._prefixes import prefix_groups, single_token_requests
 
 log = logging.getLogger(__name__)
 _version = metadata.version

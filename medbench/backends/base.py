@@ -1,0 +1,117 @@
+"""What every backend declares: its options (a typed dataclass) and what it can do.
+
+A backend module under ``medbench/backends/`` defines a subclass of :class:`BackendConfig` and names it
+``BACKEND``; the registry (:mod:`medbench.backends`) finds it there, the command line grows one flag per
+option, and ``run``, ``suite``, ``bias`` and ``demo`` can use it. Options come from those flags or from
+``--model-args KEY=VAL,...`` (strings, converted to the field's type here, with one-line errors).
+Implementations (heavy imports: torch, vLLM, openai) are imported only inside :meth:`make_lm`.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, ClassVar
+
+from medbench.errors import MedbenchError
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; commands check these instead of comparing backend names."""
+
+    loglik: bool  # scores continuations by log-likelihood (multiple choice, bias loglik mode)
+    generate: bool  # generates text
+    local: bool  # loads the model itself from a checkpoint folder or hub id (else: a served API)
+
+
+def option(default: Any = None, help: str = "") -> Any:  # noqa: A002 - argparse's word
+    """A backend option: a dataclass field whose help text the command line shows."""
+    from dataclasses import field
+
+    return field(default=default, metadata={"help": help})
+
+
+def at_least(value, low, flag: str, what: str) -> None:
+    """One line for a number below its floor (None = not given)."""
+    if value is not None and value < low:
+        raise MedbenchError(f"{flag} must be {what} (got {value})")
+
+
+def _scalar(hint) -> type:
+    """``int | None`` -> int; ``str`` -> str."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return inner
+    return hint
+
+
+def convert(backend: str, name: str, hint, value):
+    """A string option (``--model-args``) as the field's type; other values pass through."""
+    kind = _scalar(hint)
+    if not isinstance(value, str) or kind is str:
+        return value
+    try:
+        if kind is bool:
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1", "yes")
+        return kind(value)
+    except ValueError:
+        raise MedbenchError(
+            f"backend {backend}: option {name}={value!r} is not a valid {kind.__name__}"
+        ) from None
+
+
+@dataclass
+class BackendConfig:
+    """Options every backend shares (none yet) and the interface the commands call."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    @classmethod
+    def options(cls) -> dict[str, tuple[type, Any, str]]:
+        """Each option: (type, default, help) -- what the command line builds its flags from."""
+        hints = typing.get_type_hints(cls)
+        out = {}
+        for f in fields(cls):
+            default = None if f.default is MISSING else f.default
+            out[f.name] = (_scalar(hints[f.name]), default, f.metadata.get("help", ""))
+        return out
+
+    @classmethod
+    def from_options(cls, values: dict[str, Any]) -> BackendConfig:
+        """The typed config from option values (strings converted), validated."""
+        hints = typing.get_type_hints(cls)
+        unknown = sorted(set(values) - set(hints))
+        if unknown:
+            known = ", ".join(f.name for f in fields(cls)) or "none"
+            raise MedbenchError(
+                f"backend {cls.name} has no option {', '.join(unknown)} (its options: {known})"
+            )
+        config = cls(**{k: convert(cls.name, k, hints[k], v) for k, v in values.items()})
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Reject impossible values in one line, before any model is loaded."""
+
+    def resolve(self) -> None:
+        """Fill in what is decided on this machine (e.g. the device) before the config is recorded."""
+
+    def identity(self, model: str) -> tuple[str, dict]:
+        """What to load and the fingerprint recorded in the run folder's model.json."""
+        from medbench.models import fingerprint, resolve_model
+
+        path = resolve_model(model)
+        return path, fingerprint(path)
+
+    def make_lm(self, model: str, seed: int):
+        """The lm-eval ``LM`` for ``model`` (what :meth:`identity` returned)."""
+        raise NotImplementedError
+
+    def release(self, lm) -> None:
+        """Free what the backend holds outside Python's reach once a run is done."""

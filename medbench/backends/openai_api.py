@@ -1,0 +1,53 @@
+"""``openai``: any OpenAI-compatible chat-completions server (GPT-4, ``vllm serve``, ``transformers
+serve``); generation only. The API key comes from ``OPENAI_API_KEY`` and is never written out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from medbench.backends.base import BackendConfig, Capabilities, at_least, option
+from medbench.errors import MedbenchError
+
+
+@dataclass
+class OpenAIConfig(BackendConfig):
+    name = "openai"
+    summary = "an OpenAI-compatible chat-completions server (generation only)"
+    capabilities = Capabilities(loglik=False, generate=True, local=False)
+
+    base_url: str | None = option(None, "the server's base URL (e.g. http://127.0.0.1:8000/v1)")
+    model_name: str | None = option(None, "the model name the server knows (default: --model)")
+    concurrency: int = option(8, "requests in flight")
+    max_retries: int = option(5, "retries on 429/5xx/timeouts/malformed replies")
+    timeout: float = option(120.0, "seconds per request")
+    max_reply_chars: int = option(65536, "a longer reply is cut here (and says so)")
+
+    def validate(self) -> None:
+        at_least(self.concurrency, 1, "--concurrency", "at least 1")
+        at_least(self.max_retries, 0, "--max-retries", "0 or more")
+        at_least(self.max_reply_chars, 1, "--max-reply-chars", "at least 1")
+        if self.timeout <= 0:
+            raise MedbenchError(f"--timeout must be a positive number of seconds (got {self.timeout})")
+
+    def identity(self, model: str) -> tuple[str, dict]:
+        if not self.base_url:
+            raise MedbenchError(
+                "backend openai needs --base-url (an OpenAI-compatible server, e.g. http://host/v1)"
+            )
+        name = self.model_name or model
+        return name, {"api": self.base_url, "model_name": name}
+
+    def make_lm(self, model: str, seed: int):
+        from medbench.backends._openai_chat import OpenAIChatLM
+
+        return OpenAIChatLM(
+            base_url=self.base_url,
+            model=model,
+            concurrency=self.concurrency,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            max_reply_chars=self.max_reply_chars,
+        )
+
+
+BACKEND = OpenAIConfig

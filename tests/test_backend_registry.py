@@ -1,0 +1,161 @@
+"""The backend registry is the only wiring: a backend is one module that names a typed ``BACKEND``.
+
+A toy backend written to a temporary file (and put on the backends package's path) gets its flags on
+``medbench run``, its options through ``--model-args``, and runs a task; flags of another backend and
+bad option values are one line; ``--device`` defaults to the GPU when PyTorch sees one.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+import medbench.backends
+from medbench.backends import backend_config, registry
+from medbench.cli import main
+from medbench.errors import MedbenchError
+from medbench.paths import SAMPLES_DIR
+
+TOY = textwrap.dedent(
+    '''
+    """toy: always answers option A (generation only)."""
+
+    from dataclasses import dataclass
+
+    from lm_eval.api.model import LM
+
+    from medbench.backends.base import BackendConfig, Capabilities, option
+
+
+    class AlwaysA(LM):
+        def __init__(self, reply):
+            super().__init__()
+            self.reply = reply
+
+        def loglikelihood(self, requests):
+            raise NotImplementedError
+
+        def loglikelihood_rolling(self, requests):
+            raise NotImplementedError
+
+        def generate_until(self, requests, disable_tqdm=False):
+            return [self.reply for _ in requests]
+
+
+    @dataclass
+    class ToyConfig(BackendConfig):
+        name = "toy"
+        summary = "a scripted answer"
+        capabilities = Capabilities(loglik=False, generate=True, local=False)
+
+        reply: str = option("答案：A", "what the toy answers")
+
+        def identity(self, model):
+            return model, {"api": "toy", "model_name": model}
+
+        def make_lm(self, model, seed):
+            return AlwaysA(self.reply)
+
+
+    BACKEND = ToyConfig
+    '''
+)
+
+
+@pytest.fixture
+def toy_backend(tmp_path, monkeypatch):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "toy.py").write_text(TOY, encoding="utf-8")
+    monkeypatch.setattr(medbench.backends, "__path__", [*medbench.backends.__path__, str(folder)])
+    yield
+    import sys
+
+    sys.modules.pop("medbench.backends.toy", None)
+
+
+def _flags(command: str) -> set[str]:
+    from medbench.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices  # argparse keeps subcommands here
+    return {o for a in commands[command]._actions for o in a.option_strings}
+
+
+def test_the_shipped_backends_declare_their_capabilities():
+    backends = registry()
+    assert list(backends) == ["hf", "hf-fast", "openai", "vllm", "vllm-fast"]
+    assert [n for n, b in backends.items() if not b.capabilities.loglik] == ["openai"]
+    assert [n for n, b in backends.items() if not b.capabilities.local] == ["openai"]
+
+
+def test_a_toy_backend_in_one_new_file_gets_flags_and_runs_a_task(toy_backend, tmp_path):
+    out = tmp_path / "runs"
+    args = ["run", "--model", "toy-1", "--backend", "toy", "--tasks", "medqa_mcmle", "--limit", "3"]
+    assert main([*args, "--reply", "答案：B", "--data-dir", str(SAMPLES_DIR), "--output", str(out)]) == 0
+    (folder,) = [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["backend"] == "toy" and config["backend_options"] == {"reply": "答案：B"}
+    samples = [json.loads(x) for x in (folder / "samples" / "medqa_mcmle_gen.jsonl").read_text().splitlines()]
+    assert [s["extracted"] for s in samples] == [
+        "B",
+        "B",
+        "B",
+    ]  # switched to gen: the toy cannot score loglik
+    assert "--reply" in _flags("run") and "--reply" in _flags("bias")
+
+
+def test_model_args_reach_the_backend_config_typed():
+    config = backend_config("hf", {"batch_size": "16", "device": "cpu"})
+    assert config.batch_size == 16 and config.device == "cpu"
+    with pytest.raises(MedbenchError, match="backend hf has no option tensor_parallel_size"):
+        backend_config("hf", {"tensor_parallel_size": "2"})
+    with pytest.raises(MedbenchError, match=r"option batch_size='many' is not a valid int"):
+        backend_config("hf", {"batch_size": "many"})
+    with pytest.raises(MedbenchError, match="--batch-size must be at least 1"):
+        backend_config("hf-fast", {"batch_size": 0})
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (
+            ["--tensor-parallel-size", "2"],
+            "--tensor-parallel-size is an option of backend vllm, vllm-fast, not of hf",
+        ),
+        (
+            ["--model-args", "batch_size=2", "--batch-size", "4"],
+            "batch_size given both as a flag and in --model-args",
+        ),
+        (["--model-args", "batch_size"], "--model-args: 'batch_size' is not KEY=VAL"),
+        (["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"], "needs --model or --model-name"),
+    ],
+)
+def test_backend_flag_mistakes_are_one_line(flags, message, capsys):
+    args = ["run", "--tasks", "cmexam", *flags]
+    if "--backend" not in flags:
+        args += ["--model", "tiny"]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_device_defaults_to_the_gpu_when_pytorch_sees_one(monkeypatch):
+    import torch
+
+    for seen, expected in ((True, "cuda"), (False, "cpu")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda seen=seen: seen)
+        for name in ("hf", "hf-fast"):
+            config = backend_config(name)
+            config.resolve()
+            assert config.device == expected
+    config = backend_config("hf", {"device": "cpu"})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    config.resolve()
+    assert config.device == "cpu"  # an explicit device is kept
+
+
+def test_every_model_command_takes_the_same_backend_flags():
+    for command in ("run", "suite", "bias", "demo"):
+        wanted = {"--backend", "--model-args", "--device", "--base-url", "--tensor-parallel-size"}
+        assert wanted <= _flags(command), command
