@@ -18,6 +18,7 @@ from pathlib import Path
 from medbench.errors import MedbenchError
 from medbench.judge import JudgeConfig, load_rubric, run_judge
 from medbench.rundir import RunFolder
+from medbench.stats import interval
 
 SCORE = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 
@@ -78,10 +79,7 @@ def run_arena(
             for s in rng.choices(scores, k=len(scores))
         ]
         samples.append(ratings(bradley_terry(len(names), resampled, iterations=200)))
-    cis = []
-    for k in range(len(names)):
-        values = sorted(sample[k] for sample in samples)
-        cis.append([values[int(0.025 * bootstrap)], values[int(0.975 * bootstrap) - 1]])
+    cis = [interval([sample[k] for sample in samples]) for k in range(len(names))]
     order = sorted(range(len(names)), key=lambda k: -point[k])
     summary = {
         "rubric": config.rubric,

@@ -16,14 +16,16 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from medbench.errors import MedbenchError
+from medbench.plotting import bias_bars
 from medbench.rundir import RunFolder
 from medbench.scales import Scale, extract_option, load_scale, ordered_options, prompts
+from medbench.stats import bootstrap
+from medbench.templates import render_template
 
 log = logging.getLogger("medbench")
 
@@ -61,8 +63,6 @@ def scales_for(config: BiasConfig) -> list[Scale]:
 
 
 def render(template: dict, options: list[str], statement: str) -> str:
-    from medbench.mc import render_template
-
     listed = template["option_joiner"].join(
         render_template(template["option_format"], {"option": o}) for o in options
     )
@@ -130,9 +130,8 @@ def bootstrap_ci(values: list[float], seed: int, iterations: int = 2000) -> tupl
     """95% percentile interval of the mean, resampling items."""
     if not values:
         return (math.nan, math.nan)
-    rng = random.Random(seed)
-    means = sorted(statistics.fmean(rng.choices(values, k=len(values))) for _ in range(iterations))
-    return means[int(0.025 * iterations)], means[int(0.975 * iterations) - 1]
+    low, high = bootstrap(values, {"mean": statistics.fmean}, seed, iterations)["mean"]
+    return low, high
 
 
 def summarise(scale: Scale, rows: list[dict], repeats: int, seed: int) -> dict:
@@ -210,40 +209,6 @@ def markdown(summaries: list[dict], mode: str) -> str:
     return (warnings + "\n" if warnings else "") + "\n".join(lines) + f"\n\nMode: {mode} ({note}).\n"
 
 
-def plot(summaries_by_model: dict[str, list[dict]], path: Path) -> None:
-    """Bars per model for each scale, each panel on its scale's range (ChiMed-GPT Figure 2 style)."""
-    from medbench.plotting import pyplot
-
-    plt = pyplot()
-
-    scales = sorted({s["scale"] for summaries in summaries_by_model.values() for s in summaries})
-    fig, axes = plt.subplots(1, len(scales), figsize=(4 + 1.2 * len(summaries_by_model), 3.5), squeeze=False)
-    for ax, name in zip(axes[0], scales, strict=True):
-        low, high = next(
-            s["range"] for summaries in summaries_by_model.values() for s in summaries if s["scale"] == name
-        )
-        models, means, errors = [], [], []
-        for model, summaries in summaries_by_model.items():
-            s = next((x for x in summaries if x["scale"] == name and x["mean"] is not None), None)
-            if s:
-                models.append(
-                    model + (f" ({s['items_answered']}/{s['items_in_scale']} items)" if s["partial"] else "")
-                )
-                means.append(s["mean"])
-                errors.append([[s["mean"] - s["ci95"][0]], [s["ci95"][1] - s["mean"]]])
-        ax.bar(range(len(models)), means, color="#4C72B0")
-        for i, err in enumerate(errors):
-            ax.errorbar(i, means[i], yerr=err, color="black", capsize=3)
-        ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
-        ax.set_ylim(low, high)
-        ax.set_title(f"{name.upper()} (range {low}-{high})")
-        ax.set_ylabel("average bias score")
-    fig.tight_layout()
-    fig.savefig(path.with_suffix(".png"), dpi=120)
-    fig.savefig(path.with_suffix(".svg"))
-    plt.close(fig)
-
-
 def run_bias(config: BiasConfig) -> tuple[RunFolder, list[dict]]:
     from medbench.backends import backend_config
 
@@ -264,7 +229,7 @@ def run_bias(config: BiasConfig) -> tuple[RunFolder, list[dict]]:
     model_path, model_fp = backend.identity(config.model)
     name = config.model if backend.capabilities.local else model_path
     folder = RunFolder.create(Path(config.output), f"bias-{name}")
-    folder.write_json("config.json", {"kind": "bias", **asdict(config)})
+    folder.write_config({"kind": "bias", **asdict(config)})
     folder.write_json("model.json", model_fp)
     folder.write_versions()
     lm = backend.make_lm(model_path, config.seed)
@@ -283,5 +248,5 @@ def run_bias(config: BiasConfig) -> tuple[RunFolder, list[dict]]:
     for warning in unparseable_warnings(summaries, config.mode):
         log.warning(warning)
     (folder.path / "results.md").write_text(markdown(summaries, config.mode), encoding="utf-8")
-    plot({Path(name).name: summaries}, folder.path / "bias")
+    bias_bars({Path(name).name: summaries}, folder.path / "bias")
     return folder, summaries

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: default cap on a stored reply (characters)
 MAX_REPLY_CHARS = 65536
@@ -29,6 +29,23 @@ class Reply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     truncated: bool = False
+
+
+@dataclass
+class Usage:
+    """What a client's requests cost and how they ended (the openai backend and the judge alike)."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: int = 0  # answered from a cache, no request made
+    failures: list[dict] = field(default_factory=list)  # failed after retries: where and why
+    truncated: list[dict] = field(default_factory=list)  # replies cut at max_reply_chars
+
+    def add(self, reply: Reply) -> None:
+        self.requests += 1
+        self.prompt_tokens += reply.prompt_tokens
+        self.completion_tokens += reply.completion_tokens
 
 
 def _get(obj, name: str):

@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 
-from medbench import __version__
 from medbench.errors import MedbenchError
 
 
@@ -73,12 +72,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     import yaml
 
     from medbench.train.config import effective_batch_size, load_recipe, stage_config, world_size
+    from medbench.train.run import check_training_keys
+    from medbench.train.stages import get_stage
 
     recipe = load_recipe(args.config, args.output_root)
     config = stage_config(recipe, args.stage, args.overrides)
-    from medbench.train.stages import check_training_keys
-
-    trl_class = check_training_keys(args.stage, config)
+    trl_class = check_training_keys(get_stage(args.stage), config)
     if args.dry_run:
         resolved = {
             "recipe": recipe.name,
@@ -95,7 +94,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{t.get('gradient_accumulation_steps', 1)} x {world_size()} process(es)"
         )
         return 0
-    from medbench.train.stages import run_stage
+    from medbench.train.run import run_stage
 
     card = run_stage(args.stage, config, recipe)
     print(f"{args.stage}: {card['steps']} steps, loss {card['first_loss']:.4f} -> {card['final_loss']:.4f}")
@@ -265,156 +264,9 @@ RUN_OPTIONS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from medbench.backend_flags import add_backend_arguments
-
-    parser = argparse.ArgumentParser(prog="medbench", description="Evaluate Chinese medical LLMs.")
-    parser.add_argument("--version", action="version", version=f"medbench {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show lm-eval's progress logs")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    p = sub.add_parser("tasks", help="list every task and group: data source, splits, items, metrics, shots")
-    p.add_argument("--data-dir", help="count items in local data (official layout)")
-    p.set_defaults(func=cmd_tasks)
-
-    p = sub.add_parser("run", help="evaluate a model on tasks and write a run folder")
-    p.add_argument("--model", help="checkpoint folder, hub id, or alias (tiny, smollm2-135m)")
-    p.add_argument("--tasks", required=True, help="comma-separated task or group names")
-    p.add_argument("--shots", type=int, help="override the tasks' number of few-shot examples")
-    p.add_argument("--mode", choices=["loglik", "gen"], help="score options by log-likelihood, or generate")
-    p.add_argument("--limit", type=int, help="evaluate only the first N items of each task")
-    p.add_argument("--data-dir", help="folder with the benchmarks' official files (default $MEDBENCH_DATA)")
-    p.add_argument("--output", default="runs", help="where run folders go (default runs/)")
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--repeats", type=int, default=1, help="run R times (seed, seed+1, ...): mean and std")
-    p.add_argument(
-        "--prompt-style",
-        default="official",
-        choices=["official", "lm-eval"],
-        help="benchmarks' official templates, or lm-eval's own (to check numbers against lm-eval)",
-    )
-    p.add_argument("--chat", action="store_true", help="dialogue turns through the model's chat template")
-    p.add_argument("--preset", help="named decoding settings (chimed: top_p 0.9, 512 tokens, sampling)")
-    p.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
-    p.add_argument("--top-p", type=float, help="nucleus sampling")
-    p.add_argument("--max-new-tokens", type=int, help="override every generation task's length limit")
-    add_backend_arguments(p)
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser(
-        "train", help="train one stage of a recipe (pretrain, sft, reward, rejection_sampling, rl, dpo)"
-    )
-    p.add_argument("stage", choices=["pretrain", "sft", "reward", "rejection_sampling", "rl", "dpo"])
-    p.add_argument(
-        "--config", required=True, help="recipe YAML (trainers/<name>.yaml) or a shipped recipe name"
-    )
-    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. training.learning_rate=1e-4")
-    p.add_argument(
-        "--dry-run", action="store_true", help="print the resolved config and effective batch size"
-    )
-    p.add_argument("--output-root", help="folder for the stage outputs (default: the recipe's output_root)")
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("judge", help="pairwise win/tie/loss between two runs with an LLM judge")
-    p.add_argument("--runs", nargs=2, required=True, metavar=("RUN_A", "RUN_B"))
-    p.add_argument("--task", help="the generation task to judge (when a run has several)")
-    p.add_argument("--rubric", required=True, help="a rubric in judges/ (iimedgpt_pf, zhongjing_spf)")
-    p.add_argument("--judge-model", required=True)
-    p.add_argument("--base-url", required=True, help="OpenAI-compatible server (key from OPENAI_API_KEY)")
-    p.add_argument("--lang", default="zh", choices=["zh", "en"])
-    p.add_argument(
-        "--order", default="both", choices=["both", "random"], help="both orders, or one (half cost)"
-    )
-    p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--max-retries", type=int, default=5)
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per judge request")
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--output", default="runs")
-    p.add_argument("--price-in", type=float, default=0.0, help="cost per 1M prompt tokens")
-    p.add_argument("--price-out", type=float, default=0.0, help="cost per 1M completion tokens")
-    p.set_defaults(func=cmd_judge)
-
-    p = sub.add_parser("arena", help="judge every pair of runs and rank them (Bradley-Terry with CIs)")
-    p.add_argument("--runs", nargs="+", required=True)
-    p.add_argument("--task")
-    p.add_argument("--rubric", required=True)
-    p.add_argument("--dimension", help="the rubric dimension to rank on (default: its first)")
-    p.add_argument("--judge-model", required=True)
-    p.add_argument("--base-url", required=True)
-    p.add_argument("--lang", default="zh", choices=["zh", "en"])
-    p.add_argument("--order", default="both", choices=["both", "random"])
-    p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--max-retries", type=int, default=5)
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per judge request")
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--output", default="runs")
-    p.set_defaults(func=cmd_arena)
-
-    p = sub.add_parser("suite", help="one paper's whole evaluation, then its tables beside the paper's")
-    p.add_argument("name", help="chimed_gpt, qilin_med, zhongjing or iimedgpt")
-    p.add_argument("--model", help="checkpoint folder, hub id, or alias (tiny, smollm2-135m)")
-    p.add_argument("--data-dir")
-    p.add_argument("--output", default="runs")
-    p.add_argument("--limit", type=int)
-    p.add_argument("--max-new-tokens", type=int)
-    p.add_argument("--baseline", help="run folder(s) of the baseline model, for the judge step")
-    p.add_argument("--judge-model", help="the judge step's model (an OpenAI-compatible server)")
-    p.add_argument("--judge-base-url", help="the judge's server (key from OPENAI_API_KEY)")
-    p.add_argument("--items", help="MICA item texts (JSON)")
-    p.add_argument("--dry-run", action="store_true", help="list every task, setting and output; run nothing")
-    add_backend_arguments(p)
-    p.set_defaults(func=cmd_suite)
-
-    p = sub.add_parser(
-        "report", help="leaderboards (Markdown, HTML), paper-style tables, plots from run folders"
-    )
-    p.add_argument("folders", nargs="+", help="run, judge or bias folders, or directories holding them")
-    p.add_argument("--out", default="reports/site")
-    p.add_argument("--format", default="all", choices=["all", "md", "html", "csv", "latex"])
-    p.add_argument("--no-published", action="store_true", help="leave the papers' published rows out")
-    p.add_argument(
-        "--convention",
-        help="headline metric convention for every task (cmexam-official, jieba, mention-set, ...; README "
-        "Conventions); the column names the metric shown",
-    )
-    p.set_defaults(func=cmd_report)
-
-    p = sub.add_parser(
-        "explain", help="one task's scores under every convention, mode and prompt style in the run folders"
-    )
-    p.add_argument("runs", nargs="+", help="run folders (e.g. one per mode or prompt style)")
-    p.add_argument("--task", required=True, help="the task (its _gen and _loglik variants are included)")
-    p.set_defaults(func=cmd_explain)
-
-    p = sub.add_parser("bias", help="attitude scales toward people with mental illness (CAMI, MICA)")
-    p.add_argument("--scale", required=True, choices=["cami", "mica", "all"])
-    p.add_argument("--model", help="checkpoint folder, hub id, or alias (tiny, smollm2-135m)")
-    p.add_argument(
-        "--mode",
-        default="gen",
-        choices=["gen", "loglik"],
-        help="the paper's protocol, or option log-likelihoods",
-    )
-    p.add_argument("--lang", default="zh", choices=["zh", "en"])
-    p.add_argument("--items", help="MICA item texts (JSON); MICA's publisher forbids shipping them")
-    p.add_argument("--repeats", type=int, default=1)
-    p.add_argument("--option-order", default="as-is", choices=["as-is", "reversed", "shuffled"])
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--temperature", type=float, help="sample replies (gen mode); default greedy")
-    p.add_argument("--output", default="runs")
-    add_backend_arguments(p)
-    p.set_defaults(func=cmd_bias)
-
-    p = sub.add_parser(
-        "demo", help="train the tiny model through every stage offline and evaluate each stage"
-    )
-    p.add_argument("--output", default="runs")
-    add_backend_arguments(p)
-    p.set_defaults(func=cmd_demo)
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
+    from medbench.cli_parser import build_parser
+
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "train":  # key=value overrides may come after the options too

@@ -9,7 +9,6 @@ expected. Each file read is fingerprinted so a run folder can say exactly which 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import logging
@@ -19,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from medbench.errors import MedbenchError
+from medbench.hashing import sha256_file
 
 log = logging.getLogger("medbench")
 
@@ -105,14 +105,6 @@ class DataLedger:
 
 
 LEDGER = DataLedger()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_file(path: Path, what: str, hint: str = "") -> Path:

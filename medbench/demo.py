@@ -97,7 +97,7 @@ def demo(output: str, backend: str = "hf", backend_options: dict | None = None) 
     from medbench.report import build
     from medbench.suite import SuiteConfig, run_suite
     from medbench.train.config import load_recipe, stage_config
-    from medbench.train.stages import run_stage
+    from medbench.train.run import run_stage
 
     if not backend_class(backend).capabilities.local:
         raise MedbenchError(f"the demo evaluates the models it trains: backend {backend} cannot load them")

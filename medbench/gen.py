@@ -29,7 +29,7 @@ from medbench.datasources import (
     resolve_data_dir,
 )
 from medbench.errors import MedbenchError
-from medbench.mc import render_template
+from medbench.templates import render_template
 from medbench.textmetrics import CONVENTIONS
 
 Item = dict

@@ -10,13 +10,11 @@ log-likelihood scoring). Prompts stay in the plug-in files; this module only fil
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import datasets
-import jinja2
 
 from medbench.datasources import (
     LEDGER,
@@ -31,6 +29,7 @@ from medbench.datasources import (
 )
 from medbench.errors import MedbenchError
 from medbench.extract import UNPARSED, extract_choice
+from medbench.templates import render_template
 
 LETTERS = "ABCDEFGH"
 
@@ -176,17 +175,6 @@ def normalise_answer(answer: str) -> str:
 
 
 # ---- rendering --------------------------------------------------------------------------------
-
-_JINJA = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-
-
-@functools.lru_cache(maxsize=64)
-def _compile(template: str) -> jinja2.Template:
-    return _JINJA.from_string(template)
-
-
-def render_template(template: str, context: dict) -> str:
-    return _compile(template).render(**context)
 
 
 def render(item: Item, style: dict, context: dict) -> dict:

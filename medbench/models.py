@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from medbench.datasources import sha256_file
 from medbench.errors import MedbenchError
+from medbench.hashing import sha256_file
 from medbench.paths import cache_dir
 
 if TYPE_CHECKING:

@@ -1,4 +1,5 @@
-"""matplotlib for files, with names drawn as plain text.
+"""Every figure medbench draws (judge and bias charts; the report's task and stage plots), with names
+drawn as plain text.
 
 Every plot medbench draws labels bars with model, task and dimension names that come from users;
 matplotlib would read ``$...$`` in such a name as mathtext (and fail on ``$\\foo$``), so mathtext is
@@ -6,6 +7,11 @@ off for every figure medbench makes.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+#: stacked-bar colours of the judge chart, in the order drawn
+OUTCOME_COLOURS = {"win": "#4C72B0", "tie": "#C0C0C0", "loss": "#DD8452"}
 
 
 def pyplot():
@@ -17,3 +23,56 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save(fig, path: Path, dpi: int = 120) -> None:
+    """``path``.png and ``path``.svg, then the figure closed."""
+    plt = pyplot()
+    fig.tight_layout()
+    fig.savefig(path.with_suffix(".png"), dpi=dpi)
+    fig.savefig(path.with_suffix(".svg"))
+    plt.close(fig)
+
+
+def judge_bars(summary: dict, path: Path) -> None:
+    """Stacked win/tie/loss bars per dimension (Zhongjing Figure 4 style)."""
+    plt = pyplot()
+    dims = [d for d, s in summary["dimensions"].items() if s["judged"]]
+    fig, ax = plt.subplots(figsize=(6, 0.6 + 0.5 * max(len(dims), 1)))
+    left = [0.0] * len(dims)
+    for outcome, color in OUTCOME_COLOURS.items():
+        values = [100 * (summary["dimensions"][d]["rates"][outcome] or 0) for d in dims]
+        ax.barh(dims, values, left=left, color=color, label=outcome)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(f"% of items: {summary['model_a']} vs {summary['model_b']}")
+    ax.legend(ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    save(fig, path)
+
+
+def bias_bars(summaries_by_model: dict[str, list[dict]], path: Path) -> None:
+    """Bars per model for each scale, each panel on its scale's range (ChiMed-GPT Figure 2 style)."""
+    plt = pyplot()
+    scales = sorted({s["scale"] for summaries in summaries_by_model.values() for s in summaries})
+    fig, axes = plt.subplots(1, len(scales), figsize=(4 + 1.2 * len(summaries_by_model), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], scales, strict=True):
+        low, high = next(
+            s["range"] for summaries in summaries_by_model.values() for s in summaries if s["scale"] == name
+        )
+        models, means, errors = [], [], []
+        for model, summaries in summaries_by_model.items():
+            s = next((x for x in summaries if x["scale"] == name and x["mean"] is not None), None)
+            if s:
+                models.append(
+                    model + (f" ({s['items_answered']}/{s['items_in_scale']} items)" if s["partial"] else "")
+                )
+                means.append(s["mean"])
+                errors.append([[s["mean"] - s["ci95"][0]], [s["ci95"][1] - s["mean"]]])
+        ax.bar(range(len(models)), means, color="#4C72B0")
+        for i, err in enumerate(errors):
+            ax.errorbar(i, means[i], yerr=err, color="black", capsize=3)
+        ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
+        ax.set_ylim(low, high)
+        ax.set_title(f"{name.upper()} (range {low}-{high})")
+        ax.set_ylabel("average bias score")
+    save(fig, path)

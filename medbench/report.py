@@ -17,148 +17,20 @@ formula can start a CSV cell) and for Markdown (a ``|`` in a name does not split
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from medbench.errors import MedbenchError
+from medbench.folders import Folder, collect
 from medbench.paths import plugin_dir
+from medbench.report_html import html, markdown_safe, spreadsheet_safe
 
 log = logging.getLogger("medbench")
 
 MAIN_METRICS = ("acc", "f1", "rougeL", "bleu1")
-SAMPLES_SHOWN = 20
-#: run settings that change the numbers: runs of one model that differ in any are different rows
-RESULT_SETTINGS = (
-    "shots",
-    "mode",
-    "limit",
-    "prompt_style",
-    "chat",
-    "preset",
-    "temperature",
-    "top_p",
-    "max_new_tokens",
-    "seed",
-    "repeats",
-)
-
-
-@dataclass
-class Folder:
-    path: Path
-    kind: str  # run | judge | bias | arena
-    model: str  # the row label (unique among the folders of one report)
-    config: dict
-    data: dict | list = field(default_factory=dict)
-    identity: str = ""  # full model name + fingerprint
-    status: dict = field(default_factory=dict)
-
-    @property
-    def full_name(self) -> str:
-        served = (self.config.get("backend_options") or {}).get("model_name")
-        return str(served or self.config.get("model") or self.path.name).rstrip("/")
-
-    @property
-    def settings(self) -> tuple:
-        return tuple((k, self.config.get(k)) for k in RESULT_SETTINGS if self.kind == "run")
-
-
-class Incomplete(Exception):
-    """A run folder that cannot be reported (killed before its metrics were written)."""
-
-
-def _config(path: Path) -> dict | None:
-    """A medbench folder's config (runs have ``tasks``, judge/bias/arena folders a ``kind``), else None."""
-    try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return config if isinstance(config, dict) and ("tasks" in config or "kind" in config) else None
-
-
-def _json(path: Path, default=None):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return default
-
-
-def _read(path: Path) -> Folder:
-    config = _config(path)
-    if config is None:
-        raise MedbenchError(f"{path} is not a medbench run, judge or bias folder")
-    kind = config.get("kind", "run")
-    result = path / ("metrics.json" if kind == "run" else "summary.json")
-    data = _json(result)
-    if data is None:
-        raise Incomplete(f"no readable {result.name} (killed before it finished?)")
-    model = _json(path / "model.json", {}) or {}
-    # an API model is its name: the server's address (a port that changes per session) is not the model
-    fingerprint = json.dumps({k: v for k, v in model.items() if k != "api"}, sort_keys=True)
-    folder = Folder(path, kind, "", config, data, status=_json(path / "status.json", {}) or {})
-    folder.identity = f"{folder.full_name}|{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
-    return folder
-
-
-def collect(paths: list[str]) -> tuple[list[Folder], list[tuple[Path, str]]]:
-    """Folders given directly, or every folder with a config.json below a given directory; and the
-    folders left out (path, why), each also logged."""
-    folders, incomplete = [], []
-    for p in paths:
-        path = Path(p)
-        if not path.exists():
-            raise MedbenchError(f"{path} does not exist")
-        if (path / "config.json").is_file():
-            found = [path]
-        else:
-            found = sorted(c.parent for c in path.rglob("config.json") if _config(c.parent) is not None)
-            if not found:
-                raise MedbenchError(f"{path} holds no run, judge or bias folders")
-        for f in found:
-            try:
-                folders.append(_read(f))
-            except Incomplete as exc:
-                incomplete.append((f, str(exc)))
-                log.warning("report: skipping %s: %s", f, exc)
-    name_rows(folders)
-    return folders, incomplete
-
-
-def _parts(name: str) -> tuple[str, ...]:
-    path = Path(name)
-    return path.parts[1:] if path.is_absolute() else path.parts
-
-
-def _suffix(name: str, parts: int) -> str:
-    return "/".join(_parts(name)[-parts:]) or name
-
-
-def name_rows(folders: list[Folder]) -> None:
-    """Give each folder its row label: the shortest path suffix of its model's name that no other
-    model shares (a fingerprint prefix where even full names collide), then the settings in which
-    runs of that one model differ."""
-    identities = {f.identity: f.full_name for f in folders}
-    labels = {}
-    for identity, name in identities.items():
-        parts, depth = len(_parts(name)), 1
-        clash = [
-            i for i, n in identities.items() if i != identity and _suffix(n, depth) == _suffix(name, depth)
-        ]
-        while clash and depth < parts:
-            depth += 1
-            clash = [i for i in clash if _suffix(identities[i], depth) == _suffix(name, depth)]
-        labels[identity] = _suffix(name, depth) + (f" @{identity.split('|')[1][:8]}" if clash else "")
-    for f in folders:
-        variants = {g.settings for g in folders if g.identity == f.identity and g.kind == f.kind}
-        differing = [k for k, v in f.settings if len({dict(s).get(k) for s in variants}) > 1]
-        shown = ", ".join(f"{k}={v}" for k, v in f.settings if k in differing)
-        f.model = labels[f.identity] + (f" ({shown})" if shown else "")
 
 
 def measured(runs: list[Folder]) -> dict[str, dict[tuple[str, str, str], dict]]:
@@ -361,124 +233,6 @@ def _modes(modes: dict[str, str]) -> str:
     return "; ".join(f"{column}: {mode}" for column, mode in modes.items())
 
 
-def plot_tasks(runs: list[Folder], out: Path, headline: Headline = None) -> list[str]:
-    """One bar chart per task: the main metric of every model."""
-    from medbench.plotting import pyplot
-
-    plt = pyplot()
-
-    table = measured(runs)
-    tasks = sorted({task for scores in table.values() for task, _, _ in scores})
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for task in tasks:
-        models, values, label = [], [], ""
-        for model, scores in table.items():
-            picked = main_metric(scores, task, headline)
-            if picked and scores[(task, *picked)]["value"] is not None:
-                models.append(model)
-                values.append(100 * scores[(task, *picked)]["value"])
-                label = picked[0]
-        fig, ax = plt.subplots(figsize=(1.5 + 0.8 * len(models), 3))
-        ax.bar(range(len(models)), values, color="#4C72B0")
-        ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
-        ax.set_title(task)
-        ax.set_ylabel(f"{label} (x100)")
-        fig.tight_layout()
-        for suffix in (".png", ".svg"):
-            fig.savefig(out / f"{task}{suffix}", dpi=110)
-        plt.close(fig)
-        written.append(task)
-    return written
-
-
-def stage_progression(runs: list[Folder], out: Path) -> list[str]:
-    """Per recipe, each task's main metric across training stages (from the models' model cards)."""
-    from medbench.plotting import pyplot
-
-    plt = pyplot()
-
-    by_recipe: dict[str, dict[str, Folder]] = {}
-    for run in runs:
-        card_file = Path(str(run.config.get("model", ""))) / "medbench_model_card.json"
-        if card_file.is_file():
-            card = json.loads(card_file.read_text(encoding="utf-8"))
-            if card.get("recipe"):
-                by_recipe.setdefault(card["recipe"], {})[card["stage"]] = run
-    written = []
-    for recipe, stages in by_recipe.items():
-        order = [s for s in ("pretrain", "sft", "reward", "rejection_sampling", "rl", "dpo") if s in stages]
-        table = measured([stages[s] for s in order])
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        groups = {t for scores in table.values() for t, _, c in scores if c == "micro"}
-        every = {t for scores in table.values() for t, _, _ in scores}
-        tasks = sorted(groups | {t for t in every if not any(t.startswith(f"{g}_") for g in groups)})
-        for task in tasks:
-            points = []
-            for stage in order:
-                scores = table.get(stages[stage].model, {})
-                picked = main_metric(scores, task)
-                value = scores[(task, *picked)]["value"] if picked else None
-                points.append(float("nan") if value is None else 100 * value)
-            ax.plot(order, points, marker="o", label=task)
-        ax.set_title(f"{recipe}: main metric by training stage")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        for suffix in (".png", ".svg"):
-            fig.savefig(out / f"stages-{recipe}{suffix}", dpi=110)
-        plt.close(fig)
-        written.append(recipe)
-    return written
-
-
-def _samples(run: Folder) -> dict[str, list[dict]]:
-    out = {}
-    for file in sorted((run.path / "samples").glob("*.jsonl")):
-        out[file.stem] = [
-            json.loads(x) for x in file.read_text(encoding="utf-8").splitlines()[:SAMPLES_SHOWN]
-        ]
-    return out
-
-
-def html(folders: list[Folder], board: pd.DataFrame, tables: dict, incomplete=()) -> str:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(plugin_dir("reports") / "templates"),
-        autoescape=True,  # every piece of model or data text is escaped
-    )
-    runs = [f for f in folders if f.kind == "run"]
-    return env.get_template("index.html.j2").render(
-        columns=[c for c in board.columns if not c.endswith((" n", " excluded")) and c != "model_id"],
-        incomplete=[(str(p), why) for p, why in incomplete],
-        board=board.to_dict("records"),
-        tables={
-            name: (title, df.to_dict("records"), list(df.columns)) for name, (title, df) in tables.items()
-        },
-        runs=[
-            {"model": r.model, "path": r.path.name, "samples": _samples(r), "metrics": r.data} for r in runs
-        ],
-        judges=[f for f in folders if f.kind == "judge"],
-        bias=[f for f in folders if f.kind == "bias"],
-        json=json,
-    )
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Text cells that a spreadsheet would run as a formula get a leading ``'`` (OWASP's advice)."""
-    return df.map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
-
-
-def markdown_safe(df: pd.DataFrame) -> str:
-    """A Markdown table whose text cells cannot break its columns."""
-    cells = df.astype(object).where(df.notna(), "")  # an empty cell, never "nan" or "<NA>"
-    cells = cells.map(lambda v: v.replace("|", "\\|").replace("\n", " ") if isinstance(v, str) else v)
-    return cells.to_markdown(index=False)
-
-
 def build(
     paths: list[str],
     out: str,
@@ -516,20 +270,10 @@ def build(
                 df.to_latex(index=False, na_rep="--", caption=title, escape=True), encoding="utf-8"
             )
     if "html" in formats:
+        from medbench.report_plots import extra_plots, plot_tasks, stage_progression
+
         (target / "index.html").write_text(html(folders, board, tables, incomplete), encoding="utf-8")
         plot_tasks(runs, target / "plots", headline)
         stage_progression(runs, target / "plots")
-        _extra_plots(folders, target / "plots")
+        extra_plots(folders, target / "plots")
     return target
-
-
-def _extra_plots(folders: list[Folder], out: Path) -> None:
-    """Judge stacked bars (one per judge folder) and the bias chart across models."""
-    from medbench.bias_run import plot as plot_bias
-    from medbench.judge import plot as plot_judge
-
-    for judge in (f for f in folders if f.kind == "judge" and "dimensions" in f.data):
-        plot_judge(judge.data, out / f"judge-{judge.path.name}")
-    bias = {f.model: f.data for f in folders if f.kind == "bias"}
-    if bias:
-        plot_bias(bias, out / "bias")

@@ -88,6 +88,10 @@ def sample_record(sample: dict) -> dict:
     return record
 
 
+#: version of the folder layout; 2: backend options under ``backend_options`` (medbench.folders reads it)
+SCHEMA_VERSION = 2
+
+
 @dataclass
 class RunFolder:
     path: Path
@@ -107,6 +111,10 @@ class RunFolder:
     def write_json(self, name: str, data) -> None:
         text = json.dumps(data, ensure_ascii=False, indent=2, default=_jsonable)
         (self.path / name).write_text(text + "\n", encoding="utf-8")
+
+    def write_config(self, config: dict) -> None:
+        """config.json: what the folder's numbers depend on, with the folder schema's version."""
+        self.write_json("config.json", {"schema_version": SCHEMA_VERSION, **config})
 
     def write_versions(self) -> None:
         versions = {p: _version(p) for p in ("medbench", "lm_eval", "torch", "transformers", "datasets")}

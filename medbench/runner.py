@@ -186,7 +186,7 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
 
     out = Path(config.output)
     folder = RunFolder.create(out, model_path if not backend.capabilities.local else config.model)
-    folder.write_json("config.json", asdict(config))
+    folder.write_config(asdict(config))
     folder.write_json("model.json", model_fp)
     folder.write_versions()
 
@@ -216,11 +216,16 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
             "model_requests": dict(calls),
             "seconds": round(time.time() - started, 2),
             "decoding_overrides": decoding,
-            **({"api_usage": {k: v for k, v in asdict(usage).items() if k != "failures"}} if usage else {}),
+            **({"api_usage": _usage_record(usage)} if usage else {}),
         },
     )
     folder.write_scores(scores, LEDGER.skipped, failed, warn_unusable(scores))
     return folder, scores
+
+
+def _usage_record(usage) -> dict:
+    """The API usage in calls.json (failures are in failures.jsonl; the request cache in model_requests)."""
+    return {k: v for k, v in asdict(usage).items() if k not in ("failures", "cached")}
 
 
 def exclusions(manager, leaves: list[str], failures: list[dict]) -> dict[str, dict[str, int]]:

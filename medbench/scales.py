@@ -18,8 +18,9 @@ import yaml
 
 from medbench.errors import MedbenchError
 from medbench.paths import plugin_dir
+from medbench.plugins import load_plugin
 
-UNPARSED = None
+NO_OPTION = None
 
 
 @dataclass
@@ -51,11 +52,7 @@ class Scale:
 
 
 def _definition(name: str) -> dict:
-    path = plugin_dir("bias") / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in plugin_dir("bias").glob("*.yaml") if p.stem != "prompts"))
-        raise MedbenchError(f"unknown scale '{name}' (scales: {known})")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_plugin("bias", name, "scale", exclude=("prompts",))
 
 
 def prompts(lang: str) -> dict:
@@ -149,4 +146,4 @@ def extract_option(reply: str, options: list[str]) -> str | None:
             for i in span:
                 taken[i] = True
             found.add(option)
-    return found.pop() if len(found) == 1 else UNPARSED
+    return found.pop() if len(found) == 1 else NO_OPTION

@@ -13,11 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-
 from medbench.catalog import leaf_tasks, load_task_data
 from medbench.errors import MedbenchError
-from medbench.paths import plugin_dir
+from medbench.plugins import load_plugin
 from medbench.runner import RunConfig, run, run_metadata, task_manager
 
 RUN_OPTIONS = ("repeats", "preset", "mode", "shots")
@@ -41,11 +39,7 @@ class SuiteConfig:
 
 
 def load_suite(name: str) -> dict:
-    path = plugin_dir("suites") / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in plugin_dir("suites").glob("*.yaml")))
-        raise MedbenchError(f"unknown suite '{name}' (suites: {known})")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_plugin("suites", name, "suite")
 
 
 def available(task: str, config: SuiteConfig) -> str | None:

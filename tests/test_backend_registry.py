@@ -77,7 +77,7 @@ def toy_backend(tmp_path, monkeypatch):
 
 
 def _flags(command: str) -> set[str]:
-    from medbench.cli import build_parser
+    from medbench.cli_parser import build_parser
 
     commands = build_parser()._subparsers._group_actions[0].choices  # argparse keeps subcommands here
     return {o for a in commands[command]._actions for o in a.option_strings}

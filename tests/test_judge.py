@@ -343,7 +343,7 @@ def test_a_judge_reply_that_is_not_a_chat_completion_is_a_request_error(runs, tm
 
 
 def test_judge_and_arena_take_a_timeout():
-    from medbench.cli import build_parser
+    from medbench.cli_parser import build_parser
 
     parser = build_parser()
     for command in ("judge", "arena"):

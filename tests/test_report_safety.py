@@ -3,6 +3,7 @@ called ``final``, two settings of one model, and hostile model names (issue 13 c
 report crashes, CSV formula injection)."""
 
 import csv
+import json
 from dataclasses import asdict
 
 import pytest
@@ -154,3 +155,25 @@ def test_the_qilin_med_suite_plan_names_its_headline_convention():
     steps = plan(SuiteConfig(suite="qilin_med", model="tiny"))
     assert steps["headline_convention"] == {"cmexam_explain": "cmexam-official"}
     assert "cmexam-official" in steps["conventions"]["cmexam_explain"]
+
+
+def test_a_folder_from_a_newer_medbench_is_one_line_and_an_old_one_still_reads(tmp_path, capsys):
+    from medbench.report import collect
+
+    root = tmp_path / "runs"
+    old = _run(root, "/m/old", {"weights_sha256": "a" * 64}, 0.3)  # schema 1: no schema_version
+    (folder,) = collect([str(old)])[0]
+    assert folder.full_name == "/m/old"
+    newer = _run(root, "/m/new", {"weights_sha256": "b" * 64}, 0.5)
+    config = json.loads((newer / "config.json").read_text())
+    (newer / "config.json").write_text(json.dumps({**config, "schema_version": 99}))
+    assert main(["report", str(newer), "--out", str(tmp_path / "site")]) == 2
+    assert "written by a newer medbench (folder schema 99" in capsys.readouterr().err
+
+
+def test_run_folders_declare_their_schema_version(tmp_path):
+    from medbench.rundir import SCHEMA_VERSION
+
+    folder = RunFolder.create(tmp_path, "m")
+    folder.write_config({"model": "m", "tasks": []})
+    assert json.loads((folder.path / "config.json").read_text())["schema_version"] == SCHEMA_VERSION

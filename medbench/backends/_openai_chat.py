@@ -13,7 +13,6 @@ never written out.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 
 from lm_eval.api.model import LM
 from tqdm import tqdm
@@ -21,15 +20,6 @@ from tqdm import tqdm
 from medbench import chatcall
 from medbench.errors import MedbenchError
 from medbench.requestcache import FailedReply
-
-
-@dataclass
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    requests: int = 0
-    failures: list[dict] = field(default_factory=list)
-    truncated: list[dict] = field(default_factory=list)  # replies cut at max_reply_chars
 
 
 def _truncate(text: str, stops: list[str]) -> str:
@@ -54,7 +44,7 @@ class OpenAIChatLM(LM):
         self.base_url, self.model = base_url, model
         self.concurrency, self.max_retries, self.timeout = concurrency, max_retries, timeout
         self.max_reply_chars = max_reply_chars
-        self.usage = Usage()
+        self.usage = chatcall.Usage()
 
     @property
     def failures(self) -> list[dict]:
@@ -108,9 +98,7 @@ class OpenAIChatLM(LM):
                     return FailedReply(error)
                 finally:
                     bar.update(1)
-            self.usage.requests += 1
-            self.usage.prompt_tokens += reply.prompt_tokens
-            self.usage.completion_tokens += reply.completion_tokens
+            self.usage.add(reply)
             if reply.truncated:
                 self.usage.truncated.append({"task": task, "doc_id": doc_id, "kept_chars": len(reply.text)})
             text = _truncate(reply.text, request.args[1].get("until") or [])

@@ -1,4 +1,5 @@
-"""Stage configurations, one dataclass per stage (TRL's ``*Config`` style), from a recipe YAML + overrides.
+"""A recipe and the resolved configuration of one of its stages (the stage's own dataclass, declared in
+its module under ``medbench/train/stages/``), from the recipe YAML + overrides.
 
 A recipe (``trainers/<name>.yaml``) has a ``stages:`` mapping; each stage names its input model
 (``base``, an earlier stage, or a path), its data, its own options, and a ``training:`` block passed
@@ -11,87 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from medbench.errors import MedbenchError
 from medbench.paths import plugin_dir
 
-
-@dataclass
-class StageConfig:
-    """Options every stage has."""
-
-    model: str = "base"
-    data: str = ""
-    eval_data: str | None = None
-    output_dir: str = ""
-    max_length: int = 512
-    training: dict[str, Any] = field(default_factory=dict)
-    lora: dict[str, Any] | None = None  # r, lora_alpha, lora_dropout, target_modules; qlora: true for 4-bit
-    notes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class PretrainConfig(StageConfig):
-    """Continued pre-training on plain text packed into ``block_size`` token blocks."""
-
-    block_size: int = 512
-
-
-@dataclass
-class SFTStageConfig(StageConfig):
-    """Instruction and multi-turn dialogue SFT; loss on the responses only."""
-
-    packing: bool = False
-
-
-@dataclass
-class RewardStageConfig(StageConfig):
-    """Scalar-head reward model on preference pairs or K-way rankings."""
-
-    pairing: str = "adjacent"  # rankings -> adjacent pairs (ChiMed-GPT) or all C(K,2) pairs (Zhongjing)
-
-
-@dataclass
-class DPOStageConfig(StageConfig):
-    """Direct preference optimisation (IIMedGPT, Qilin-Med)."""
-
-    beta: float = 0.1
-
-
-@dataclass
-class RejectionSamplingConfig(StageConfig):
-    """ChiMed-GPT: sample n replies per prompt, score them with the reward model, fine-tune on the top k."""
-
-    reward_model: str = "reward"
-    num_samples: int = 4
-    top_k: int = 1
-    max_new_tokens: int = 64
-    temperature: float = 1.0
-
-
-@dataclass
-class RLStageConfig(StageConfig):
-    """Online RL against the reward model. The Zhongjing paper used PPO; TRL 1.16 no longer ships
-    ``PPOTrainer``, so medbench uses TRL's GRPO trainer with the reward model as the reward function."""
-
-    reward_model: str = "reward"
-    num_generations: int = 4
-    max_completion_length: int = 64
-
-
-STAGES: dict[str, type[StageConfig]] = {
-    "pretrain": PretrainConfig,
-    "sft": SFTStageConfig,
-    "reward": RewardStageConfig,
-    "rejection_sampling": RejectionSamplingConfig,
-    "rl": RLStageConfig,
-    "dpo": DPOStageConfig,
-}
+if TYPE_CHECKING:
+    from medbench.train.stages.base import StageConfig
 
 
 @dataclass
@@ -141,8 +72,9 @@ def _set(target: dict, dotted: str, value: Any) -> None:
 
 def stage_config(recipe: Recipe, stage: str, overrides: list[str] | None = None) -> StageConfig:
     """The resolved configuration of one stage: recipe values, then ``key=value`` overrides."""
-    if stage not in STAGES:
-        raise MedbenchError(f"unknown stage '{stage}' (stages: {', '.join(STAGES)})")
+    from medbench.train.stages import get_stage
+
+    cls = get_stage(stage).config
     if stage not in recipe.stages:
         raise MedbenchError(
             f"recipe {recipe.name} has no '{stage}' stage (it has {', '.join(recipe.stages)})"
@@ -153,7 +85,6 @@ def stage_config(recipe: Recipe, stage: str, overrides: list[str] | None = None)
         if not sep:
             raise MedbenchError(f"override '{item}' is not key=value")
         _set(values, key.strip(), _scalar(raw))
-    cls = STAGES[stage]
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:

@@ -12,37 +12,40 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 
 def _causal(path: str):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from medbench.train.models import load_causal
 
-    return AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+    model, tokenizer = load_causal(path)
+    return model.eval(), tokenizer
 
 
-@torch.no_grad()
 def perplexity(path: str, texts: list[str]) -> float:
     """Token-level perplexity over all texts (each scored on its own)."""
+    import torch
+
     model, tokenizer = _causal(path)
     total, count = 0.0, 0
-    for text in texts:
-        ids = tokenizer(text, return_tensors="pt")["input_ids"]
-        if ids.shape[1] < 2:
-            continue
-        out = model(ids, labels=ids)
-        total += float(out.loss) * (ids.shape[1] - 1)
-        count += ids.shape[1] - 1
+    with torch.no_grad():
+        for text in texts:
+            ids = tokenizer(text, return_tensors="pt")["input_ids"]
+            if ids.shape[1] < 2:
+                continue
+            out = model(ids, labels=ids)
+            total += float(out.loss) * (ids.shape[1] - 1)
+            count += ids.shape[1] - 1
     return math.exp(total / count)
 
 
-@torch.no_grad()
 def _completion_logprob(model, tokenizer, prompt: list[dict], completion: list[dict]) -> float:
+    import torch
+
     prefix = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
     full = tokenizer.apply_chat_template([*prompt, *completion], tokenize=False)
     prefix_ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
     ids = tokenizer(full, add_special_tokens=False, return_tensors="pt")["input_ids"]
-    logits = model(ids).logits[0, :-1].float()
+    with torch.no_grad():
+        logits = model(ids).logits[0, :-1].float()
     targets = ids[0, 1:]
     logprobs = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None])[:, 0]
     return float(logprobs[len(prefix_ids) - 1 :].sum())
@@ -68,7 +71,7 @@ def preference_margin(path: str, pairs: list[dict]) -> float:
 
 def reward_accuracy(path: str, pairs: list[dict]) -> float:
     """Share of pairs whose chosen reply the reward model scores above the rejected one."""
-    from medbench.train.stages import score_replies
+    from medbench.train.models import score_replies
 
     wins = 0
     for p in pairs:

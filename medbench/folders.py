@@ -1,0 +1,152 @@
+"""Reading the folders other commands wrote (runs, judge, bias and arena folders) for reports.
+
+Each folder's ``config.json`` carries ``schema_version`` (:data:`SCHEMA_VERSION`, written by
+:meth:`medbench.rundir.RunFolder.write_config`); a folder from a newer, incompatible medbench is one
+line, never a misread number. Schema 1 (no version key) had the openai options at the top level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medbench.errors import MedbenchError
+from medbench.rundir import SCHEMA_VERSION
+
+log = logging.getLogger("medbench")
+
+#: run settings that change the numbers: runs of one model that differ in any are different rows
+RESULT_SETTINGS = (
+    "shots",
+    "mode",
+    "limit",
+    "prompt_style",
+    "chat",
+    "preset",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "seed",
+    "repeats",
+)
+
+
+@dataclass
+class Folder:
+    path: Path
+    kind: str  # run | judge | bias | arena
+    model: str  # the row label (unique among the folders of one report)
+    config: dict
+    data: dict | list = field(default_factory=dict)
+    identity: str = ""  # full model name + fingerprint
+    status: dict = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        served = (self.config.get("backend_options") or {}).get("model_name") or self.config.get("model_name")
+        return str(served or self.config.get("model") or self.path.name).rstrip("/")
+
+    @property
+    def settings(self) -> tuple:
+        return tuple((k, self.config.get(k)) for k in RESULT_SETTINGS if self.kind == "run")
+
+
+class Incomplete(Exception):
+    """A run folder that cannot be reported (killed before its metrics were written)."""
+
+
+def _config(path: Path) -> dict | None:
+    """A medbench folder's config (runs have ``tasks``, judge/bias/arena folders a ``kind``), else None."""
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return config if isinstance(config, dict) and ("tasks" in config or "kind" in config) else None
+
+
+def _json(path: Path, default=None):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+def _read(path: Path) -> Folder:
+    config = _config(path)
+    if config is None:
+        raise MedbenchError(f"{path} is not a medbench run, judge or bias folder")
+    version = config.get("schema_version", 1)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise MedbenchError(
+            f"{path}: written by a newer medbench (folder schema {version}; this medbench reads schemas "
+            f"1-{SCHEMA_VERSION}): upgrade medbench to report it"
+        )
+    kind = config.get("kind", "run")
+    result = path / ("metrics.json" if kind == "run" else "summary.json")
+    data = _json(result)
+    if data is None:
+        raise Incomplete(f"no readable {result.name} (killed before it finished?)")
+    model = _json(path / "model.json", {}) or {}
+    # an API model is its name: the server's address (a port that changes per session) is not the model
+    fingerprint = json.dumps({k: v for k, v in model.items() if k != "api"}, sort_keys=True)
+    folder = Folder(path, kind, "", config, data, status=_json(path / "status.json", {}) or {})
+    folder.identity = f"{folder.full_name}|{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
+    return folder
+
+
+def collect(paths: list[str]) -> tuple[list[Folder], list[tuple[Path, str]]]:
+    """Folders given directly, or every folder with a config.json below a given directory; and the
+    folders left out (path, why), each also logged."""
+    folders, incomplete = [], []
+    for p in paths:
+        path = Path(p)
+        if not path.exists():
+            raise MedbenchError(f"{path} does not exist")
+        if (path / "config.json").is_file():
+            found = [path]
+        else:
+            found = sorted(c.parent for c in path.rglob("config.json") if _config(c.parent) is not None)
+            if not found:
+                raise MedbenchError(f"{path} holds no run, judge or bias folders")
+        for f in found:
+            try:
+                folders.append(_read(f))
+            except Incomplete as exc:
+                incomplete.append((f, str(exc)))
+                log.warning("report: skipping %s: %s", f, exc)
+    name_rows(folders)
+    return folders, incomplete
+
+
+def _parts(name: str) -> tuple[str, ...]:
+    path = Path(name)
+    return path.parts[1:] if path.is_absolute() else path.parts
+
+
+def _suffix(name: str, parts: int) -> str:
+    return "/".join(_parts(name)[-parts:]) or name
+
+
+def name_rows(folders: list[Folder]) -> None:
+    """Give each folder its row label: the shortest path suffix of its model's name that no other
+    model shares (a fingerprint prefix where even full names collide), then the settings in which
+    runs of that one model differ."""
+    identities = {f.identity: f.full_name for f in folders}
+    labels = {}
+    for identity, name in identities.items():
+        parts, depth = len(_parts(name)), 1
+        clash = [
+            i for i, n in identities.items() if i != identity and _suffix(n, depth) == _suffix(name, depth)
+        ]
+        while clash and depth < parts:
+            depth += 1
+            clash = [i for i in clash if _suffix(identities[i], depth) == _suffix(name, depth)]
+        labels[identity] = _suffix(name, depth) + (f" @{identity.split('|')[1][:8]}" if clash else "")
+    for f in folders:
+        variants = {g.settings for g in folders if g.identity == f.identity and g.kind == f.kind}
+        differing = [k for k, v in f.settings if len({dict(s).get(k) for s in variants}) > 1]
+        shown = ", ".join(f"{k}={v}" for k, v in f.settings if k in differing)
+        f.model = labels[f.identity] + (f" ({shown})" if shown else "")

@@ -1,0 +1,40 @@
+"""``medbench judge``: pairwise win/tie/loss between two run folders with an LLM judge.
+
+Rubrics are data (``judges/<name>.yaml``): per dimension a prompt (zh/en) and the verdict labels.
+Every pair is judged in both orders by default; a verdict counts as a win (or loss) only if both orders
+agree, otherwise it is a tie, and the position-consistency rate is reported (``--order random`` judges
+one random order per item: half the cost, and said so). Items whose answer failed in either run (an
+API error recorded in the run's samples) are not judged: an empty answer would lose every comparison;
+they are counted as ``excluded_failed``. Requests run concurrently through :mod:`medbench.chatcall`
+(retries on 429/5xx/timeouts and on replies that are not chat completions). A reply that names no
+verdict (or two) is asked once more, then recorded as a parse failure. Every finished request is kept
+in a persistent JSON cache keyed on (judge model, rubric and version, prompt) -- the prompt holds both
+answers -- so a re-run makes no request for finished work and a killed judge resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from medbench.errors import MedbenchError
+from medbench.judge.items import paired_items
+from medbench.judge.rubric import combine, load_rubric, parse_verdict
+from medbench.judge.session import JudgeConfig
+from medbench.rundir import RunFolder
+
+__all__ = ["JudgeConfig", "combine", "load_rubric", "paired_items", "parse_verdict", "run_judge"]
+
+
+def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
+    """Judge two runs with a rubric (pairwise or pointwise, as the rubric says); one judge folder."""
+    from medbench.judge.pairwise import run_pairwise
+    from medbench.judge.pointwise import run_pointwise
+
+    if len(config.runs) != 2:
+        raise MedbenchError("medbench judge compares exactly two runs: --runs RUN_A RUN_B")
+    if config.order not in ("both", "random"):
+        raise MedbenchError(f"unknown order '{config.order}' (both or random)")
+    rubric = load_rubric(config.rubric)
+    if any(config.lang not in d["prompt"] for d in rubric["dimensions"]):
+        raise MedbenchError(f"rubric {config.rubric} has no '{config.lang}' prompt")
+    if rubric.get("kind") == "pointwise":
+        return run_pointwise(config, rubric)
+    return run_pairwise(config, rubric)

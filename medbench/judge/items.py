@@ -1,0 +1,43 @@
+"""The items two runs both answered, read from their run folders' per-sample outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from medbench.errors import MedbenchError
+
+
+def _samples(run: str, task: str | None) -> tuple[str, dict[str, dict]]:
+    folder = Path(run)
+    sample_dir = folder / "samples"
+    if not (folder / "config.json").is_file() or not sample_dir.is_dir():
+        raise MedbenchError(f"{run} is not a run folder with per-sample outputs (no config.json or samples/)")
+    files = sorted(sample_dir.glob("*.jsonl"))
+    if task:
+        files = [f for f in files if f.stem == task]
+    judged = [
+        f
+        for f in files
+        if all("question" in json.loads(line) for line in f.read_text("utf-8").splitlines()[:1])
+    ]
+    if len(judged) != 1:
+        names = ", ".join(f.stem for f in files) or "none"
+        raise MedbenchError(f"{run}: pass --task with one generation task of the run (its tasks: {names})")
+    records = [json.loads(line) for line in judged[0].read_text(encoding="utf-8").splitlines()]
+    return judged[0].stem, {str(r["id"]): r for r in records}
+
+
+def paired_items(run_a: str, run_b: str, task: str | None) -> tuple[str, list[tuple[dict, dict]], list[str]]:
+    """The items both runs answered, matched by id (any mismatch is one clear error), and the ids of
+    the items left out because their request failed in either run."""
+    task_a, a = _samples(run_a, task)
+    task_b, b = _samples(run_b, task or task_a)
+    only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+    if only_a or only_b:
+        raise MedbenchError(
+            f"item ids differ between the runs ({task_a}): {len(only_a)} only in {run_a} "
+            f"(e.g. {only_a[:3]}), {len(only_b)} only in {run_b} (e.g. {only_b[:3]})"
+        )
+    failed = [k for k in a if "error" in a[k] or "error" in b[k]]
+    return task_a, [(a[k], b[k]) for k in a if k not in failed], failed

@@ -1,0 +1,85 @@
+"""Pairwise judging: both answers in one prompt, in both orders (or one random order); a win or loss
+counts only when the orders agree, and position consistency is reported."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from medbench.judge.items import paired_items
+from medbench.judge.rubric import FLIP, OUTCOMES, combine, question_text
+from medbench.judge.session import JudgeConfig, ask, finish
+from medbench.rundir import RunFolder
+from medbench.stats import bootstrap
+from medbench.templates import render_template
+
+
+def run_pairwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
+    task, pairs, failed = paired_items(*config.runs, config.task)
+    rng = random.Random(config.seed)
+    plan = []  # (item id, dimension, A-first?, prompt)
+    for a, b in pairs:
+        question = question_text(a, config.lang)
+        orders = [True, False] if config.order == "both" else [rng.random() < 0.5]
+        for dim in rubric["dimensions"]:
+            for a_first in orders:
+                first, second = (a, b) if a_first else (b, a)
+                prompt = render_template(
+                    dim["prompt"][config.lang],
+                    {
+                        "question": question,
+                        "answer1": first["raw"] or "",
+                        "answer2": second["raw"] or "",
+                        "reference": a.get("reference", ""),
+                    },
+                )
+                plan.append((str(a["id"]), dim["name"], a_first, prompt))
+    judge, folder, results = ask(config, rubric, task, plan, "a_first")
+    name_a, name_b = (Path(r).name for r in config.runs)
+    verdicts: dict[tuple[str, str], dict] = {}
+    for (item, dim, a_first, _), result in zip(plan, results, strict=True):
+        v = result["verdict"]
+        entry = verdicts.setdefault((item, dim), {"id": item, "dimension": dim})
+        entry["a_first" if a_first else "b_first"] = v if a_first or v is None else FLIP[v]
+        if result["error"]:
+            entry.setdefault("errors", []).append(result["error"])
+    summary = {
+        "task": task,
+        "model_a": name_a,
+        "model_b": name_b,
+        "rubric": config.rubric,
+        "order": config.order,
+        "excluded_failed": len(failed),
+        "excluded_failed_ids": failed,
+        "dimensions": {},
+    }
+    for dim in (d["name"] for d in rubric["dimensions"]):
+        entries = [e for (item, d), e in verdicts.items() if d == dim]
+        finals, consistent, both = [], 0, 0
+        for e in entries:
+            if config.order == "both":
+                e["final"] = combine(e.get("a_first"), e.get("b_first"))
+                if e.get("a_first") and e.get("b_first"):
+                    both += 1
+                    consistent += e["a_first"] == e["b_first"]
+            else:
+                e["final"] = e.get("a_first") or e.get("b_first")
+            if e["final"]:
+                finals.append(e["final"])
+        rates = {o: finals.count(o) / len(finals) if finals else None for o in OUTCOMES}
+        summary["dimensions"][dim] = {
+            "items": len(entries),
+            "judged": len(finals),
+            "parse_failures": sum(1 for e in entries if e["final"] is None and not e.get("errors")),
+            "request_errors": sum(1 for e in entries if e.get("errors")),
+            "rates": rates,
+            "ci95": rates_interval(finals, config.seed) if finals else None,
+            "position_consistency": consistent / both if both else None,
+        }
+    return finish(folder, summary, judge, config, list(verdicts.values()))
+
+
+def rates_interval(outcomes: list[str], seed: int) -> dict[str, list[float]]:
+    """95% intervals of the win/tie/loss rates, resampling items."""
+    rates = {o: (lambda sample, o=o: sample.count(o) / len(sample)) for o in OUTCOMES}
+    return bootstrap(outcomes, rates, seed)

@@ -1,0 +1,57 @@
+"""The judge folder's Markdown table (the report shows the same summary)."""
+
+from __future__ import annotations
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
+
+
+PROTOCOLS = {
+    "both": "both orders",
+    "random": "one random order per item, half the cost",
+    "pointwise": "pointwise: each answer rated on its own, scores compared item by item",
+}
+
+
+def markdown(summary: dict) -> str:
+    lines = [
+        f"{summary['model_a']} vs {summary['model_b']} on {summary['task']} ({summary['rubric']}, "
+        f"{PROTOCOLS[summary['order']]})",
+        "",
+        *(
+            [
+                f"{summary['excluded_failed']} item(s) not judged: their answer failed in a run "
+                f"(ids {', '.join(summary['excluded_failed_ids'][:10])}).",
+                "",
+            ]
+            if summary.get("excluded_failed")
+            else []
+        ),
+        "| Dimension | Judged | Win | Tie | Loss | Win 95% CI | Position consistency | Parse failures "
+        "| Errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for dim, s in summary["dimensions"].items():
+        r = s["rates"]
+        ci = "" if not s["ci95"] else f"[{100 * s['ci95']['win'][0]:.1f}, {100 * s['ci95']['win'][1]:.1f}]"
+        rates = f"{_pct(r['win'])} | {_pct(r['tie'])} | {_pct(r['loss'])}"
+        lines.append(
+            f"| {dim} | {s['judged']}/{s['items']} | {rates} | {ci} | {_pct(s['position_consistency'])} | "
+            f"{s['parse_failures']} | {s['request_errors']} |"
+        )
+    means = {d: s["mean_score"] for d, s in summary["dimensions"].items() if s.get("mean_score")}
+    if means:
+        lines += ["", "| Dimension | Mean score A | Mean score B |", "|---|---:|---:|"]
+        lines += [f"| {d} | {_num(m['a'])} | {_num(m['b'])} |" for d, m in means.items()]
+    u = summary["usage"]
+    lines += [
+        "",
+        f"Judge requests: {u['requests']} (cached: {u['cached']}), tokens {u['prompt_tokens']} in / "
+        f"{u['completion_tokens']} out, estimated cost {u['estimated_cost']:.4f}.",
+    ]
+    return "\n".join(lines) + "\n"

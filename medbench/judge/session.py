@@ -1,0 +1,133 @@
+"""A judge session: the config, the cached concurrent judge client, and the judge folder it writes.
+
+Every finished request is kept in a persistent JSON cache keyed on (judge model, rubric and version,
+prompt) -- the prompt holds both answers -- so a re-run makes no request for finished work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from medbench import chatcall
+from medbench.judge.present import markdown
+from medbench.judge.rubric import parse_verdict, score_of
+from medbench.plotting import judge_bars
+from medbench.requestcache import MISS, open_cache
+from medbench.rundir import RunFolder
+
+
+@dataclass
+class JudgeConfig:
+    runs: list[str]
+    rubric: str
+    judge_model: str
+    base_url: str
+    task: str | None = None
+    lang: str = "zh"
+    order: str = "both"  # both | random
+    concurrency: int = 8
+    max_retries: int = 5
+    timeout: float = 120.0
+    seed: int = 1234
+    output: str = "runs"
+    cache: str | None = None  # default <output>/.judge-cache.sqlite
+    price_in: float = 0.0  # per 1M prompt tokens
+    price_out: float = 0.0  # per 1M completion tokens
+
+
+class Judge:
+    """Cached, concurrent chat-completion calls that return a parsed verdict per prompt."""
+
+    def __init__(self, config: JudgeConfig, rubric: dict) -> None:
+        self.config, self.rubric = config, rubric
+        if rubric.get("kind") == "pointwise":
+            pattern = re.compile(rubric["score_pattern"])
+            self.parse = lambda text: score_of(pattern, text)
+        else:
+            labels = rubric["verdicts"][config.lang]
+            self.parse = lambda text: parse_verdict(text, labels)
+        self.cache = open_cache(config.cache or str(Path(config.output) / ".judge-cache.sqlite"))
+        self.usage = chatcall.Usage()
+
+    def key(self, prompt: str) -> str:
+        ident = [self.config.judge_model, self.rubric["rubric"], self.rubric.get("version"), prompt]
+        return hashlib.sha256(json.dumps(ident, ensure_ascii=False).encode()).hexdigest()
+
+    async def _ask(self, client, gate, prompt: str) -> dict:
+        key = self.key(prompt)
+        cached = self.cache.get(key, MISS)
+        if isinstance(cached, dict) and isinstance(cached.get("replies"), list) and "verdict" in cached:
+            self.usage.cached += 1
+            return cached
+        replies = []
+        async with gate:
+            for _ in range(2):  # a reply with no verdict is asked once more
+                body = {
+                    "model": self.config.judge_model,
+                    "temperature": 0.0,
+                    "max_tokens": 256,
+                    "messages": [{"role": "user", "content": prompt}],
+                }
+                try:
+                    reply = await chatcall.complete(client, body, self.config.max_retries)
+                except Exception as exc:  # retried already; not cached, re-asked next run
+                    error = chatcall.describe(exc)
+                    self.usage.failures.append({"error": error})
+                    return {"replies": replies, "verdict": None, "error": error}
+                self.usage.add(reply)
+                replies.append(reply.text)
+                verdict = self.parse(reply.text)
+                if verdict:
+                    break
+        result = {"replies": replies, "verdict": verdict, "error": None}
+        self.cache[key] = result
+        return result
+
+    async def ask_all(self, prompts: list[str]) -> list[dict]:
+        client = chatcall.client(self.config.base_url, self.config.max_retries, self.config.timeout)
+        gate = asyncio.Semaphore(self.config.concurrency)
+        try:
+            return await asyncio.gather(*(self._ask(client, gate, p) for p in prompts))
+        finally:
+            await client.close()
+
+
+def ask(config: JudgeConfig, rubric: dict, task: str, plan: list[tuple], slot: str):
+    """Ask the judge every planned prompt; record each raw exchange in a new judge folder."""
+    judge = Judge(config, rubric)
+    results = asyncio.run(judge.ask_all([p for *_, p in plan]))
+    folder = RunFolder.create(Path(config.output), f"judge-{config.rubric}")
+    folder.write_config({"kind": "judge", "task": task, **asdict(config)})
+    with open(folder.path / "requests.jsonl", "w", encoding="utf-8") as fh:
+        for (item, dim, which, prompt), result in zip(plan, results, strict=True):
+            record = {"id": item, "dimension": dim, slot: which, "prompt": prompt, **result}
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return judge, folder, results
+
+
+def finish(folder: RunFolder, summary: dict, judge: Judge, config: JudgeConfig, entries: list[dict]):
+    """Usage and cost, the per-item verdicts, the summary, its table and chart."""
+    summary["usage"] = usage_record(judge.usage, config)
+    with open(folder.path / "verdicts.jsonl", "w", encoding="utf-8") as fh:
+        for e in entries:
+            fh.write(json.dumps(e, ensure_ascii=False) + "\n")
+    folder.write_json("summary.json", summary)
+    (folder.path / "results.md").write_text(markdown(summary), encoding="utf-8")
+    judge_bars(summary, folder.path / "judge")
+    return folder, summary
+
+
+def usage_record(usage: chatcall.Usage, config: JudgeConfig) -> dict:
+    return {
+        "requests": usage.requests,
+        "cached": usage.cached,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "estimated_cost": (usage.prompt_tokens * config.price_in + usage.completion_tokens * config.price_out)
+        / 1e6,
+    }
