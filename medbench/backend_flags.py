@@ -56,6 +56,19 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def add_client_arguments(parser: argparse.ArgumentParser) -> None:
+    """The judge's own chat client: the ``openai`` backend's options (not its model name: the judge
+    names its model with ``--judge-model``), with that backend's defaults; ``--base-url`` required."""
+    from medbench.backends.openai_api import OpenAIConfig
+
+    group = parser.add_argument_group("judge client", "the judge's OpenAI-compatible server")
+    for option, (kind, default, text) in OpenAIConfig.options().items():
+        if option != "model_name":
+            group.add_argument(
+                _flag(option), dest=option, type=kind, default=default, required=default is None, help=text
+            )
+
+
 def parse_model_args(text: str) -> dict[str, str]:
     """``KEY=VAL,KEY=VAL`` -> dict (values stay strings; the backend's config converts them)."""
     pairs: dict[str, str] = {}

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from medbench._compat import load_task_yaml
 from medbench.errors import MedbenchError
-from medbench.mc import LAYOUTS
 
 
 @dataclass
@@ -39,9 +39,7 @@ def _split_names(cfg: dict) -> tuple[str | None, str | None]:
 
 def task_config(manager, name: str, resolve: bool = False) -> dict:
     """A task's or group's YAML with its includes merged (``resolve``: import its hook functions)."""
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    return load_yaml(manager.task_index[name].yaml_path, resolve_func=resolve)
+    return load_task_yaml(manager.task_index[name].yaml_path, resolve)
 
 
 def leaf_tasks(manager, name: str) -> list[str]:
@@ -80,7 +78,7 @@ def describe(manager, data_dir: str | None = None) -> list[TaskInfo]:
         path = manager.task_index[name].yaml_path
         cfg = task_config(manager, name)
         meta = cfg.get("metadata") or {}
-        layout = LAYOUTS.get(meta.get("benchmark", ""))
+        layout = getattr(task_config(manager, name, resolve=True).get("custom_dataset"), "layout", None)
         subject = (cfg.get("dataset_kwargs") or {}).get("subject")
         evaluated, fewshot = _split_names(cfg)
         source = ""

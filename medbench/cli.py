@@ -116,6 +116,7 @@ JUDGE_OPTIONS = (
     "concurrency",
     "max_retries",
     "timeout",
+    "max_reply_chars",
     "seed",
     "output",
     "price_in",

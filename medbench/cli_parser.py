@@ -8,6 +8,24 @@ import argparse
 from medbench import __version__
 
 
+def _judge_arguments(p: argparse.ArgumentParser) -> None:
+    """What judge and arena share; the judge client's flags are the openai backend's options."""
+    from medbench.backend_flags import add_client_arguments
+
+    p.add_argument("--task", help="the generation task to judge (when a run has several)")
+    p.add_argument("--rubric", required=True, help="a rubric in judges/ (iimedgpt_pf, zhongjing_spf, ...)")
+    p.add_argument("--judge-model", required=True, help="the judge's model name on its server")
+    p.add_argument("--lang", default="zh", choices=["zh", "en"])
+    p.add_argument(
+        "--order", default="both", choices=["both", "random"], help="both orders, or one (half cost)"
+    )
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--output", default="runs")
+    p.add_argument("--price-in", type=float, default=0.0, help="cost per 1M prompt tokens")
+    p.add_argument("--price-out", type=float, default=0.0, help="cost per 1M completion tokens")
+    add_client_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser; each subcommand calls its ``cmd_*`` function in :mod:`medbench.cli`."""
     from medbench import cli as commands
@@ -62,37 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("judge", help="pairwise win/tie/loss between two runs with an LLM judge")
     p.add_argument("--runs", nargs=2, required=True, metavar=("RUN_A", "RUN_B"))
-    p.add_argument("--task", help="the generation task to judge (when a run has several)")
-    p.add_argument("--rubric", required=True, help="a rubric in judges/ (iimedgpt_pf, zhongjing_spf)")
-    p.add_argument("--judge-model", required=True)
-    p.add_argument("--base-url", required=True, help="OpenAI-compatible server (key from OPENAI_API_KEY)")
-    p.add_argument("--lang", default="zh", choices=["zh", "en"])
-    p.add_argument(
-        "--order", default="both", choices=["both", "random"], help="both orders, or one (half cost)"
-    )
-    p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--max-retries", type=int, default=5)
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per judge request")
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--output", default="runs")
-    p.add_argument("--price-in", type=float, default=0.0, help="cost per 1M prompt tokens")
-    p.add_argument("--price-out", type=float, default=0.0, help="cost per 1M completion tokens")
+    _judge_arguments(p)
     p.set_defaults(func=commands.cmd_judge)
 
     p = sub.add_parser("arena", help="judge every pair of runs and rank them (Bradley-Terry with CIs)")
     p.add_argument("--runs", nargs="+", required=True)
-    p.add_argument("--task")
-    p.add_argument("--rubric", required=True)
     p.add_argument("--dimension", help="the rubric dimension to rank on (default: its first)")
-    p.add_argument("--judge-model", required=True)
-    p.add_argument("--base-url", required=True)
-    p.add_argument("--lang", default="zh", choices=["zh", "en"])
-    p.add_argument("--order", default="both", choices=["both", "random"])
-    p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--max-retries", type=int, default=5)
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per judge request")
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--output", default="runs")
+    _judge_arguments(p)
     p.set_defaults(func=commands.cmd_arena)
 
     p = sub.add_parser("suite", help="one paper's whole evaluation, then its tables beside the paper's")

@@ -10,9 +10,8 @@ chat ``messages``, which the OpenAI-compatible backend sends as they are and whi
 from __future__ import annotations
 
 import functools
-import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import datasets
@@ -24,8 +23,6 @@ from medbench.datasources import (
     Skipped,
     check_file,
     log,
-    read_jsonl,
-    read_text,
     resolve_data_dir,
 )
 from medbench.errors import MedbenchError
@@ -33,195 +30,6 @@ from medbench.templates import render_template
 from medbench.textmetrics import CONVENTIONS
 
 Item = dict
-
-
-# ---- official layouts -------------------------------------------------------------------------
-
-
-def _read_json_list(path: Path) -> Iterator[Row]:
-    try:
-        records = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise MedbenchError(f"{path}: not a JSON list ({exc.msg} at line {exc.lineno})") from None
-    except RecursionError:
-        raise MedbenchError(f"{path}: not a JSON list (nested too deeply)") from None
-    if not isinstance(records, list):
-        raise MedbenchError(f"{path}: expected a JSON list of records")
-    for number, record in enumerate(records, start=1):
-        if isinstance(record, dict):
-            yield Row(str(path), number, record)
-        else:
-            yield Row(str(path), number, {}, f"expected a JSON object, got {type(record).__name__}")
-
-
-class _Malformed(ValueError):
-    """A record whose fields have the wrong shape; reported with its file and index."""
-
-
-def _text(record: dict, key: str, one_element_list: bool = False) -> str:
-    """A text field (absent or null reads as empty); any other type is malformed, never str()-ed."""
-    value = record.get(key)
-    if one_element_list and isinstance(value, list):  # Huatuo-26M: ["text"]
-        if len(value) > 1:
-            raise _Malformed(f"{key}: expected one text, got a list of {len(value)}")
-        value = value[0] if value else None
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise _Malformed(f"{key}: expected text, got {type(value).__name__}")
-    return value.strip()
-
-
-def _history(value) -> list[list[str]]:
-    """CMtMedQA ``history``: a list of [patient, doctor] text pairs."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _Malformed(f"history: expected a list of [patient, doctor] pairs, got {type(value).__name__}")
-    turns = []
-    for k, pair in enumerate(value, start=1):
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
-            shape = f"{len(pair)} elements" if isinstance(pair, list) else type(pair).__name__
-            raise _Malformed(f"history turn {k}: expected a [patient, doctor] pair of texts, got {shape}")
-        turns += [["patient", pair[0].strip()], ["doctor", pair[1].strip()]]
-    return turns
-
-
-def _checked(rows: Iterator[Row], build) -> Iterator[tuple[Row, Item]]:
-    """Each row through ``build``; a malformed one comes back with its ``problem`` and no fields."""
-    for row in rows:
-        blank = {"id": str(row.number), "history": [], "question": "", "reference": ""}
-        if row.problem:
-            yield row, blank
-            continue
-        try:
-            item = build(row)
-        except _Malformed as exc:
-            yield Row(row.file, row.number, {}, str(exc)), blank
-            continue
-        if item is not None:
-            yield row, item
-
-
-def _item_id(record: dict, row: Row) -> str:
-    value = record.get("id")
-    return str(row.number) if value is None or value == "" else str(value)
-
-
-def _huatuo(rows: Iterator[Row]) -> Iterator[tuple[Row, Item]]:
-    return _checked(
-        rows,
-        lambda row: {
-            "id": _item_id(row.data, row),
-            "history": [],
-            "question": _text(row.data, "instruction", one_element_list=True),
-            "reference": _text(row.data, "output", one_element_list=True),
-        },
-    )
-
-
-def _cmtmedqa(rows: Iterator[Row], safety: bool) -> Iterator[tuple[Row, Item]]:
-    """CMtMedQA test: dialogue records (``history``) or, with ``safety``, the ``instruct`` prompts."""
-
-    def build(row: Row) -> Item | None:
-        r = row.data
-        if safety != ("instruct" in r):
-            return None
-        return {
-            "id": _item_id(r, row),
-            "history": _history(r.get("history")),
-            "question": _text(r, "instruct" if safety else "instruction"),
-            "reference": _text(r, "output"),
-        }
-
-    return _checked(rows, build)
-
-
-def _chimed_qa(rows: Iterator[Row]) -> Iterator[tuple[Row, Item]]:
-    """ChiMed QA (licensed): ``question`` and ``answer``, or ``answers`` [{text, adopted}]."""
-
-    def build(row: Row) -> Item:
-        r = row.data
-        reference = _text(r, "answer")
-        answers = r.get("answers")
-        if not reference and answers is not None:
-            if not (isinstance(answers, list) and all(isinstance(a, dict) for a in answers)):
-                raise _Malformed("answers: expected a list of {text, adopted} objects")
-            adopted = [a for a in answers if a.get("adopted")]
-            reference = _text((adopted or answers)[0], "text") if answers else ""
-        return {
-            "id": _item_id(r, row),
-            "history": [],
-            "question": _text(r, "question"),
-            "reference": reference,
-        }
-
-    return _checked(rows, build)
-
-
-def _dialogue_turns(block: list[tuple[int, str]]) -> list[list]:
-    """``[role, text, line]`` turns of one ``.dialog`` block; a line that is not a ``P``/``D`` turn or a
-    ``SUM`` summary (two dialogues run together, a stray line) makes the block malformed."""
-    turns: list[list] = []
-    for line_no, text in block[1:]:
-        tag, _, rest = text.partition("\t")
-        if tag.startswith("SUM"):
-            continue
-        if tag not in ("P", "D") or not rest.strip():
-            raise _Malformed(
-                f"line {line_no}: expected 'P<TAB>text', 'D<TAB>text' or a SUM line, got {text[:30]!r}"
-            )
-        role = "patient" if tag == "P" else "doctor"
-        utterance = rest.split("\t")[0].strip()
-        if turns and turns[-1][0] == role:
-            turns[-1][1] += "，" + utterance
-        else:
-            turns.append([role, utterance, line_no])
-    return turns
-
-
-def _mc_dialogues(path: Path) -> Iterator[tuple[Row, Item]]:
-    """MC (Song et al., 2020) ``.dialog`` blocks -> one item per doctor turn with the turns before it.
-
-    Consecutive utterances of one speaker are joined into one turn (with ``，``).
-    """
-    block: list[tuple[int, str]] = []
-    lines = read_text(path).splitlines()
-    for number, line in enumerate([*lines, ""], start=1):
-        if line.strip():
-            block.append((number, line))
-            continue
-        if not block:
-            continue
-        header = block[0][1].split("\t")
-        dialog_id = header[1] if len(header) > 1 and header[0] == "id" else str(block[0][0])
-        try:
-            turns = _dialogue_turns(block)
-        except _Malformed as exc:
-            blank = {"id": dialog_id, "history": [], "question": "", "reference": ""}
-            yield Row(str(path), block[0][0], {}, f"dialogue {dialog_id}: {exc}"), blank
-            turns = []
-        for i, (role, text, line_no) in enumerate(turns):
-            if role == "doctor" and i > 0:
-                yield (
-                    Row(str(path), line_no, {}),
-                    {
-                        "id": f"{dialog_id}-{i}",
-                        "history": [[r, t] for r, t, _ in turns[: i - 1]],
-                        "question": turns[i - 1][1],
-                        "reference": text,
-                    },
-                )
-        block = []
-
-
-READERS = {
-    "huatuo26m": ("huatuo26m/huatuo26M_test.json", lambda p: _huatuo(_read_json_list(p))),
-    "cmtmedqa": ("cmtmedqa/CMtMedQA_test.json", lambda p: _cmtmedqa(_read_json_list(p), safety=False)),
-    "cmtmedqa_safety": ("cmtmedqa/CMtMedQA_test.json", lambda p: _cmtmedqa(_read_json_list(p), safety=True)),
-    "chimed_qa": ("chimed_qa/test.jsonl", lambda p: _chimed_qa(read_jsonl(p))),
-    "mc_dialogue": ("mc/sample_test.dialog", _mc_dialogues),
-}
 
 
 # ---- rendering --------------------------------------------------------------------------------
@@ -257,6 +65,8 @@ def _chat_tokenizer(model: str):
 
 
 def load(
+    default_file: str,
+    reader: Callable[[Path], Iterator[tuple[Row, Item]]],
     *,
     benchmark: str,
     templates: dict,
@@ -265,8 +75,8 @@ def load(
     chat_model: str | None = None,
     **_: object,
 ) -> datasets.DatasetDict:
-    """``custom_dataset`` hook: read, validate and render one generation benchmark (split ``test``)."""
-    default_file, reader = READERS[benchmark]
+    """Read, validate and render one generation benchmark (split ``test``); each benchmark's hook
+    (``tasks/<benchmark>/utils.py``, made by :func:`loader`) calls this with its file and reader."""
     root = resolve_data_dir(data_dir)
     relative = file or default_file
     if root is None:
@@ -305,6 +115,17 @@ def load(
             "; ".join(map(str, new[:5])),
         )
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(items)})
+
+
+def loader(default_file: str, reader) -> Callable[..., datasets.DatasetDict]:
+    """The ``custom_dataset`` hook of a benchmark read from ``<data-dir>/<default_file>`` by ``reader``
+    (rows with their items; a malformed row carries its ``problem``)."""
+
+    def hook(**kwargs) -> datasets.DatasetDict:
+        return load(default_file, reader, **kwargs)
+
+    hook.source = default_file
+    return hook
 
 
 # ---- scoring hooks ----------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""Multiple-choice benchmarks as lm-eval data: official file readers, validation and prompt rendering.
+"""Multiple-choice benchmarks as lm-eval data: reading, validation and prompt rendering.
 
-The task YAMLs call :func:`load` (``custom_dataset: !function medbench.mc.load``). lm-eval passes it the
-task's metadata (prompt templates, the chosen prompt style, ``data_dir``) and ``dataset_kwargs`` (which
-benchmark, subject and splits). Each item is normalised to one schema -- ``question``, ``options``
-(``[[letter, text], ...]``), ``answer`` (sorted letters) -- then rendered with the style's Jinja
-templates from the YAML into ``prompt``, ``description`` and ``choices`` (continuations for
-log-likelihood scoring). Prompts stay in the plug-in files; this module only fills them in.
+Each benchmark's folder declares its file layout and row parser (``tasks/<benchmark>/utils.py``, a
+:class:`Layout`) and its YAML calls that module's hook (``custom_dataset: !function utils.load``, made
+by :func:`loader`). lm-eval passes the hook the task's metadata (prompt templates, the chosen prompt
+style, ``data_dir``) and ``dataset_kwargs`` (subject and splits). Each item is normalised to one
+schema -- ``question``, ``options`` (``[[letter, text], ...]``), ``answer`` (sorted letters) -- then
+rendered with the style's Jinja templates from the YAML into ``prompt``, ``description`` and
+``choices`` (continuations for log-likelihood scoring). Prompts stay in the plug-in files; this module
+only fills them in.
 """
 
 from __future__ import annotations
@@ -36,72 +38,9 @@ LETTERS = "ABCDEFGH"
 Item = dict  # {"id", "question", "options": [[letter, text]], "answer", "explanation"}
 
 
-# ---- official layouts -------------------------------------------------------------------------
-
-
-def _options_from_columns(record: dict, letters: str = "ABCD") -> list[list[str]]:
+def options_from_columns(record: dict, letters: str = "ABCD") -> list[list[str]]:
+    """Options given as one column per letter (C-Eval, CMMLU)."""
     return [[letter, str(record.get(letter) or "")] for letter in letters]
-
-
-def _parse_ceval(row: Row) -> Item:
-    r = row.data
-    return {
-        "id": str(r.get("id", row.number)),
-        "question": str(r.get("question") or ""),
-        "options": _options_from_columns(r),
-        "answer": str(r.get("answer") or ""),
-        "explanation": str(r.get("explanation") or ""),
-    }
-
-
-def _parse_cmmlu(row: Row) -> Item:
-    r = row.data
-    return {
-        "id": str(r.get("") or row.number),
-        "question": str(r.get("Question") or ""),
-        "options": _options_from_columns(r),
-        "answer": str(r.get("Answer") or ""),
-        "explanation": "",
-    }
-
-
-def _parse_medqa(row: Row) -> Item:
-    """A MedQA JSON line; a field of another JSON type is a problem, never ``str()``-ed."""
-    r = row.data
-    options = r.get("options")
-    if options is not None and not (
-        isinstance(options, dict) and all(isinstance(v, str) for v in options.values())
-    ):
-        raise ValueError("options: expected an object of option letter -> text")
-    for key in ("question", "answer_idx"):
-        if r.get(key) is not None and not isinstance(r[key], str):
-            raise ValueError(f"{key}: expected text, got {type(r[key]).__name__}")
-    return {
-        "id": str(row.number),
-        "question": r.get("question") or "",
-        "options": [[k, v] for k, v in sorted((options or {}).items())],
-        "answer": r.get("answer_idx") or "",
-        "explanation": "",
-    }
-
-
-_CMEXAM_OPTION = re.compile(r"^\s*([A-Z])[\s.、．:：]*(.*)$")
-
-
-def _parse_cmexam(row: Row) -> Item:
-    r = row.data
-    options = []
-    for line in str(r.get("Options") or "").splitlines():
-        if line.strip():
-            m = _CMEXAM_OPTION.match(line)
-            options.append([m.group(1), m.group(2).strip()] if m else ["?", line.strip()])
-    return {
-        "id": str(row.number),
-        "question": str(r.get("Question") or ""),
-        "options": options,
-        "answer": str(r.get("Answer") or ""),
-        "explanation": str(r.get("Explanation") or ""),
-    }
 
 
 class Layout:
@@ -124,26 +63,6 @@ class Layout:
 
     def rows(self, path: Path) -> Iterator[Row]:
         return read_csv(path, self.columns) if self.columns else read_jsonl(path)
-
-
-LAYOUTS: dict[str, Layout] = {
-    "ceval": Layout(
-        "ceval/{split}/{subject}_{split}.csv",
-        ["id", "question", "A", "B", "C", "D", "answer"],
-        _parse_ceval,
-        hub="ceval/ceval-exam",
-        file_ids=True,
-    ),
-    "cmmlu": Layout(
-        "cmmlu/{split}/{subject}.csv",
-        ["Question", "A", "B", "C", "D", "Answer"],
-        _parse_cmmlu,
-        hub="haonan-li/cmmlu",
-        file_ids=True,
-    ),
-    "medqa_mcmle": Layout("medqa_mcmle/{split}.jsonl", None, _parse_medqa),
-    "cmexam": Layout("cmexam/{split}.csv", ["Question", "Options", "Answer"], _parse_cmexam),
-}
 
 
 # ---- validation -------------------------------------------------------------------------------
@@ -217,6 +136,7 @@ def _hub_rows(layout: Layout, split: str, subject: str | None, task: str, files:
 
 
 def load(
+    layout: Layout,
     *,
     benchmark: str,
     splits: list[str],
@@ -228,8 +148,8 @@ def load(
     data_dir: str | None = None,
     **_: object,
 ) -> datasets.DatasetDict:
-    """``custom_dataset`` hook: read, validate and render one benchmark subject's splits."""
-    layout = LAYOUTS[benchmark]
+    """Read, validate and render one benchmark subject's splits; each benchmark's ``custom_dataset`` hook
+    (``tasks/<benchmark>/utils.py``) calls this with its :class:`Layout`."""
     task = f"{benchmark}/{subject}" if subject else benchmark
     if prompt_style not in prompt_styles:
         raise MedbenchError(
@@ -286,6 +206,17 @@ def load(
             log.warning("%s: %d multiple-answer item(s) excluded from log-likelihood scoring", task, multi)
         out[split] = datasets.Dataset.from_list(items)
     return datasets.DatasetDict(out)
+
+
+def loader(layout: Layout) -> Callable[..., datasets.DatasetDict]:
+    """The ``custom_dataset`` hook of a benchmark with this layout (``hook.layout`` says where its files
+    lie, for ``medbench tasks``)."""
+
+    def hook(**kwargs) -> datasets.DatasetDict:
+        return load(layout, **kwargs)
+
+    hook.layout = layout
+    return hook
 
 
 def extract_filter(resps: list[list[str]], docs: list[dict]) -> list[list[str]]:

@@ -19,8 +19,9 @@ import json
 import os
 from typing import Any
 
-from lm_eval.api.model import LM, CacheHook, hash_args
+from lm_eval.api.model import LM, CacheHook
 
+from medbench._compat import request_hash, sqlite_dict
 from medbench.errors import MedbenchError
 
 
@@ -51,11 +52,9 @@ def _encode(value: Any) -> str:
 
 def open_cache(path: str):
     """A JSON-valued SqliteDict (keys are request hashes)."""
-    from sqlitedict import SqliteDict
-
     if os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    return SqliteDict(path, autocommit=True, encode=_encode, decode=_decode)
+    return sqlite_dict(path, _encode, _decode)
 
 
 class _Hook(CacheHook):
@@ -109,8 +108,8 @@ class RequestCache(LM):
 
     def key(self, attr: str, args) -> str:
         if attr == "generate_until" and args[1].get("do_sample", False):
-            return hash_args(attr, [*args, {"seed": self.seed, "repeat": self.repeat}])
-        return hash_args(attr, args)
+            return request_hash(attr, [*args, {"seed": self.seed, "repeat": self.repeat}])
+        return request_hash(attr, args)
 
     def loglikelihood(self, requests, *args, **kwargs):
         return self._cached("loglikelihood", requests, *args, **kwargs)

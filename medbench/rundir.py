@@ -28,15 +28,10 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+from medbench._compat import jsonable
 from medbench.datasources import Skipped
 from medbench.paths import PACKAGE_DIR
 from medbench.summary import Score, markdown_table
-
-
-def _jsonable(obj):
-    from lm_eval.utils import handle_non_serializable
-
-    return handle_non_serializable(obj)
 
 
 def _version(package: str) -> str | None:
@@ -109,7 +104,7 @@ class RunFolder:
         return cls(path)
 
     def write_json(self, name: str, data) -> None:
-        text = json.dumps(data, ensure_ascii=False, indent=2, default=_jsonable)
+        text = json.dumps(data, ensure_ascii=False, indent=2, default=jsonable)
         (self.path / name).write_text(text + "\n", encoding="utf-8")
 
     def write_config(self, config: dict) -> None:
@@ -143,7 +138,7 @@ class RunFolder:
                     record = sample_record(sample)
                     if (task, sample["doc_id"]) in errors:
                         record["error"] = errors[(task, sample["doc_id"])]
-                    line = json.dumps(record, ensure_ascii=False, default=_jsonable)
+                    line = json.dumps(record, ensure_ascii=False, default=jsonable)
                     fh.write(line + "\n")
 
     def write_scores(

@@ -27,11 +27,11 @@ from medbench.catalog import leaf_tasks, load_task_data, task_config
 from medbench.checks import check_config, check_task_data, warn_unusable
 from medbench.datasources import LEDGER, resolve_data_dir
 from medbench.errors import MedbenchError
+from medbench.evaluate import evaluate
 from medbench.models import model_key
 from medbench.paths import plugin_dir
-from medbench.requestcache import RequestCache
 from medbench.rundir import RunFolder
-from medbench.summary import Score, annotate, combine_repeats, summarise
+from medbench.summary import Score, combine_repeats
 
 log = logging.getLogger("medbench")
 
@@ -196,7 +196,7 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     cache = out / ".cache" / f"{model_key(model_fp)}.requests.sqlite"
     started = time.time()
     try:
-        per_repeat, failed = _evaluate(config, lm, manager, cache, decoding, folder)
+        per_repeat, failed = evaluate(config, lm, manager, cache, decoding, folder)
     finally:
         backend.release(lm)
     scores = combine_repeats(per_repeat)
@@ -226,107 +226,3 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
 def _usage_record(usage) -> dict:
     """The API usage in calls.json (failures are in failures.jsonl; the request cache in model_requests)."""
     return {k: v for k, v in asdict(usage).items() if k not in ("failures", "cached")}
-
-
-def exclusions(manager, leaves: list[str], failures: list[dict]) -> dict[str, dict[str, int]]:
-    """Per task: items left out of its score, by why (malformed, duplicate, failed)."""
-    out = {}
-    for leaf in leaves:
-        split = task_config(manager, leaf).get("test_split")
-        counts = LEDGER.counts(leaf, split)
-        counts["failed"] = sum(1 for f in failures if f["task"] == leaf)
-        out[leaf] = counts
-    return out
-
-
-def _evaluate(config: RunConfig, lm, manager, cache: Path, decoding: dict, folder: RunFolder):
-    """Each repeat through lm-eval, its results written as soon as it finishes; returns the scores of
-    each repeat and the number of failed requests of the last."""
-    from lm_eval import simple_evaluate
-
-    leaves = [leaf for name in config.resolved_tasks for leaf in leaf_tasks(manager, name)]
-    per_repeat, failed = [], 0
-    for repeat in range(config.repeats):
-        seed = config.seed + repeat
-        seeds = dict(
-            random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed
-        )
-        done = len(getattr(lm, "failures", []))
-        cached = RequestCache(lm, str(cache), seed=seed, repeat=repeat)
-        try:
-            results = simple_evaluate(
-                model=cached,
-                tasks=config.resolved_tasks,
-                num_fewshot=config.shots,
-                limit=config.limit,
-                log_samples=True,
-                task_manager=manager,
-                gen_kwargs=decoding,
-                **seeds,
-            )
-        finally:
-            cached.close()
-        failures = list(getattr(lm, "failures", []))[done:]
-        if failures:
-            results = _without_failed(config, lm, manager, cache, decoding, results, failures, seeds, repeat)
-        folder.write_results(results, repeat if config.repeats > 1 else None, failures)
-        scores = summarise(results)
-        annotate(scores, results, exclusions(manager, leaves, failures))
-        per_repeat.append(scores)
-        failed = len(failures)
-        if failures:
-            log.warning(
-                "%d item(s) failed after retries: left out of the scores (n_failed), listed in "
-                "failures.jsonl; the run is incomplete until the same command is re-run",
-                len(failures),
-            )
-    return per_repeat, failed
-
-
-def _without_failed(config, lm, manager, cache, decoding, results, failures, seeds, repeat) -> dict:
-    """The run's results rescored by lm-eval over the items that succeeded, from the cache alone.
-
-    A task whose every item failed cannot be scored: its metrics stay, valued None, with n = 0, and so
-    do those of any group it belongs to (an average over the other tasks is another population).
-    """
-    from lm_eval import simple_evaluate
-
-    failed = {(f["task"], f["doc_id"]) for f in failures}
-    samples = results["samples"]
-    keep = {
-        task: sorted(s["doc_id"] for s in items if (task, s["doc_id"]) not in failed)
-        for task, items in samples.items()
-    }
-    dead = [task for task, ids in keep.items() if not ids]
-    tasks = config.resolved_tasks
-    if dead:  # lm-eval reads an empty selection as "all items": leave such tasks out by name
-        tasks = [t for name in tasks for t in leaf_tasks(manager, name) if t not in dead]
-    rescored = {"results": {}, "n-samples": {}, "group_subtasks": {}, "configs": {}}
-    if tasks:
-        answers = RequestCache(lm, str(cache), seed=seeds["random_seed"], repeat=repeat, answer_only=True)
-        try:
-            rescored = simple_evaluate(
-                model=answers,
-                tasks=tasks,
-                num_fewshot=config.shots,
-                samples={task: ids for task, ids in keep.items() if ids},
-                log_samples=False,
-                task_manager=manager,
-                gen_kwargs=decoding,
-                **seeds,
-            )
-        finally:
-            answers.close()
-    unscored = [*dead]
-    for group, members in results.get("group_subtasks", {}).items():
-        if set(leaf_tasks(manager, group)) & set(dead):  # a group missing a task has no score either
-            rescored["group_subtasks"][group] = members
-            unscored.append(group)
-    for task in unscored:
-        rescored["results"][task] = {
-            key: None for key, value in results["results"][task].items() if isinstance(value, (int, float))
-        }
-    for task in dead:
-        rescored["n-samples"][task] = {"original": len(samples[task]), "effective": 0}
-    rescored["samples"] = samples  # every item's output stays on record, failed ones with their error
-    return rescored

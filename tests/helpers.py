@@ -47,3 +47,16 @@ def predictions(instances, results) -> dict:
     for inst, (ll, _) in zip(instances, results, strict=False):
         by_doc.setdefault(inst.metadata[:2], []).append(ll)
     return {key: lls.index(max(lls)) for key, lls in by_doc.items()}
+
+
+def task_module(folder: str):
+    """A benchmark folder's ``utils.py`` (its readers and hooks), loaded as lm-eval loads it."""
+    import importlib.util
+
+    from medbench.paths import plugin_dir
+
+    path = plugin_dir("tasks") / folder / "utils.py"
+    spec = importlib.util.spec_from_file_location(f"medbench_tasks_{folder}_utils", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -159,3 +159,13 @@ def test_every_model_command_takes_the_same_backend_flags():
     for command in ("run", "suite", "bias", "demo"):
         wanted = {"--backend", "--model-args", "--device", "--base-url", "--tensor-parallel-size"}
         assert wanted <= _flags(command), command
+
+
+def test_the_judge_client_takes_the_openai_backend_options_checked_the_same_way(tmp_path, capsys):
+    client = {"--base-url", "--concurrency", "--max-retries", "--timeout", "--max-reply-chars"}
+    assert client <= _flags("judge")
+    assert "--max-reply-chars" in _flags("arena")
+    runs = [str(tmp_path / "a"), str(tmp_path / "b")]
+    args = ["judge", "--runs", *runs, "--rubric", "iimedgpt_pf", "--judge-model", "j"]
+    assert main([*args, "--base-url", "http://127.0.0.1:9/v1", "--concurrency", "0"]) == 2
+    assert "--concurrency must be at least 1 (got 0)" in capsys.readouterr().err

@@ -3,17 +3,11 @@
 import pytest
 
 from medbench.datasources import LEDGER
-from medbench.ner import (
-    _report,
-    bio_tags,
-    parse_answer,
-    process_results,
-    read_ccks,
-    render_answer,
-    segments,
-    spans_from_bio,
-)
-from tests.helpers import load_task_data
+from medbench.ner import _report, bio_tags, parse_answer, process_results, render_answer, segments
+from tests.helpers import load_task_data, task_module
+
+read_ccks = task_module("ner").read_ccks
+spans_from_bio = task_module("ner").spans_from_bio
 
 TYPES = [["疾病和诊断", "disease"], ["药物", "drug"]]
 

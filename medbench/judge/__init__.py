@@ -14,6 +14,7 @@ answers -- so a re-run makes no request for finished work and a killed judge res
 
 from __future__ import annotations
 
+from medbench.backends.openai_api import OpenAIConfig
 from medbench.errors import MedbenchError
 from medbench.judge.items import paired_items
 from medbench.judge.rubric import combine, load_rubric, parse_verdict
@@ -28,6 +29,8 @@ def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
     from medbench.judge.pairwise import run_pairwise
     from medbench.judge.pointwise import run_pointwise
 
+    client = [name for name in OpenAIConfig.options() if name != "model_name"]
+    OpenAIConfig.from_options({k: getattr(config, k) for k in client})  # checked as the backend's are
     if len(config.runs) != 2:
         raise MedbenchError("medbench judge compares exactly two runs: --runs RUN_A RUN_B")
     if config.order not in ("both", "random"):

@@ -4,11 +4,10 @@ counts only when the orders agree, and position consistency is reported."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 from medbench.judge.items import paired_items
 from medbench.judge.rubric import FLIP, OUTCOMES, combine, question_text
-from medbench.judge.session import JudgeConfig, ask, finish
+from medbench.judge.session import JudgeConfig, ask, finish, summary_head
 from medbench.rundir import RunFolder
 from medbench.stats import bootstrap
 from medbench.templates import render_template
@@ -35,7 +34,6 @@ def run_pairwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
                 )
                 plan.append((str(a["id"]), dim["name"], a_first, prompt))
     judge, folder, results = ask(config, rubric, task, plan, "a_first")
-    name_a, name_b = (Path(r).name for r in config.runs)
     verdicts: dict[tuple[str, str], dict] = {}
     for (item, dim, a_first, _), result in zip(plan, results, strict=True):
         v = result["verdict"]
@@ -43,16 +41,7 @@ def run_pairwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
         entry["a_first" if a_first else "b_first"] = v if a_first or v is None else FLIP[v]
         if result["error"]:
             entry.setdefault("errors", []).append(result["error"])
-    summary = {
-        "task": task,
-        "model_a": name_a,
-        "model_b": name_b,
-        "rubric": config.rubric,
-        "order": config.order,
-        "excluded_failed": len(failed),
-        "excluded_failed_ids": failed,
-        "dimensions": {},
-    }
+    summary = summary_head(config, task, config.order, failed)
     for dim in (d["name"] for d in rubric["dimensions"]):
         entries = [e for (item, d), e in verdicts.items() if d == dim]
         finals, consistent, both = [], 0, 0

