@@ -11,6 +11,9 @@ from contextlib import contextmanager
 from importlib import metadata
 from typing import Any
 
+#: keys lm-eval adds to a ``custom_dataset`` hook's arguments that say nothing about the data
+HOOK_BOOKKEEPING = ("config_source",)
+
 
 def load_task_yaml(path: str, resolve: bool = False) -> dict:
     """lm-eval's YAML loader (includes merged; ``resolve``: import ``!function`` hooks)."""

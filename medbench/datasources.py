@@ -1,4 +1,5 @@
-"""Reading benchmark files in their official on-disk layouts, and remembering what was read.
+"""Reading benchmark files in their official on-disk layouts (what was read is recorded by
+:mod:`medbench.datareport`).
 
 Every task declares its files relative to a data folder (``--data-dir``, the ``data_dir`` metadata
 key of lm-eval, or ``MEDBENCH_DATA``). Rows that cannot be scored are skipped, counted, and reported
@@ -14,97 +15,15 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from medbench import datareport
 from medbench.errors import MedbenchError
-from medbench.hashing import sha256_file
 
 log = logging.getLogger("medbench")
 
 DATA_ENV = "MEDBENCH_DATA"
-
-
-@dataclass
-class Skipped:
-    """One row left out of a task, and why (``kind``: malformed or duplicate)."""
-
-    task: str
-    file: str
-    row: int
-    reason: str
-    kind: str = "malformed"
-    split: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.file} row {self.row}: {self.reason}"
-
-
-@dataclass
-class DataLedger:
-    """What this process read: file fingerprints and skipped rows, per task (the run folder reads it).
-
-    A run checks each task's data before the model loads (:meth:`begin` names the lm-eval task being
-    checked), so the rows left out can be counted per task; lm-eval reads the same files again later,
-    which adds nothing new.
-    """
-
-    files: dict[str, str] = field(default_factory=dict)
-    skipped_by_row: dict[tuple[str, int], Skipped] = field(default_factory=dict)
-    excluded: dict[str, int] = field(default_factory=dict)
-    current: str | None = None
-    by_task: dict[str, dict[tuple[str, int], Skipped]] = field(default_factory=dict)
-
-    @property
-    def skipped(self) -> list[Skipped]:
-        return list(self.skipped_by_row.values())
-
-    def begin(self, task: str | None) -> None:
-        """Attribute the rows skipped from now on to ``task`` (None: attribute nothing)."""
-        self.current = task
-        if task is not None:
-            self.by_task.setdefault(task, {})
-
-    def skip(self, rows: list[Skipped]) -> list[Skipped]:
-        """Record skipped rows; returns those not seen before (a run reads each file more than once)."""
-        if self.current is not None:
-            self.by_task[self.current].update({(row.file, row.row): row for row in rows})
-        new = [row for row in rows if (row.file, row.row) not in self.skipped_by_row]
-        for row in new:
-            self.skipped_by_row[(row.file, row.row)] = row
-        return new
-
-    def counts(self, task: str, split: str | None) -> dict[str, int]:
-        """Rows of ``task``'s evaluated split left out, by kind: ``{"malformed": n, "duplicate": m}``."""
-        out = {"malformed": 0, "duplicate": 0}
-        for row in self.by_task.get(task, {}).values():
-            if split is None or row.split in ("", split):
-                out[row.kind] += 1
-        return out
-
-    def fingerprint(self, path: Path) -> None:
-        key = str(path.resolve())
-        if key not in self.files:
-            self.files[key] = sha256_file(path)
-
-    def report(self) -> dict:
-        """The run folder's ``data.json``."""
-        return {
-            "encoding": "utf-8 (a byte-order mark allowed; any other encoding is refused, never guessed)",
-            "files_sha256": self.files,
-            "skipped_rows": [asdict(s) for s in self.skipped],
-            "excluded_items": self.excluded,
-        }
-
-    def reset(self) -> None:
-        self.files.clear()
-        self.skipped_by_row.clear()
-        self.excluded.clear()
-        self.by_task.clear()
-        self.current = None
-
-
-LEDGER = DataLedger()
 
 
 def check_file(path: Path, what: str, hint: str = "") -> Path:
@@ -147,7 +66,7 @@ def read_text(path: Path, what: str = "data file") -> str:
         raise MedbenchError(
             f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}; {_encoding_hint(raw, exc)})"
         ) from None
-    LEDGER.fingerprint(path)
+    datareport.fingerprint(path)
     return text
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medbench.catalog import leaf_tasks, task_config
-from medbench.datasources import LEDGER
+from medbench.datareport import DataReport
 from medbench.requestcache import RequestCache
 from medbench.rundir import RunFolder
 from medbench.summary import annotate, summarise
@@ -20,23 +20,30 @@ if TYPE_CHECKING:
 log = logging.getLogger("medbench")
 
 
-def exclusions(manager, leaves: list[str], failures: list[dict]) -> dict[str, dict[str, int]]:
+def exclusions(manager, reports: dict[str, DataReport], failures: list[dict]) -> dict[str, dict[str, int]]:
     """Per task: items left out of its score, by why (malformed, duplicate, failed)."""
     out = {}
-    for leaf in leaves:
+    for leaf, report in reports.items():
         split = task_config(manager, leaf).get("test_split")
-        counts = LEDGER.counts(leaf, split)
+        counts = report.counts(split)
         counts["failed"] = sum(1 for f in failures if f["task"] == leaf)
         out[leaf] = counts
     return out
 
 
-def evaluate(config: RunConfig, lm, manager, cache: Path, decoding: dict, folder: RunFolder):
+def evaluate(
+    config: RunConfig,
+    lm,
+    manager,
+    cache: Path,
+    decoding: dict,
+    folder: RunFolder,
+    reports: dict[str, DataReport],
+):
     """Each repeat through lm-eval, its results written as soon as it finishes; returns the scores of
     each repeat and the number of failed requests of the last."""
     from lm_eval import simple_evaluate
 
-    leaves = [leaf for name in config.resolved_tasks for leaf in leaf_tasks(manager, name)]
     per_repeat, failed = [], 0
     for repeat in range(config.repeats):
         seed = config.seed + repeat
@@ -63,7 +70,7 @@ def evaluate(config: RunConfig, lm, manager, cache: Path, decoding: dict, folder
             results = _without_failed(config, lm, manager, cache, decoding, results, failures, seeds, repeat)
         folder.write_results(results, repeat if config.repeats > 1 else None, failures)
         scores = summarise(results)
-        annotate(scores, results, exclusions(manager, leaves, failures))
+        annotate(scores, results, exclusions(manager, reports, failures))
         per_repeat.append(scores)
         failed = len(failures)
         if failures:

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import datasets
 
+from medbench import datareport
+from medbench.datareport import Skipped
 from medbench.datasources import (
-    LEDGER,
     Duplicates,
     Row,
-    Skipped,
     check_file,
-    log,
     resolve_data_dir,
 )
 from medbench.errors import MedbenchError
@@ -106,14 +105,7 @@ def load(
         else:
             item["prompt"] = plain_prompt(item, templates)
         items.append(item)
-    new = LEDGER.skip(skipped)
-    if new:
-        log.warning(
-            "%s: skipped %d malformed or duplicate row(s): %s",
-            benchmark,
-            len(new),
-            "; ".join(map(str, new[:5])),
-        )
+    datareport.current().skip(benchmark, skipped)
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(items)})
 
 
@@ -121,6 +113,7 @@ def loader(default_file: str, reader) -> Callable[..., datasets.DatasetDict]:
     """The ``custom_dataset`` hook of a benchmark read from ``<data-dir>/<default_file>`` by ``reader``
     (rows with their items; a malformed row carries its ``problem``)."""
 
+    @datareport.task_data
     def hook(**kwargs) -> datasets.DatasetDict:
         return load(default_file, reader, **kwargs)
 

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import datasets
 
+from medbench import datareport
+from medbench.datareport import Skipped
 from medbench.datasources import (
-    LEDGER,
     Duplicates,
     Row,
-    Skipped,
     check_file,
-    log,
     read_csv,
     read_jsonl,
     resolve_data_dir,
@@ -192,18 +191,11 @@ def load(
                 multi += 1
             else:
                 items.append(render(item, style, context))
-        new_skips = LEDGER.skip(skipped)
-        if new_skips:
-            log.warning(
-                "%s: skipped %d malformed or duplicate row(s): %s",
-                task,
-                len(new_skips),
-                "; ".join(map(str, new_skips[:5])),
+        datareport.current().skip(task, skipped)
+        if multi:
+            datareport.current().exclude(
+                f"{task}:{split}", multi, "multiple-answer item(s) excluded from log-likelihood scoring"
             )
-        key = f"{task}:{split}"
-        if multi and key not in LEDGER.excluded:
-            LEDGER.excluded[key] = multi
-            log.warning("%s: %d multiple-answer item(s) excluded from log-likelihood scoring", task, multi)
         out[split] = datasets.Dataset.from_list(items)
     return datasets.DatasetDict(out)
 
@@ -212,6 +204,7 @@ def loader(layout: Layout) -> Callable[..., datasets.DatasetDict]:
     """The ``custom_dataset`` hook of a benchmark with this layout (``hook.layout`` says where its files
     lie, for ``medbench tasks``)."""
 
+    @datareport.task_data
     def hook(**kwargs) -> datasets.DatasetDict:
         return load(layout, **kwargs)
 

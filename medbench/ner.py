@@ -17,13 +17,11 @@ from pathlib import Path
 
 import datasets
 
-from medbench import ner_conventions
+from medbench import datareport, ner_conventions
+from medbench.datareport import Skipped
 from medbench.datasources import (
-    LEDGER,
     Duplicates,
-    Skipped,
     check_file,
-    log,
     resolve_data_dir,
 )
 from medbench.errors import MedbenchError
@@ -229,9 +227,7 @@ def load(
                     "answer": render_answer(gold),
                     "description": render_template(templates["instruction"], context),
                 }
-        new = LEDGER.skip(skipped)
-        if new:
-            log.warning("%s: skipped %d document(s): %s", benchmark, len(new), "; ".join(map(str, new[:5])))
+        datareport.current().skip(benchmark, skipped)
 
     shot_docs = []
     for piece in prepared(root / benchmark / shot_file, "shots"):
@@ -254,6 +250,7 @@ def loader(read: Callable[[Path], Iterator[dict]]) -> Callable[..., datasets.Dat
     """The ``custom_dataset`` hook of an NER benchmark whose files ``read`` parses (one dict per
     document: ``text``, ``entities`` [{type, start, end}], ``problem`` when malformed)."""
 
+    @datareport.task_data
     def hook(**kwargs) -> datasets.DatasetDict:
         return load(read, **kwargs)
 

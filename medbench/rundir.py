@@ -29,7 +29,7 @@ from importlib import metadata
 from pathlib import Path
 
 from medbench._compat import jsonable
-from medbench.datasources import Skipped
+from medbench.datareport import Skipped
 from medbench.paths import PACKAGE_DIR
 from medbench.summary import Score, markdown_table
 

@@ -25,7 +25,8 @@ import yaml
 from medbench.backends import backend_config, registry
 from medbench.catalog import leaf_tasks, load_task_data, task_config
 from medbench.checks import check_config, check_task_data, warn_unusable
-from medbench.datasources import LEDGER, resolve_data_dir
+from medbench.datareport import DataReport, Skipped, data_json, read_once
+from medbench.datasources import resolve_data_dir
 from medbench.errors import MedbenchError
 from medbench.evaluate import evaluate
 from medbench.models import model_key
@@ -157,7 +158,13 @@ def count_calls(lm, counter: Counter) -> None:
 
 
 def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
-    """Evaluate, write the run folder, and return it with the scores (mean over repeats)."""
+    """Evaluate, write the run folder, and return it with the scores (mean over repeats). Each task's
+    data is read once: checked before the model loads, then handed to lm-eval as read."""
+    with read_once():
+        return _run(config)
+
+
+def _run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     if config.mode and config.mode not in MODES:
         raise MedbenchError(f"unknown mode '{config.mode}' (choose {' or '.join(MODES)})")
     if config.prompt_style not in PROMPT_STYLES:
@@ -176,13 +183,12 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     manager = task_manager(metadata)
     if not backend.capabilities.loglik:
         generation_only(config, manager)
-    LEDGER.reset()
+    reports: dict[str, DataReport] = {}
     for name in config.resolved_tasks:  # bad or missing data fails here, before the model is loaded
         for leaf in leaf_tasks(manager, name):
-            LEDGER.begin(leaf)
             data = load_task_data(manager, leaf, metadata)
+            reports[leaf] = getattr(data, "report", None) or DataReport()
             check_task_data(leaf, data, task_config(manager, leaf), config.shots)
-    LEDGER.begin(None)
 
     out = Path(config.output)
     folder = RunFolder.create(out, model_path if not backend.capabilities.local else config.model)
@@ -196,7 +202,7 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     cache = out / ".cache" / f"{model_key(model_fp)}.requests.sqlite"
     started = time.time()
     try:
-        per_repeat, failed = evaluate(config, lm, manager, cache, decoding, folder)
+        per_repeat, failed = evaluate(config, lm, manager, cache, decoding, folder, reports)
     finally:
         backend.release(lm)
     scores = combine_repeats(per_repeat)
@@ -208,7 +214,8 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
             **({"reason": f"{failed} request(s) failed after retries; re-run the command"} if failed else {}),
         },
     )
-    folder.write_json("data.json", LEDGER.report())
+    data = data_json(list(reports.values()))
+    folder.write_json("data.json", data)
     usage = getattr(lm, "usage", None)
     folder.write_json(
         "calls.json",
@@ -219,7 +226,8 @@ def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
             **({"api_usage": _usage_record(usage)} if usage else {}),
         },
     )
-    folder.write_scores(scores, LEDGER.skipped, failed, warn_unusable(scores))
+    skipped = [Skipped(**row) for row in data["skipped_rows"]]
+    folder.write_scores(scores, skipped, failed, warn_unusable(scores))
     return folder, scores
 
 

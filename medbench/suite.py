@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from medbench.catalog import leaf_tasks, load_task_data
+from medbench.datareport import read_once
 from medbench.errors import MedbenchError
 from medbench.plugins import load_plugin
 from medbench.runner import RunConfig, run, run_metadata, task_manager
@@ -117,6 +118,12 @@ def _baseline_run(baseline: str, task: str) -> str:
 
 
 def run_suite(config: SuiteConfig) -> tuple[Path, dict]:
+    """Plan and run every part; each task's data is read once for the whole suite."""
+    with read_once():
+        return _run_suite(config)
+
+
+def _run_suite(config: SuiteConfig) -> tuple[Path, dict]:
     from medbench.bias_run import BiasConfig, run_bias
     from medbench.judge import JudgeConfig, run_judge
     from medbench.report import build

@@ -8,19 +8,11 @@ import shutil
 
 import pytest
 
-from medbench.datasources import LEDGER
 from medbench.errors import MedbenchError
 from medbench.paths import SAMPLES_DIR
 from tests.helpers import load_task_data
 
 CMMLU_HEADER = ",Question,A,B,C,D,Answer\n"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_ledger():
-    LEDGER.reset()
-    yield
-    LEDGER.reset()
 
 
 def _cmmlu(tmp_path, test_rows: str, dev_rows: str | None = None):
@@ -44,9 +36,9 @@ def test_a_csv_row_with_an_unquoted_comma_is_reported_not_read_with_shifted_fiel
         "1,问题二,甲,乙,丙,丁,B\n"
         "2,血压为120,80 mmHg时,甲,乙,丙,丁,C\n",  # 8 fields: 'D' would read '丁'->'C' shifted
     )
-    data = load_task_data("cmmlu_med_anatomy", root)["test"]
-    assert [d["answer"] for d in data] == ["A", "B"]
-    (bad,) = LEDGER.skipped
+    loaded = load_task_data("cmmlu_med_anatomy", root)
+    assert [d["answer"] for d in loaded["test"]] == ["A", "B"]
+    (bad,) = loaded.report.skipped
     assert bad.row == 3 and bad.file.endswith("anatomy.csv")
     assert "8 fields where the header has 7" in bad.reason
 
@@ -59,9 +51,9 @@ def test_duplicate_ids_and_identical_rows_are_scored_once_and_reported(tmp_path)
         "1,问题三,甲,乙,丙,丁,C\n"  # the same id again
         "3,问题二,甲,乙,丙,丁,B\n",  # the same item under another id
     )
-    data = load_task_data("cmmlu_med_anatomy", root)["test"]
-    assert [d["question"] for d in data] == ["问题一", "问题二"]
-    reasons = {s.row: (s.kind, s.reason) for s in LEDGER.skipped}
+    loaded = load_task_data("cmmlu_med_anatomy", root)
+    assert [d["question"] for d in loaded["test"]] == ["问题一", "问题二"]
+    reasons = {s.row: (s.kind, s.reason) for s in loaded.report.skipped}
     assert reasons == {
         3: ("duplicate", "duplicate id '1' (first at row 2)"),
         4: ("duplicate", "duplicate of row 2"),
@@ -89,17 +81,18 @@ GOOD = {"instruction": "还有别的办法吗？", "output": "可以热敷。", 
 )
 def test_cmtmedqa_history_of_the_wrong_shape_is_reported_with_file_and_index(tmp_path, history, expected):
     root = _cmtmedqa(tmp_path, [GOOD, {**GOOD, "history": history}])
-    data = load_task_data("cmtmedqa", root)["test"]
+    loaded = load_task_data("cmtmedqa", root)
+    data = loaded["test"]
     assert len(data) == 1 and data[0]["history"] == [["patient", "头疼"], ["doctor", "多休息"]]
-    (bad,) = LEDGER.skipped
+    (bad,) = loaded.report.skipped
     assert bad.row == 2 and bad.file.endswith("CMtMedQA_test.json") and bad.reason.startswith(expected)
 
 
 def test_a_text_field_of_another_type_is_malformed_never_stringified(tmp_path):
     root = _cmtmedqa(tmp_path, [GOOD, {**GOOD, "output": 12}, {**GOOD, "instruction": ["a", "b"]}])
-    data = load_task_data("cmtmedqa", root)["test"]
-    assert len(data) == 1
-    assert [s.reason for s in LEDGER.skipped] == [
+    loaded = load_task_data("cmtmedqa", root)
+    assert len(loaded["test"]) == 1
+    assert [s.reason for s in loaded.report.skipped] == [
         "output: expected text, got int",
         "instruction: expected text, got list",
     ]
@@ -142,10 +135,11 @@ def test_ccks_entities_with_impossible_offsets_are_reported_not_dropped(tmp_path
         "entities": [{"label_type": "疾病和诊断", "start_pos": 7, "end_pos": 10}],
     }
     root = _ccks(tmp_path, [doc, ok])
-    test = load_task_data("ccks2019_ner_train_heldout", root)["test"]
+    loaded = load_task_data("ccks2019_ner_train_heldout", root)
+    test = loaded["test"]
     assert [d["text"] for d in test] == [ok["originalText"]]
     assert all("；；" not in d["answer"] and "：；" not in d["answer"] for d in test)
-    (bad,) = LEDGER.skipped
+    (bad,) = loaded.report.skipped
     assert bad.row == 6 and "malformed entity 2" in bad.reason and bad.file.endswith("part1.txt")
 
 

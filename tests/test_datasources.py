@@ -4,16 +4,8 @@ import csv
 
 import pytest
 
-from medbench.datasources import LEDGER
 from medbench.errors import MedbenchError
 from tests.helpers import load_task_data
-
-
-@pytest.fixture(autouse=True)
-def _fresh_ledger():
-    LEDGER.reset()
-    yield
-    LEDGER.reset()
 
 
 @pytest.mark.parametrize(
@@ -30,7 +22,7 @@ def test_real_files_load_with_their_published_counts(shared_data, task, split, c
     data = load_task_data(task, shared_data)
     assert len(data[split]) == count - duplicates
     assert len(data["dev"]) >= 5
-    assert [s.kind for s in LEDGER.skipped] == ["duplicate"] * duplicates
+    assert [s.kind for s in data.report.skipped] == ["duplicate"] * duplicates
 
 
 def test_cmmlu_seven_chimed_subjects_hold_1333_test_questions(shared_data):
@@ -43,18 +35,19 @@ def test_cmmlu_seven_chimed_subjects_hold_1333_test_questions(shared_data):
         "traditional_chinese_medicine",
         "virology",
     ]
-    total = sum(len(load_task_data(f"cmmlu_med_{s}", shared_data)["test"]) for s in subjects)
+    loaded = [load_task_data(f"cmmlu_med_{s}", shared_data) for s in subjects]
+    total = sum(len(data["test"]) for data in loaded)
     # 1,333 rows, one of which repeats another row of its subject (reported, scored once)
-    duplicates = [s for s in LEDGER.skipped if s.kind == "duplicate"]
+    duplicates = [s for data in loaded for s in data.report.skipped if s.kind == "duplicate"]
     assert total == 1333 - 1 and len(duplicates) == 1 and "duplicate" in duplicates[0].reason
 
 
 def test_cmexam_val_skips_exactly_the_malformed_rows_and_says_where(shared_data):
     data = load_task_data("cmexam", shared_data)
-    reasons = sorted(s.reason for s in LEDGER.skipped)
+    reasons = sorted(s.reason for s in data.report.skipped)
     assert reasons == ["missing option A", "missing option A", "missing option C", "no answer"]
     assert len(data["val"]) == 6811 - len(reasons)
-    assert all(s.file.endswith("cmexam/val.csv") and s.row > 0 for s in LEDGER.skipped)
+    assert all(s.file.endswith("cmexam/val.csv") and s.row > 0 for s in data.report.skipped)
     multi = [d for d in data["val"] if len(d["answer"]) > 1]
     assert len(multi) == 210
 
@@ -62,7 +55,7 @@ def test_cmexam_val_skips_exactly_the_malformed_rows_and_says_where(shared_data)
 def test_cmexam_loglik_keeps_single_answer_items_and_counts_the_rest(shared_data):
     data = load_task_data("cmexam_loglik", shared_data)
     assert len(data["val"]) == 6811 - 4 - 210
-    assert sum(LEDGER.excluded.values()) == 210
+    assert sum(data.report.excluded.values()) == 210
 
 
 def test_official_and_lm_eval_prompt_styles_differ_as_documented(shared_data):
@@ -110,7 +103,7 @@ def test_rows_with_answer_outside_options_or_blank_fields_are_skipped_and_report
     )
     data = load_task_data("ceval_med_physician", tmp_path)
     assert len(data["val"]) == 1
-    val_skips = [s for s in LEDGER.skipped if "physician_val" in s.file]
+    val_skips = [s for s in data.report.skipped if "physician_val" in s.file]
     assert [(s.row, s.reason) for s in val_skips] == [
         (2, "answer 'F' is not among the options A-D"),
         (3, "empty question"),

@@ -5,16 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from medbench.datasources import LEDGER
 from medbench.runner import RunConfig, run
 from tests.helpers import load_task_data
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_ledger():
-    LEDGER.reset()
 
 
 def test_huatuo26m_test_holds_6000_single_turn_items(shared_data):
@@ -48,11 +42,12 @@ def test_mc_dialogue_makes_one_item_per_doctor_turn_with_the_turns_before(shared
 
 
 def test_chimed_qa_reads_its_format_and_reports_bad_rows():
-    data = load_task_data("chimed_qa", FIXTURES)["test"]
+    loaded = load_task_data("chimed_qa", FIXTURES)
+    data = loaded["test"]
     assert [d["id"] for d in data] == ["q1", "q2"]
     assert data[0]["reference"] == "规律作息，早晚刷牙，多吃蔬菜水果，必要时就诊。"  # the adopted answer
     assert data[0]["prompt"].startswith("假设你是一名医生，请回答患者的问题。\n患者：最近总熬夜")
-    assert [s.reason for s in LEDGER.skipped] == ["empty question"]
+    assert [s.reason for s in loaded.report.skipped] == ["empty question"]
 
 
 def test_chimst_reads_conll_fixtures():

@@ -2,7 +2,6 @@
 
 import pytest
 
-from medbench.datasources import LEDGER
 from medbench.ner import _report, bio_tags, parse_answer, process_results, render_answer, segments
 from tests.helpers import load_task_data, task_module
 
@@ -34,7 +33,6 @@ def test_ccks2019_training_parts_hold_1000_documents_and_17653_entities(shared_d
 
 
 def test_ccks2019_task_segments_long_documents_keeping_every_entity(shared_data):
-    LEDGER.reset()
     data = load_task_data("ccks2019_ner_train_heldout", shared_data)
     assert len(data["shots"]) == 5
     shot_docs = {d["id"].split("#")[0] for d in data["shots"]}

@@ -23,7 +23,6 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from medbench.catalog import load_task_data
-from medbench.datasources import LEDGER
 from medbench.errors import MedbenchError
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import task_manager
@@ -46,9 +45,8 @@ TEXT = (
 
 
 def load(task: str, root: Path, split: str = "test"):
-    LEDGER.reset()
     data = load_task_data(MANAGER, task, {"data_dir": str(root)})
-    return list(data[split]), LEDGER.skipped
+    return list(data[split]), data.report.skipped
 
 
 def _mc_core(item: dict) -> tuple:

@@ -119,3 +119,31 @@ def test_repeats_with_sampling_report_mean_and_std_over_seeds(tiny_model, tmp_pa
         assert s.std == pytest.approx(statistics.stdev(s.values))
     assert "± is the std over 2 repeats" in (folder.path / "results.md").read_text()
     assert json.loads((folder.path / "calls.json").read_text())["decoding_overrides"]["do_sample"] is True
+
+
+def test_a_run_reads_each_data_file_once_and_its_report_travels_with_the_data(
+    tiny_model, tmp_path, monkeypatch
+):
+    """Checked before the model loads, then handed to lm-eval as read: one read per file, even with
+    repeats; data.json still lists every file and every skipped row."""
+    from collections import Counter
+
+    from medbench import datareport
+
+    reads: Counter = Counter()
+    original = datareport.fingerprint
+    monkeypatch.setattr(datareport, "fingerprint", lambda path: (reads.update([str(path)]), original(path)))
+    config = RunConfig(
+        model=tiny_model,
+        tasks=["ceval_med", "cmexam"],
+        data_dir=str(SAMPLES_DIR),
+        output=str(tmp_path),
+        limit=2,
+        repeats=2,
+        max_new_tokens=4,
+    )
+    folder, _ = run(config)
+    assert len(reads) == 7 and set(reads.values()) == {1}  # 3 subjects x (dev, val) + cmexam/val.csv
+    data = json.loads((folder.path / "data.json").read_text())
+    assert len(data["files_sha256"]) == 7
+    assert [r["reason"] for r in data["skipped_rows"]] == ["answer 'F' is not among the options A-E"]
