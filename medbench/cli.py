@@ -216,15 +216,14 @@ INCOMPLETE = 3
 
 
 def _run_and_print(config) -> int:
-    import json
-
+    from medbench import schemas
     from medbench.runner import run
 
     folder = run(config)[0]
     _print_result(folder, "run folder")
-    status = json.loads((folder.path / "status.json").read_text(encoding="utf-8"))
-    if not status["complete"]:
-        print(f"medbench: run incomplete: {status['reason']} (exit {INCOMPLETE})", file=sys.stderr)
+    status = schemas.read(schemas.RunStatus, folder.path / "status.json")
+    if not status.complete:
+        print(f"medbench: run incomplete: {status.reason} (exit {INCOMPLETE})", file=sys.stderr)
         return INCOMPLETE
     return 0
 

@@ -1,8 +1,8 @@
 """Reading the folders other commands wrote (runs, judge, bias and arena folders) for reports.
 
-Each folder's ``config.json`` carries ``schema_version`` (:data:`SCHEMA_VERSION`, written by
-:meth:`medbench.rundir.RunFolder.write_config`); a folder from a newer, incompatible medbench is one
-line, never a misread number. Schema 1 (no version key) had the openai options at the top level.
+Each folder's ``config.json`` carries ``schema_version`` (:mod:`medbench.schemas`); a folder from a
+newer, incompatible medbench, or a score or status of the wrong shape, is one line naming the file,
+never a misread number. Schema 1 (no version key) had the openai options at the top level.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from medbench import schemas
 from medbench.errors import MedbenchError
-from medbench.rundir import SCHEMA_VERSION
+from medbench.summary import Score
 
 log = logging.getLogger("medbench")
 
@@ -78,21 +79,22 @@ def _read(path: Path) -> Folder:
     config = _config(path)
     if config is None:
         raise MedbenchError(f"{path} is not a medbench run, judge or bias folder")
-    version = config.get("schema_version", 1)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise MedbenchError(
-            f"{path}: written by a newer medbench (folder schema {version}; this medbench reads schemas "
-            f"1-{SCHEMA_VERSION}): upgrade medbench to report it"
-        )
+    schemas.check_version(config, path / "config.json")
     kind = config.get("kind", "run")
     result = path / ("metrics.json" if kind == "run" else "summary.json")
     data = _json(result)
     if data is None:
         raise Incomplete(f"no readable {result.name} (killed before it finished?)")
+    if kind == "run":  # each score a Score record (one line naming the file otherwise)
+        if not isinstance(data, list):
+            raise MedbenchError(f"{result}: expected a list of scores")
+        data = [asdict(schemas.build(Score, s, result)) for s in data]
+    status = path / "status.json"
+    status = schemas.read(schemas.RunStatus, status).record() if status.is_file() else {}
     model = _json(path / "model.json", {}) or {}
     # an API model is its name: the server's address (a port that changes per session) is not the model
     fingerprint = json.dumps({k: v for k, v in model.items() if k != "api"}, sort_keys=True)
-    folder = Folder(path, kind, "", config, data, status=_json(path / "status.json", {}) or {})
+    folder = Folder(path, kind, "", config, data, status=status)
     folder.identity = f"{folder.full_name}|{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
     return folder
 

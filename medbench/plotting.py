@@ -26,11 +26,12 @@ def pyplot():
 
 
 def save(fig, path: Path, dpi: int = 120) -> None:
-    """``path``.png and ``path``.svg, then the figure closed."""
+    """``<path>.png`` and ``<path>.svg`` (the suffix appended: a model name such as ``Qwen2.5`` keeps
+    its dot), then the figure closed."""
     plt = pyplot()
     fig.tight_layout()
-    fig.savefig(path.with_suffix(".png"), dpi=dpi)
-    fig.savefig(path.with_suffix(".svg"))
+    for suffix in (".png", ".svg"):
+        fig.savefig(path.parent / f"{path.name}{suffix}", dpi=dpi)
     plt.close(fig)
 
 

@@ -3,16 +3,21 @@ and the judge and bias charts of the folders reported (drawn by :mod:`medbench.p
 
 from __future__ import annotations
 
-import json
+import logging
 from pathlib import Path
 
+from medbench import schemas
+from medbench.errors import MedbenchError
 from medbench.folders import Folder
 from medbench.report import Headline, main_metric, measured
+from medbench.schemas import ModelCard
+
+log = logging.getLogger("medbench")
 
 
 def plot_tasks(runs: list[Folder], out: Path, headline: Headline = None) -> list[str]:
     """One bar chart per task: the main metric of every model."""
-    from medbench.plotting import pyplot
+    from medbench.plotting import pyplot, save
 
     plt = pyplot()
 
@@ -33,17 +38,14 @@ def plot_tasks(runs: list[Folder], out: Path, headline: Headline = None) -> list
         ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
         ax.set_title(task)
         ax.set_ylabel(f"{label} (x100)")
-        fig.tight_layout()
-        for suffix in (".png", ".svg"):
-            fig.savefig(out / f"{task}{suffix}", dpi=110)
-        plt.close(fig)
+        save(fig, out / task, dpi=110)
         written.append(task)
     return written
 
 
 def stage_progression(runs: list[Folder], out: Path) -> list[str]:
     """Per recipe, each task's main metric across training stages (from the models' model cards)."""
-    from medbench.plotting import pyplot
+    from medbench.plotting import pyplot, save
     from medbench.train.stages import registry as stage_registry
 
     plt = pyplot()
@@ -52,9 +54,13 @@ def stage_progression(runs: list[Folder], out: Path) -> list[str]:
     for run in runs:
         card_file = Path(str(run.config.get("model", ""))) / "medbench_model_card.json"
         if card_file.is_file():
-            card = json.loads(card_file.read_text(encoding="utf-8"))
-            if card.get("recipe"):
-                by_recipe.setdefault(card["recipe"], {})[card["stage"]] = run
+            try:
+                card = schemas.read(ModelCard, card_file)
+            except MedbenchError as exc:
+                log.warning("report: no stage plot for %s: %s", run.model, exc)
+                continue
+            if card.recipe:
+                by_recipe.setdefault(card.recipe, {})[card.stage] = run
     written = []
     for recipe, stages in by_recipe.items():
         order = [s for s in stage_registry() if s in stages]
@@ -73,10 +79,7 @@ def stage_progression(runs: list[Folder], out: Path) -> list[str]:
             ax.plot(order, points, marker="o", label=task)
         ax.set_title(f"{recipe}: main metric by training stage")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        for suffix in (".png", ".svg"):
-            fig.savefig(out / f"stages-{recipe}{suffix}", dpi=110)
-        plt.close(fig)
+        save(fig, out / f"stages-{recipe}", dpi=110)
         written.append(recipe)
     return written
 

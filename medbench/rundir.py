@@ -31,6 +31,7 @@ from pathlib import Path
 from medbench._compat import jsonable
 from medbench.datareport import Skipped
 from medbench.paths import PACKAGE_DIR
+from medbench.schemas import SCHEMA_VERSION
 from medbench.summary import Score, markdown_table
 
 
@@ -81,10 +82,6 @@ def sample_record(sample: dict) -> dict:
     if "acc" in record["metrics"]:
         record["correct"] = bool(record["metrics"]["acc"])
     return record
-
-
-#: version of the folder layout; 2: backend options under ``backend_options`` (medbench.folders reads it)
-SCHEMA_VERSION = 2
 
 
 @dataclass

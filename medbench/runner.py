@@ -32,6 +32,7 @@ from medbench.evaluate import evaluate
 from medbench.models import model_key
 from medbench.paths import plugin_dir
 from medbench.rundir import RunFolder
+from medbench.schemas import RunStatus
 from medbench.summary import Score, combine_repeats
 
 log = logging.getLogger("medbench")
@@ -206,14 +207,8 @@ def _run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     finally:
         backend.release(lm)
     scores = combine_repeats(per_repeat)
-    folder.write_json(
-        "status.json",
-        {
-            "complete": not failed,
-            "n_failed": failed,
-            **({"reason": f"{failed} request(s) failed after retries; re-run the command"} if failed else {}),
-        },
-    )
+    reason = f"{failed} request(s) failed after retries; re-run the command" if failed else None
+    folder.write_json("status.json", RunStatus(not failed, failed, reason).record())
     data = data_json(list(reports.values()))
     folder.write_json("data.json", data)
     usage = getattr(lm, "usage", None)

@@ -18,6 +18,7 @@ from medbench.datareport import read_once
 from medbench.errors import MedbenchError
 from medbench.plugins import load_plugin
 from medbench.runner import RunConfig, run, run_metadata, task_manager
+from medbench.schemas import SCHEMA_VERSION
 
 RUN_OPTIONS = ("repeats", "preset", "mode", "shots")
 
@@ -188,5 +189,6 @@ def _run_suite(config: SuiteConfig) -> tuple[Path, dict]:
         tables=steps["tables"],
         headline=steps["headline_convention"],
     )
-    (root / "suite.json").write_text(json.dumps(steps, ensure_ascii=False, indent=2), encoding="utf-8")
+    record = {"schema_version": SCHEMA_VERSION, **steps}
+    (root / "suite.json").write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
     return root, steps

@@ -100,6 +100,8 @@ def build_tiny_model(out_dir: str | Path, config: TinyConfig | None = None) -> P
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    card = {"builder": "medbench.tiny", "stage": "init", "config": asdict(config)}
+    from medbench.schemas import ModelCard
+
+    card = ModelCard(builder="medbench.tiny", stage="init", config=asdict(config)).record()
     (out / "medbench_model_card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
     return out

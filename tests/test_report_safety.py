@@ -168,7 +168,7 @@ def test_a_folder_from_a_newer_medbench_is_one_line_and_an_old_one_still_reads(t
     config = json.loads((newer / "config.json").read_text())
     (newer / "config.json").write_text(json.dumps({**config, "schema_version": 99}))
     assert main(["report", str(newer), "--out", str(tmp_path / "site")]) == 2
-    assert "written by a newer medbench (folder schema 99" in capsys.readouterr().err
+    assert "written by a newer medbench (schema 99" in capsys.readouterr().err
 
 
 def test_run_folders_declare_their_schema_version(tmp_path):
@@ -177,3 +177,26 @@ def test_run_folders_declare_their_schema_version(tmp_path):
     folder = RunFolder.create(tmp_path, "m")
     folder.write_config({"model": "m", "tasks": []})
     assert json.loads((folder.path / "config.json").read_text())["schema_version"] == SCHEMA_VERSION
+
+
+def test_a_figure_named_after_a_dotted_model_keeps_its_whole_name(tmp_path):
+    from medbench.plotting import pyplot, save
+
+    fig, _ = pyplot().subplots()
+    save(fig, tmp_path / "stages-Qwen2.5-med")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stages-Qwen2.5-med.png", "stages-Qwen2.5-med.svg"]
+
+
+def test_a_score_or_status_of_the_wrong_shape_is_one_line_naming_the_file(tmp_path, capsys):
+    root = tmp_path / "runs"
+    bad_score = _run(root, "/m/a", {"weights_sha256": "a" * 64}, 0.3)
+    (bad_score / "metrics.json").write_text(
+        json.dumps([{"task": "ceval_med", "metric": "acc", "value": "0.3"}])
+    )
+    assert main(["report", str(bad_score), "--out", str(tmp_path / "site")]) == 2
+    err = capsys.readouterr().err
+    assert "metrics.json: missing field(s) n (a Score record)" in err
+    bad_status = _run(root, "/m/b", {"weights_sha256": "b" * 64}, 0.3)
+    (bad_status / "status.json").write_text(json.dumps({"complete": "yes"}))
+    assert main(["report", str(bad_status), "--out", str(tmp_path / "site")]) == 2
+    assert "status.json: field complete is str, not <class 'bool'>" in capsys.readouterr().err

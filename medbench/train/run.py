@@ -14,6 +14,7 @@ from pathlib import Path
 from medbench.errors import MedbenchError
 from medbench.hashing import sha256_file
 from medbench.paths import plugin_dir
+from medbench.schemas import ModelCard
 from medbench.train import data
 from medbench.train.config import Recipe, effective_batch_size, resolve_model_ref
 from medbench.train.stages import get_stage
@@ -86,27 +87,26 @@ def finish(trainer, tokenizer, config: StageConfig, stage: Stage, recipe: Recipe
     files = [data.data_path(config.data)]
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
-    card = {
-        "builder": "medbench.train",
-        "recipe": recipe.name,
-        "recipe_file": recipe.source,
-        "stage": stage.name,
-        "base_model": base,
-        "data_sha256": {},
-        "steps": trainer.state.global_step,
-        "first_loss": losses[0] if losses else None,
-        "final_loss": losses[-1] if losses else None,
-        "train_loss": next((h["train_loss"] for h in reversed(history) if "train_loss" in h), None),
-        "effective_batch_size": effective_batch_size(config),
-        "config": dataclasses.asdict(config),
-    }
+    card = ModelCard(
+        recipe=recipe.name,
+        recipe_file=recipe.source,
+        stage=stage.name,
+        base_model=base,
+        steps=trainer.state.global_step,
+        first_loss=losses[0] if losses else None,
+        final_loss=losses[-1] if losses else None,
+        train_loss=next((h["train_loss"] for h in reversed(history) if "train_loss" in h), None),
+        effective_batch_size=effective_batch_size(config),
+        config=dataclasses.asdict(config),
+    )
     if config.eval_data:
-        card["heldout"] = heldout_evidence(stage, config.eval_data, base, str(out))
+        card.heldout = heldout_evidence(stage, config.eval_data, base, str(out))
         files.append(data.data_path(config.eval_data))
-    card["data_sha256"] = {str(f): sha256_file(f) for f in files}
-    text = json.dumps(card, ensure_ascii=False, indent=2)
+    card.data_sha256 = {str(f): sha256_file(f) for f in files}
+    record = card.record()
+    text = json.dumps(record, ensure_ascii=False, indent=2)
     (out / "medbench_model_card.json").write_text(text, encoding="utf-8")
-    return card
+    return record
 
 
 def run_stage(name: str, config: StageConfig, recipe: Recipe) -> dict:
