@@ -57,12 +57,14 @@ def _model_and_backend(args: argparse.Namespace) -> dict:
 
 
 def _run_config(args: argparse.Namespace):
-    from medbench.runner import RunConfig
+    import dataclasses
+
+    from medbench.runner import SETTINGS, RunConfig
 
     return RunConfig(
         tasks=[t.strip() for t in args.tasks.split(",") if t.strip()],
         **_model_and_backend(args),
-        **{name: getattr(args, name) for name in RUN_OPTIONS},
+        **{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if f.name in SETTINGS},
     )
 
 
@@ -245,23 +247,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(demo(args.output, args.backend, backend_options(args)), end="")
     print(f"\nrun folders and demo.md: {args.output}")
     return 0
-
-
-RUN_OPTIONS = (
-    "shots",
-    "mode",
-    "limit",
-    "data_dir",
-    "output",
-    "seed",
-    "repeats",
-    "prompt_style",
-    "chat",
-    "preset",
-    "temperature",
-    "top_p",
-    "max_new_tokens",
-)
 
 
 def main(argv: list[str] | None = None) -> int:

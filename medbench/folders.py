@@ -15,24 +15,10 @@ from pathlib import Path
 
 from medbench import schemas
 from medbench.errors import MedbenchError
+from medbench.schemas import RESULT_SETTINGS
 from medbench.summary import Score
 
 log = logging.getLogger("medbench")
-
-#: run settings that change the numbers: runs of one model that differ in any are different rows
-RESULT_SETTINGS = (
-    "shots",
-    "mode",
-    "limit",
-    "prompt_style",
-    "chat",
-    "preset",
-    "temperature",
-    "top_p",
-    "max_new_tokens",
-    "seed",
-    "repeats",
-)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from medbench.evaluate import evaluate
 from medbench.models import model_key
 from medbench.paths import plugin_dir
 from medbench.rundir import RunFolder
-from medbench.schemas import RunStatus
+from medbench.schemas import RESULT_SETTINGS, RunStatus
 from medbench.summary import Score, combine_repeats
 
 log = logging.getLogger("medbench")
@@ -65,6 +65,14 @@ class RunConfig:
     backend: str = "hf"
     backend_options: dict = field(default_factory=dict)
     resolved_tasks: list[str] = field(default_factory=list)
+
+
+#: the run settings ``medbench run`` takes as flags of the same name (the rest: model, tasks, backend)
+SETTINGS = (
+    *RESULT_SETTINGS,
+    "data_dir",
+    "output",
+)
 
 
 def decoding_presets() -> dict[str, dict]:

@@ -24,6 +24,22 @@ from medbench.errors import MedbenchError
 
 SCHEMA_VERSION = 2
 
+#: run settings (config.json keys) that change the numbers: runs of one model that differ in any are
+#: different leaderboard rows
+RESULT_SETTINGS = (
+    "shots",
+    "mode",
+    "limit",
+    "prompt_style",
+    "chat",
+    "preset",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "seed",
+    "repeats",
+)
+
 T = TypeVar("T")
 
 
