@@ -29,6 +29,14 @@ UNUSABLE_RATES = {
 }
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> (I, N) with 0 <= I < N, or one line saying what is expected."""
+    index, sep, count = text.partition("/")
+    if not (sep and index.strip().isdigit() and count.strip().isdigit()) or not 0 <= int(index) < int(count):
+        raise MedbenchError(f"--shard {text}: expected I/N with 0 <= I < N (e.g. 0/4 ... 3/4)")
+    return int(index), int(count)
+
+
 def check_config(config: RunConfig) -> None:
     """Every numeric run option within its range (the backend's own options: its ``validate``)."""
     if not config.tasks:
@@ -38,6 +46,8 @@ def check_config(config: RunConfig) -> None:
     at_least(config.shots, 0, "--shots", "0 or more")
     at_least(config.max_new_tokens, 1, "--max-new-tokens", "at least 1")
     at_least(config.temperature, 0, "--temperature", "0 (greedy) or more")
+    if config.shard is not None:
+        parse_shard(config.shard)
     if config.top_p is not None and not 0 < config.top_p <= 1:
         raise MedbenchError(f"--top-p must be in (0, 1] (got {config.top_p})")
 

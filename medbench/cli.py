@@ -230,6 +230,12 @@ def _run_and_print(config) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from medbench.merge import merge
+
+    return _print_result(merge(args.shards, args.output)[0], "merged run folder")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     return _run_and_print(_run_config(args))
 

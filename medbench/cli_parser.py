@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--repeats", type=int, default=1, help="run R times (seed, seed+1, ...): mean and std")
     p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="evaluate the I-th (0-based) of N deterministic parts of every task's items; "
+        "`medbench merge` joins the N run folders",
+    )
+    p.add_argument(
         "--prompt-style",
         default="official",
         choices=["official", "lm-eval"],
@@ -64,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, help="override every generation task's length limit")
     add_backend_arguments(p)
     p.set_defaults(func=commands.cmd_run)
+
+    p = sub.add_parser("merge", help="join the run folders of --shard 0/N ... N-1/N into the unsharded run's")
+    p.add_argument("shards", nargs="+", help="the N shard run folders")
+    p.add_argument("--output", default="runs", help="where the merged run folder goes (default runs/)")
+    p.set_defaults(func=commands.cmd_merge)
 
     stages = list(stage_registry())
     p = sub.add_parser("train", help=f"train one stage of a recipe ({', '.join(stages)})")

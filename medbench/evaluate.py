@@ -39,6 +39,7 @@ def evaluate(
     decoding: dict,
     folder: RunFolder,
     reports: dict[str, DataReport],
+    selection: dict[str, list[int]] | None = None,
 ):
     """Each repeat through lm-eval, its results written as soon as it finishes; returns the scores of
     each repeat and the number of failed requests of the last."""
@@ -57,7 +58,8 @@ def evaluate(
                 model=cached,
                 tasks=config.resolved_tasks,
                 num_fewshot=config.shots,
-                limit=config.limit,
+                limit=None if selection else config.limit,
+                samples=selection,  # a shard's items (else every item up to --limit)
                 log_samples=True,
                 task_manager=manager,
                 gen_kwargs=decoding,

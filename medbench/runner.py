@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,7 @@ import yaml
 
 from medbench.backends import backend_config, registry
 from medbench.catalog import leaf_tasks, load_task_data, task_config
-from medbench.checks import check_config, check_task_data, warn_unusable
+from medbench.checks import check_config, check_task_data, parse_shard, warn_unusable
 from medbench.datareport import DataReport, Skipped, data_json, read_once
 from medbench.datasources import resolve_data_dir
 from medbench.errors import MedbenchError
@@ -54,6 +55,7 @@ class RunConfig:
     output: str = "runs"
     seed: int = 1234
     repeats: int = 1
+    shard: str | None = None  # "I/N": the I-th (0-based) of N parts of every task's items
     prompt_style: str = "official"
     chat: bool = False
     # decoding: a named preset, then explicit overrides (None keeps each task's own setting)
@@ -166,14 +168,23 @@ def count_calls(lm, counter: Counter) -> None:
         setattr(lm, method, counted)
 
 
-def run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
+@dataclass
+class Replay:
+    """Answers already computed elsewhere (``medbench merge``: the shards'), in place of a model."""
+
+    lm: object  # an lm-eval LM answering from the recorded outputs
+    model_fp: dict  # the model.json of the runs that computed them
+
+
+def run(config: RunConfig, replay: Replay | None = None) -> tuple[RunFolder, list[Score]]:
     """Evaluate, write the run folder, and return it with the scores (mean over repeats). Each task's
-    data is read once: checked before the model loads, then handed to lm-eval as read."""
+    data is read once: checked before the model loads, then handed to lm-eval as read. With
+    ``replay``, lm-eval scores recorded answers instead of asking a model."""
     with read_once():
-        return _run(config)
+        return _run(config, replay)
 
 
-def _run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
+def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder, list[Score]]:
     if config.mode and config.mode not in MODES:
         raise MedbenchError(f"unknown mode '{config.mode}' (choose {' or '.join(MODES)})")
     if config.prompt_style not in PROMPT_STYLES:
@@ -187,17 +198,24 @@ def _run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     resolve_data_dir(config.data_dir)  # a wrong --data-dir fails before the model loads
     decoding = gen_kwargs(config)
     config.resolved_tasks = resolve_tasks(config.tasks, task_manager().all_tasks, config.mode)
-    model_path, model_fp = backend.identity(config.model)
+    model_path, model_fp = (
+        backend.identity(config.model) if replay is None else (config.model, replay.model_fp)
+    )
     metadata = run_metadata(config, model_path if backend.capabilities.local else None)
     manager = task_manager(metadata)
     if not backend.capabilities.loglik:
         generation_only(config, manager)
     reports: dict[str, DataReport] = {}
+    sizes: dict[str, int] = {}
     for name in config.resolved_tasks:  # bad or missing data fails here, before the model is loaded
         for leaf in leaf_tasks(manager, name):
             data = load_task_data(manager, leaf, metadata)
             reports[leaf] = getattr(data, "report", None) or DataReport()
-            check_task_data(leaf, data, task_config(manager, leaf), config.shots)
+            cfg = task_config(manager, leaf)
+            check_task_data(leaf, data, cfg, config.shots)
+            split = cfg.get("test_split") or cfg.get("validation_split")
+            sizes[leaf] = len(data[split]) if data is not None and split in data else 0
+    selection = shard_items(config.shard, sizes, config.limit)
 
     out = Path(config.output)
     folder = RunFolder.create(out, model_path if not backend.capabilities.local else config.model)
@@ -205,15 +223,23 @@ def _run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     folder.write_json("model.json", model_fp)
     folder.write_versions()
 
-    lm = backend.make_lm(model_path, config.seed)
+    lm = backend.make_lm(model_path, config.seed) if replay is None else replay.lm
     calls: Counter = Counter()
     count_calls(lm, calls)
-    cache = out / ".cache" / f"{model_key(model_fp)}.requests.sqlite"
+    scratch = tempfile.TemporaryDirectory() if replay else None  # replayed answers are never cached
+    cache = (
+        Path(scratch.name) / "replay.sqlite"
+        if scratch
+        else out / ".cache" / f"{model_key(model_fp)}.requests.sqlite"
+    )
     started = time.time()
     try:
-        per_repeat, failed = evaluate(config, lm, manager, cache, decoding, folder, reports)
+        per_repeat, failed = evaluate(config, lm, manager, cache, decoding, folder, reports, selection)
     finally:
-        backend.release(lm)
+        if scratch:
+            scratch.cleanup()
+        else:
+            backend.release(lm)
     scores = combine_repeats(per_repeat)
     reason = f"{failed} request(s) failed after retries; re-run the command" if failed else None
     folder.write_json("status.json", RunStatus(not failed, failed, reason).record())
@@ -232,6 +258,26 @@ def _run(config: RunConfig) -> tuple[RunFolder, list[Score]]:
     skipped = [Skipped(**row) for row in data["skipped_rows"]]
     folder.write_scores(scores, skipped, failed, warn_unusable(scores))
     return folder, scores
+
+
+def shard_items(shard: str | None, sizes: dict[str, int], limit: int | None) -> dict[str, list[int]] | None:
+    """Each task's item ids (doc ids) in shard ``I/N``: ``id % N == I`` over the first ``limit`` items.
+
+    The parts depend only on the item positions and ``--limit``, so they are the same on every
+    machine, and ``medbench merge`` of all N equals the unsharded run."""
+    if shard is None:
+        return None
+    index, count = parse_shard(shard)
+    selection = {}
+    for task, size in sizes.items():
+        ids = [i for i in range(min(size, limit or size)) if i % count == index]
+        if not ids:
+            raise MedbenchError(
+                f"--shard {shard}: task {task} has {min(size, limit or size)} item(s), none in this shard "
+                "(use fewer shards)"
+            )
+        selection[task] = ids
+    return selection
 
 
 def _usage_record(usage) -> dict:

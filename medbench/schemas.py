@@ -38,6 +38,7 @@ RESULT_SETTINGS = (
     "max_new_tokens",
     "seed",
     "repeats",
+    "shard",
 )
 
 T = TypeVar("T")
