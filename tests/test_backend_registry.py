@@ -111,8 +111,8 @@ def test_model_args_reach_the_backend_config_typed():
     assert config.batch_size == 16 and config.device == "cpu"
     with pytest.raises(MedbenchError, match="backend hf has no option tensor_parallel_size"):
         backend_config("hf", {"tensor_parallel_size": "2"})
-    with pytest.raises(MedbenchError, match=r"option batch_size='many' is not a valid int"):
-        backend_config("hf", {"batch_size": "many"})
+    with pytest.raises(MedbenchError, match=r"option tensor_parallel_size='many' is not a valid int"):
+        backend_config("vllm", {"tensor_parallel_size": "many"})
     with pytest.raises(MedbenchError, match="--batch-size must be at least 1"):
         backend_config("hf-fast", {"batch_size": 0})
 
@@ -169,3 +169,18 @@ def test_the_judge_client_takes_the_openai_backend_options_checked_the_same_way(
     args = ["judge", "--runs", *runs, "--rubric", "iimedgpt_pf", "--judge-model", "j"]
     assert main([*args, "--base-url", "http://127.0.0.1:9/v1", "--concurrency", "0"]) == 2
     assert "--concurrency must be at least 1 (got 0)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["hf", "hf-fast"])
+def test_dtype_and_an_automatic_batch_size_reach_the_hf_model(name, monkeypatch):
+    config = backend_config(name, {"batch_size": "auto", "dtype": "bfloat16", "device": "cpu"})
+    seen = {}
+    monkeypatch.setattr(type(config), "model_class", lambda self: lambda **kwargs: seen.update(kwargs))
+    config.make_lm("/models/m", seed=1)
+    assert seen == {"pretrained": "/models/m", "device": "cpu", "batch_size": "auto", "dtype": "bfloat16"}
+    assert backend_config(name, {"batch_size": "16"}).batch_size == 16
+    with pytest.raises(MedbenchError, match="--batch-size must be a number or auto"):
+        backend_config(name, {"batch_size": "lots"})
+    with pytest.raises(MedbenchError, match="--dtype must be one of auto, bfloat16, float16, float32"):
+        backend_config(name, {"dtype": "fp8"})
+    assert "--dtype" in _flags("run")

@@ -4,8 +4,9 @@ The commands cover every kind of folder another command reads: multiple choice b
 by generation, NER, open generation, a bias scale, an LLM judge (a scripted judge server) and a
 report over all of them. Each folder's files that carry results (per-sample outputs, metrics, tables,
 summaries) are compared with ``tests/golden/<case>.json`` after normalisation: timestamps, versions,
-timings and machine paths are removed, and floats are rounded to 6 decimals (CPU kernels may differ
-in the last bits of a log-likelihood). Refactors must leave these files unchanged.
+timings and machine paths are removed (and the Markdown table padding their lengths cause), and
+floats are rounded to 6 decimals (CPU kernels may differ in the last bits of a log-likelihood).
+Refactors must leave these files unchanged.
 
 Regenerate (only when a change of behaviour is intended, and say so in the commit):
 ``MEDBENCH_UPDATE_GOLDEN=1 pytest tests/test_golden.py``.
@@ -77,8 +78,8 @@ def snapshot(folder: Path, roots: dict[str, str]) -> dict:
             out[rel] = _round(json.loads(text))
         elif path.suffix == ".jsonl":
             out[rel] = [_round(json.loads(line)) for line in text.splitlines()]
-        else:
-            out[rel] = text
+        else:  # pandas pads table cells to the longest value: a machine path's length, so one space
+            out[rel] = re.sub(r"-{3,}", "---", re.sub(r" {2,}", " ", text))
     if (folder / "data.json").is_file():
         out["data.json"] = _data_json(folder / "data.json", roots)
     return out

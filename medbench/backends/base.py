@@ -39,11 +39,19 @@ def at_least(value, low, flag: str, what: str) -> None:
         raise MedbenchError(f"{flag} must be {what} (got {value})")
 
 
+def int_or_auto(text: str) -> int | str:
+    """A number, or a word such as ``auto`` that the backend reads itself."""
+    return int(text) if text.strip().isdigit() else text.strip()
+
+
 def _scalar(hint) -> type:
-    """``int | None`` -> int; ``str`` -> str."""
+    """``int | None`` -> int; ``str`` -> str; ``int | str`` -> :func:`int_or_auto`."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
-        return inner
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        if set(inner) == {int, str}:
+            return int_or_auto
+        (only,) = inner
+        return only
     return hint
 
 

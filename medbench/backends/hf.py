@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from medbench.backends.base import BackendConfig, Capabilities, at_least, option
 from medbench.errors import MedbenchError
+
+DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
 def default_device() -> str:
@@ -22,10 +25,19 @@ class HFConfig(BackendConfig):
     capabilities = Capabilities(loglik=True, generate=True, local=True)
 
     device: str | None = option(None, "cpu, cuda, cuda:0 (default: cuda if PyTorch sees a GPU, else cpu)")
-    batch_size: int = option(8, "requests per forward pass")
+    batch_size: int | str = option(
+        8, "requests per forward pass, or auto (the largest that fits; auto:N re-tries N times)"
+    )
+    dtype: str = option("auto", "weights' dtype: auto (the checkpoint's), bfloat16, float16, float32")
 
     def validate(self) -> None:
-        at_least(self.batch_size, 1, "--batch-size", "at least 1")
+        if isinstance(self.batch_size, str):
+            if not re.fullmatch(r"auto(:\d+)?", self.batch_size):
+                raise MedbenchError(f"--batch-size must be a number or auto (got {self.batch_size})")
+        else:
+            at_least(self.batch_size, 1, "--batch-size", "at least 1")
+        if self.dtype not in DTYPES:
+            raise MedbenchError(f"--dtype must be one of {', '.join(DTYPES)} (got {self.dtype})")
         if self.device and self.device.startswith("cuda"):
             import torch
 
@@ -37,10 +49,16 @@ class HFConfig(BackendConfig):
     def resolve(self) -> None:
         self.device = self.device or default_device()
 
-    def make_lm(self, model: str, seed: int):
+    def model_class(self):
         from lm_eval.models.huggingface import HFLM
 
-        return HFLM(pretrained=model, device=self.device or default_device(), batch_size=self.batch_size)
+        return HFLM
+
+    def make_lm(self, model: str, seed: int):
+        device = self.device or default_device()
+        return self.model_class()(
+            pretrained=model, device=device, batch_size=self.batch_size, dtype=self.dtype
+        )
 
 
 BACKEND = HFConfig

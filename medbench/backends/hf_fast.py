@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from medbench.backends.hf import HFConfig, default_device
+from medbench.backends.hf import HFConfig
 
 
 @dataclass
@@ -13,11 +13,10 @@ class HFFastConfig(HFConfig):
     name = "hf-fast"
     summary = "hf with each shared few-shot prefix computed once (same predictions as hf)"
 
-    def make_lm(self, model: str, seed: int):
+    def model_class(self):
         from medbench.backends._prefix_hf import PrefixCachedHFLM
 
-        device = self.device or default_device()
-        return PrefixCachedHFLM(pretrained=model, device=device, batch_size=self.batch_size)
+        return PrefixCachedHFLM
 
 
 BACKEND = HFFastConfig
