@@ -222,6 +222,8 @@ def _run_and_print(config) -> int:
     from medbench.runner import run
 
     folder = run(config)[0]
+    if folder is None:  # a worker of a data-parallel launch: rank 0 prints and writes
+        return 0
     _print_result(folder, "run folder")
     status = schemas.read(schemas.RunStatus, folder.path / "status.json")
     if not status.complete:

@@ -67,6 +67,8 @@ def evaluate(
             )
         finally:
             cached.close()
+        if results is None:  # a data-parallel worker: lm-eval gathers every result on rank 0
+            continue
         failures = list(getattr(lm, "failures", []))[done:]
         if failures:
             results = _without_failed(config, lm, manager, cache, decoding, results, failures, seeds, repeat)

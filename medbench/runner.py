@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import tempfile
 import time
 from collections import Counter
@@ -176,15 +177,16 @@ class Replay:
     model_fp: dict  # the model.json of the runs that computed them
 
 
-def run(config: RunConfig, replay: Replay | None = None) -> tuple[RunFolder, list[Score]]:
+def run(config: RunConfig, replay: Replay | None = None) -> tuple[RunFolder | None, list[Score]]:
     """Evaluate, write the run folder, and return it with the scores (mean over repeats). Each task's
     data is read once: checked before the model loads, then handed to lm-eval as read. With
-    ``replay``, lm-eval scores recorded answers instead of asking a model."""
+    ``replay``, lm-eval scores recorded answers instead of asking a model. In a worker process of a
+    data-parallel launch (rank > 0) it writes nothing and returns (None, [])."""
     with read_once():
         return _run(config, replay)
 
 
-def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder, list[Score]]:
+def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, list[Score]]:
     if config.mode and config.mode not in MODES:
         raise MedbenchError(f"unknown mode '{config.mode}' (choose {' or '.join(MODES)})")
     if config.prompt_style not in PROMPT_STYLES:
@@ -218,10 +220,13 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder, list[Scor
     selection = shard_items(config.shard, sizes, config.limit)
 
     out = Path(config.output)
-    folder = RunFolder.create(out, model_path if not backend.capabilities.local else config.model)
-    folder.write_config(asdict(config))
-    folder.write_json("model.json", model_fp)
-    folder.write_versions()
+    rank = process_rank()
+    folder = None  # a data-parallel worker (rank > 0) writes nothing: rank 0 writes the run folder
+    if rank == 0:
+        folder = RunFolder.create(out, model_path if not backend.capabilities.local else config.model)
+        folder.write_config(asdict(config))
+        folder.write_json("model.json", model_fp)
+        folder.write_versions()
 
     lm = backend.make_lm(model_path, config.seed) if replay is None else replay.lm
     calls: Counter = Counter()
@@ -230,7 +235,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder, list[Scor
     cache = (
         Path(scratch.name) / "replay.sqlite"
         if scratch
-        else out / ".cache" / f"{model_key(model_fp)}.requests.sqlite"
+        else out / ".cache" / f"{model_key(model_fp)}{f'.rank{rank}' if rank else ''}.requests.sqlite"
     )
     started = time.time()
     try:
@@ -240,6 +245,8 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder, list[Scor
             scratch.cleanup()
         else:
             backend.release(lm)
+    if folder is None:
+        return None, []
     scores = combine_repeats(per_repeat)
     reason = f"{failed} request(s) failed after retries; re-run the command" if failed else None
     folder.write_json("status.json", RunStatus(not failed, failed, reason).record())
@@ -278,6 +285,11 @@ def shard_items(shard: str | None, sizes: dict[str, int], limit: int | None) -> 
             )
         selection[task] = ids
     return selection
+
+
+def process_rank() -> int:
+    """This process's rank under ``torchrun`` / ``accelerate launch`` (0 when launched alone)."""
+    return int(os.environ.get("RANK") or os.environ.get("LOCAL_RANK") or 0)
 
 
 def _usage_record(usage) -> dict:
