@@ -85,9 +85,9 @@ def _flags(command: str) -> set[str]:
 
 def test_the_shipped_backends_declare_their_capabilities():
     backends = registry()
-    assert list(backends) == ["hf", "hf-fast", "openai", "vllm", "vllm-fast"]
+    assert list(backends) == ["hf", "hf-fast", "openai", "vllm", "vllm-fast", "vllm-server"]
     assert [n for n, b in backends.items() if not b.capabilities.loglik] == ["openai"]
-    assert [n for n, b in backends.items() if not b.capabilities.local] == ["openai"]
+    assert [n for n, b in backends.items() if not b.capabilities.local] == ["openai", "vllm-server"]
 
 
 def test_a_toy_backend_in_one_new_file_gets_flags_and_runs_a_task(toy_backend, tmp_path):
