@@ -77,3 +77,27 @@ def test_a_run_on_the_server_equals_the_hf_run(served, tmp_path):
     assert calls["api_usage"]["requests"] == 9 + 3  # one per MC question, one per generation
     answers = [json.loads(x)["raw"] for x in (srv / "samples" / "huatuo26m.jsonl").read_text().splitlines()]
     assert len(answers) == 3 and all(isinstance(a, str) for a in answers)
+
+
+@pytest.mark.slow
+def test_the_chimed_gpt_suite_runs_on_the_server(served, shared_data, tmp_path):
+    model, url = served
+    args = ["suite", "chimed_gpt", "--model", model, "--backend", "vllm-server", "--base-url", url]
+    args += [
+        "--data-dir",
+        str(shared_data),
+        "--limit",
+        "2",
+        "--max-new-tokens",
+        "4",
+        "--output",
+        str(tmp_path),
+    ]
+    assert main(args) == 0
+    (root,) = tmp_path.glob("*-suite-chimed_gpt")
+    configs = [json.loads(p.read_text()) for p in root.glob("runs/*/config.json")]
+    assert {c["backend"] for c in configs} == {"vllm-server"}
+    assert {c.get("kind", "run") for c in configs} == {"run", "bias"}
+    runs = [c for c in configs if c.get("kind", "run") == "run"]
+    assert {t for c in runs for t in c["resolved_tasks"]} >= {"ceval_med_chimed", "cmmlu_med", "medqa_mcmle"}
+    assert (root / "report" / "tables" / "chimed_gpt_table5.md").is_file()
