@@ -184,3 +184,22 @@ def test_dtype_and_an_automatic_batch_size_reach_the_hf_model(name, monkeypatch)
     with pytest.raises(MedbenchError, match="--dtype must be one of auto, bfloat16, float16, float32"):
         backend_config(name, {"dtype": "fp8"})
     assert "--dtype" in _flags("run")
+
+
+def test_an_unreachable_vllm_server_is_one_line_not_a_traceback(tiny_model, tmp_path, capsys):
+    args = [
+        "run",
+        "--model",
+        tiny_model,
+        "--tasks",
+        "medqa_mcmle",
+        "--data-dir",
+        str(SAMPLES_DIR),
+        "--limit",
+        "2",
+    ]
+    flags = ["--backend", "vllm-server", "--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0"]
+    assert main([*args, *flags, "--timeout", "2", "--output", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "vllm-server http://127.0.0.1:9/v1: a request failed after 0 retries (APIConnectionError" in err
+    assert "Traceback" not in err

@@ -46,8 +46,16 @@ class ServerLM(TemplateLM):
         return self.tokenizer.encode(string, add_special_tokens=bool(add_special_tokens))
 
     async def _post(self, client, gate, body: dict):
+        """One completion; a request that still fails after the client's retries stops the run in one
+        line (every finished request is already in the request cache, so a re-run resumes)."""
         async with gate:
-            reply = await client.completions.create(**body)
+            try:
+                reply = await client.completions.create(**body)
+            except Exception as exc:
+                raise MedbenchError(
+                    f"vllm-server {self.base_url}: a request failed after {self.max_retries} retries "
+                    f"({chatcall.describe(exc)}); finished requests are cached, re-run the command"
+                ) from None
         self.usage.requests += 1
         usage = getattr(reply, "usage", None)
         self.usage.prompt_tokens += getattr(usage, "prompt_tokens", 0) or 0
@@ -114,15 +122,19 @@ class ServerLM(TemplateLM):
         results: list = [None] * len(requests)
         bar = tqdm(total=len(requests), desc="Completions (log-likelihood)")
 
+        def done(k: int, result: tuple[float, bool]) -> None:
+            results[k] = result
+            if requests[k][0] is not None:  # cached as it arrives: an interrupted run keeps it
+                self.cache_hook.add_partial("loglikelihood", requests[k][0], result)
+            bar.update(1)
+
         async def group(context: tuple[int, ...], members: list[int]) -> None:
             scores = await self._one_token(client, gate, list(context), [requests[k][2][0] for k in members])
             for k in members:
-                results[k] = scores[requests[k][2][0]]
-            bar.update(len(members))
+                done(k, scores[requests[k][2][0]])
 
         async def echo(k: int) -> None:
-            results[k] = await self._echo(client, gate, list(requests[k][1]), list(requests[k][2]))
-            bar.update(1)
+            done(k, await self._echo(client, gate, list(requests[k][1]), list(requests[k][2])))
 
         try:
             await asyncio.gather(*(group(c, m) for c, m in groups.items()), *(echo(k) for k in fallback))
@@ -132,11 +144,7 @@ class ServerLM(TemplateLM):
         return results
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, **kwargs):
-        results = asyncio.run(self._score(requests))
-        for (cache_key, _, _), result in zip(requests, results, strict=True):
-            if cache_key is not None:
-                self.cache_hook.add_partial("loglikelihood", cache_key, result)
-        return results
+        return asyncio.run(self._score(requests))
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
         raise MedbenchError("the vllm-server backend does not score rolling log-likelihoods")
