@@ -11,6 +11,11 @@ log-likelihood difference.
 
     python benchmarks/mc_speed.py [--limit 8] [--data-dir ../shared/data] [--model smollm2-135m]
     python benchmarks/mc_speed.py --backend vllm --limit 0 --dtype bfloat16     # on a GPU
+    python benchmarks/mc_speed.py --backend vllm-server --limit 2 --dtype float32   # needs lm-eval[api]
+
+``--backend vllm-server``: lm-eval's ``local-completions`` vs medbench's ``vllm-server`` against one
+``vllm serve`` started here; tokens forwarded are the prompt tokens the server computed (its
+/metrics: prompt tokens minus prefix-cache hits).
 """
 
 from __future__ import annotations
@@ -122,9 +127,68 @@ def run_vllm(path: str, instances, args) -> dict:
     }
 
 
+def _server_counts(url: str) -> dict[str, float]:
+    """vLLM's prompt-token and prefix-cache-hit counters, from its /metrics endpoint."""
+    import re
+    import urllib.request
+
+    text = urllib.request.urlopen(url.removesuffix("/v1") + "/metrics", timeout=10).read().decode()
+    counts = {}
+    for name in ("prompt_tokens", "prefix_cache_hits"):
+        counts[name] = sum(float(v) for v in re.findall(rf"^vllm:{name}_total{{[^}}]*}} (\S+)$", text, re.M))
+    return counts
+
+
+def _computed(url: str, score, instances):
+    """(outputs, seconds, prompt tokens the server computed = prompt tokens - prefix-cache hits)."""
+    import urllib.request
+
+    urllib.request.urlopen(
+        urllib.request.Request(url.removesuffix("/v1") + "/reset_prefix_cache", method="POST")
+    )
+    before = _server_counts(url)
+    out, seconds = timed(score, instances)
+    after = _server_counts(url)
+    computed = (after["prompt_tokens"] - before["prompt_tokens"]) - (
+        after["prefix_cache_hits"] - before["prefix_cache_hits"]
+    )
+    return out, seconds, int(computed)
+
+
+def run_server(path: str, instances, args) -> dict:
+    """lm-eval's local-completions (one echo request per option) vs medbench's vllm-server (one
+    request per question), against one vLLM server, its prefix cache emptied before each."""
+    from lm_eval.models.openai_completions import LocalCompletionsAPI
+
+    from medbench.backends import backend_config
+    from medbench.serve import vllm_serve
+
+    os.environ["VLLM_SERVER_DEV_MODE"] = "1"  # the server's /reset_prefix_cache
+    serve_args = ["--dtype", args.dtype, "--max-model-len", str(args.max_model_len)]
+    with vllm_serve(path, *serve_args) as url:
+        plain = LocalCompletionsAPI(
+            base_url=f"{url}/completions",
+            model=path,
+            tokenizer=path,
+            num_concurrent=8,
+            max_length=args.max_model_len,
+        )
+        fast = backend_config("vllm-server", {"base_url": url, "concurrency": 8}).make_lm(path, seed=0)
+        plain_out, plain_s, plain_tokens = _computed(url, plain.loglikelihood, instances)
+        fast_out, fast_s, fast_tokens = _computed(url, fast.loglikelihood, instances)
+    return {
+        "names": ("lm-eval local-completions", "medbench vllm-server"),
+        "outputs": (plain_out, fast_out),
+        "seconds": (plain_s, fast_s),
+        "tokens": (plain_tokens, fast_tokens),
+        "detail": (f"requests {len(instances)}", f"requests {fast.usage.requests}"),
+        "contexts": [fast.tok_encode(i.args[0]) for i in instances],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
+    parser.add_argument("--backend", default="hf", choices=["hf", "vllm", "vllm-server"])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--limit", type=int, default=8, help="items per subject (0: all)")
@@ -143,7 +207,8 @@ def main() -> None:
         f"device {torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}; "
         f"torch threads {torch.get_num_threads()}"
     )
-    result = (run_vllm if args.backend == "vllm" else run_hf)(path, instances, args)
+    runner = {"hf": run_hf, "vllm": run_vllm, "vllm-server": run_server}[args.backend]
+    result = runner(path, instances, args)
 
     (plain_name, fast_name), (plain_out, fast_out) = result["names"], result["outputs"]
     (plain_s, fast_s), fast_tokens = result["seconds"], result["tokens"][1]
