@@ -46,13 +46,15 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VAL,...",
         help="options of the chosen backend by name (e.g. device=cuda:1,batch_size=16)",
     )
+    repeatable = set().union(*(cls.repeatable() for cls in backends.values()))
     for option, (kind, text, names) in _owners().items():
         group.add_argument(
             _flag(option),
             dest=option,
             type=_bool if kind is bool else kind,
             default=None,
-            help=f"{text} [{', '.join(names)}]",
+            action="append" if option in repeatable else "store",
+            help=f"{text} [{', '.join(names)}]" + (" (may be repeated)" if option in repeatable else ""),
         )
 
 
@@ -85,6 +87,7 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     the same option given both ways, is one line)."""
     chosen = backend_class(args.backend).options()
     given = {o: getattr(args, o) for o in _owners() if getattr(args, o, None) is not None}
+    given = {o: ",".join(v) if isinstance(v, list) else v for o, v in given.items()}
     for option in given:
         if option not in chosen:
             owners = ", ".join(_owners()[option][2])

@@ -112,5 +112,8 @@ def fingerprint(model: str) -> dict:
 
 
 def model_key(fp: dict) -> str:
-    """A short stable key for the model, used to separate request caches between models."""
-    return hashlib.sha256(json.dumps(fp, sort_keys=True).encode()).hexdigest()[:16]
+    """A short stable key for the model, used to separate request caches between models. Where a
+    served model is served (``api``: its URLs) is not part of it: a run re-started on other replicas
+    of the same model reuses the answers it has."""
+    model = {k: v for k, v in fp.items() if k != "api"}
+    return hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:16]

@@ -260,6 +260,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
             "seconds": round(time.time() - started, 2),
             "decoding_overrides": decoding,
             **({"api_usage": _usage_record(usage)} if usage else {}),
+            **({"replicas": lm.pool.record()} if hasattr(lm, "pool") else {}),
         },
     )
     skipped = [Skipped(**row) for row in data["skipped_rows"]]

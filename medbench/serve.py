@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from medbench.errors import MedbenchError
@@ -29,31 +31,60 @@ def serving_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("fastapi", "uvicorn"))
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a server and every process it started (vLLM's engine core runs in a child)."""
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+class Served(str):
+    """A running server's base URL that can also stop the server abruptly, as a crash would."""
+
+    process: subprocess.Popen
+
+    def kill(self) -> None:
+        _kill_group(self.process)
+
+    def __deepcopy__(self, memo: dict) -> str:  # a config holding the URL copies the URL only
+        return str(self)
+
+    def __reduce__(self):
+        return (str, (str(self),))
+
+
 @contextmanager
 def _serving(command: list[str], name: str, startup_s: float, port: int):
-    """Run ``command`` (a server on ``port``) until its ``/v1/models`` answers; yields the base URL."""
+    """Run ``command`` (a server on ``port``, in its own process group) until its ``/v1/models``
+    answers; yields the base URL as a :class:`Served`. Its log goes to a file, not a pipe: a pipe
+    nobody reads fills up and stalls the server."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + startup_s
-        while True:
-            if proc.poll() is not None:
-                raise MedbenchError(f"{name} exited: {proc.stderr.read().decode()[-300:]}")
-            try:
-                urllib.request.urlopen(f"{base}/v1/models", timeout=5).read()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise MedbenchError(f"{name} did not start in time") from None
-                time.sleep(1)
-        yield f"{base}/v1"
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=log, env=env, start_new_session=True
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            deadline = time.time() + startup_s
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise MedbenchError(f"{name} exited: {log.read().decode(errors='replace')[-300:]}")
+                try:
+                    urllib.request.urlopen(f"{base}/v1/models", timeout=5).read()
+                    break
+                except OSError:
+                    if time.time() > deadline:
+                        raise MedbenchError(f"{name} did not start in time") from None
+                    time.sleep(1)
+            served = Served(f"{base}/v1")
+            served.process = proc
+            yield served
+        finally:
+            proc.terminate()
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+            _kill_group(proc)  # whatever the server left behind
 
 
 @contextmanager

@@ -15,7 +15,8 @@ MIN_SHARED = 16  # a prefix shorter than this is not worth a separate pass
 Request = tuple[object, list[int], list[int]]  # lm-eval's (cache key, context tokens, continuation tokens)
 
 
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Sequence, b: Sequence) -> int:
+    """How many leading items two sequences (token ids, or characters) share."""
     n = min(len(a), len(b))
     i = 0
     while i < n and a[i] == b[i]:

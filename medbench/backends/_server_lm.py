@@ -9,7 +9,9 @@ field returns the raw log-softmax of exactly those tokens at the answer position
 the model's top choice. The shared few-shot block is then a plain prompt prefix, so the server's
 automatic prefix cache serves it. Anything else (a multi-token continuation) is one echo request
 with prompt log-probabilities, as lm-eval does, and counted. Tokenisation is lm-eval's (the model's
-tokenizer, loaded here), so the numbers are the ones local scoring gives.
+tokenizer, loaded here), so the numbers are the ones local scoring gives. With several replicas
+(``--base-url`` given several times) requests are routed by prefix and fail over between replicas:
+see :mod:`medbench.backends._replicas`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tqdm import tqdm
 from transformers import AutoTokenizer
 
 from medbench import chatcall
+from medbench.backends._replicas import ReplicaPool
 from medbench.errors import MedbenchError
 
 
@@ -29,11 +32,11 @@ class ServerLM(TemplateLM):
     """lm-eval ``LM`` over a vLLM server's ``/v1/completions``."""
 
     def __init__(
-        self, base_url: str, model: str, tokenizer: str, concurrency: int, max_retries: int, timeout: float
+        self, urls: list[str], model: str, tokenizer: str, concurrency: int, max_retries: int, timeout: float
     ):
         super().__init__()
-        self.base_url, self.model = base_url, model
-        self.concurrency, self.max_retries, self.timeout = concurrency, max_retries, timeout
+        self.model, self.max_retries = model, max_retries
+        self.pool = ReplicaPool(urls, concurrency, max_retries, timeout)
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer)
         self.usage = chatcall.Usage()
         self.requests_by_kind: dict[str, int] = defaultdict(int)  # one-token | echo | generate
@@ -45,26 +48,28 @@ class ServerLM(TemplateLM):
     def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs) -> list[int]:
         return self.tokenizer.encode(string, add_special_tokens=bool(add_special_tokens))
 
-    async def _post(self, client, gate, body: dict):
-        """One completion; a request that still fails after the client's retries stops the run in one
-        line (every finished request is already in the request cache, so a re-run resumes)."""
-        async with gate:
-            try:
-                reply = await client.completions.create(**body)
-            except Exception as exc:
-                raise MedbenchError(
-                    f"vllm-server {self.base_url}: a request failed after {self.max_retries} retries "
-                    f"({chatcall.describe(exc)}); finished requests are cached, re-run the command"
-                ) from None
+    async def _post(self, replica: int, body: dict):
+        """One completion on its planned replica (or another, when that one is unreachable); a request
+        that still fails after the client's retries stops the run in one line (every finished
+        request is already in the request cache, so a re-run resumes)."""
+        try:
+            reply = await self.pool.call(replica, lambda client: client.completions.create(**body))
+        except MedbenchError:
+            raise
+        except Exception as exc:
+            raise MedbenchError(
+                f"vllm-server: a request failed after {self.max_retries} retries "
+                f"({chatcall.describe(exc)}); finished requests are cached, re-run the command"
+            ) from None
         self.usage.requests += 1
         usage = getattr(reply, "usage", None)
         self.usage.prompt_tokens += getattr(usage, "prompt_tokens", 0) or 0
         self.usage.completion_tokens += getattr(usage, "completion_tokens", 0) or 0
         if not getattr(reply, "choices", None):
-            raise MedbenchError(f"{self.base_url}: a completion without choices")
+            raise MedbenchError("vllm-server: a completion without choices")
         return reply.choices[0]
 
-    async def _one_token(self, client, gate, context: list[int], options: list[int]) -> dict[int, tuple]:
+    async def _one_token(self, replica: int, context: list[int], options: list[int]) -> dict[int, tuple]:
         """(log-likelihood, is_greedy) of each one-token option after ``context``: one request."""
         self.requests_by_kind["one-token"] += 1
         body = {
@@ -75,7 +80,7 @@ class ServerLM(TemplateLM):
             "logprobs": 1,
             "extra_body": {"logprob_token_ids": sorted(set(options)), "return_tokens_as_token_ids": True},
         }
-        choice = await self._post(client, gate, body)
+        choice = await self._post(replica, body)
         step = choice.logprobs.top_logprobs[0]
         greedy = choice.logprobs.tokens[0]
         out = {}
@@ -83,13 +88,13 @@ class ServerLM(TemplateLM):
             key = f"token_id:{token}"
             if key not in step:
                 raise MedbenchError(
-                    f"{self.base_url}: no log-probability for token {token}: the server ignores "
+                    f"vllm-server: no log-probability for token {token}: the server ignores "
                     "logprob_token_ids (vLLM 0.29 has it in its completions API)"
                 )
             out[token] = (float(step[key]), greedy == key)
         return out
 
-    async def _echo(self, client, gate, context: list[int], continuation: list[int]) -> tuple[float, bool]:
+    async def _echo(self, replica: int, context: list[int], continuation: list[int]) -> tuple[float, bool]:
         """The fallback for a longer continuation: prompt log-probabilities of context + continuation."""
         self.requests_by_kind["echo"] += 1
         body = {
@@ -101,7 +106,7 @@ class ServerLM(TemplateLM):
             "temperature": 0.0,
             "extra_body": {"return_tokens_as_token_ids": True},
         }
-        choice = await self._post(client, gate, body)
+        choice = await self._post(replica, body)
         logprobs = choice.logprobs
         positions = range(len(context), len(context) + len(continuation))
         total, greedy = 0.0, True
@@ -113,12 +118,12 @@ class ServerLM(TemplateLM):
         return total, greedy
 
     async def _score(self, requests) -> list[tuple[float, bool]]:
-        client = chatcall.client(self.base_url, self.max_retries, self.timeout)
-        gate = asyncio.Semaphore(self.concurrency)
         groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
         fallback = []
         for k, (_, context, continuation) in enumerate(requests):
             (groups[tuple(context)] if len(continuation) == 1 else fallback).append(k)
+        contexts = list(groups)
+        plan = self.pool.plan(contexts + [requests[k][1] for k in fallback])
         results: list = [None] * len(requests)
         bar = tqdm(total=len(requests), desc="Completions (log-likelihood)")
 
@@ -128,19 +133,24 @@ class ServerLM(TemplateLM):
                 self.cache_hook.add_partial("loglikelihood", requests[k][0], result)
             bar.update(1)
 
-        async def group(context: tuple[int, ...], members: list[int]) -> None:
-            scores = await self._one_token(client, gate, list(context), [requests[k][2][0] for k in members])
+        async def group(replica: int, context: tuple[int, ...]) -> None:
+            members = groups[context]
+            scores = await self._one_token(replica, list(context), [requests[k][2][0] for k in members])
             for k in members:
                 done(k, scores[requests[k][2][0]])
 
-        async def echo(k: int) -> None:
-            done(k, await self._echo(client, gate, list(requests[k][1]), list(requests[k][2])))
+        async def echo(replica: int, k: int) -> None:
+            done(k, await self._echo(replica, list(requests[k][1]), list(requests[k][2])))
 
+        self.pool.open()
         try:
-            await asyncio.gather(*(group(c, m) for c, m in groups.items()), *(echo(k) for k in fallback))
+            await asyncio.gather(
+                *(group(r, c) for r, c in zip(plan, contexts, strict=False)),
+                *(echo(r, k) for r, k in zip(plan[len(contexts) :], fallback, strict=True)),
+            )
         finally:
             bar.close()
-            await client.close()
+            await self.pool.close()
         return results
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, **kwargs):
@@ -150,10 +160,7 @@ class ServerLM(TemplateLM):
         raise MedbenchError("the vllm-server backend does not score rolling log-likelihoods")
 
     async def _generate(self, requests) -> list[str]:
-        client = chatcall.client(self.base_url, self.max_retries, self.timeout)
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def one(request) -> str:
+        async def one(replica: int, request) -> str:
             context, kwargs = request.args
             self.requests_by_kind["generate"] += 1
             body = {
@@ -166,14 +173,16 @@ class ServerLM(TemplateLM):
                 body["top_p"] = float(kwargs["top_p"])
             if kwargs.get("until"):
                 body["stop"] = list(kwargs["until"])[:4]
-            text = (await self._post(client, gate, body)).text or ""
+            text = (await self._post(replica, body)).text or ""
             self.cache_hook.add_partial("generate_until", request.args, text)
             return text
 
+        plan = self.pool.plan([r.args[0] for r in requests])
+        self.pool.open()
         try:
-            return await asyncio.gather(*(one(r) for r in requests))
+            return await asyncio.gather(*(one(p, r) for p, r in zip(plan, requests, strict=True)))
         finally:
-            await client.close()
+            await self.pool.close()
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         return asyncio.run(self._generate(requests))

@@ -26,11 +26,12 @@ class Capabilities:
     local: bool  # loads the model itself from a checkpoint folder or hub id (else: a served API)
 
 
-def option(default: Any = None, help: str = "") -> Any:  # noqa: A002 - argparse's word
-    """A backend option: a dataclass field whose help text the command line shows."""
+def option(default: Any = None, help: str = "", repeat: bool = False) -> Any:  # noqa: A002 - argparse's word
+    """A backend option: a dataclass field whose help text the command line shows. A ``repeat`` option
+    (a string) may be given several times; the values arrive joined by commas."""
     from dataclasses import field
 
-    return field(default=default, metadata={"help": help})
+    return field(default=default, metadata={"help": help, "repeat": repeat})
 
 
 def at_least(value, low, flag: str, what: str) -> None:
@@ -89,6 +90,11 @@ class BackendConfig:
             default = None if f.default is MISSING else f.default
             out[f.name] = (_scalar(hints[f.name]), default, f.metadata.get("help", ""))
         return out
+
+    @classmethod
+    def repeatable(cls) -> set[str]:
+        """The options that may be given several times on the command line."""
+        return {f.name for f in fields(cls) if f.metadata.get("repeat")}
 
     @classmethod
     def from_options(cls, values: dict[str, Any]) -> BackendConfig:

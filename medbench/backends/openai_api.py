@@ -4,6 +4,7 @@ serve``); generation only. The API key comes from ``OPENAI_API_KEY`` and is neve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from medbench.backends.base import BackendConfig, Capabilities, at_least, option
 from medbench.errors import MedbenchError
@@ -15,14 +16,29 @@ class OpenAIConfig(BackendConfig):
     summary = "an OpenAI-compatible chat-completions server (generation only)"
     capabilities = Capabilities(loglik=False, generate=True, local=False)
 
-    base_url: str | None = option(None, "the server's base URL (e.g. http://127.0.0.1:8000/v1)")
+    base_url: str | None = option(
+        None,
+        "the server's base URL (e.g. http://127.0.0.1:8000/v1); vllm-server: one per replica",
+        repeat=True,
+    )
     model_name: str | None = option(None, "the model name the server knows (default: --model)")
-    concurrency: int = option(8, "requests in flight")
+    concurrency: int = option(8, "requests in flight (vllm-server: per replica)")
     max_retries: int = option(5, "retries on 429/5xx/timeouts/malformed replies")
     timeout: float = option(120.0, "seconds per request")
     max_reply_chars: int = option(65536, "a longer reply is cut here (and says so)")
 
+    #: whether several ``--base-url`` (replicas of one model) are allowed
+    replicas: ClassVar[bool] = False
+
+    def urls(self) -> list[str]:
+        """The base URLs given (``--base-url`` several times arrives comma-joined)."""
+        return [u.strip() for u in (self.base_url or "").split(",") if u.strip()]
+
     def validate(self) -> None:
+        if len(self.urls()) > 1 and not self.replicas:
+            raise MedbenchError(
+                f"backend {self.name} takes one --base-url (several replicas: --backend vllm-server)"
+            )
         at_least(self.concurrency, 1, "--concurrency", "at least 1")
         at_least(self.max_retries, 0, "--max-retries", "0 or more")
         at_least(self.max_reply_chars, 1, "--max-reply-chars", "at least 1")
