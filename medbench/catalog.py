@@ -84,7 +84,8 @@ def describe(manager, data_dir: str | None = None) -> list[TaskInfo]:
         source = ""
         if layout:
             source = ", ".join(layout.file(Path(""), s, subject).as_posix() for s in meta.get("splits", []))
-            source += f" (hub: {layout.hub})" if layout.hub else ""
+            mirror = meta.get("mirror")
+            source += f" (hub: {mirror['repo']}@{str(mirror['revision'])[:12]})" if mirror else ""
         if data_dir:
             counts[name] = _count(manager, name, data_dir)
         rows.append(

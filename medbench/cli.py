@@ -238,6 +238,20 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return _print_result(merge(args.shards, args.output)[0], "merged run folder")
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from medbench import datacmd
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if args.data_command == "pull":
+        print("\n".join(datacmd.pull(tasks, args.suite, args.to)))
+        return 0
+    problems, checked = datacmd.check(tasks, args.suite)
+    for line in problems:
+        print(f"medbench data verify: {line}", file=sys.stderr)
+    print(f"medbench data verify: {checked - len(problems)} of {checked} mirror file(s) match their pins")
+    return 1 if problems else 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     return _run_and_print(_run_config(args))
 

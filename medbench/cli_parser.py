@@ -76,6 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="runs", help="where the merged run folder goes (default runs/)")
     p.set_defaults(func=commands.cmd_merge)
 
+    p = sub.add_parser("data", help="fetch public benchmark files from their pinned hub mirrors; check them")
+    data = p.add_subparsers(dest="data_command", required=True)
+    for name, text in (
+        ("pull", "fetch what the tasks or suite need into the hub cache (for offline nodes)"),
+        ("verify", "check every cached mirror file against the hash its pinned revision names"),
+    ):
+        q = data.add_parser(name, help=text)
+        q.add_argument("--tasks", default="", help="comma-separated tasks or groups")
+        q.add_argument("--suite", help="a suite's tasks (suites/<name>.yaml)")
+        if name == "pull":
+            q.add_argument("--to", help="use DIR as the hub cache (then HF_HUB_CACHE=DIR offline)")
+        q.set_defaults(func=commands.cmd_data)
+
     stages = list(stage_registry())
     p = sub.add_parser("train", help=f"train one stage of a recipe ({', '.join(stages)})")
     p.add_argument("stage", choices=stages)

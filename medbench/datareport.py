@@ -48,6 +48,7 @@ class DataReport:
     """One task's data: files read, rows skipped, items excluded (``{"task:split": n}``)."""
 
     files: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # hub mirror -> pinned revision
     excluded: dict[str, int] = field(default_factory=dict)
     first: dict[tuple[str, int], Skipped] = field(default_factory=dict)  # as first read (data.json)
     latest: dict[tuple[str, int], Skipped] = field(default_factory=dict)  # as last read (counts)
@@ -58,9 +59,16 @@ class DataReport:
         return list(self.first.values())
 
     def fingerprint(self, path: Path) -> None:
-        key = str(Path(path).resolve())
+        """A file link is named as linked (a hub-cache snapshot path says repo, revision and file; its
+        target is only a hash), any other path resolved."""
+        path = Path(path)
+        key = str(path.absolute() if path.is_symlink() else path.resolve())
         if key not in self.files:
             self.files[key] = sha256_file(path)
+
+    def source(self, mirror: dict) -> None:
+        """The data came from a hub mirror at this revision (see :mod:`medbench.hubdata`)."""
+        self.sources[mirror["repo"]] = mirror["revision"]
 
     def skip(self, task: str, rows: list[Skipped]) -> None:
         """Record skipped rows, with one warning line naming the first few not seen before."""
@@ -92,10 +100,12 @@ class DataReport:
 def data_json(reports: list[DataReport]) -> dict:
     """The run folder's ``data.json``: every task's report merged (a row two tasks read, once)."""
     files: dict[str, str] = {}
+    sources: dict[str, str] = {}
     skipped: dict[tuple[str, int], Skipped] = {}
     excluded: dict[str, int] = {}
     for report in reports:
         files.update(report.files)
+        sources.update(report.sources)
         for row in report.skipped:
             skipped.setdefault((row.file, row.row), row)
         excluded.update(report.excluded)
@@ -104,6 +114,7 @@ def data_json(reports: list[DataReport]) -> dict:
         "files_sha256": files,
         "skipped_rows": [asdict(s) for s in skipped.values()],
         "excluded_items": excluded,
+        **({"hub_sources": sources} if sources else {}),
     }
 
 

@@ -127,6 +127,25 @@ def read_csv(path: Path, required: list[str]) -> Iterator[Row]:
         raise MedbenchError(f"{path} line {reader.line_num}: not a readable CSV row ({exc})") from None
 
 
+def read_parquet(path: Path, required: list[str]) -> Iterator[Row]:
+    """Rows of a Parquet file (a hub mirror's format), fingerprinted; ``number`` counts rows from 1."""
+    import pyarrow.parquet as pq
+
+    check_file(path, "data file")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow's errors for a truncated or foreign file
+        raise MedbenchError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+    missing = [c for c in required if c not in table.column_names]
+    if missing:
+        raise MedbenchError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected columns {', '.join(required)}"
+        )
+    datareport.fingerprint(path)
+    for number, record in enumerate(table.to_pylist(), start=1):
+        yield Row(str(path), number, record)
+
+
 def read_jsonl(path: Path) -> Iterator[Row]:
     """Rows of a JSON-lines file (``number`` is the line); a line that is not a JSON object comes with
     ``data == {}`` and a ``problem`` the caller reports or skips."""

@@ -26,10 +26,12 @@ from medbench.datasources import (
     check_file,
     read_csv,
     read_jsonl,
+    read_parquet,
     resolve_data_dir,
 )
 from medbench.errors import MedbenchError
 from medbench.extract import UNPARSED, extract_choice
+from medbench.hubdata import Mirror, local_file
 from medbench.templates import render_template
 
 LETTERS = "ABCDEFGH"
@@ -43,24 +45,26 @@ def options_from_columns(record: dict, letters: str = "ABCD") -> list[list[str]]
 
 
 class Layout:
-    """Where one benchmark's files lie under the data folder, how to read a row, and its hub twin."""
+    """Where one benchmark's files lie under the data folder and how to read a row (its hub mirror, if
+    any, is in the task's YAML metadata: see :mod:`medbench.hubdata`)."""
 
     def __init__(
         self,
         path: str,
         columns: list[str] | None,
         parse: Callable[[Row], Item],
-        hub: str | None = None,
         file_ids: bool = False,
     ) -> None:
         """``file_ids``: the file gives each item an id (else ids are row numbers, unique by nature)."""
-        self.path, self.columns, self.parse, self.hub = path, columns, parse, hub
+        self.path, self.columns, self.parse = path, columns, parse
         self.file_ids = file_ids
 
     def file(self, root: Path, split: str, subject: str | None) -> Path:
         return root / self.path.format(split=split, subject=subject)
 
     def rows(self, path: Path) -> Iterator[Row]:
+        if path.suffix == ".parquet":
+            return read_parquet(path, self.columns or [])
         return read_csv(path, self.columns) if self.columns else read_jsonl(path)
 
 
@@ -118,20 +122,16 @@ def _local_rows(layout: Layout, root: Path, split: str, subject: str | None, tas
     return layout.rows(path)
 
 
-def _hub_rows(layout: Layout, split: str, subject: str | None, task: str, files: list[str]) -> Iterable[Row]:
-    hint = (
-        f"{task}: no local data. Put {', '.join(files)} under a folder and pass --data-dir DIR "
-        "(or set MEDBENCH_DATA)"
-    )
-    if not layout.hub:
-        raise MedbenchError(hint)
-    try:
-        records = datasets.load_dataset(layout.hub, subject, split=split)
-    except Exception as exc:  # offline, unknown config, network: all mean "use local files"
+def _hub_rows(
+    layout: Layout, mirror: Mirror | None, split: str, subject: str | None, task: str, files: list[str]
+) -> Iterable[Row]:
+    if mirror is None:
         raise MedbenchError(
-            f"{hint}; hub dataset {layout.hub} is not reachable ({type(exc).__name__})"
-        ) from None
-    return (Row(f"hub:{layout.hub}/{subject}/{split}", n, dict(r)) for n, r in enumerate(records, start=1))
+            f"{task}: no local data. Put {', '.join(files)} under a folder and pass --data-dir DIR "
+            "(or set MEDBENCH_DATA); this benchmark has no pinned public mirror"
+        )
+    datareport.current().source(mirror.record())
+    return layout.rows(local_file(mirror, split, subject, task, ", ".join(files)))
 
 
 def load(
@@ -145,10 +145,13 @@ def load(
     subject_zh: str | None = None,
     single_answer_only: bool = False,
     data_dir: str | None = None,
+    mirror: dict | None = None,
     **_: object,
 ) -> datasets.DatasetDict:
-    """Read, validate and render one benchmark subject's splits; each benchmark's ``custom_dataset`` hook
-    (``tasks/<benchmark>/utils.py``) calls this with its :class:`Layout`."""
+    """Read, validate and render one benchmark subject's splits: from ``data_dir``, or from the
+    benchmark's pinned hub ``mirror`` when there is no data folder or it has no folder for this
+    benchmark. Each benchmark's ``custom_dataset`` hook (``tasks/<benchmark>/utils.py``) calls this
+    with its :class:`Layout`."""
     task = f"{benchmark}/{subject}" if subject else benchmark
     if prompt_style not in prompt_styles:
         raise MedbenchError(
@@ -156,6 +159,9 @@ def load(
         )
     style = prompt_styles[prompt_style]
     root = resolve_data_dir(data_dir)
+    hub = Mirror.from_metadata(task, mirror)
+    if root and hub and not (root / layout.path.split("/")[0]).is_dir():
+        root = None  # the data folder has no copy of this benchmark at all: its pinned mirror
     files = [layout.path.format(split=s, subject=subject) for s in splits]
     context = {"subject": subject, "subject_zh": subject_zh}
     out = {}
@@ -163,7 +169,7 @@ def load(
         rows = (
             _local_rows(layout, root, split, subject, task)
             if root
-            else _hub_rows(layout, split, subject, task, files)
+            else _hub_rows(layout, hub, split, subject, task, files)
         )
         items, skipped, multi = [], [], 0
         seen = Duplicates()

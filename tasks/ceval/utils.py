@@ -1,5 +1,6 @@
 """C-Eval's official layout: ``<data-dir>/ceval/{split}/{subject}_{split}.csv`` (id, question, A-D,
-answer[, explanation]); the hub twin is ``ceval/ceval-exam``. Ids come from the file."""
+answer[, explanation]). Ids come from the file. Without a data folder the files come from the pinned
+hub mirror in ``_ceval_common_yaml`` (see README.md)."""
 
 from medbench import mc
 
@@ -19,7 +20,6 @@ LAYOUT = mc.Layout(
     "ceval/{split}/{subject}_{split}.csv",
     ["id", "question", "A", "B", "C", "D", "answer"],
     parse,
-    hub="ceval/ceval-exam",
     file_ids=True,
 )
 load = mc.loader(LAYOUT)  # the tasks' custom_dataset hook

@@ -1,5 +1,6 @@
 """CMMLU's official layout: ``<data-dir>/cmmlu/{split}/{subject}.csv`` (an unnamed id column,
-Question, A-D, Answer); the hub twin is ``haonan-li/cmmlu``. Ids come from the file."""
+Question, A-D, Answer). Ids come from the file. Without a data folder the files come from the
+pinned hub mirror in ``_cmmlu_common_yaml`` (see README.md)."""
 
 from medbench import mc
 
@@ -19,7 +20,6 @@ LAYOUT = mc.Layout(
     "cmmlu/{split}/{subject}.csv",
     ["Question", "A", "B", "C", "D", "Answer"],
     parse,
-    hub="haonan-li/cmmlu",
     file_ids=True,
 )
 load = mc.loader(LAYOUT)  # the tasks' custom_dataset hook
