@@ -1,5 +1,6 @@
-"""A data-parallel launch (`torchrun --nproc_per_node 2 -m medbench run ...`): one run folder, written
-by rank 0, equal to a one-process run; a worker process writes nothing and exits 0.
+"""A data-parallel launch (`torchrun --nproc_per_node 2 -m medbench run ...` or `accelerate launch
+--multi_gpu --num_processes 2 -m medbench run ...`): one run folder, written by rank 0, equal to a
+one-process run; a worker process writes nothing and exits 0.
 
 On CPU, lm-eval's `hf` model does not split the requests between the processes (its data
 parallelism is for GPUs: each CPU process computes everything); what this checks is that medbench
@@ -17,10 +18,19 @@ import pytest
 
 from medbench.paths import SAMPLES_DIR
 
+LAUNCHERS = {
+    "torchrun": ["torchrun", "--nproc_per_node", "2"],
+    # accelerate's flag for "start N processes through torch.distributed"; it runs on CPU too
+    "accelerate": ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+    + ["--mixed_precision", "no", "--dynamo_backend", "no"],
+}
+
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun (PyTorch's launcher) is not on PATH")
-def test_two_processes_write_one_run_folder_equal_to_one_process(tiny_model, tmp_path):
+@pytest.mark.parametrize("launcher", list(LAUNCHERS))
+def test_two_processes_write_one_run_folder_equal_to_one_process(launcher, tiny_model, tmp_path):
+    if shutil.which(LAUNCHERS[launcher][0]) is None:
+        pytest.skip(f"{LAUNCHERS[launcher][0]} is not on PATH")
     args = [
         "run",
         "--model",
@@ -40,7 +50,7 @@ def test_two_processes_write_one_run_folder_equal_to_one_process(tiny_model, tmp
     )
     assert one.returncode == 0, one.stderr.decode()[-2000:]
     two = subprocess.run(
-        ["torchrun", "--nproc_per_node", "2", "-m", "medbench", *args, "--output", str(tmp_path / "two")],
+        [*LAUNCHERS[launcher], "-m", "medbench", *args, "--output", str(tmp_path / "two")],
         env=env,
         capture_output=True,
     )
