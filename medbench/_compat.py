@@ -72,3 +72,21 @@ def lm_eval_vllm():
     with _cpu_build_visible():
         from lm_eval.models.vllm_causallms import VLLM
     return VLLM
+
+
+def quiet_git_lookup() -> None:
+    """lm-eval records the working directory's git commit with a bare ``git describe``, whose
+    ``fatal: not a git repository`` reaches the console whenever medbench runs outside a checkout;
+    the same lookup with git's complaints kept off the console."""
+    import subprocess
+
+    import lm_eval.evaluator
+
+    def get_git_commit_hash() -> str | None:
+        try:
+            out = subprocess.run(["git", "describe", "--always"], capture_output=True, text=True, timeout=5)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+    lm_eval.evaluator.get_git_commit_hash = get_git_commit_hash

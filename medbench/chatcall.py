@@ -29,6 +29,8 @@ class Reply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     truncated: bool = False
+    reasoning: str = ""  # a reasoning parser's separate field (``reasoning_content`` / ``reasoning``)
+    cut_off: bool = False  # the server's length limit ended the reply (finish_reason "length")
 
 
 @dataclass
@@ -72,6 +74,15 @@ def reply_text(reply) -> str:
     return content
 
 
+def reply_reasoning(reply) -> tuple[str, bool]:
+    """The first choice's separate reasoning text (vLLM's and others' reasoning parsers) and whether
+    the length limit cut the reply; ("", False) where there is none."""
+    choice = _get(reply, "choices")[0]
+    message = _get(choice, "message")
+    reasoning = _get(message, "reasoning_content") or _get(message, "reasoning") or ""
+    return (reasoning if isinstance(reasoning, str) else ""), _get(choice, "finish_reason") == "length"
+
+
 def _tokens(reply, name: str) -> int:
     value = _get(_get(reply, "usage"), name)
     return value if isinstance(value, int) else 0
@@ -106,11 +117,14 @@ async def complete(client, body: dict, attempts: int, max_chars: int = MAX_REPLY
                 raise
             await asyncio.sleep(min(0.25 * 2**attempt, 4.0))
             continue
+        reasoning, cut_off = reply_reasoning(reply)
         return Reply(
             text[:max_chars],
             _tokens(reply, "prompt_tokens"),
             _tokens(reply, "completion_tokens"),
             len(text) > max_chars,
+            reasoning[:max_chars],
+            cut_off,
         )
     raise AssertionError("unreachable")
 

@@ -26,7 +26,10 @@ UNUSABLE_RATES = {
     "parse_fail_rate": "replies named no option",
     "unparsed_rate": "replies had no parseable entity line",
     "empty_rate": "replies were empty",
+    "truncated_thinking_rate": "replies were cut off while still thinking",
 }
+#: a lower bar for a rate that only a too-small generation budget causes
+WARN_RATES = {"truncated_thinking_rate": 0.05}
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -77,7 +80,8 @@ def warn_unusable(scores: list[Score]) -> list[str]:
     """One warning line per task whose replies were mostly unusable; returns the lines."""
     lines = []
     for s in scores:
-        if s.metric in UNUSABLE_RATES and s.value is not None and s.value > WARN_RATE:
+        bar = WARN_RATES.get(s.metric, WARN_RATE)
+        if s.metric in UNUSABLE_RATES and s.value is not None and s.value > bar:
             lines.append(
                 f"{s.task}: {100 * s.value:.0f}% of {s.n} {UNUSABLE_RATES[s.metric]} ({s.metric}); its "
                 "scores rest on few readable replies: try --mode loglik, a larger --max-new-tokens, "

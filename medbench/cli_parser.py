@@ -63,7 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["official", "lm-eval"],
         help="benchmarks' official templates, or lm-eval's own (to check numbers against lm-eval)",
     )
-    p.add_argument("--chat", action="store_true", help="dialogue turns through the model's chat template")
+    p.add_argument("--chat", action="store_true", help="every prompt through the model's chat template")
+    p.add_argument("--system-prompt", help="--chat: the system turn (default: the task's description)")
+    p.add_argument(
+        "--fewshot-in-one-turn",
+        dest="fewshot_as_multiturn",
+        action="store_false",
+        help="--chat: the few-shot examples in the user turn (default: alternating user/assistant turns)",
+    )
+    p.add_argument(
+        "--thinking",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="the chat template's thinking switch (enable_thinking); on: generation tasks only, no stop "
+        "strings, 4096 new tokens unless --max-new-tokens; thinking is always removed before scoring",
+    )
+    p.add_argument("--think-tags", metavar="OPEN,CLOSE", help="thinking markers (default <think>,</think>)")
     p.add_argument("--preset", help="named decoding settings (chimed: top_p 0.9, 512 tokens, sampling)")
     p.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
     p.add_argument("--top-p", type=float, help="nucleus sampling")

@@ -5,9 +5,11 @@ that succeeded, from the cache alone, so a failure never counts as a wrong answe
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from medbench._compat import quiet_git_lookup
 from medbench.catalog import leaf_tasks, task_config
 from medbench.datareport import DataReport
 from medbench.requestcache import RequestCache
@@ -31,6 +33,17 @@ def exclusions(manager, reports: dict[str, DataReport], failures: list[dict]) ->
     return out
 
 
+def chat_args(config: RunConfig) -> dict:
+    """lm-eval's chat-templating arguments for this run (``--chat``; see :mod:`medbench.chat`)."""
+    if not config.chat:
+        return {}
+    return {
+        "apply_chat_template": True,
+        "fewshot_as_multiturn": config.fewshot_as_multiturn,
+        "system_instruction": config.system_prompt,
+    }
+
+
 def evaluate(
     config: RunConfig,
     lm,
@@ -40,10 +53,14 @@ def evaluate(
     folder: RunFolder,
     reports: dict[str, DataReport],
     selection: dict[str, list[int]] | None = None,
+    from_cache: Counter | None = None,
 ):
     """Each repeat through lm-eval, its results written as soon as it finishes; returns the scores of
-    each repeat and the number of failed requests of the last."""
+    each repeat and the number of failed requests of the last. ``from_cache`` counts the answers the
+    request cache gave."""
     from lm_eval import simple_evaluate
+
+    quiet_git_lookup()
 
     per_repeat, failed = [], 0
     for repeat in range(config.repeats):
@@ -52,7 +69,7 @@ def evaluate(
             random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed
         )
         done = len(getattr(lm, "failures", []))
-        cached = RequestCache(lm, str(cache), seed=seed, repeat=repeat)
+        cached = RequestCache(lm, str(cache), seed=seed, repeat=repeat, hits=from_cache)
         try:
             results = simple_evaluate(
                 model=cached,
@@ -63,6 +80,7 @@ def evaluate(
                 log_samples=True,
                 task_manager=manager,
                 gen_kwargs=decoding,
+                **chat_args(config),
                 **seeds,
             )
         finally:
@@ -116,6 +134,7 @@ def _without_failed(config, lm, manager, cache, decoding, results, failures, see
                 log_samples=False,
                 task_manager=manager,
                 gen_kwargs=decoding,
+                **chat_args(config),
                 **seeds,
             )
         finally:

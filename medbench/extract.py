@@ -1,8 +1,11 @@
 """Answer extraction for generated multiple-choice replies: an ordered, tested pattern table.
 
-The first pattern that yields letters among the item's options wins. Anything else is ``UNPARSED``:
-counted as a parse failure, never silently scored as some letter. Full-width characters are folded
-(NFKC) first, so ``答案：Ａ`` reads as ``答案:A``.
+The first pattern (in priority order) that yields letters among the item's options decides, and
+within it the **last** such match: a long reply that corrects itself (``答案是A……不对，答案是C``)
+commits to its final answer. Anything else is ``UNPARSED``: counted as a parse failure, never
+silently scored as some letter. Full-width characters are folded (NFKC) first, so ``答案：（Ａ）``
+reads as ``答案:(A)``. A reasoning model's thinking is removed before this runs
+(:mod:`medbench.thinking`).
 
 Every pattern runs in time linear in the reply (a model can emit anything, and one reply that makes
 the regex engine backtrack exponentially hangs a whole run): whitespace runs are collapsed to one
@@ -29,8 +32,16 @@ _WHITESPACE = re.compile(r"\s+")
 
 #: (name, pattern) in priority order; group 1 holds the letters.
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("答案：X / 答案是X", re.compile(rf"答案\s*(?:应该|应|是|为)?\s*[:]?\s*(?:是|为|选)?\s*{_GROUP}")),
-    ("answer: X / answer is X", re.compile(rf"(?i:answer)\s*(?:is|:)\s*(?:option\s*)?{_GROUP}")),
+    ("\\boxed{X}", re.compile(rf"\\boxed\s*\{{\s*(?:\\text\{{)?\s*{_GROUP}\s*\}}")),
+    (
+        "答案：X / 答案是X / 答案是(X)",
+        re.compile(rf"答案\s*(?:应该|应|是|为)?\s*[:]?\s*(?:是|为|选)?\s*\(?{_GROUP}"),
+    ),
+    (
+        "answer: X / answer is (X) / answer should be X",
+        re.compile(rf"(?i:answer)\s*(?:is|:|should be|would be)\s*\(?(?:option\s*)?{_GROUP}"),
+    ),
+    ("**X**", re.compile(rf"\*\*\s*(?:选项)?{_GROUP}\s*\*\*")),
     ("选X (not 不选X)", re.compile(rf"(?<!不)(?<!不应)选(?:择)?(?:项)?\s*[:]?\s*{_GROUP}")),
     ("X是正确的", re.compile(rf"{_GROUP}\s*(?:项|选项)?\s*(?:是|为)?\s*(?:正确|对)")),
     ("bare letters", re.compile(rf"^\s*(?:\(|（)?{_GROUP}\s*(?:\)|）)?(?:[.。:、,，\s]|$)(?![a-z])")),
@@ -51,10 +62,11 @@ def extract_choice(text: str, letters: list[str], options: list[list[str]] | Non
     folded = _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text or ""))
     allowed = set(letters)
     for _, pattern in PATTERNS:
+        final = None
         for match in pattern.finditer(folded):
-            found = _letters(match.group(1), allowed)
-            if found:
-                return found
+            final = _letters(match.group(1), allowed) or final
+        if final:
+            return final
     if options:
         quoted = [letter for letter, option in options if option and option in folded]
         if len(quoted) == 1:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import datasets
 
-from medbench import datareport
+from medbench import chat as chat_module
+from medbench import datareport, thinking
 from medbench.datareport import Skipped
 from medbench.datasources import (
     Duplicates,
@@ -63,6 +64,13 @@ def _chat_tokenizer(model: str):
     return tokenizer
 
 
+def chat_turns(messages: list[dict], chat_model: str | None) -> str:
+    """``--chat``: a dialogue's turns for lm-eval to render (a local model must have a template)."""
+    if chat_model:
+        _chat_tokenizer(chat_model)
+    return chat_module.encode(messages)
+
+
 def load(
     default_file: str,
     reader: Callable[[Path], Iterator[tuple[Row, Item]]],
@@ -71,6 +79,7 @@ def load(
     templates: dict,
     file: str | None = None,
     data_dir: str | None = None,
+    chat: bool = False,
     chat_model: str | None = None,
     **_: object,
 ) -> datasets.DatasetDict:
@@ -98,10 +107,8 @@ def load(
             skipped.append(Skipped(benchmark, row.file, row.number, duplicate, "duplicate", "test"))
             continue
         item["messages"] = messages(item, templates)
-        if chat_model:
-            item["prompt"] = _chat_tokenizer(chat_model).apply_chat_template(
-                item["messages"], tokenize=False, add_generation_prompt=True
-            )
+        if chat:  # the turns themselves: lm-eval's chat templating renders them (medbench.chat)
+            item["prompt"] = chat_turns(item["messages"], chat_model)
         else:
             item["prompt"] = plain_prompt(item, templates)
         items.append(item)
@@ -126,14 +133,20 @@ def loader(default_file: str, reader) -> Callable[..., datasets.DatasetDict]:
 TEXT_METRICS = [*CONVENTIONS]
 
 
-def _score(reference: str, prediction: str) -> dict:
+def _score(reference: str, prediction: str, truncated: bool = False) -> dict:
     pair = (reference, prediction)
-    return {**{m: pair for m in TEXT_METRICS}, "empty_rate": float(not prediction)}
+    return {
+        **{m: pair for m in TEXT_METRICS},
+        "empty_rate": float(not prediction),
+        "truncated_thinking_rate": float(truncated),
+    }
 
 
 def process_results(doc: dict, results: list[str]) -> dict:
-    """Per-item (reference, prediction) pairs for the corpus-level BLEU/ROUGE aggregations."""
-    return _score(doc["reference"], results[0].strip())
+    """Per-item (reference, prediction) pairs for the corpus-level BLEU/ROUGE aggregations; the
+    prediction is the reply after any thinking (a reply whose thinking was cut off scores empty)."""
+    part = thinking.split(results[0])
+    return _score(doc["reference"], part.answer.strip(), part.unfinished)
 
 
 _EXPLANATION_MARKER = re.compile(r"解释\s*[：:]")
@@ -142,5 +155,6 @@ _EXPLANATION_MARKER = re.compile(r"解释\s*[：:]")
 def process_explanation(doc: dict, results: list[str]) -> dict:
     """CMExam "Reasoning": only the text after the ``解释：`` marker (either colon) is scored, unchanged
     (an ASCII colon inside it, as in ``2:1``, stays); a reply without the marker scores empty."""
-    parts = _EXPLANATION_MARKER.split(results[0], maxsplit=1)
-    return _score(doc["explanation"], parts[1].strip() if len(parts) == 2 else "")
+    part = thinking.split(results[0])
+    parts = _EXPLANATION_MARKER.split(part.answer, maxsplit=1)
+    return _score(doc["explanation"], parts[1].strip() if len(parts) == 2 else "", part.unfinished)

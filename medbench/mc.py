@@ -18,7 +18,7 @@ from pathlib import Path
 
 import datasets
 
-from medbench import datareport
+from medbench import datareport, thinking
 from medbench.datareport import Skipped
 from medbench.datasources import (
     Duplicates,
@@ -218,15 +218,26 @@ def loader(layout: Layout) -> Callable[..., datasets.DatasetDict]:
     return hook
 
 
+def _answer_letters(reply: str, doc: dict) -> str:
+    """One reply's answer letters, read after its thinking; ``[truncated-thinking]`` when the thinking
+    never ended (nothing is read from the thinking itself)."""
+    part = thinking.split(reply)
+    if part.unfinished:
+        return thinking.TRUNCATED
+    return extract_choice(part.answer, [letter for letter, _ in doc["options"]], doc["options"])
+
+
 def extract_filter(resps: list[list[str]], docs: list[dict]) -> list[list[str]]:
     """lm-eval ``custom`` filter: each generated reply -> its answer letters (or ``[unparsed]``)."""
-    return [
-        [extract_choice(r, [letter for letter, _ in doc["options"]], doc["options"]) for r in replies]
-        for replies, doc in zip(resps, docs, strict=True)
-    ]
+    return [[_answer_letters(r, doc) for r in replies] for replies, doc in zip(resps, docs, strict=True)]
 
 
 def process_gen(doc: dict, results: list[str]) -> dict[str, float]:
-    """Score an extracted answer by exact set match; an unparsed reply is wrong and counted."""
+    """Score an extracted answer by exact set match; an unparsed reply, or one whose thinking was cut
+    off, is wrong and counted (each on its own)."""
     pred = results[0]
-    return {"acc": float(pred == doc["answer"]), "parse_fail_rate": float(pred == UNPARSED)}
+    return {
+        "acc": float(pred == doc["answer"]),
+        "parse_fail_rate": float(pred == UNPARSED),
+        "truncated_thinking_rate": float(pred == thinking.TRUNCATED),
+    }

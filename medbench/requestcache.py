@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from typing import Any
 
 from lm_eval.api.model import LM, CacheHook
@@ -91,9 +92,19 @@ class RequestCache(LM):
     to rescore a run from its own answers, where a miss would mean a new prompt).
     """
 
-    def __init__(self, lm, path: str, seed: int = 0, repeat: int = 0, answer_only: bool = False) -> None:
+    def __init__(
+        self,
+        lm,
+        path: str,
+        seed: int = 0,
+        repeat: int = 0,
+        answer_only: bool = False,
+        hits: Counter | None = None,
+    ) -> None:
+        """``hits`` counts, per request kind, the answers the cache gave (calls.json says so)."""
         super().__init__()
         self.lm, self.path = lm, path
+        self.hits = hits if hits is not None else Counter()
         self.seed, self.repeat, self.answer_only = seed, repeat, answer_only
         self.db = open_cache(path)
         lm.set_cache_hook(_Hook(self))
@@ -128,6 +139,7 @@ class RequestCache(LM):
             answers.append(found)
             if found is _MISS:
                 missing.append(i)
+        self.hits[attr] += len(requests) - len(missing)
         if missing and self.answer_only:
             raise MedbenchError(
                 f"rescoring needed {len(missing)} {attr} request(s) that the run never answered "

@@ -28,6 +28,7 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+from medbench import chat, thinking
 from medbench._compat import jsonable
 from medbench.datareport import Skipped
 from medbench.paths import PACKAGE_DIR
@@ -63,6 +64,9 @@ def sample_record(sample: dict) -> dict:
         "prompt": args[0] if args else None,
         "gold": doc.get("answer", sample.get("target")),
     }
+    messages = chat.decode(record["prompt"])
+    if messages is not None:  # --chat on a chat API: the messages it was sent, as messages
+        record.update(prompt=None, messages=messages)
     if doc.get("choices") and resps and isinstance(resps[0][0], (list, tuple)):
         # log-likelihood multiple choice: one (loglik, is_greedy) per option
         logliks = [r[0][0] for r in resps]
@@ -73,6 +77,9 @@ def sample_record(sample: dict) -> dict:
         record["raw"] = resps[0][0] if resps and resps[0] else None
         filtered = sample.get("filtered_resps")
         record["extracted"] = filtered[0] if isinstance(filtered, list) and filtered else filtered
+        part = thinking.split(record["raw"]) if isinstance(record["raw"], str) else None
+        if part is not None and part.thinking is not None:  # a reasoning model's reply, in two parts
+            record.update(thinking=part.thinking, answer=part.answer, thinking_cut_off=part.unfinished)
     for key in ("question", "history", "reference"):  # dialogue and QA items: what a judge shows
         if key in doc:
             record[key] = doc[key]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from medbench import chat, thinking
 from medbench.backends import backend_config, registry
 from medbench.catalog import leaf_tasks, load_task_data, task_config
 from medbench.checks import check_config, check_task_data, parse_shard, warn_unusable
@@ -58,7 +59,11 @@ class RunConfig:
     repeats: int = 1
     shard: str | None = None  # "I/N": the I-th (0-based) of N parts of every task's items
     prompt_style: str = "official"
-    chat: bool = False
+    chat: bool = False  # every task's prompt through the model's chat template (medbench.chat)
+    system_prompt: str | None = None  # --chat: the system turn (default: the task's description)
+    fewshot_as_multiturn: bool = True  # --chat: few-shot examples as user/assistant turns (else one turn)
+    thinking: str = "auto"  # on | off | auto: the chat template's switch (enable_thinking), if it has one
+    think_tags: str | None = None  # "OPEN,CLOSE" of the model's thinking block (default <think>,</think>)
     # decoding: a named preset, then explicit overrides (None keeps each task's own setting)
     preset: str | None = None
     temperature: float | None = None
@@ -97,6 +102,8 @@ def gen_kwargs(config: RunConfig) -> dict | None:
         kwargs.update(temperature=config.temperature, do_sample=config.temperature > 0)
     if config.top_p is not None:
         kwargs.update(top_p=config.top_p, do_sample=True)
+    if config.thinking == "on":  # room to think: no stop string inside the thinking, a larger budget
+        kwargs.update(until=[], max_gen_toks=thinking.BUDGET)
     if config.max_new_tokens is not None:
         kwargs["max_gen_toks"] = config.max_new_tokens
     if kwargs.get("do_sample") and not kwargs.get("temperature"):
@@ -109,8 +116,10 @@ def run_metadata(config: RunConfig, model_path: str | None = None) -> dict:
     metadata: dict = {"prompt_style": config.prompt_style}
     if config.data_dir:
         metadata["data_dir"] = str(Path(config.data_dir).expanduser().resolve())
+    if config.chat:
+        metadata["chat"] = True
     if config.chat and model_path:
-        metadata["chat_model"] = model_path
+        metadata["chat_model"] = model_path  # checked for a chat template before the model loads
     return metadata
 
 
@@ -197,6 +206,9 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     backend = backend_config(config.backend, config.backend_options)
     backend.resolve()
     config.backend_options = asdict(backend)
+    if backend.capabilities.chat_api and not config.chat:
+        config.chat = True  # a chat API: every prompt as messages (few-shot examples as turns)
+        log.warning("%s backend: prompts go as chat messages (--chat)", config.backend)
     resolve_data_dir(config.data_dir)  # a wrong --data-dir fails before the model loads
     decoding = gen_kwargs(config)
     config.resolved_tasks = resolve_tasks(config.tasks, task_manager().all_tasks, config.mode)
@@ -207,6 +219,8 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     manager = task_manager(metadata)
     if not backend.capabilities.loglik:
         generation_only(config, manager)
+    thinking.check_run(config, manager)
+    tags = thinking.parse_tags(config.think_tags)
     reports: dict[str, DataReport] = {}
     sizes: dict[str, int] = {}
     for name in config.resolved_tasks:  # bad or missing data fails here, before the model is loaded
@@ -229,7 +243,11 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
         folder.write_versions()
 
     lm = backend.make_lm(model_path, config.seed) if replay is None else replay.lm
+    thinking.switch(lm, config.thinking)
+    if config.chat and replay is None:
+        chat.expanding(lm)
     calls: Counter = Counter()
+    from_cache: Counter = Counter()
     count_calls(lm, calls)
     scratch = tempfile.TemporaryDirectory() if replay else None  # replayed answers are never cached
     cache = (
@@ -239,7 +257,10 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     )
     started = time.time()
     try:
-        per_repeat, failed = evaluate(config, lm, manager, cache, decoding, folder, reports, selection)
+        with thinking.using_tags(tags):
+            per_repeat, failed = evaluate(
+                config, lm, manager, cache, decoding, folder, reports, selection, from_cache
+            )
     finally:
         if scratch:
             scratch.cleanup()
@@ -256,7 +277,8 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     folder.write_json(
         "calls.json",
         {
-            "model_requests": dict(calls),
+            "model_requests": dict(calls),  # asked of the model in this run
+            "answered_from_cache": {k: v for k, v in from_cache.items() if v},  # a re-run's finished work
             "seconds": round(time.time() - started, 2),
             "decoding_overrides": decoding,
             **({"api_usage": _usage_record(usage)} if usage else {}),

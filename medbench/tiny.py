@@ -15,10 +15,13 @@ from pathlib import Path
 from medbench.paths import RESOURCES_DIR, SAMPLES_DIR
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
-# A minimal chat template so chat-mode code paths work on the tiny model too.
+# A minimal chat template so chat-mode code paths work on the tiny model too; like Qwen3's, it has a
+# thinking switch: enable_thinking=False closes an empty thinking block in the prompt.
 CHAT_TEMPLATE = (
     "{% for m in messages %}{{ '<s>' + m['role'] + '\n' + m['content'] + '</s>\n' }}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<s>assistant\n' }}{% endif %}"
+    "{% if add_generation_prompt %}{{ '<s>assistant\n' }}"
+    "{% if enable_thinking is defined and not enable_thinking %}{{ '<think>\n\n</think>\n\n' }}{% endif %}"
+    "{% endif %}"
 )
 
 
@@ -46,6 +49,7 @@ def training_texts() -> list[str]:
 def fingerprint_inputs(config: TinyConfig | None = None) -> str:
     """A short hash of everything the tiny model is built from (shape, seed, training texts)."""
     digest = hashlib.sha256(json.dumps(asdict(config or TinyConfig()), sort_keys=True).encode())
+    digest.update(CHAT_TEMPLATE.encode("utf-8"))
     for text in training_texts():
         digest.update(text.encode("utf-8"))
     return digest.hexdigest()[:12]

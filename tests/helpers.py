@@ -60,3 +60,14 @@ def task_module(folder: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def write_ceval_subject(root: Path, questions: int, subject: str = "physician") -> None:
+    """One C-Eval subject in the official layout, written by the test (not benchmark data): five dev
+    items and ``questions`` val items, ``<split>问题<i>：哪个器官？`` with options 胃 肝 肺 肾."""
+    for split, count in (("dev", 5), ("val", questions)):
+        folder = Path(root) / "ceval" / split
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = ["id,question,A,B,C,D,answer,explanation"]
+        rows += [f"{i},{split}问题{i}：哪个器官？,胃,肝,肺,肾,{'ABCD'[i % 4]}," for i in range(count)]
+        (folder / f"{subject}_{split}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")

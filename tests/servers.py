@@ -46,6 +46,7 @@ class ScriptedChat:
         self.healed = False
         self.hang_seconds = 3.0
         self.seen_headers: list[dict] = []
+        self.seen_bodies: list[dict] = []
 
     def behaviour(self, prompt: str) -> tuple[str, int]:
         for needle, what in self.rules:
@@ -83,6 +84,10 @@ class ScriptedChat:
                     pass  # the client gave up first (a timeout the test asked for)
 
             def _completion(self, model: str, text, choices=None) -> bytes:
+                """``text``: the content, or a dict of message fields plus an optional finish_reason
+                (a reasoning parser's ``reasoning_content``, a reply cut by the length limit)."""
+                fields = dict(text) if isinstance(text, dict) else {"content": text}
+                finish = fields.pop("finish_reason", "stop")
                 answer = {
                     "id": "x",
                     "object": "chat.completion",
@@ -90,13 +95,7 @@ class ScriptedChat:
                     "model": model,
                     "choices": choices
                     if choices is not None
-                    else [
-                        {
-                            "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": text},
-                        }
-                    ],
+                    else [{"index": 0, "finish_reason": finish, "message": {"role": "assistant", **fields}}],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
                 }
                 return json.dumps(answer, ensure_ascii=False).encode()
@@ -104,6 +103,7 @@ class ScriptedChat:
             def do_POST(self):  # noqa: C901 - one branch per scripted fault
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 script.seen_headers.append(dict(self.headers))
+                script.seen_bodies.append(body)
                 prompt = "\n".join(m["content"] for m in body["messages"])
                 what, n = script.behaviour(prompt)
                 once = what.endswith("-once")

@@ -96,11 +96,37 @@ def test_generation_tasks_run_end_to_end_on_hf_and_on_transformers_serve(
     for folder in (hf, api):
         samples = _samples(folder, task)
         assert len(samples) == 20
-        assert all(isinstance(s["raw"], str) and s["prompt"] for s in samples)
+        assert all(isinstance(s["raw"], str) and (s["prompt"] or s["messages"]) for s in samples)
     assert not (api.path / "failures.jsonl").exists()
     assert {"bleu1", "rougeL"} <= {s.metric for s in scores}
     usage = json.loads((api.path / "calls.json").read_text())["api_usage"]
     assert usage["requests"] == 20 and usage["completion_tokens"] > 0
+
+
+@pytest.mark.slow
+def test_multiple_choice_on_a_chat_server_goes_as_chat_messages(tiny_model, served_tiny, tmp_path):
+    """transformers serve with the tiny chat model: C-Eval 5-shot and CMExam through chat, by default."""
+    folder, scores = run(
+        RunConfig(
+            model=tiny_model,
+            tasks=["ceval_med", "cmexam"],
+            limit=2,
+            max_new_tokens=8,
+            data_dir=str(SAMPLES_DIR),
+            output=str(tmp_path),
+            backend="openai",
+            backend_options={"base_url": served_tiny, "model_name": tiny_model},
+        )
+    )
+    assert json.loads((folder.path / "config.json").read_text())["chat"] is True
+    (ceval,) = _samples(folder, "ceval_med_physician_gen")[:1]
+    roles = [m["role"] for m in ceval["messages"]]
+    assert roles == ["system"] + ["user", "assistant"] * 5 + ["user"]  # five shots as turns
+    assert ceval["messages"][0]["content"] == "以下是中国关于医师资格考试的单项选择题，请选出其中的正确答案。"
+    cmexam = _samples(folder, "cmexam")
+    assert all(s["messages"][-1]["role"] == "user" and s["extracted"] for s in cmexam)
+    assert {"acc", "parse_fail_rate", "truncated_thinking_rate"} <= {s.metric for s in scores}
+    assert not (folder.path / "failures.jsonl").exists()
 
 
 def test_vllm_arguments_pass_parallelism_through_to_lm_eval():

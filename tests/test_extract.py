@@ -83,7 +83,45 @@ def test_replies_without_an_answer_are_unparsed(reply):
 
 def test_the_table_is_ordered_and_named():
     names = [name for name, _ in PATTERNS]
-    assert names[0].startswith("答案") and names[-1] == "bare letters"
+    assert names[0] == "\\boxed{X}" and names[1].startswith("答案") and names[-1] == "bare letters"
+
+
+# ---- long answers of reasoning and chat models (issue 17) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("答案是A……不对，答案是C", "C"),  # self-correction: the final answer
+        ("答案：AB。再核对一遍，更正：答案：ACD", "ACD"),  # multi-answer CMExam item, corrected
+        ("Answer: C\n\nWait, let me re-check. Answer: D", "D"),
+        ("所以最终选 \\boxed{C}", "C"),
+        ("\\boxed{\\text{B}}", "B"),
+        ("答案选A？其实 \\boxed{D}", "D"),  # boxed outranks every other pattern
+        ("正确的是 **C**", "C"),
+        ("**选项B**", "B"),
+        ("答案是(C)", "C"),
+        ("答案是（Ｄ）", "D"),  # full-width brackets and letter fold
+        ("The answer is (D).", "D"),
+        ("The correct answer should be B", "B"),
+        ("选项C", "C"),
+    ],
+)
+def test_long_answers_commit_to_their_final_letter(reply, expected):
+    assert extract_choice(reply, ABCDE) == expected
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("答案：A\n解释：选B是错误的", "A"),  # a later, lower pattern never overrides a higher one
+        ("答案是A，不是B", "A"),  # a rejected letter after the answer is not an answer
+        ("**注意**：答案：B", "B"),  # bold words are not letters
+        ("答案：E。答案：B", "B"),  # a letter outside the options is skipped, the valid final kept
+    ],
+)
+def test_final_answer_traps(reply, expected):
+    assert extract_choice(reply, list("ABCD")) == expected
 
 
 # ---- linear time, whatever the reply (issue 13, case 11) --------------------------------------

@@ -58,11 +58,14 @@ def test_chimst_reads_conll_fixtures():
     assert first["answer"] == "医学术语：咳嗽；发热"
 
 
-def test_chat_flag_renders_turns_through_the_models_chat_template(tiny_model, shared_data):
-    data = load_task_data("cmtmedqa", shared_data, chat_model=tiny_model)["test"]
-    prompt = data[0]["prompt"]
+def test_chat_flag_renders_turns_through_the_models_chat_template(tiny_model, shared_data, tmp_path):
+    settings = dict(tasks=["cmtmedqa"], data_dir=str(shared_data), limit=1, max_new_tokens=2)
+    folder, _ = run(RunConfig(model=tiny_model, chat=True, output=str(tmp_path), **settings))
+    sample = json.loads((folder.path / "samples" / "cmtmedqa.jsonl").read_text().splitlines()[0])
+    prompt = sample["prompt"]
     assert prompt.startswith("<s>user\n假设你是一名医生") and prompt.endswith("<s>assistant\n")
-    assert prompt.count("<s>assistant\n") == len(data[0]["history"]) // 2 + 1
+    assert prompt.count("<s>assistant\n") == len(sample["history"]) // 2 + 1
+    assert prompt.count("<s>user\n") == len(sample["history"]) // 2 + 1  # one template, not one in another
 
 
 def test_cmexam_explain_scores_only_the_text_after_the_explanation_marker(tiny_model, tmp_path):

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -364,3 +365,25 @@ def test_judge_and_arena_take_a_timeout():
             ]
         )
         assert args.timeout == 7.0
+
+
+def test_reasoning_answers_and_a_reasoning_judge_are_read_after_their_thinking(runs, tmp_path):
+    """The judge sees each answer without its thinking, and reads its own verdict after its thinking
+    (the thinking argues the opposite, so reading it would flip every verdict)."""
+    samples = Path(runs[0]) / "samples" / "huatuo26m.jsonl"
+    records = [json.loads(x) for x in samples.read_text(encoding="utf-8").splitlines()]
+    for r in records:
+        r.update(raw=f"<think>秘密思考</think>{r['raw']}", thinking="秘密思考", answer=r["raw"])
+    samples.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    prompts = []
+
+    def judge(prompt: str) -> dict:
+        prompts.append(prompt)
+        a_first = re.search(r"Answer1:\s*(\S+)", prompt).group(1).startswith("A")
+        verdict, other = ("Win", "Lose") if a_first else ("Lose", "Win")
+        return {"reasoning_content": f"Answer 1 is worse: {other}", "content": verdict}
+
+    with ScriptedChat([], reply=judge).serving() as url:
+        _, summary = run_judge(_config(runs, url, tmp_path))
+    assert summary["dimensions"]["professionalism_fluency"]["rates"] == {"win": 1.0, "tie": 0.0, "loss": 0.0}
+    assert prompts and not any("秘密思考" in p for p in prompts)

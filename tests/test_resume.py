@@ -53,3 +53,40 @@ def test_killed_run_resumes_from_the_request_cache(tiny_model, tmp_path, monkeyp
     first = json.loads((resumed.path / "metrics.json").read_text())
     second = json.loads((again.path / "metrics.json").read_text())
     assert first == second
+
+
+def test_a_run_served_from_the_cache_says_how_many_answers_came_from_it(tiny_model, tmp_path):
+    settings = dict(model=tiny_model, tasks=["ceval_med"], data_dir=str(SAMPLES_DIR), limit=2)
+    first, _ = run(RunConfig(output=str(tmp_path), **settings))
+    again, _ = run(RunConfig(output=str(tmp_path), **settings))
+    asked = json.loads((first.path / "calls.json").read_text())
+    cached = json.loads((again.path / "calls.json").read_text())
+    assert asked["model_requests"] == {"loglikelihood": 24} and asked["answered_from_cache"] == {}
+    assert cached["model_requests"] == {} and cached["answered_from_cache"] == {"loglikelihood": 24}
+
+
+def test_outside_a_git_checkout_nothing_from_git_reaches_the_console(tiny_model, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    args = [
+        "run",
+        "--model",
+        tiny_model,
+        "--tasks",
+        "ceval_med",
+        "--limit",
+        "1",
+        "--data-dir",
+        str(SAMPLES_DIR),
+    ]
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(tmp_path.parent)}
+    done = subprocess.run(
+        [sys.executable, "-m", "medbench", *args, "--output", str(tmp_path / "r")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and "fatal" not in done.stderr

@@ -17,15 +17,20 @@ import asyncio
 from lm_eval.api.model import LM
 from tqdm import tqdm
 
-from medbench import chatcall
+from medbench import chat, chatcall, thinking
 from medbench.errors import MedbenchError
 from medbench.requestcache import FailedReply
 
 
 def _truncate(text: str, stops: list[str]) -> str:
-    """Cut at the first stop string (servers differ in how they honour ``stop``)."""
-    cut = min((text.find(s) for s in stops if s and s in text), default=-1)
-    return text[:cut] if cut >= 0 else text
+    """Cut the answer at its first stop string (servers differ in how they honour ``stop``); a
+    thinking block before the answer is never cut."""
+    start = thinking.answer_start(text)
+    if start is None:
+        return text
+    answer = text[start:]
+    cut = min((answer.find(s) for s in stops if s and s in answer), default=-1)
+    return text[:start] + (answer[:cut] if cut >= 0 else answer)
 
 
 class OpenAIChatLM(LM):
@@ -45,6 +50,7 @@ class OpenAIChatLM(LM):
         self.concurrency, self.max_retries, self.timeout = concurrency, max_retries, timeout
         self.max_reply_chars = max_reply_chars
         self.usage = chatcall.Usage()
+        self.chat_template_args: dict = {}  # sent as chat_template_kwargs (e.g. enable_thinking)
 
     @property
     def failures(self) -> list[dict]:
@@ -58,7 +64,18 @@ class OpenAIChatLM(LM):
     def loglikelihood_rolling(self, requests):
         raise MedbenchError("the openai backend cannot score log-likelihoods")
 
+    @property
+    def tokenizer_name(self) -> str:
+        return f"openai-chat:{self.model}"  # the server renders the template: the model names it
+
+    def apply_chat_template(self, chat_history: list[dict], add_generation_prompt: bool = True) -> str:
+        """``--chat``: the messages themselves are the prompt (the server applies its template)."""
+        return chat.encode(chat_history)
+
     def _messages(self, request) -> list[dict]:
+        rendered = chat.decode(request.args[0])
+        if rendered is not None:  # --chat: lm-eval's messages (system, few-shot turns, question)
+            return rendered
         doc = request.doc if isinstance(getattr(request, "doc", None), dict) else {}
         messages = doc.get("messages")
         if messages:  # dialogue tasks carry their turns as chat messages
@@ -78,6 +95,8 @@ class OpenAIChatLM(LM):
             body["top_p"] = float(kwargs["top_p"])
         if until:
             body["stop"] = list(until)[:4]
+        if self.chat_template_args:  # vLLM's and SGLang's extension of the chat API
+            body["extra_body"] = {"chat_template_kwargs": dict(self.chat_template_args)}
         return body
 
     async def _all(self, requests, disable_tqdm: bool) -> list[str]:
@@ -101,7 +120,8 @@ class OpenAIChatLM(LM):
             self.usage.add(reply)
             if reply.truncated:
                 self.usage.truncated.append({"task": task, "doc_id": doc_id, "kept_chars": len(reply.text)})
-            text = _truncate(reply.text, request.args[1].get("until") or [])
+            text = thinking.tagged(reply.reasoning, reply.text, reply.cut_off)  # kept; stripped when scored
+            text = _truncate(text, request.args[1].get("until") or [])
             self.cache_hook.add_partial("generate_until", request.args, text)
             return text
 

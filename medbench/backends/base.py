@@ -24,6 +24,7 @@ class Capabilities:
     loglik: bool  # scores continuations by log-likelihood (multiple choice, bias loglik mode)
     generate: bool  # generates text
     local: bool  # loads the model itself from a checkpoint folder or hub id (else: a served API)
+    chat_api: bool = False  # takes chat messages only (a chat-completions API): prompts go as --chat
 
 
 def option(default: Any = None, help: str = "", repeat: bool = False) -> Any:  # noqa: A002 - argparse's word

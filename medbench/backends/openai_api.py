@@ -14,7 +14,7 @@ from medbench.errors import MedbenchError
 class OpenAIConfig(BackendConfig):
     name = "openai"
     summary = "an OpenAI-compatible chat-completions server (generation only)"
-    capabilities = Capabilities(loglik=False, generate=True, local=False)
+    capabilities = Capabilities(loglik=False, generate=True, local=False, chat_api=True)
 
     base_url: str | None = option(
         None,

@@ -16,7 +16,7 @@ from medbench.backends.openai_api import OpenAIConfig
 class VLLMServerConfig(OpenAIConfig):
     name = "vllm-server"
     summary = "a vLLM server's completions API: log-likelihood multiple choice, one request per question"
-    capabilities = Capabilities(loglik=True, generate=True, local=False)
+    capabilities = Capabilities(loglik=True, generate=True, local=False, chat_api=False)
     replicas = True
 
     tokenizer: str | None = option(None, "the model's tokenizer (path or hub id; default: the served model)")

@@ -8,6 +8,12 @@ from pathlib import Path
 from medbench.errors import MedbenchError
 
 
+def answer_text(record: dict) -> str:
+    """What a judge reads of a reply: the answer after any thinking (a reply whose thinking was cut
+    off has none), else the whole reply."""
+    return record["answer"] if "answer" in record else (record.get("raw") or "")
+
+
 def _samples(run: str, task: str | None) -> tuple[str, dict[str, dict]]:
     folder = Path(run)
     sample_dir = folder / "samples"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from medbench.judge.items import paired_items
+from medbench.judge.items import answer_text, paired_items
 from medbench.judge.rubric import FLIP, OUTCOMES, combine, question_text
 from medbench.judge.session import JudgeConfig, ask, finish, summary_head
 from medbench.rundir import RunFolder
@@ -27,8 +27,8 @@ def run_pairwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
                     dim["prompt"][config.lang],
                     {
                         "question": question,
-                        "answer1": first["raw"] or "",
-                        "answer2": second["raw"] or "",
+                        "answer1": answer_text(first),
+                        "answer2": answer_text(second),
                         "reference": a.get("reference", ""),
                     },
                 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medbench.judge.items import paired_items
+from medbench.judge.items import answer_text, paired_items
 from medbench.judge.pairwise import rates_interval
 from medbench.judge.rubric import OUTCOMES, question_text
 from medbench.judge.session import JudgeConfig, ask, finish, summary_head
@@ -22,7 +22,7 @@ def run_pointwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
                     dim["prompt"][config.lang],
                     {
                         "question": question,
-                        "answer": record["raw"] or "",
+                        "answer": answer_text(record),
                         "reference": a.get("reference", ""),
                     },
                 )

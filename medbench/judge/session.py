@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medbench import chatcall
+from medbench import chatcall, thinking
 from medbench.judge.present import markdown
 from medbench.judge.rubric import parse_verdict, score_of
 from medbench.plotting import judge_bars
@@ -83,8 +83,10 @@ class Judge:
                     self.usage.failures.append({"error": error})
                     return {"replies": replies, "verdict": None, "error": error}
                 self.usage.add(reply)
-                replies.append(reply.text)
-                verdict = self.parse(reply.text)
+                text = thinking.tagged(reply.reasoning, reply.text, reply.cut_off)
+                replies.append(text)
+                judged = thinking.split(text)  # a reasoning judge's verdict is in its answer only
+                verdict = None if judged.unfinished else self.parse(judged.answer)
                 if verdict:
                     break
         result = {"replies": replies, "verdict": verdict, "error": None}

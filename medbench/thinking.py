@@ -1,0 +1,125 @@
+"""A reasoning model's thinking, kept apart from its answer before anything is extracted or scored.
+
+Reasoning models write ``<think>…</think>`` before the answer; some chat templates open the block in
+the prompt, so the reply holds only the closing tag; a server with a reasoning parser returns the
+thinking in its own field (``reasoning_content``), which :func:`tagged` folds back into the tagged
+form so every backend's replies are read one way. A reply whose thinking never closes (the length
+limit cut it) has no answer at all: it is :data:`TRUNCATED`, counted on its own
+(``truncated_thinking_rate``), and never scored from the thinking text. Numbers collapse when this
+is skipped (lm-eval #3405: Qwen3-4B MMLU 70.1 → 22.8 with thinking on; olmo-eval #348).
+
+The tags are the model's: ``--think-tags OPEN,CLOSE`` sets them for a run (:func:`using_tags`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from medbench.errors import MedbenchError
+
+DEFAULT_TAGS = ("<think>", "</think>")
+#: the extracted answer of a reply whose thinking was cut off before it ended
+TRUNCATED = "[truncated-thinking]"
+
+_TAGS: ContextVar[tuple[str, str]] = ContextVar("medbench_think_tags", default=DEFAULT_TAGS)
+
+
+@dataclass(frozen=True)
+class Reply:
+    thinking: str | None  # None: the reply has no thinking
+    answer: str  # what extraction and scoring read ("" when the thinking never ended)
+    unfinished: bool  # the thinking opened and never closed
+
+
+def parse_tags(text: str | None) -> tuple[str, str]:
+    """``OPEN,CLOSE`` (``--think-tags``) -> the pair; one line for anything else."""
+    if not text:
+        return DEFAULT_TAGS
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise MedbenchError(f"--think-tags must be OPEN,CLOSE (e.g. <think>,</think>), got {text!r}")
+    return parts[0], parts[1]
+
+
+@contextmanager
+def using_tags(tags: tuple[str, str]) -> Iterator[None]:
+    token = _TAGS.set(tags)
+    try:
+        yield
+    finally:
+        _TAGS.reset(token)
+
+
+def split(text: str) -> Reply:
+    """Thinking and answer of one reply. The answer follows the *last* closing tag (a model may think
+    in several blocks); with a closing tag but no opening one, everything before it is thinking (the
+    template opened the block); an opening tag that never closes leaves no answer."""
+    text = text or ""
+    opening, closing = _TAGS.get()
+    close = text.rfind(closing)
+    if close >= 0:
+        start = text.find(opening)
+        begin = start + len(opening) if 0 <= start < close else 0
+        return Reply(text[begin:close].strip(), text[close + len(closing) :].strip(), False)
+    start = text.find(opening)
+    if start >= 0:
+        return Reply(text[start + len(opening) :].strip(), "", True)
+    return Reply(None, text, False)
+
+
+def answer_start(text: str) -> int | None:
+    """Where the answer part of a reply starts (after the last closing tag; 0 without thinking), or
+    None when the thinking never ended: stop strings cut only the answer, never the thinking."""
+    opening, closing = _TAGS.get()
+    close = text.rfind(closing)
+    if close >= 0:
+        return close + len(closing)
+    return None if opening in text else 0
+
+
+def tagged(reasoning: str | None, content: str, cut_off: bool) -> str:
+    """A server's separate reasoning field and answer as one tagged reply: ``cut_off`` (the length
+    limit ended the reply) with no answer yet leaves the thinking unclosed."""
+    if not reasoning:
+        return content
+    opening, closing = _TAGS.get()
+    if cut_off and not content:
+        return f"{opening}{reasoning}"
+    return f"{opening}{reasoning}{closing}{content}"
+
+
+#: generation budget of every generation task with --thinking on (unless --max-new-tokens says otherwise)
+BUDGET = 4096
+MODES = ("auto", "on", "off")
+
+
+def check_run(config, manager) -> None:
+    """``--thinking on`` asks the model to think before answering; log-likelihood scoring reads the
+    option tokens right after the prompt, where a thinking model would start thinking: refused."""
+    from medbench.catalog import leaf_tasks, task_config
+
+    if config.thinking not in MODES:
+        raise MedbenchError(f"--thinking must be one of {', '.join(MODES)} (got {config.thinking!r})")
+    if config.thinking != "on":
+        return
+    loglik = [
+        leaf
+        for name in config.resolved_tasks
+        for leaf in leaf_tasks(manager, name)
+        if task_config(manager, leaf).get("output_type") != "generate_until"
+    ]
+    if loglik:
+        raise MedbenchError(
+            f"--thinking on: {', '.join(loglik[:3])}{' ...' if len(loglik) > 3 else ''} score(s) options by "
+            "log-likelihood, where a thinking model cannot think; add --mode gen"
+        )
+
+
+def switch(lm, mode: str) -> None:
+    """The chat template's thinking switch, for a model that renders chat (lm-eval's ``hf`` keeps it in
+    ``chat_template_args``; the openai backend sends it as ``chat_template_kwargs``)."""
+    if mode != "auto" and isinstance(getattr(lm, "chat_template_args", None), dict):
+        lm.chat_template_args["enable_thinking"] = mode == "on"

@@ -1,0 +1,110 @@
+"""Reasoning models: thinking is removed before anything is extracted or scored, whatever form it
+arrives in; a reply whose thinking never ended is counted on its own and never scored from the
+thinking; --thinking on refuses log-likelihood scoring and leaves room to think."""
+
+import json
+
+import pytest
+
+from medbench import thinking
+from medbench.cli import main
+from tests.helpers import write_ceval_subject
+from tests.servers import ScriptedChat
+
+#: the scripted replies, one per question: (reply, the answer letters it commits to)
+CASES = {
+    "paired tags": ("<think>先想：答案是A？\n\n不对，再想想。</think>答案：C", "C"),
+    "closing tag only": ("先想一下，答案是A吗？</think>答案：B", "B"),
+    "reasoning_content": ({"reasoning_content": "答案是D吧", "content": "答案：C"}, "C"),
+    "cut off in the field": (
+        {"reasoning_content": "答案是A……还要再想", "content": None, "finish_reason": "length"},
+        thinking.TRUNCATED,
+    ),
+    "cut off inline": ("<think>答案是A……还要再想", thinking.TRUNCATED),
+    "self-correction": ("答案是A。……不对，答案是C", "C"),
+    "boxed": ("所以选 \\boxed{B}", "B"),
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<think>a</think>答案：C", thinking.Reply("a", "答案：C", False)),
+        ("a</think>答案：C", thinking.Reply("a", "答案：C", False)),
+        ("<think>a</think>b<think>c</think>答案：D", thinking.Reply("a</think>b<think>c", "答案：D", False)),
+        ("<think>a", thinking.Reply("a", "", True)),
+        ("答案：C", thinking.Reply(None, "答案：C", False)),
+    ],
+)
+def test_thinking_and_answer_are_split_whatever_the_form(text, expected):
+    assert thinking.split(text) == expected
+
+
+def test_a_servers_reasoning_field_becomes_the_tagged_form():
+    assert thinking.tagged("想", "答案：C", cut_off=False) == "<think>想</think>答案：C"
+    assert thinking.tagged("想", "", cut_off=True) == "<think>想"  # cut off before any answer
+    assert thinking.tagged("", "答案：C", cut_off=False) == "答案：C"
+
+
+def test_the_markers_are_the_models():
+    with thinking.using_tags(thinking.parse_tags("<reasoning>,</reasoning>")):
+        assert thinking.split("<reasoning>x</reasoning>答案：B").answer == "答案：B"
+        assert thinking.split("<think>x</think>答案：B").thinking is None
+
+
+def _reply_for(prompt: str):
+    for k, (reply, _) in enumerate(CASES.values()):
+        if f"val问题{k}：" in prompt:
+            return reply
+    raise AssertionError(f"no scripted reply for {prompt[-60:]!r}")
+
+
+@pytest.fixture
+def scripted(tmp_path):
+    write_ceval_subject(tmp_path / "data", len(CASES))
+    server = ScriptedChat([], reply=_reply_for)
+    with server.serving() as url:
+        yield server, url, tmp_path
+
+
+def _run(url, tmp_path, *extra) -> int:
+    args = ["run", "--model", "m", "--tasks", "ceval_med_physician", "--data-dir", str(tmp_path / "data")]
+    return main([*args, "--backend", "openai", "--base-url", url, "--output", str(tmp_path / "runs"), *extra])
+
+
+def test_each_form_of_thinking_is_scored_as_stated_with_exact_rates(scripted):
+    server, url, tmp_path = scripted
+    assert _run(url, tmp_path) == 0
+    (run,) = (tmp_path / "runs").glob("2*")
+    samples = [
+        json.loads(x) for x in (run / "samples" / "ceval_med_physician_gen.jsonl").read_text().splitlines()
+    ]
+    by_id = {int(s["doc_id"]): s for s in samples}
+    for k, (name, (_, expected)) in enumerate(CASES.items()):
+        assert by_id[k]["extracted"] == expected, name
+    field = by_id[2]  # reasoning_content: kept apart from the answer in the sample
+    assert field["thinking"] == "答案是D吧" and field["answer"] == "答案：C" and not field["thinking_cut_off"]
+    assert by_id[3]["thinking_cut_off"] and by_id[3]["answer"] == ""
+    metrics = {m["metric"]: m for m in json.loads((run / "metrics.json").read_text())}
+    assert metrics["truncated_thinking_rate"]["value"] == pytest.approx(2 / 7)
+    assert metrics["parse_fail_rate"]["value"] == 0 and metrics["acc"]["n"] == 7
+    gold = ["ABCD"[i % 4] for i in range(7)]
+    correct = sum(by_id[k]["extracted"] == gold[k] for k in range(7))
+    assert metrics["acc"]["value"] == pytest.approx(correct / 7)
+
+
+def test_thinking_on_refuses_log_likelihood_scoring_in_one_line(tiny_model, tmp_path, capsys):
+    args = ["run", "--model", tiny_model, "--tasks", "ceval_med", "--thinking", "on"]
+    assert main([*args, "--output", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "log-likelihood" in err[0] and "--mode gen" in err[0]
+
+
+def test_thinking_on_sends_the_switch_and_leaves_room_to_think(scripted):
+    server, url, tmp_path = scripted
+    assert _run(url, tmp_path, "--thinking", "on", "--limit", "1") == 0
+    body = server.seen_bodies[-1]
+    assert body["chat_template_kwargs"] == {"enable_thinking": True}
+    assert body["max_tokens"] == 4096 and "stop" not in body  # no stop string cuts the thinking
+    assert _run(url, tmp_path, "--thinking", "off", "--limit", "1") == 0
+    assert server.seen_bodies[-1]["chat_template_kwargs"] == {"enable_thinking": False}
