@@ -80,6 +80,7 @@ def sample_record(sample: dict) -> dict:
         part = thinking.split(record["raw"]) if isinstance(record["raw"], str) else None
         if part is not None and part.thinking is not None:  # a reasoning model's reply, in two parts
             record.update(thinking=part.thinking, answer=part.answer, thinking_cut_off=part.unfinished)
+            record.update(thinking.token_counts(part))
     for key in ("question", "history", "reference"):  # dialogue and QA items: what a judge shows
         if key in doc:
             record[key] = doc[key]
@@ -146,9 +147,15 @@ class RunFolder:
                     fh.write(line + "\n")
 
     def write_scores(
-        self, scores: list[Score], skipped: list[Skipped], n_failed: int = 0, warnings: list[str] = ()
+        self,
+        scores: list[Score],
+        skipped: list[Skipped],
+        n_failed: int = 0,
+        warnings: list[str] = (),
+        notes: list[str] = (),
     ) -> str:
-        """metrics.json and results.md (warnings first); returns the Markdown."""
+        """metrics.json and results.md (warnings first, ``notes`` after the table); returns the
+        Markdown."""
         self.write_json("metrics.json", [asdict(s) for s in scores])
         table = markdown_table(scores)
         if n_failed:
@@ -158,6 +165,9 @@ class RunFolder:
             )
         if warnings:
             table = "".join(f"WARNING: {w}\n" for w in warnings) + "\n" + table
+        if notes:
+            table += "\nThinking (reasoning replies; the scores above read only the answers):\n"
+            table += "".join(f"- {n}\n" for n in notes)
         if skipped:
             table += f"\nSkipped {len(skipped)} malformed or duplicate row(s) (details in data.json):\n"
             table += "".join(f"- {s}\n" for s in skipped[:20])

@@ -257,7 +257,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     )
     started = time.time()
     try:
-        with thinking.using_tags(tags):
+        with thinking.using_tags(tags), thinking.counting(getattr(lm, "tok_encode", None)):
             per_repeat, failed = evaluate(
                 config, lm, manager, cache, decoding, folder, reports, selection, from_cache
             )
@@ -286,7 +286,8 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
         },
     )
     skipped = [Skipped(**row) for row in data["skipped_rows"]]
-    folder.write_scores(scores, skipped, failed, warn_unusable(scores))
+    samples = folder.path / ("samples" if config.repeats == 1 else "samples-0")
+    folder.write_scores(scores, skipped, failed, warn_unusable(scores), thinking.summary(samples))
     return folder, scores
 
 

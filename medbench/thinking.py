@@ -13,10 +13,12 @@ The tags are the model's: ``--think-tags OPEN,CLOSE`` sets them for a run (:func
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 
 from medbench.errors import MedbenchError
 
@@ -25,6 +27,7 @@ DEFAULT_TAGS = ("<think>", "</think>")
 TRUNCATED = "[truncated-thinking]"
 
 _TAGS: ContextVar[tuple[str, str]] = ContextVar("medbench_think_tags", default=DEFAULT_TAGS)
+_COUNT: ContextVar[Callable[[str], list] | None] = ContextVar("medbench_think_count", default=None)
 
 
 @dataclass(frozen=True)
@@ -123,3 +126,42 @@ def switch(lm, mode: str) -> None:
     ``chat_template_args``; the openai backend sends it as ``chat_template_kwargs``)."""
     if mode != "auto" and isinstance(getattr(lm, "chat_template_args", None), dict):
         lm.chat_template_args["enable_thinking"] = mode == "on"
+
+
+@contextmanager
+def counting(encode: Callable[[str], list] | None) -> Iterator[None]:
+    """Count thinking and answer tokens with the model's own tokenizer (``encode``) while a run writes
+    its samples; without one (a chat API), no counts are written rather than guessed."""
+    token = _COUNT.set(encode)
+    try:
+        yield
+    finally:
+        _COUNT.reset(token)
+
+
+def token_counts(reply: Reply) -> dict:
+    """``thinking_tokens`` and ``answer_tokens`` of a reply, or nothing when no tokenizer counts."""
+    encode = _COUNT.get()
+    if encode is None or reply.thinking is None:
+        return {}
+    return {"thinking_tokens": len(encode(reply.thinking)), "answer_tokens": len(encode(reply.answer))}
+
+
+def summary(samples: Path) -> list[str]:
+    """One line per task whose replies thought: how many did, how many were cut off, their mean
+    thinking tokens (where counted) and the accuracy."""
+    lines = []
+    for path in sorted(Path(samples).glob("*.jsonl")):
+        records = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        thought = [r for r in records if "thinking" in r]
+        if not thought:
+            continue
+        cut = sum(bool(r.get("thinking_cut_off")) for r in thought)
+        counted = [r["thinking_tokens"] for r in thought if "thinking_tokens" in r]
+        mean = f", mean {sum(counted) / len(counted):.0f} thinking tokens" if counted else ""
+        scored = [r["correct"] for r in records if "correct" in r]
+        accuracy = f"; accuracy {100 * sum(scored) / len(scored):.2f}" if scored else ""
+        lines.append(
+            f"{path.stem}: {len(thought)}/{len(records)} replies thought, {cut} cut off{mean}{accuracy}"
+        )
+    return lines

@@ -85,6 +85,10 @@ def test_each_form_of_thinking_is_scored_as_stated_with_exact_rates(scripted):
     field = by_id[2]  # reasoning_content: kept apart from the answer in the sample
     assert field["thinking"] == "答案是D吧" and field["answer"] == "答案：C" and not field["thinking_cut_off"]
     assert by_id[3]["thinking_cut_off"] and by_id[3]["answer"] == ""
+    assert "thinking_tokens" not in field  # a chat API: no tokenizer here, so no count is guessed
+    results = (run / "results.md").read_text()
+    correct_line = f"{sum(by_id[k]['extracted'] == 'ABCD'[k % 4] for k in range(7)) / 7 * 100:.2f}"
+    assert f"ceval_med_physician_gen: 5/7 replies thought, 2 cut off; accuracy {correct_line}" in results
     metrics = {m["metric"]: m for m in json.loads((run / "metrics.json").read_text())}
     assert metrics["truncated_thinking_rate"]["value"] == pytest.approx(2 / 7)
     assert metrics["parse_fail_rate"]["value"] == 0 and metrics["acc"]["n"] == 7
@@ -108,3 +112,11 @@ def test_thinking_on_sends_the_switch_and_leaves_room_to_think(scripted):
     assert body["max_tokens"] == 4096 and "stop" not in body  # no stop string cuts the thinking
     assert _run(url, tmp_path, "--thinking", "off", "--limit", "1") == 0
     assert server.seen_bodies[-1]["chat_template_kwargs"] == {"enable_thinking": False}
+
+
+def test_thinking_and_answer_tokens_are_counted_with_the_models_tokenizer():
+    reply = thinking.split("<think>想一想</think>答案：C")
+    assert thinking.token_counts(reply) == {}  # no tokenizer, no numbers
+    with thinking.counting(lambda text: list(text)):  # a tokenizer of one token per character
+        assert thinking.token_counts(reply) == {"thinking_tokens": 3, "answer_tokens": 4}
+        assert thinking.token_counts(thinking.split("答案：C")) == {}
