@@ -79,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
         "strings, 4096 new tokens unless --max-new-tokens; thinking is always removed before scoring",
     )
     p.add_argument("--think-tags", metavar="OPEN,CLOSE", help="thinking markers (default <think>,</think>)")
+    p.add_argument(
+        "--extractor",
+        default="patterns",
+        choices=["patterns", "llm"],
+        help="llm: replies no pattern parses (only those) go to --extractor-model; marked and counted",
+    )
+    p.add_argument("--extractor-model", help="the extractor's model name (an OpenAI-compatible server)")
+    p.add_argument("--extractor-base-url", help="the extractor's server (key from OPENAI_API_KEY)")
     p.add_argument("--preset", help="named decoding settings (chimed: top_p 0.9, 512 tokens, sampling)")
     p.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
     p.add_argument("--top-p", type=float, help="nucleus sampling")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import datasets
 
-from medbench import datareport, thinking
+from medbench import datareport, llm_extract, thinking
 from medbench.datareport import Skipped
 from medbench.datasources import (
     Duplicates,
@@ -228,16 +228,27 @@ def _answer_letters(reply: str, doc: dict) -> str:
 
 
 def extract_filter(resps: list[list[str]], docs: list[dict]) -> list[list[str]]:
-    """lm-eval ``custom`` filter: each generated reply -> its answer letters (or ``[unparsed]``)."""
-    return [[_answer_letters(r, doc) for r in replies] for replies, doc in zip(resps, docs, strict=True)]
+    """lm-eval ``custom`` filter: each generated reply -> its answer letters (or ``[unparsed]``); with
+    ``--extractor llm`` the unparsed ones (only those) go to the LLM extractor, marked when it reads
+    them."""
+    out = [[_answer_letters(r, doc) for r in replies] for replies, doc in zip(resps, docs, strict=True)]
+    extractor = llm_extract.current()
+    todo = [(i, j) for i, row in enumerate(out) for j, value in enumerate(row) if value == UNPARSED]
+    if extractor and todo:
+        read = extractor.letters([(thinking.split(resps[i][j]).answer, docs[i]) for i, j in todo])
+        for (i, j), letters in zip(todo, read, strict=True):
+            if letters:
+                out[i][j] = letters + llm_extract.MARK
+    return out
 
 
 def process_gen(doc: dict, results: list[str]) -> dict[str, float]:
     """Score an extracted answer by exact set match; an unparsed reply, or one whose thinking was cut
-    off, is wrong and counted (each on its own)."""
-    pred = results[0]
+    off, is wrong and counted (each on its own); an answer the LLM extractor read is counted too."""
+    pred = results[0].removesuffix(llm_extract.MARK)
     return {
         "acc": float(pred == doc["answer"]),
         "parse_fail_rate": float(pred == UNPARSED),
         "truncated_thinking_rate": float(pred == thinking.TRUNCATED),
+        "llm_extracted_rate": float(results[0].endswith(llm_extract.MARK)),
     }

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
 import tempfile
 import time
 from collections import Counter
@@ -24,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from medbench import chat, thinking
+from medbench import chat, llm_extract, thinking
 from medbench.backends import backend_config, registry
 from medbench.catalog import leaf_tasks, load_task_data, task_config
-from medbench.checks import check_config, check_task_data, parse_shard, warn_unusable
+from medbench.checks import check_config, check_task_data, warn_unusable
 from medbench.datareport import DataReport, Skipped, data_json, read_once
 from medbench.datasources import resolve_data_dir
 from medbench.errors import MedbenchError
@@ -36,6 +35,7 @@ from medbench.models import model_key
 from medbench.paths import plugin_dir
 from medbench.rundir import RunFolder
 from medbench.schemas import RESULT_SETTINGS, RunStatus
+from medbench.shards import process_rank, shard_items
 from medbench.summary import Score, combine_repeats
 
 log = logging.getLogger("medbench")
@@ -64,6 +64,10 @@ class RunConfig:
     fewshot_as_multiturn: bool = True  # --chat: few-shot examples as user/assistant turns (else one turn)
     thinking: str = "auto"  # on | off | auto: the chat template's switch (enable_thinking), if it has one
     think_tags: str | None = None  # "OPEN,CLOSE" of the model's thinking block (default <think>,</think>)
+    # --extractor llm: replies no pattern parses go to this OpenAI-compatible model (medbench.llm_extract)
+    extractor: str = "patterns"
+    extractor_model: str | None = None
+    extractor_base_url: str | None = None
     # decoding: a named preset, then explicit overrides (None keeps each task's own setting)
     preset: str | None = None
     temperature: float | None = None
@@ -80,6 +84,7 @@ SETTINGS = (
     *RESULT_SETTINGS,
     "data_dir",
     "output",
+    "extractor_base_url",
 )
 
 
@@ -203,6 +208,8 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
             f"unknown prompt style '{config.prompt_style}' (choose {', '.join(PROMPT_STYLES)})"
         )
     check_config(config)
+    tags = thinking.parse_tags(config.think_tags)  # bad flags fail before anything loads
+    extractor = llm_extract.from_config(config)
     backend = backend_config(config.backend, config.backend_options)
     backend.resolve()
     config.backend_options = asdict(backend)
@@ -220,7 +227,6 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     if not backend.capabilities.loglik:
         generation_only(config, manager)
     thinking.check_run(config, manager)
-    tags = thinking.parse_tags(config.think_tags)
     reports: dict[str, DataReport] = {}
     sizes: dict[str, int] = {}
     for name in config.resolved_tasks:  # bad or missing data fails here, before the model is loaded
@@ -257,7 +263,11 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     )
     started = time.time()
     try:
-        with thinking.using_tags(tags), thinking.counting(getattr(lm, "tok_encode", None)):
+        with (
+            thinking.using_tags(tags),
+            thinking.counting(getattr(lm, "tok_encode", None)),
+            llm_extract.using(extractor),
+        ):
             per_repeat, failed = evaluate(
                 config, lm, manager, cache, decoding, folder, reports, selection, from_cache
             )
@@ -283,37 +293,13 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
             "decoding_overrides": decoding,
             **({"api_usage": _usage_record(usage)} if usage else {}),
             **({"replicas": lm.pool.record()} if hasattr(lm, "pool") else {}),
+            **({"extractor_usage": _usage_record(extractor.usage)} if extractor else {}),
         },
     )
     skipped = [Skipped(**row) for row in data["skipped_rows"]]
     samples = folder.path / ("samples" if config.repeats == 1 else "samples-0")
     folder.write_scores(scores, skipped, failed, warn_unusable(scores), thinking.summary(samples))
     return folder, scores
-
-
-def shard_items(shard: str | None, sizes: dict[str, int], limit: int | None) -> dict[str, list[int]] | None:
-    """Each task's item ids (doc ids) in shard ``I/N``: ``id % N == I`` over the first ``limit`` items.
-
-    The parts depend only on the item positions and ``--limit``, so they are the same on every
-    machine, and ``medbench merge`` of all N equals the unsharded run."""
-    if shard is None:
-        return None
-    index, count = parse_shard(shard)
-    selection = {}
-    for task, size in sizes.items():
-        ids = [i for i in range(min(size, limit or size)) if i % count == index]
-        if not ids:
-            raise MedbenchError(
-                f"--shard {shard}: task {task} has {min(size, limit or size)} item(s), none in this shard "
-                "(use fewer shards)"
-            )
-        selection[task] = ids
-    return selection
-
-
-def process_rank() -> int:
-    """This process's rank under ``torchrun`` / ``accelerate launch`` (0 when launched alone)."""
-    return int(os.environ.get("RANK") or os.environ.get("LOCAL_RANK") or 0)
 
 
 def _usage_record(usage) -> dict:

@@ -36,6 +36,8 @@ RESULT_SETTINGS = (
     "fewshot_as_multiturn",
     "thinking",
     "think_tags",
+    "extractor",
+    "extractor_model",
     "preset",
     "temperature",
     "top_p",

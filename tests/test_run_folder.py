@@ -89,7 +89,12 @@ def test_gen_mode_switches_each_task_to_its_generation_variant(tiny_model, tmp_p
         )
     )
     assert {s.task for s in scores} == {"medqa_mcmle_gen"}
-    assert {s.metric for s in scores} == {"acc", "parse_fail_rate", "truncated_thinking_rate"}
+    assert {s.metric for s in scores} == {
+        "acc",
+        "parse_fail_rate",
+        "truncated_thinking_rate",
+        "llm_extracted_rate",
+    }
 
 
 def test_repeats_with_sampling_report_mean_and_std_over_seeds(tiny_model, tmp_path):

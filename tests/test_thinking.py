@@ -120,3 +120,50 @@ def test_thinking_and_answer_tokens_are_counted_with_the_models_tokenizer():
     with thinking.counting(lambda text: list(text)):  # a tokenizer of one token per character
         assert thinking.token_counts(reply) == {"thinking_tokens": 3, "answer_tokens": 4}
         assert thinking.token_counts(thinking.split("答案：C")) == {}
+
+
+# ---- --extractor llm: only what the patterns cannot parse, cached, counted, marked ----------------
+
+LOOSE = {0: "我觉得第三个最合适", 1: "答案：B", 2: "都不太对", 3: "选第一个和第三个"}
+
+
+def test_an_llm_extractor_reads_only_the_unparsed_replies_and_says_so(tmp_path):
+    write_ceval_subject(tmp_path / "data", len(LOOSE))
+
+    def model(prompt: str) -> str:
+        return next(reply for k, reply in LOOSE.items() if f"val问题{k}：" in prompt)
+
+    def extractor(prompt: str) -> str:  # the LLM extractor's reading of each loose reply
+        reply = prompt.split("回答：")[-1]
+        return {"我觉得第三个最合适": "C", "都不太对": "无", "选第一个和第三个": "A C"}[reply.split("\n")[0]]
+
+    reader = ScriptedChat([], reply=extractor)
+    with ScriptedChat([], reply=model).serving() as url, reader.serving() as extractor_url:
+        flags = ["--extractor", "llm", "--extractor-model", "x", "--extractor-base-url", extractor_url]
+        assert _run(url, tmp_path, *flags) == 0
+        assert reader.total == 3  # the parsed "答案：B" was never sent
+        assert _run(url, tmp_path, *flags) == 0
+        assert reader.total == 3  # the re-run's readings came from the cache
+    first = sorted((tmp_path / "runs").glob("2*"))[0]
+    samples = [
+        json.loads(x) for x in (first / "samples" / "ceval_med_physician_gen.jsonl").read_text().splitlines()
+    ]
+    assert [s["extracted"] for s in sorted(samples, key=lambda s: s["doc_id"])] == [
+        "C [llm]",
+        "B",
+        "[unparsed]",
+        "AC [llm]",
+    ]
+    metrics = {m["metric"]: m["value"] for m in json.loads((first / "metrics.json").read_text())}
+    assert metrics["llm_extracted_rate"] == 0.5 and metrics["parse_fail_rate"] == 0.25
+    assert metrics["acc"] == 0.25  # gold A B C D: only "答案：B" is right ("C [llm]" is item 0's, gold A)
+    usage = json.loads((first / "calls.json").read_text())["extractor_usage"]
+    assert usage["requests"] == 3
+
+
+def test_the_llm_extractor_needs_its_model_and_server(tmp_path, capsys):
+    assert (
+        main(["run", "--model", "m", "--tasks", "ceval_med", "--extractor", "llm", "--output", str(tmp_path)])
+        == 2
+    )
+    assert "--extractor-model" in capsys.readouterr().err
