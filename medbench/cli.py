@@ -23,13 +23,12 @@ class _DropCustomKwargsNotice(logging.Filter):
 
 
 def _quiet_libraries(verbose: bool) -> None:
-    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    """Libraries' logs and warnings to log.txt, not the console (:mod:`medbench.console`)."""
+    from medbench import console
+
+    console.setup(verbose)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_DropCustomKwargsNotice())
-    level = logging.INFO if verbose else logging.WARNING
-    for name in ("lm_eval", "lm-eval", "medbench"):
-        logging.getLogger(name).setLevel(level if name != "medbench" else logging.INFO)
-    logging.getLogger("jieba").setLevel(logging.WARNING)  # jieba logs its dictionary loading at DEBUG
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

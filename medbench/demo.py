@@ -21,15 +21,15 @@ from medbench.summary import Score
 STAGES = ("pretrain", "sft", "reward", "dpo")
 EVALUATED = ("base", "pretrain", "sft", "dpo")
 TASKS = ["ceval_med", "cmmlu_med", "medqa_mcmle", "cmexam", "huatuo26m"]
-# (task, metric, row convention) shown in the comparison table
+# (task, metric, row convention, what guessing scores) shown in the comparison table
 SHOWN = [
-    ("ceval_med", "acc", "micro"),
-    ("cmmlu_med", "acc", "micro"),
-    ("medqa_mcmle", "acc", ""),
-    ("cmexam", "acc", ""),
-    ("cmexam", "parse_fail_rate", ""),
-    ("huatuo26m", "bleu1", ""),
-    ("huatuo26m", "rougeL", ""),
+    ("ceval_med", "acc", "micro", "25.00 (4 options)"),
+    ("cmmlu_med", "acc", "micro", "25.00 (4 options)"),
+    ("medqa_mcmle", "acc", "", "25.00 (4 options)"),
+    ("cmexam", "acc", "", "<= 20 (5 options, some items several answers)"),
+    ("cmexam", "parse_fail_rate", "", "lower is better"),
+    ("huatuo26m", "bleu1", "", "0 = no word in common"),
+    ("huatuo26m", "rougeL", "", "0 = no character in common"),
 ]
 
 
@@ -43,14 +43,17 @@ def _value(scores: list[Score], task: str, metric: str, convention: str) -> floa
 def comparison_table(results: dict[str, list[Score]], cards: dict[str, dict]) -> str:
     """Stages side by side: task metrics (x100) and each training stage's held-out evidence."""
     names = list(results)
-    lines = ["| Task | Metric | " + " | ".join(names) + " |", "|---|---|" + "---:|" * len(names)]
-    for task, metric, convention in SHOWN:
+    lines = [
+        "| Task | Metric | " + " | ".join(names) + " | chance |",
+        "|---|---|" + "---:|" * len(names) + "---|",
+    ]
+    for task, metric, convention, chance in SHOWN:
         cells = []
         for name in names:
             value = _value(results[name], task, metric, convention)
             cells.append("" if value is None else f"{100 * value:.2f}")
         label = f"{task} ({convention})" if convention else task
-        lines.append(f"| {label} | {metric} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | {metric} | " + " | ".join(cells) + f" | {chance} |")
     lines += ["", "| Stage | Held-out check | Before | After |", "|---|---|---:|---:|"]
     for stage, card in cards.items():
         h = card.get("heldout") or {}
@@ -75,7 +78,7 @@ def judge_step(out: Path, recipe) -> None:
     final = stage_config(recipe, "dpo").output_dir
     print("[demo] judge step: Zhongjing suite, DPO vs SFT answers, judged by a served model ...", flush=True)
     with transformers_serve(final) as url:
-        run_suite(
+        root, _ = run_suite(
             SuiteConfig(
                 suite="zhongjing",
                 model=final,
@@ -87,6 +90,28 @@ def judge_step(out: Path, recipe) -> None:
                 judge_base_url=url,
             )
         )
+    for summary in sorted(root.rglob("summary.json")):
+        print(f"[demo] {judge_line(json.loads(summary.read_text(encoding='utf-8')))}", flush=True)
+
+
+def judge_line(summary: dict) -> str:
+    """What a judge step produced, in one line: judged items and outcomes, or why there are none."""
+    dims = summary.get("dimensions", {})
+    items = max((d["items"] for d in dims.values()), default=0)
+    judged = sum(d["judged"] for d in dims.values())
+    failures = sum(d["parse_failures"] for d in dims.values())
+    head = f"judge ({summary.get('rubric')}, {summary.get('model_a')} vs {summary.get('model_b')}): "
+    if not judged:
+        return head + (
+            f"0 of {items} items judged in {len(dims)} dimension(s), {failures} verdict(s) unreadable -- "
+            "the tiny model cannot judge; the protocol's output (prompts, replies, counts) is in the report"
+        )
+    rates = "; ".join(
+        f"{name} win {100 * (d['rates']['win'] or 0):.0f}% / tie {100 * (d['rates']['tie'] or 0):.0f}%"
+        for name, d in dims.items()
+        if d["judged"]
+    )
+    return head + f"{judged} verdicts, {failures} unreadable; {rates}"
 
 
 def demo(output: str, backend: str = "hf", backend_options: dict | None = None) -> str:
@@ -145,9 +170,10 @@ def demo(output: str, backend: str = "hf", backend_options: dict | None = None) 
     print("[demo] CAMI bias scale on the DPO model (option log-likelihoods) ...", flush=True)
     run_bias(BiasConfig(scale="cami", model=final, mode="loglik", output=str(out), **chosen))
     build([str(out)], str(out / "report"), ["md", "csv", "latex", "html"])
-    table += "\n" + "\n".join(
-        p.read_text(encoding="utf-8") for p in sorted((suite_root / "report" / "tables").glob("*.md"))
-    )
+    table += "\nPaper tables (the measured row beside the paper's numbers):\n"
+    for path in sorted((suite_root / "report" / "tables").glob("*.md")):
+        title = path.read_text(encoding="utf-8").splitlines()[0].split(" (")[0]
+        table += f"- {title}: {path}\n"
     table += f"\nReport (leaderboard, paper tables, plots, bias): {out / 'report'}/index.html\n"
     (out / "demo.md").write_text(table, encoding="utf-8")
     (out / "demo-models" / "cards.json").write_text(

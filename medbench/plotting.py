@@ -14,12 +14,41 @@ from pathlib import Path
 OUTCOME_COLOURS = {"win": "#4C72B0", "tie": "#C0C0C0", "loss": "#DD8452"}
 
 
+#: CJK-capable families in order of preference; the first installed one draws what DejaVu Sans lacks
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "SimHei",
+)
+_CJK_FILES = ("cjk", "wqy", "sourcehan", "simhei", "msyh", "pingfang")
+
+
+def _cjk_fallback(matplotlib) -> None:
+    """Chinese in titles and labels: DejaVu Sans first, then an installed CJK font glyph by glyph
+    (matplotlib's font fallback). Fonts installed after matplotlib built its font cache are added."""
+    from matplotlib import font_manager
+
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    if not known.intersection(CJK_FONTS):
+        for path in font_manager.findSystemFonts():
+            if any(k in Path(path).name.lower() for k in _CJK_FILES):
+                font_manager.fontManager.addfont(path)
+        known = {f.name for f in font_manager.fontManager.ttflist}
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", *(f for f in CJK_FONTS if f in known)]
+
+
 def pyplot():
-    """``matplotlib.pyplot`` on the file-only Agg backend with mathtext parsing off."""
+    """``matplotlib.pyplot`` on the file-only Agg backend with mathtext parsing off and a CJK font
+    behind the default one."""
     import matplotlib
 
     matplotlib.use("Agg")
     matplotlib.rcParams["text.parse_math"] = False
+    _cjk_fallback(matplotlib)
     import matplotlib.pyplot as plt
 
     return plt

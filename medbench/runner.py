@@ -18,12 +18,13 @@ import logging
 import tempfile
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
-from medbench import chat, llm_extract, thinking
+from medbench import chat, console, llm_extract, thinking
 from medbench.backends import backend_config, registry
 from medbench.catalog import leaf_tasks, load_task_data, task_config
 from medbench.checks import check_config, check_task_data, warn_unusable
@@ -264,6 +265,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     started = time.time()
     try:
         with (
+            console.log_to(folder.path / "log.txt") if folder else nullcontext(),
             thinking.using_tags(tags),
             thinking.counting(getattr(lm, "tok_encode", None)),
             llm_extract.using(extractor),

@@ -109,8 +109,21 @@ def finish(trainer, tokenizer, config: StageConfig, stage: Stage, recipe: Recipe
     return record
 
 
+def fit(trainer) -> None:
+    """Train, the per-step logs going to the stage's log.txt rather than the console."""
+    from medbench import console
+
+    console.quiet_trainer(trainer)
+    trainer.train()
+
+
 def run_stage(name: str, config: StageConfig, recipe: Recipe) -> dict:
-    """Train one stage; returns its model card."""
+    """Train one stage (everything the libraries say in ``<output_dir>/log.txt``); returns its model
+    card."""
+    from medbench import console
+
     stage = get_stage(name)
     base = resolve_model_ref(config.model, recipe)
-    return stage.train(config, recipe, base, trl_args(stage, config))
+    Path(config.output_dir).mkdir(parents=True, exist_ok=True)
+    with console.log_to(Path(config.output_dir) / "log.txt"):
+        return stage.train(config, recipe, base, trl_args(stage, config))

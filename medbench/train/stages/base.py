@@ -69,7 +69,7 @@ class Stage:
         import trl
 
         from medbench.train.models import peft_config
-        from medbench.train.run import finish, train_dataset
+        from medbench.train.run import finish, fit, train_dataset
 
         model, tokenizer = self.load(base, config)
         trainer = getattr(trl, self.trainer)(
@@ -79,5 +79,5 @@ class Stage:
             processing_class=tokenizer,
             peft_config=peft_config(config.lora, self.task_type),
         )
-        trainer.train()
+        fit(trainer)
         return finish(trainer, tokenizer, config, self, recipe, base)

@@ -59,7 +59,7 @@ class RejectionSampling(Stage):
 
         from medbench.train.config import resolve_model_ref
         from medbench.train.models import load_causal, peft_config, score_replies
-        from medbench.train.run import finish, train_dataset
+        from medbench.train.run import finish, fit, train_dataset
 
         reward_path = resolve_model_ref(config.reward_model, recipe)
         model, tokenizer = load_causal(base, config.lora)
@@ -86,7 +86,7 @@ class RejectionSampling(Stage):
             processing_class=tokenizer,
             peft_config=peft_config(config.lora, self.task_type),
         )
-        trainer.train()
+        fit(trainer)
         return finish(trainer, tokenizer, config, self, recipe, base)
 
 
