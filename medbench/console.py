@@ -85,15 +85,20 @@ def _quiet_jieba() -> None:
 
 
 def _no_progress_bars() -> None:
-    """Every tqdm bar disabled, whatever its caller asked (lm-eval passes ``disable=False``)."""
+    """Every tqdm bar drawn into the void, whatever its caller asked (lm-eval passes
+    ``disable=False``). Drawn, not disabled: callers read a bar's timings (vLLM divides by
+    ``format_dict["elapsed"]``, which a disabled bar does not keep)."""
+    import os
+
     from tqdm import std
 
     if getattr(std.tqdm.__init__, "_medbench_quiet", False):
         return
     original = std.tqdm.__init__
+    void = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
 
     def __init__(self, *args, **kwargs):
-        kwargs["disable"] = True
+        kwargs["file"] = void
         original(self, *args, **kwargs)
 
     __init__._medbench_quiet = True
