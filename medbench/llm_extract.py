@@ -13,8 +13,6 @@ import asyncio
 import hashlib
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from medbench.errors import MedbenchError
 from medbench.paths import plugin_dir
 from medbench.requestcache import MISS, open_cache
 from medbench.templates import render_template
+from medbench.thinking import setting
 
 #: what the extracted answer carries when the LLM, not a pattern, read it
 MARK = " [llm]"
@@ -97,13 +96,8 @@ class Extractor:
 _CURRENT: ContextVar[Extractor | None] = ContextVar("medbench_llm_extractor", default=None)
 
 
-@contextmanager
-def using(extractor: Extractor | None) -> Iterator[None]:
-    token = _CURRENT.set(extractor)
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
+def using(extractor: Extractor | None):
+    return setting(_CURRENT, extractor)
 
 
 def current() -> Extractor | None:

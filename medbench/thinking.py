@@ -48,12 +48,17 @@ def parse_tags(text: str | None) -> tuple[str, str]:
 
 
 @contextmanager
-def using_tags(tags: tuple[str, str]) -> Iterator[None]:
-    token = _TAGS.set(tags)
+def setting(var: ContextVar, value) -> Iterator[None]:
+    """``var`` holds ``value`` for the block (a run's settings that lm-eval's hooks read)."""
+    token = var.set(value)
     try:
         yield
     finally:
-        _TAGS.reset(token)
+        var.reset(token)
+
+
+def using_tags(tags: tuple[str, str]):
+    return setting(_TAGS, tags)
 
 
 def split(text: str) -> Reply:
@@ -128,15 +133,10 @@ def switch(lm, mode: str) -> None:
         lm.chat_template_args["enable_thinking"] = mode == "on"
 
 
-@contextmanager
-def counting(encode: Callable[[str], list] | None) -> Iterator[None]:
+def counting(encode: Callable[[str], list] | None):
     """Count thinking and answer tokens with the model's own tokenizer (``encode``) while a run writes
     its samples; without one (a chat API), no counts are written rather than guessed."""
-    token = _COUNT.set(encode)
-    try:
-        yield
-    finally:
-        _COUNT.reset(token)
+    return setting(_COUNT, encode)
 
 
 def token_counts(reply: Reply) -> dict:
