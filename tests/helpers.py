@@ -71,3 +71,21 @@ def write_ceval_subject(root: Path, questions: int, subject: str = "physician") 
         rows = ["id,question,A,B,C,D,answer,explanation"]
         rows += [f"{i},{split}问题{i}：哪个器官？,胃,肝,肺,肾,{'ABCD'[i % 4]}," for i in range(count)]
         (folder / f"{subject}_{split}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+#: a CMExam row whose answer is not among its options (written here: the bundled samples are clean)
+BROKEN_CMEXAM_ROW = '这道题的答案不在选项中,"A 甲\nB 乙\nC 丙\nD 丁\nE 戊",F,答案F不在选项A至E之中。\r\n'
+
+
+def samples_with_a_broken_row(root: Path) -> Path:
+    """A copy of the bundled samples whose ``cmexam/val.csv`` ends with :data:`BROKEN_CMEXAM_ROW`
+    (its row 8), for the checks that a malformed row is skipped, counted and named."""
+    import shutil
+
+    from medbench.paths import SAMPLES_DIR
+
+    target = Path(root) / "samples"
+    shutil.copytree(SAMPLES_DIR, target)
+    with (target / "cmexam" / "val.csv").open("a", encoding="utf-8", newline="") as f:
+        f.write(BROKEN_CMEXAM_ROW)
+    return target

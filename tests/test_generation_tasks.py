@@ -94,3 +94,25 @@ def test_ner_runs_end_to_end_and_counts_unparseable_replies(tiny_model, tmp_path
     unparsed = sum(s["metrics"]["unparsed_rate"] for s in samples) / 3
     assert by_metric["unparsed_rate"] == pytest.approx(unparsed)
     assert 0.0 <= by_metric["f1"] <= 1.0
+
+
+def test_generations_hold_whole_characters_only(tiny_model, tmp_path):
+    """Bytes a reply's tokens leave without a character (a character cut by the token limit, stray
+    continuation bytes) are dropped, never written as U+FFFD: 16 new tokens of the tiny model cut
+    characters in several of the bundled Huatuo-26M questions."""
+    from medbench.paths import SAMPLES_DIR
+
+    folder, _ = run(
+        RunConfig(
+            model=tiny_model,
+            tasks=["huatuo26m"],
+            data_dir=str(SAMPLES_DIR),
+            max_new_tokens=16,
+            temperature=1.0,
+            output=str(tmp_path),
+        )
+    )
+    lines = (folder.path / "samples" / "huatuo26m.jsonl").read_text(encoding="utf-8").splitlines()
+    replies = [json.loads(x)["raw"] for x in lines]
+    assert replies and any(replies)
+    assert not any("\ufffd" in r for r in replies)

@@ -7,13 +7,15 @@ import pytest
 
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
+from tests.helpers import samples_with_a_broken_row
 
 
 @pytest.fixture(scope="module")
 def sample_run(tiny_model, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
+    data_dir = samples_with_a_broken_row(tmp_path_factory.mktemp("data"))
     folder, scores = run(
-        RunConfig(model=tiny_model, tasks=["ceval_med", "cmexam"], data_dir=str(SAMPLES_DIR), output=str(out))
+        RunConfig(model=tiny_model, tasks=["ceval_med", "cmexam"], data_dir=str(data_dir), output=str(out))
     )
     return folder.path, scores
 
@@ -141,7 +143,7 @@ def test_a_run_reads_each_data_file_once_and_its_report_travels_with_the_data(
     config = RunConfig(
         model=tiny_model,
         tasks=["ceval_med", "cmexam"],
-        data_dir=str(SAMPLES_DIR),
+        data_dir=str(samples_with_a_broken_row(tmp_path / "data")),
         output=str(tmp_path),
         limit=2,
         repeats=2,

@@ -17,13 +17,13 @@ import copy
 import torch
 import torch.nn.functional as F
 from lm_eval.api.registry import register_model
-from lm_eval.models.huggingface import HFLM
 
 from medbench.backends._prefixes import prefix_groups, single_token_requests
+from medbench.backends._whole_chars import WholeCharsHFLM
 
 
 @register_model("medbench-hf")
-class PrefixCachedHFLM(HFLM):
+class PrefixCachedHFLM(WholeCharsHFLM):
     """lm-eval's ``hf`` model with shared-prefix KV caching for single-token continuations."""
 
     def __init__(self, *args, **kwargs) -> None:

@@ -50,9 +50,9 @@ class HFConfig(BackendConfig):
         self.device = self.device or default_device()
 
     def model_class(self):
-        from lm_eval.models.huggingface import HFLM
+        from medbench.backends._whole_chars import WholeCharsHFLM
 
-        return HFLM
+        return WholeCharsHFLM
 
     def make_lm(self, model: str, seed: int):
         device = self.device or default_device()

@@ -36,7 +36,9 @@ def sample_replies(model, tokenizer, prompt: list[dict], n: int, max_new_tokens:
             pad_token_id=tokenizer.pad_token_id,
         )
     start = ids["input_ids"].shape[1]
-    return [tokenizer.decode(seq[start:], skip_special_tokens=True).strip() for seq in out]
+    from medbench.backends._whole_chars import whole_characters
+
+    return [whole_characters(tokenizer.decode(seq[start:], skip_special_tokens=True)).strip() for seq in out]
 
 
 def select_top(replies: list[str], scores: list[float], k: int) -> list[str]:
