@@ -177,7 +177,7 @@ def cmd_suite(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from medbench.report import build
+    from medbench.report_site import build
 
     formats = ["md", "csv", "latex", "html"] if args.format == "all" else [args.format]
     target = build(

@@ -119,7 +119,7 @@ def demo(output: str, backend: str = "hf", backend_options: dict | None = None) 
     models); returns the comparison table (also saved as demo.md)."""
     from medbench.backends import backend_class
     from medbench.bias_run import BiasConfig, run_bias
-    from medbench.report import build
+    from medbench.report_site import build
     from medbench.suite import SuiteConfig, run_suite
     from medbench.train.config import load_recipe, stage_config
     from medbench.train.run import run_stage

@@ -29,6 +29,7 @@ class Folder:
     config: dict
     data: dict | list = field(default_factory=dict)
     identity: str = ""  # full model name + fingerprint
+    name: str = ""  # the row label without the settings that tell runs of one model apart
     status: dict = field(default_factory=dict)
 
     @property
@@ -137,4 +138,5 @@ def name_rows(folders: list[Folder]) -> None:
         variants = {g.settings for g in folders if g.identity == f.identity and g.kind == f.kind}
         differing = [k for k, v in f.settings if len({dict(s).get(k) for s in variants}) > 1]
         shown = ", ".join(f"{k}={v}" for k, v in f.settings if k in differing)
-        f.model = labels[f.identity] + (f" ({shown})" if shown else "")
+        f.name = labels[f.identity]
+        f.model = f.name + (f" ({shown})" if shown else "")

@@ -64,19 +64,35 @@ def save(fig, path: Path, dpi: int = 120) -> None:
     plt.close(fig)
 
 
+def no_data(ax, why: str) -> None:
+    """An empty panel that says why it is empty, rather than axes that look like a broken chart."""
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, f"no data: {why}", ha="center", va="center", transform=ax.transAxes, color="#555")
+
+
 def judge_bars(summary: dict, path: Path) -> None:
-    """Stacked win/tie/loss bars per dimension (Zhongjing Figure 4 style)."""
+    """Stacked win/tie/loss bars per dimension (Zhongjing Figure 4 style), each segment labelled with
+    its share where it is wide enough to hold the number; "no data" when nothing was judged."""
     plt = pyplot()
     dims = [d for d, s in summary["dimensions"].items() if s["judged"]]
-    fig, ax = plt.subplots(figsize=(6, 0.6 + 0.5 * max(len(dims), 1)))
+    fig, ax = plt.subplots(figsize=(7, 1.4 + 0.45 * max(len(dims), 1)))
+    title = f"{summary['model_a']} vs {summary['model_b']} ({summary.get('task', '')})"
+    ax.set_title(title, fontsize=10, loc="left")
+    if not dims:
+        judged = ", ".join(f"{d}: 0 judged" for d in summary["dimensions"]) or "no dimensions"
+        no_data(ax, f"no item judged ({judged})")
+        save(fig, path)
+        return
     left = [0.0] * len(dims)
     for outcome, color in OUTCOME_COLOURS.items():
         values = [100 * (summary["dimensions"][d]["rates"][outcome] or 0) for d in dims]
-        ax.barh(dims, values, left=left, color=color, label=outcome)
+        bars = ax.barh(dims, values, left=left, color=color, label=outcome, height=0.6)
+        ax.bar_label(bars, labels=[f"{v:.0f}%" if v >= 8 else "" for v in values], label_type="center")
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.set_xlim(0, 100)
-    ax.set_xlabel(f"% of items: {summary['model_a']} vs {summary['model_b']}")
-    ax.legend(ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    ax.invert_yaxis()  # the first dimension on top, as listed
+    ax.set_xlabel("% of judged items")
+    ax.legend(ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.35 - 0.05 * len(dims)), frameon=False)
     save(fig, path)
 
 
@@ -98,6 +114,9 @@ def bias_bars(summaries_by_model: dict[str, list[dict]], path: Path) -> None:
                 )
                 means.append(s["mean"])
                 errors.append([[s["mean"] - s["ci95"][0]], [s["ci95"][1] - s["mean"]]])
+        if not models:
+            no_data(ax, f"{name.upper()}: no model answered")
+            continue
         ax.bar(range(len(models)), means, color="#4C72B0")
         for i, err in enumerate(errors):
             ax.errorbar(i, means[i], yerr=err, color="black", capsize=3)

@@ -1,32 +1,24 @@
-"""``medbench report``: leaderboards, paper-style tables and plots from run, judge and bias folders.
-
-Nothing is recomputed: every number comes from a folder's ``metrics.json`` / ``summary.json``.
-Outputs under ``--out``: ``leaderboard.md``/``.csv``, ``index.html`` (self-contained: sortable
-leaderboard, per-task sample browser, judge and bias tables; all model and data text escaped),
-``tables/<paper table>.{md,csv,tex}`` with the published rows beside the measured ones (marked
-"reported", never averaged with ours), and ``plots/<task>.{png,svg}``.
+"""The report's tables: the leaderboard (one row per model and result-affecting settings) and the
+paper-style tables, each number read from a folder's ``metrics.json`` (nothing is recomputed), and the
+papers' published numbers beside them, marked reported. :mod:`medbench.report_site` writes them.
 
 A leaderboard row is one model (its full name and fingerprint, shown by the shortest path suffix
 that tells it apart from the others) under one set of result-affecting settings: two models that
 share a folder name never merge, nor do two runs of one model with different ``--limit`` or shots.
-Each score shows the items behind it and those excluded; a run folder without ``metrics.json`` (a
-killed run) is listed as incomplete and skipped. Text cells are made safe for spreadsheets (no
-formula can start a CSV cell) and for Markdown (a ``|`` in a name does not split a row).
+Each score shows the items behind it and those excluded.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from medbench.errors import MedbenchError
-from medbench.folders import Folder, collect
+from medbench.folders import Folder
 from medbench.paths import plugin_dir
-from medbench.report_html import html, markdown_safe, spreadsheet_safe
 
 log = logging.getLogger("medbench")
 
@@ -101,13 +93,14 @@ def main_metric(scores: dict, task: str, headline: Headline = None) -> tuple[str
     return None
 
 
-def published_rows(columns: list[str]) -> list[dict]:
-    """The papers' published numbers under the leaderboard's own columns, marked reported."""
+def published_records(columns: list[str]) -> list[dict]:
+    """Each published number under one of the leaderboard's columns (a column the paper measured
+    differently gets its own label): model, label, value, paper, table, paper column name, task."""
     specs = yaml.safe_load((plugin_dir("reports") / "paper_tables.yaml").read_text(encoding="utf-8"))
     published = pd.concat(
         [pd.read_csv(p, dtype=str) for p in sorted((plugin_dir("reports") / "published").glob("*.csv"))]
     )
-    rows: dict[tuple[str, str], dict] = {}
+    records = []
     for spec in specs.values():
         part = published[(published["paper"] == spec["paper"]) & (published["table"] == spec["table"])]
         for c in spec["columns"]:
@@ -117,9 +110,29 @@ def published_rows(columns: list[str]) -> list[dict]:
             if c.get("published_measures"):  # the paper measured something else: its own column
                 label = f"{c['name']} ({spec['paper']}: {c['published_measures']})"
             for _, r in part[part["column"] == c["name"]].iterrows():
-                source = f"reported ({spec['paper']} {spec['table']})"
-                row = rows.setdefault((r["model"], source), {"model": r["model"], "source": source})
-                row[label] = pd.to_numeric(r["value"], errors="coerce")
+                value = pd.to_numeric(r["value"], errors="coerce")
+                records.append(
+                    {
+                        "model": r["model"],
+                        "label": label,
+                        "value": None if pd.isna(value) else float(value),
+                        "paper": spec["paper"],
+                        "table": spec["table"],
+                        "name": c["name"],
+                        "task": c["task"],
+                        "metric": c["metric"],
+                    }
+                )
+    return records
+
+
+def published_rows(columns: list[str]) -> list[dict]:
+    """The papers' published numbers under the leaderboard's own columns, marked reported."""
+    rows: dict[tuple[str, str], dict] = {}
+    for r in published_records(columns):
+        source = f"reported ({r['paper']} {r['table']})"
+        row = rows.setdefault((r["model"], source), {"model": r["model"], "source": source})
+        row[r["label"]] = r["value"]
     return list(rows.values())
 
 
@@ -211,18 +224,36 @@ def paper_tables(
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _manager():
+    """One lm-eval task index for the whole report (building one reads every task YAML)."""
+    from medbench.runner import task_manager
+
+    return task_manager()
+
+
 @functools.lru_cache(maxsize=256)
 def scoring_mode(task: str) -> str:
     """``loglik`` or ``gen``: how a task's items are scored (its lm-eval output type)."""
     from medbench.catalog import leaf_tasks, task_config
-    from medbench.runner import task_manager
 
-    manager = task_manager()
+    manager = _manager()
     try:  # a group is scored as its tasks are
         output_type = task_config(manager, leaf_tasks(manager, task)[0]).get("output_type")
     except (KeyError, IndexError):
         return "?"
     return "gen" if output_type == "generate_until" else "loglik"
+
+
+@functools.lru_cache(maxsize=256)
+def members(task: str) -> tuple[str, ...]:
+    """A group's leaf tasks (lm-eval's group definition); a task alone for anything else."""
+    from medbench.catalog import leaf_tasks
+
+    try:
+        return tuple(leaf_tasks(_manager(), task))
+    except KeyError:
+        return (task,)
 
 
 def _modes(modes: dict[str, str]) -> str:
@@ -231,49 +262,3 @@ def _modes(modes: dict[str, str]) -> str:
     if len(distinct) == 1:
         return distinct[0]
     return "; ".join(f"{column}: {mode}" for column, mode in modes.items())
-
-
-def build(
-    paths: list[str],
-    out: str,
-    formats: list[str],
-    with_published: bool = True,
-    tables: list[str] | None = None,
-    headline: Headline = None,
-) -> Path:
-    check_headline(headline)
-    folders, incomplete = collect(paths)
-    runs = [f for f in folders if f.kind == "run"]
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
-    board = leaderboard(runs, with_published, headline)
-    tables = paper_tables(runs, with_published, tables)
-    skipped_note = "".join(f"\n- left out, incomplete: {p} ({why})" for p, why in incomplete)
-    if "md" in formats:
-        (target / "leaderboard.md").write_text(
-            markdown_safe(board)
-            + "\n"
-            + (f"\nRun folders not reported:{skipped_note}\n" if incomplete else ""),
-            encoding="utf-8",
-        )
-    if "csv" in formats:
-        spreadsheet_safe(board).to_csv(target / "leaderboard.csv", index=False)
-    table_dir = target / "tables"
-    table_dir.mkdir(exist_ok=True)
-    for name, (title, df) in tables.items():
-        if "md" in formats:
-            (table_dir / f"{name}.md").write_text(f"{title}\n\n{markdown_safe(df)}\n", encoding="utf-8")
-        if "csv" in formats:
-            spreadsheet_safe(df).to_csv(table_dir / f"{name}.csv", index=False)
-        if "latex" in formats:
-            (table_dir / f"{name}.tex").write_text(
-                df.to_latex(index=False, na_rep="--", caption=title, escape=True), encoding="utf-8"
-            )
-    if "html" in formats:
-        from medbench.report_plots import extra_plots, plot_tasks, stage_progression
-
-        (target / "index.html").write_text(html(folders, board, tables, incomplete), encoding="utf-8")
-        plot_tasks(runs, target / "plots", headline)
-        stage_progression(runs, target / "plots")
-        extra_plots(folders, target / "plots")
-    return target

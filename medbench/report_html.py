@@ -1,61 +1,145 @@
-"""The report's HTML page (a Jinja template in ``reports/templates``, every model and data text
-escaped) and the cell escaping that keeps CSV and Markdown outputs safe."""
+"""The report's HTML pages and the cell escaping that keeps CSV and Markdown outputs safe.
+
+``index.html`` (the grouped leaderboard of :mod:`medbench.report_board`, judges, bias, runs),
+``tasks/<task>.html`` (metric details, a filterable sample browser, the task's plot) and
+``papers/<table>.html`` (a paper's table in its own column order). Every page is self-contained and
+works offline: plots are embedded as PNG data (never inline SVG or script from a folder), and Jinja
+escapes every piece of model or data text.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
-
-import pandas as pd
+from pathlib import Path
 
 from medbench.folders import Folder
 from medbench.paths import plugin_dir
+from medbench.report import members
+from medbench.report_board import Board, benchmarks, group_of
 
-SAMPLES_SHOWN = 20
+#: items shown per model and per-sample file on a task page
+SAMPLES_SHOWN = 200
 
 
-def _samples(run: Folder) -> dict[str, list[dict]]:
-    out = {}
-    for file in sorted((run.path / "samples").glob("*.jsonl")):
-        out[file.stem] = [
-            json.loads(x) for x in file.read_text(encoding="utf-8").splitlines()[:SAMPLES_SHOWN]
-        ]
+def data_uri(png: Path) -> str | None:
+    """A PNG as a ``data:`` URI, so a page needs no file beside it."""
+    if not png.is_file():
+        return None
+    return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+
+
+def _status(record: dict) -> str:
+    if "correct" not in record:
+        return "scored"  # open generation: scored by overlap, not right or wrong
+    if record.get("extracted") in (None, "", []):
+        return "unparsed"
+    return "correct" if record["correct"] else "wrong"
+
+
+def _samples(runs: list[Folder], tasks: tuple[str, ...]) -> list[dict]:
+    out = []
+    for run in runs:
+        for task in tasks:
+            file = run.path / "samples" / f"{task}.jsonl"
+            if not file.is_file():
+                continue
+            for line in file.read_text(encoding="utf-8").splitlines()[:SAMPLES_SHOWN]:
+                record = json.loads(line)
+                raw = record.get("raw")
+                out.append(
+                    {
+                        "model": run.model,
+                        "file": task,
+                        "doc_id": record.get("doc_id"),
+                        "status": _status(record),
+                        "prompt": record.get("prompt", ""),
+                        "output": raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False),
+                        "extracted": record.get("extracted"),
+                        "gold": record.get("gold"),
+                    }
+                )
     return out
 
 
-def html(folders: list[Folder], board: pd.DataFrame, tables: dict, incomplete=()) -> str:
+def _environment():
     import jinja2
 
-    env = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(plugin_dir("reports") / "templates"),
         autoescape=True,  # every piece of model or data text is escaped
     )
+
+
+def write_pages(target: Path, folders: list[Folder], board: Board, tables: dict, incomplete=()) -> list[Path]:
+    """Every page of the site under ``target``; the plots under ``target/plots`` must exist already."""
+    env = _environment()
+    plots = target / "plots"
     runs = [f for f in folders if f.kind == "run"]
-    return env.get_template("index.html.j2").render(
-        columns=[c for c in board.columns if not c.endswith((" n", " excluded")) and c != "model_id"],
+    paper_links = [(name, title) for name, (title, _) in tables.items()]
+    pages = sorted({c.task for g in board.groups for c in g.columns if c.task})
+    written = []
+
+    def write(path: Path, template: str, root: str, **context) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        html = env.get_template(template).render(root=root, paper_links=paper_links, **context)
+        path.write_text(html, encoding="utf-8")
+        written.append(path)
+
+    write(
+        target / "index.html",
+        "index.html.j2",
+        "",
+        board=board,
+        measured_rows=any(r.measured for r in board.rows),
+        published_count=sum(not r.measured for r in board.rows),
         incomplete=[(str(p), why) for p, why in incomplete],
-        board=board.to_dict("records"),
-        tables={
-            name: (title, df.to_dict("records"), list(df.columns)) for name, (title, df) in tables.items()
-        },
-        runs=[
-            {"model": r.model, "path": r.path.name, "samples": _samples(r), "metrics": r.data} for r in runs
+        task_pages=pages,
+        stage_plots=[
+            (p.stem.removeprefix("stages-"), data_uri(p)) for p in sorted(plots.glob("stages-*.png"))
         ],
-        judges=[f for f in folders if f.kind == "judge"],
+        judges=[f for f in folders if f.kind == "judge" and "dimensions" in f.data],
+        judge_plots={
+            f.path.name: data_uri(plots / f"judge-{f.path.name}.png") for f in folders if f.kind == "judge"
+        },
         bias=[f for f in folders if f.kind == "bias"],
-        json=json,
+        bias_plot=data_uri(plots / "bias.png"),
+        runs=[
+            {
+                "model": r.model,
+                "path": r.path.name,
+                "status": "incomplete" if r.status.get("complete") is False else "complete",
+                "tasks": sorted({s["task"] for s in r.data} & set(pages)),
+            }
+            for r in runs
+        ],
     )
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Text cells that a spreadsheet would run as a formula get a leading ``'`` (OWASP's advice)."""
-    return df.map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
-
-
-def markdown_safe(df: pd.DataFrame) -> str:
-    """A Markdown table whose text cells cannot break its columns."""
-    cells = df.astype(object).where(df.notna(), "")  # an empty cell, never "nan" or "<NA>"
-    cells = cells.map(lambda v: v.replace("|", "\\|").replace("\n", " ") if isinstance(v, str) else v)
-    return cells.to_markdown(index=False)
+    for task in pages:
+        group = members(task)
+        tasks = (task, *(t for t in group if t != task))
+        metrics = [(r.model, s) for r in runs for s in r.data if s["task"] in tasks]
+        samples = _samples(runs, tasks)
+        write(
+            target / "tasks" / f"{task}.html",
+            "task.html.j2",
+            "../",
+            task=task,
+            group=group_of(task),
+            chance=benchmarks().get(group_of(task), {}).get("chance"),
+            members=tasks,
+            metrics=metrics,
+            plot=data_uri(plots / f"{task}.png"),
+            samples=samples,
+            models=sorted({s["model"] for s in samples}),
+            shown=SAMPLES_SHOWN,
+        )
+    for name, (title, df) in tables.items():
+        write(
+            target / "papers" / f"{name}.html",
+            "paper.html.j2",
+            "../",
+            title=title,
+            columns=list(df.columns),
+            rows=df.to_dict("records"),
+        )
+    return written

@@ -17,7 +17,7 @@ log = logging.getLogger("medbench")
 
 def plot_tasks(runs: list[Folder], out: Path, headline: Headline = None) -> list[str]:
     """One bar chart per task: the main metric of every model."""
-    from medbench.plotting import pyplot, save
+    from medbench.plotting import no_data, pyplot, save
 
     plt = pyplot()
 
@@ -33,52 +33,81 @@ def plot_tasks(runs: list[Folder], out: Path, headline: Headline = None) -> list
                 models.append(model)
                 values.append(100 * scores[(task, *picked)]["value"])
                 label = picked[0]
-        fig, ax = plt.subplots(figsize=(1.5 + 0.8 * len(models), 3))
-        ax.bar(range(len(models)), values, color="#4C72B0")
-        ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.5 + 0.8 * len(models)), 3))
         ax.set_title(task)
-        ax.set_ylabel(f"{label} (x100)")
+        if not models:
+            no_data(ax, "no model has a score for this task")
+        else:
+            bars = ax.bar(range(len(models)), values, color="#4C72B0")
+            ax.bar_label(bars, fmt="%.1f", fontsize=8)
+            ax.margins(y=0.15)  # room for the labels above the tallest bar
+            ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
+            ax.set_ylabel(f"{label} (x100)")
         save(fig, out / task, dpi=110)
         written.append(task)
     return written
 
 
+def _stage_runs(runs: list[Folder]) -> dict[str, dict[str, list[Folder]]]:
+    """recipe -> stage -> the runs of that stage's model, from the model cards beside the models; the
+    model a recipe started from (a stage's ``base_model`` that no stage produced) is stage ``base``."""
+    by_model: dict[str, list[Folder]] = {}
+    for run in runs:
+        by_model.setdefault(str(Path(str(run.config.get("model", ""))).resolve()), []).append(run)
+    cards: dict[str, ModelCard] = {}
+    for model, model_runs in by_model.items():
+        card_file = Path(model) / "medbench_model_card.json"
+        if card_file.is_file():
+            try:
+                cards[model] = schemas.read(ModelCard, card_file)
+            except MedbenchError as exc:
+                log.warning("report: no stage plot for %s: %s", model_runs[0].model, exc)
+    out: dict[str, dict[str, list[Folder]]] = {}
+    for model, card in cards.items():
+        if card.recipe:
+            out.setdefault(card.recipe, {}).setdefault(card.stage, []).extend(by_model[model])
+    for recipe, stages in out.items():
+        produced = {m for m, c in cards.items() if c.recipe == recipe}
+        bases = {
+            str(Path(c.base_model).resolve()) for c in cards.values() if c.recipe == recipe and c.base_model
+        }
+        for base in sorted((bases - produced) & set(by_model)):
+            stages.setdefault("base", []).extend(by_model[base])
+    return out
+
+
 def stage_progression(runs: list[Folder], out: Path) -> list[str]:
-    """Per recipe, each task's main metric across training stages (from the models' model cards)."""
-    from medbench.plotting import pyplot, save
+    """Per recipe, each task's main metric from the base model through every trained stage (all runs
+    of a stage's model together; a later run of a task wins), from the models' model cards."""
+    from medbench.plotting import no_data, pyplot, save
     from medbench.train.stages import registry as stage_registry
 
     plt = pyplot()
-
-    by_recipe: dict[str, dict[str, Folder]] = {}
-    for run in runs:
-        card_file = Path(str(run.config.get("model", ""))) / "medbench_model_card.json"
-        if card_file.is_file():
-            try:
-                card = schemas.read(ModelCard, card_file)
-            except MedbenchError as exc:
-                log.warning("report: no stage plot for %s: %s", run.model, exc)
-                continue
-            if card.recipe:
-                by_recipe.setdefault(card.recipe, {})[card.stage] = run
     written = []
-    for recipe, stages in by_recipe.items():
-        order = [s for s in stage_registry() if s in stages]
-        table = measured([stages[s] for s in order])
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        groups = {t for scores in table.values() for t, _, c in scores if c == "micro"}
-        every = {t for scores in table.values() for t, _, _ in scores}
+    out.mkdir(parents=True, exist_ok=True)
+    for recipe, stages in _stage_runs(runs).items():
+        order = [s for s in ("base", *stage_registry()) if s in stages]
+        tables: dict[str, dict] = {}
+        for stage in order:  # every run of the stage's model, whatever its row label
+            for scores in measured(stages[stage]).values():
+                tables.setdefault(stage, {}).update(scores)
+        groups = {t for scores in tables.values() for t, _, c in scores if c == "micro"}
+        every = {t for scores in tables.values() for t, _, _ in scores}
         tasks = sorted(groups | {t for t in every if not any(t.startswith(f"{g}_") for g in groups)})
+        fig, ax = plt.subplots(figsize=(7, 3.8))
+        ax.set_title(f"{recipe}: main metric by training stage")
         for task in tasks:
             points = []
             for stage in order:
-                scores = table.get(stages[stage].model, {})
-                picked = main_metric(scores, task)
-                value = scores[(task, *picked)]["value"] if picked else None
+                picked = main_metric(tables[stage], task)
+                value = tables[stage][(task, *picked)]["value"] if picked else None
                 points.append(float("nan") if value is None else 100 * value)
             ax.plot(order, points, marker="o", label=task)
-        ax.set_title(f"{recipe}: main metric by training stage")
-        ax.legend(fontsize=7)
+        if tasks:
+            ax.set_ylabel("main metric (x100)")
+            ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        else:
+            no_data(ax, "no stage has a score")
         save(fig, out / f"stages-{recipe}", dpi=110)
         written.append(recipe)
     return written

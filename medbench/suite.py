@@ -127,7 +127,7 @@ def run_suite(config: SuiteConfig) -> tuple[Path, dict]:
 def _run_suite(config: SuiteConfig) -> tuple[Path, dict]:
     from medbench.bias_run import BiasConfig, run_bias
     from medbench.judge import JudgeConfig, run_judge
-    from medbench.report import build
+    from medbench.report_site import build
 
     steps = plan(config)
     root = Path(config.output) / f"{datetime.now():%Y%m%d-%H%M%S}-suite-{config.suite}"

@@ -26,3 +26,76 @@ def test_chinese_labels_have_glyphs(tmp_path):
     missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
     assert missing == []
     assert (tmp_path / "zh.png").stat().st_size > 0
+
+
+def _texts(svg) -> list[str]:
+    """The text drawn in a matplotlib SVG (each piece is kept as an XML comment beside its glyphs)."""
+    import re
+
+    return re.findall(r"<!-- (.*?) -->", svg.read_text(encoding="utf-8"))
+
+
+def _fills(svg) -> set[str]:
+    import re
+
+    return {c.lower() for c in re.findall(r"fill: ?(#[0-9a-fA-F]{6})", svg.read_text(encoding="utf-8"))}
+
+
+def test_the_judge_plot_stacks_three_coloured_outcomes_and_labels_each_share(tmp_path):
+    from medbench.plotting import OUTCOME_COLOURS, judge_bars
+
+    def dim(win, tie, loss, judged=10):
+        return {"judged": judged, "rates": {"win": win, "tie": tie, "loss": loss}}
+
+    summary = {
+        "model_a": "dpo",
+        "model_b": "sft",
+        "task": "huatuo26m",
+        "dimensions": {"safety": dim(0.5, 0.3, 0.2), "professionalism": dim(0.1, 0.6, 0.3)},
+    }
+    judge_bars(summary, tmp_path / "judge")
+    texts = _texts(tmp_path / "judge.svg")
+    assert {"safety", "professionalism", "win", "tie", "loss"} <= set(texts)
+    assert {"50%", "30%", "20%", "60%"} <= set(texts) and "10%" in texts  # each share written once
+    assert {c.lower() for c in OUTCOME_COLOURS.values()} <= _fills(tmp_path / "judge.svg")
+
+    nothing = {**summary, "dimensions": {"safety": {"judged": 0, "rates": dict.fromkeys(OUTCOME_COLOURS)}}}
+    judge_bars(nothing, tmp_path / "empty")
+    assert any(t.startswith("no data: no item judged") for t in _texts(tmp_path / "empty.svg"))
+
+
+def test_the_stage_plot_runs_from_the_base_model_through_dpo(tmp_path):
+    """Hand-made model cards and run folders: the base model (the first stage's base_model, which no
+    stage produced) comes first, and a stage evaluated in several runs keeps every task."""
+    import json
+    from dataclasses import asdict
+
+    from medbench.folders import collect
+    from medbench.report_plots import stage_progression
+    from medbench.rundir import RunFolder
+    from medbench.summary import Score
+
+    models = tmp_path / "models"
+    previous = str(models / "base")
+    (models / "base").mkdir(parents=True)
+    for stage in ("pretrain", "sft", "dpo"):
+        (models / stage).mkdir()
+        card = {"recipe": "toy", "stage": stage, "base_model": previous}
+        (models / stage / "medbench_model_card.json").write_text(json.dumps(card))
+        previous = str(models / stage)
+
+    def run(model: str, task: str, value: float) -> None:
+        folder = RunFolder.create(tmp_path / "runs", model)
+        folder.write_json("config.json", {"model": str(models / model), "tasks": [task]})
+        folder.write_json("metrics.json", [asdict(Score(task, "acc", value, 10))])
+
+    for i, model in enumerate(("base", "pretrain", "sft", "dpo")):
+        run(model, "medqa_mcmle", 0.2 + 0.1 * i)
+    run("dpo", "cmexam", 0.3)  # the DPO model's second run
+
+    folders, _ = collect([str(tmp_path / "runs")])
+    assert stage_progression(folders, tmp_path / "plots") == ["toy"]
+    texts = _texts(tmp_path / "plots" / "stages-toy.svg")
+    ticks = [t for t in texts if t in ("base", "pretrain", "sft", "dpo")]
+    assert ticks[:4] == ["base", "pretrain", "sft", "dpo"]
+    assert {"medqa_mcmle", "cmexam"} <= set(texts)

@@ -2,10 +2,12 @@
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from selenium.webdriver.common.by import By
 
 from medbench.bias_run import BiasConfig, run_bias
 from medbench.cli import main
@@ -134,16 +136,15 @@ def test_a_folder_that_is_not_a_run_is_one_clear_line(tmp_path, capsys):
     assert "holds no run, judge or bias folders" in capsys.readouterr().err
 
 
-def test_html_in_headless_chromium_sorts_escapes_and_screenshots(site):
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Selenium (the real browser a user opens the page in)."""
     chromium, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver_bin):
         pytest.skip("Debian chromium and chromium-driver are not installed (.ci/run installs them)")
     from selenium import webdriver
-    from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
 
-    _, out = site
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in (
@@ -155,30 +156,174 @@ def test_html_in_headless_chromium_sorts_escapes_and_screenshots(site):
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        "--hide-scrollbars",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(driver_bin), options=options)
-    try:
+    yield driver
+    driver.quit()
+
+
+def _viewport(driver, width: int, height: int) -> None:
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+
+
+def _shot(driver, name: str) -> None:
+    """A screenshot under test-artifacts/ (git-ignored), to look at."""
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    assert driver.save_screenshot(str(artifacts / name))
+
+
+def _visible(driver, css: str) -> list:
+    return [e for e in driver.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()]
+
+
+def test_html_in_headless_chromium_sorts_and_escapes(site, browser):
+    from selenium.common.exceptions import NoAlertPresentException
+
+    _, out = site
+    driver = browser
+    driver.get((out / "index.html").as_uri())
+
+    def models():
+        return [
+            r.find_elements(By.TAG_NAME, "td")[0].get_attribute("textContent")
+            for r in driver.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")
+        ]
+
+    header = driver.find_elements(By.CSS_SELECTOR, "#leaderboard th")[0]
+    header.click()
+    descending = models()
+    header.click()
+    ascending = models()
+    assert sorted(descending) == sorted(ascending) and descending != ascending  # same rows, reordered
+    assert descending[0] == ascending[-1] or descending[0].casefold() == ascending[-1].casefold()
+    driver.get((out / "tasks" / "medqa_mcmle_gen.html").as_uri())  # the samples, with the hostile output
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text  # noqa: B018 - the hostile output must not have run
+    assert driver.execute_script("return document.body.textContent.includes(arguments[0])", XSS)
+
+
+def test_the_leaderboard_is_one_row_per_model_fits_a_laptop_and_toggles_published_rows(site, browser):
+    _, out = site
+    driver = browser
+    for width, height in ((1366, 900), (1920, 1080)):
+        _viewport(driver, width, height)
         driver.get((out / "index.html").as_uri())
+        measured_only = [r.text.split("\n")[0] for r in _visible(driver, "#leaderboard tbody tr")]
+        assert not _visible(driver, "#leaderboard tr.reported")  # measured rows only, at first
+        assert len(measured_only) == len(set(measured_only)) == 2  # the tiny model and the scripted one
+        driver.find_element(By.ID, "show-published").click()
+        reported = _visible(driver, "#leaderboard tr.reported")
+        assert len(reported) > 5 and _visible(driver, "dl.legend sup, dl.legend dt")
+        names = [r.find_element(By.TAG_NAME, "td").text for r in reported]
+        assert len(names) == len(set(names))  # one row per published model, its tables merged
+        assert all(r.find_elements(By.TAG_NAME, "sup") for r in reported)  # each number names its source
+        table_width = driver.execute_script("return document.getElementById('leaderboard').scrollWidth")
+        assert table_width <= width, f"the table is {table_width} px wide at {width} px"
+        _shot(driver, f"leaderboard-{width}x{height}.png")
 
-        def models():
-            return [
-                r.find_elements(By.TAG_NAME, "td")[0].text
-                for r in driver.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")
-            ]
 
-        header = driver.find_elements(By.CSS_SELECTOR, "#leaderboard th")[0]
-        header.click()
-        descending = models()
-        header.click()
-        ascending = models()
-        assert sorted(descending) == sorted(ascending) and descending != ascending  # same rows, reordered
-        assert descending[0] == ascending[-1] or descending[0].casefold() == ascending[-1].casefold()
-        with pytest.raises(NoAlertPresentException):
-            driver.switch_to.alert.text  # noqa: B018 - the hostile output must not have run
-        assert driver.execute_script("return document.body.textContent.includes(arguments[0])", XSS)
-        artifacts = ROOT / "test-artifacts"
-        artifacts.mkdir(exist_ok=True)
-        assert driver.save_screenshot(str(artifacts / "leaderboard.png"))
-    finally:
-        driver.quit()
+def _hand_made_runs(root: Path) -> None:
+    """Two models' runs of one C-Eval subject, written by hand: items 0-3 right for A, 2-5 for B,
+    item 6 unparsed by A."""
+    from dataclasses import asdict
+
+    from medbench.rundir import RunFolder
+    from medbench.summary import Score
+
+    for name, right in (("model-a", {0, 1, 2, 3}), ("model-b", {2, 3, 4, 5})):
+        folder = RunFolder.create(root, f"/models/{name}")
+        folder.write_json("config.json", {"model": f"/models/{name}", "tasks": ["ceval_med_physician"]})
+        folder.write_json("model.json", {"weights_sha256": name})
+        folder.write_json(
+            "metrics.json", [asdict(Score("ceval_med_physician", "acc", len(right) / 8, 8, 0.1))]
+        )
+        (folder.path / "samples").mkdir()
+        lines = []
+        for i in range(8):
+            extracted = None if (name, i) == ("model-a", 6) else ("A" if i in right else "B")
+            record = {"doc_id": i, "prompt": f"问题{i}：哪个器官？", "raw": f"答案：{extracted}"}
+            lines.append({**record, "extracted": extracted, "gold": "A", "correct": i in right})
+        (folder.path / "samples" / "ceval_med_physician.jsonl").write_text(
+            "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8"
+        )
+
+
+def test_a_task_page_filters_samples_and_shows_chinese_and_its_plot(tmp_path, browser):
+    from selenium.webdriver.support.ui import Select
+
+    _hand_made_runs(tmp_path / "runs")
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "site"), "--no-published"]) == 0
+    driver = browser
+    _viewport(driver, 1366, 900)
+    driver.get((tmp_path / "site" / "tasks" / "ceval_med_physician.html").as_uri())
+    assert (
+        driver.find_element(By.CSS_SELECTOR, "figure img").get_attribute("src").startswith("data:image/png")
+    )
+
+    def shown() -> list[tuple[str, int, str]]:
+        return sorted(
+            (
+                s.get_attribute("data-model"),
+                int(s.get_attribute("data-key").split("#")[1]),
+                s.get_attribute("data-status"),
+            )
+            for s in _visible(driver, "#samples .sample")
+        )
+
+    assert len(shown()) == 16
+    for box in driver.find_elements(By.CSS_SELECTOR, ".f-status"):
+        if box.get_attribute("value") != "wrong":
+            box.click()  # wrong only
+    assert [(m, i) for m, i, _ in shown()] == [("model-a", 4), ("model-a", 5), ("model-a", 7)] + [
+        ("model-b", i) for i in (0, 1, 6, 7)
+    ]
+    driver.find_element(By.CSS_SELECTOR, ".f-status[value=correct]").click()
+    Select(driver.find_element(By.ID, "f-flip")).select_by_visible_text("model-b")
+    assert shown() == [
+        ("model-a", 0, "correct"),
+        ("model-a", 1, "correct"),
+        ("model-a", 4, "wrong"),
+        ("model-a", 5, "wrong"),
+    ]  # item 6: unparsed by A, not a flip
+    Select(driver.find_element(By.ID, "f-flip")).select_by_index(0)
+    driver.find_element(By.CSS_SELECTOR, ".f-status[value=unparsed]").click()
+    Select(driver.find_element(By.ID, "f-model")).select_by_visible_text("model-a")
+    assert ("model-a", 6, "unparsed") in shown() and {m for m, _, _ in shown()} == {"model-a"}
+    if subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout.strip():
+        assert driver.execute_script("return document.fonts.check('14px \"Noto Sans CJK SC\"', '问题')")
+    _shot(driver, "task-page-1366x900.png")
+
+
+AXE = ROOT / "tests" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_the_pages_pass_axe_core_with_no_serious_violations(site, browser):
+    if not AXE.is_file():
+        pytest.skip("axe-core is not installed: npm ci --prefix tests/a11y (.ci/run does)")
+    _, out = site
+    driver = browser
+    script = AXE.read_text(encoding="utf-8")
+    pages = [
+        out / "index.html",
+        out / "tasks" / "medqa_mcmle_gen.html",
+        out / "papers" / "qilin_med_table4.html",
+    ]
+    for page in pages:
+        driver.get(page.as_uri())
+        driver.execute_script(script)
+        result = driver.execute_async_script(
+            "var done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']}).then(function (r) { done(r.violations); });"
+        )
+        serious = [
+            f"{v['id']} ({v['impact']}): {v['help']} -- {v['nodes'][0]['html'][:120]}"
+            for v in result
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert not serious, f"{page.name}: " + "; ".join(serious)

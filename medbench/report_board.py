@@ -1,0 +1,234 @@
+"""The leaderboard page's table: one row per model, columns grouped under their benchmark.
+
+Measured rows come from the run folders (each cell: the main metric x100, its 95% interval from the
+score's standard error, the items it rests on and those excluded, and a link to the task's page).
+Published numbers of every paper table are merged into one row per model name, each cell marked with
+its source (a footnote letter, explained in the legend) -- never averaged with measured ones. Bias
+scale means and judge win rates join the row of the model they measured. Column groups come from
+``reports/benchmarks.yaml`` (which also says what guessing scores on a multiple-choice benchmark).
+"""
+
+from __future__ import annotations
+
+import functools
+import string
+from dataclasses import dataclass, field
+
+import yaml
+
+from medbench.folders import Folder
+from medbench.paths import plugin_dir
+from medbench.report import Headline, excluded, main_metric, measured, members, published_records
+
+Z95 = 1.96
+
+
+@dataclass
+class Column:
+    key: str  # the leaderboard's column label, e.g. "ceval_med (acc, micro)"
+    group: str
+    task: str | None  # the task page it links to
+    heading: str  # the task (or what the column measures)
+    metric: str
+    published_only: bool = False  # no measured row has a value here (hidden with the papers' rows)
+
+
+@dataclass
+class Cell:
+    value: float | None
+    interval: float | None = None  # half-width of the 95% interval, x100
+    n: int | None = None
+    excluded: str = "0"
+    markers: str = ""  # footnote letters of published values
+    link: str | None = None
+    note: str = ""  # hover text
+
+
+@dataclass
+class Row:
+    model: str
+    measured: bool
+    identity: str = ""
+    status: str = ""
+    cells: dict[str, Cell] = field(default_factory=dict)
+    averages: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class Group:
+    name: str
+    columns: list[Column]
+    chance: dict | None
+    averaged: list[str]  # the columns whose mean each row shows (none: no average column)
+
+
+@dataclass
+class Board:
+    groups: list[Group]
+    rows: list[Row]
+    legend: dict[str, str]  # footnote letter -> source
+
+
+@functools.lru_cache(maxsize=1)
+def benchmarks() -> dict[str, dict]:
+    return yaml.safe_load((plugin_dir("reports") / "benchmarks.yaml").read_text(encoding="utf-8"))
+
+
+def group_of(task: str) -> str:
+    """The benchmark a task is reported under: the group with the longest matching name prefix."""
+    best, length = "Other", 0
+    for name, spec in benchmarks().items():
+        for prefix in spec["tasks"]:
+            if (task == prefix or task.startswith(prefix + "_")) and len(prefix) > length:
+                best, length = name, len(prefix)
+    return best
+
+
+def _label(task: str, metric: str, convention: str) -> str:
+    return f"{task} ({metric}{', ' + convention if convention else ''})"
+
+
+class Rows:
+    """Measured rows, one per model: the cells of every folder of one model (same full name and
+    fingerprint) share a row, unless two folders score the same column (two settings of one model,
+    say ``--limit 10`` and ``--limit 20``): then each keeps its own row, labelled with its settings."""
+
+    def __init__(self) -> None:
+        self.by_identity: dict[str, list[tuple[Row, str]]] = {}
+
+    def cells(self, folder: Folder, keys: list[str]) -> dict[str, Cell]:
+        """The cell dict of the row the folder's cells ``keys`` go to."""
+        rows = self.by_identity.setdefault(folder.identity or folder.model, [])
+        for row, _ in rows:
+            if not any(k in row.cells for k in keys):
+                break
+        else:
+            row = Row(folder.name or folder.model, True, folder.full_name)
+            rows.append((row, folder.model))
+        if folder.kind == "run" and folder.status.get("complete") is False:
+            row.status = "incomplete"
+        return row.cells
+
+    def rows(self) -> list[Row]:
+        out = []
+        for rows in self.by_identity.values():
+            for row, label in rows:
+                row.model = label if len(rows) > 1 else row.model
+                row.status = row.status or "complete"
+                out.append(row)
+        return out
+
+
+def _measured(runs: list[Folder], rows: Rows, headline: Headline) -> dict[str, Column]:
+    table = measured(runs)
+    tasks = sorted({task for scores in table.values() for task, _, _ in scores})
+    groups = {t for scores in table.values() for t, _, c in scores if c == "micro"}
+    inside = {leaf for g in groups for leaf in members(g) if leaf != g}  # shown on the group's page
+    shown = [t for t in tasks if t not in inside]
+    folder = {run.model: run for run in runs}
+    columns: dict[str, Column] = {}
+    for model, scores in table.items():
+        cells = {}
+        for task in shown:
+            picked = main_metric(scores, task, headline)
+            if not picked:
+                continue
+            s = scores[(task, *picked)]
+            key = _label(task, *picked)
+            columns.setdefault(key, Column(key, group_of(task), task, task, picked[0]))
+            stderr = s.get("stderr")
+            cells[key] = Cell(
+                None if s["value"] is None else 100 * s["value"],
+                Z95 * 100 * stderr if isinstance(stderr, int | float) and stderr == stderr else None,
+                s["n"],
+                excluded(s),
+                link=f"tasks/{task}.html",
+            )
+        rows.cells(folder[model], list(cells)).update(cells)
+    return columns
+
+
+def _published(columns: dict[str, Column]) -> tuple[list[Row], dict[str, str]]:
+    """The papers' numbers for the shown columns, one row per model name (kept apart from any
+    measured row of that name), and the footnote legend."""
+    rows: dict[str, Row] = {}
+    legend: dict[str, str] = {}
+    letters: dict[str, str] = {}
+    for record in published_records(list(columns)):
+        source = f"{record['paper']} {record['table']}"
+        marker = letters.setdefault(source, string.ascii_lowercase[len(letters) % 26])
+        legend[marker] = f"{source} (reported by the paper)"
+        key = record["label"]
+        if key not in columns:  # the paper measured something else: its own column beside ours
+            column = Column(key, group_of(record["task"]), None, record["name"], record["metric"], True)
+            columns[key] = column
+        row = rows.setdefault(record["model"], Row(record["model"], False))
+        cell = row.cells.get(key)
+        if cell is None:
+            row.cells[key] = Cell(record["value"], markers=marker, note=source)
+        elif cell.value != record["value"]:  # two sources disagree: both shown, neither chosen
+            cell.note += f"; {source}: {record['value']}"
+            cell.markers = cell.markers.rstrip("*") + ("" if marker in cell.markers else marker) + "*"
+        elif marker not in cell.markers:
+            cell.markers += marker
+    return list(rows.values()), legend
+
+
+def _extras(folders: list[Folder], rows: Rows, columns: dict[str, Column]) -> None:
+    """Bias scale means and judge win rates, in the row of the model they measured."""
+    by_folder = {f.path.name: f for f in folders if f.kind == "run"}
+    for bias in (f for f in folders if f.kind == "bias"):
+        for s in bias.data:
+            key = f"{s['scale'].upper()} mean"
+            columns.setdefault(key, Column(key, "Bias", None, s["scale"].upper(), f"mean {s['range']}"))
+            half = None if s["mean"] is None else (s["ci95"][1] - s["ci95"][0]) / 2
+            rows.cells(bias, [key])[key] = Cell(s["mean"], half, s["items_answered"], link="#bias")
+    for judge in (f for f in folders if f.kind == "judge" and "dimensions" in f.data):
+        data = judge.data
+        dim, stats = next(iter(data["dimensions"].items()))
+        a, b = by_folder.get(data["model_a"]), by_folder.get(data["model_b"])
+        if a is None:  # the judged run is not in this report
+            continue
+        key = f"win % vs {b.model if b else data['model_b']} ({data['task']})"
+        heading = f"vs {b.name if b else data['model_b']}"
+        columns.setdefault(key, Column(key, "Judge", None, heading, f"win % ({dim})"))
+        rate = stats["rates"].get("win")
+        low, high = (stats.get("ci95") or {}).get("win") or (None, None)
+        rows.cells(a, [key])[key] = Cell(
+            None if rate is None else 100 * rate,
+            None if low is None else 50 * (high - low),
+            stats["judged"],
+            link=f"#judge-{judge.path.name}",
+        )
+
+
+def board(folders: list[Folder], with_published: bool = True, headline: Headline = None) -> Board:
+    runs = [f for f in folders if f.kind == "run"]
+    rows = Rows()
+    columns = _measured(runs, rows, headline)
+    _extras(folders, rows, columns)
+    published, legend = _published(columns) if with_published else ([], {})
+    every = [*rows.rows(), *published]
+    groups = []
+    for name in [*benchmarks(), "Judge", "Bias", "Other"]:
+        cols = sorted((c for c in columns.values() if c.group == name), key=lambda c: c.key)
+        if cols:
+            groups.append(Group(name, cols, benchmarks().get(name, {}).get("chance"), _averaged(cols)))
+    for row in every:
+        for g in groups:
+            values = [row.cells[k].value if k in row.cells else None for k in g.averaged]
+            complete = bool(g.averaged) and all(v is not None for v in values)
+            row.averages[g.name] = sum(values) / len(values) if complete else None
+    visible = [r for r in every if any(c.value is not None for c in r.cells.values())]
+    visible.sort(key=lambda r: (not r.measured, r.model.casefold()))
+    return Board(groups, visible, legend)
+
+
+def _averaged(columns: list[Column]) -> list[str]:
+    """The columns a group's average is taken over: its measured tasks, when there are several of one
+    metric (a task and its other scoring mode are one task: no average of the two)."""
+    tasks = [c for c in columns if c.task and not c.published_only]
+    bases = {c.task.removesuffix("_gen").removesuffix("_loglik") for c in tasks}
+    if len(tasks) < 2 or len({c.metric for c in tasks}) > 1 or len(bases) < len(tasks):
+        return []
+    return [c.key for c in tasks]

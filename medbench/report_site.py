@@ -1,0 +1,68 @@
+"""``medbench report``: leaderboards, paper-style tables, pages and plots from run, judge and bias
+folders.
+
+Nothing is recomputed: every number comes from a folder's ``metrics.json`` / ``summary.json``.
+Outputs under ``--out``: ``leaderboard.md``/``.csv`` (every measured column with its n and
+exclusions), ``tables/<paper table>.{md,csv,tex}`` with the published rows beside the measured ones
+(marked "reported", never averaged with ours), and with ``html``: ``index.html`` (the grouped
+leaderboard), ``tasks/<task>.html``, ``papers/<table>.html`` and ``plots/<name>.{png,svg}``. A run
+folder without ``metrics.json`` (a killed run) is listed as incomplete and skipped. Text cells are made
+safe for spreadsheets (no formula can start a CSV cell) and for Markdown (a ``|`` in a name does not
+split a row).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medbench.folders import collect
+from medbench.report import Headline, check_headline, leaderboard, paper_tables
+from medbench.safe_cells import markdown_safe, spreadsheet_safe
+
+
+def build(
+    paths: list[str],
+    out: str,
+    formats: list[str],
+    with_published: bool = True,
+    tables: list[str] | None = None,
+    headline: Headline = None,
+) -> Path:
+    check_headline(headline)
+    folders, incomplete = collect(paths)
+    runs = [f for f in folders if f.kind == "run"]
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    board = leaderboard(runs, with_published, headline)
+    tables = paper_tables(runs, with_published, tables)
+    skipped_note = "".join(f"\n- left out, incomplete: {p} ({why})" for p, why in incomplete)
+    if "md" in formats:
+        (target / "leaderboard.md").write_text(
+            markdown_safe(board)
+            + "\n"
+            + (f"\nRun folders not reported:{skipped_note}\n" if incomplete else ""),
+            encoding="utf-8",
+        )
+    if "csv" in formats:
+        spreadsheet_safe(board).to_csv(target / "leaderboard.csv", index=False)
+    table_dir = target / "tables"
+    table_dir.mkdir(exist_ok=True)
+    for name, (title, df) in tables.items():
+        if "md" in formats:
+            (table_dir / f"{name}.md").write_text(f"{title}\n\n{markdown_safe(df)}\n", encoding="utf-8")
+        if "csv" in formats:
+            spreadsheet_safe(df).to_csv(table_dir / f"{name}.csv", index=False)
+        if "latex" in formats:
+            (table_dir / f"{name}.tex").write_text(
+                df.to_latex(index=False, na_rep="--", caption=title, escape=True), encoding="utf-8"
+            )
+    if "html" in formats:
+        from medbench.report_board import board as grouped
+        from medbench.report_html import write_pages
+        from medbench.report_plots import extra_plots, plot_tasks, stage_progression
+
+        plot_tasks(runs, target / "plots", headline)
+        stage_progression(runs, target / "plots")
+        extra_plots(folders, target / "plots")
+        write_pages(target, folders, grouped(folders, with_published, headline), tables, incomplete)
+    return target
