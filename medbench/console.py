@@ -4,17 +4,19 @@ The console carries medbench's own lines: which stage and task, the tables, warn
 user's own data (once each, with file and row), errors. Everything the libraries say -- lm-eval's and
 transformers' logs, Python warnings (FutureWarnings and the like), jieba's dictionary loading, the
 trainers' per-step loss dictionaries -- goes to the ``log.txt`` of the run or training folder being
-written, not the console, unless ``-v``. When stdout is not a terminal (CI logs, ``> out.txt``)
-there are no progress bars either.
+written, not the console, unless ``-v``. The libraries' tqdm bars are drawn into the void: in a
+terminal, :mod:`medbench.progress` shows them as rows of one live display; elsewhere (CI logs,
+``> out.txt``) nothing is drawn.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from medbench import progress
 
 #: loggers whose records reach the console at INFO (everything else: ERROR and above only)
 OWN = "medbench"
@@ -65,8 +67,8 @@ def setup(verbose: bool) -> None:
             handler.addFilter(_Once())
     logging.captureWarnings(True)  # Python warnings become log records (py.warnings): log.txt only
     _quiet_jieba()
-    if not sys.stdout.isatty():
-        _no_progress_bars()
+    _void_bars()
+    progress.start()
 
 
 def _quiet_jieba() -> None:
@@ -84,25 +86,39 @@ def _quiet_jieba() -> None:
         pass
 
 
-def _no_progress_bars() -> None:
+def _void_bars() -> None:
     """Every tqdm bar drawn into the void, whatever its caller asked (lm-eval passes
-    ``disable=False``). Drawn, not disabled: callers read a bar's timings (vLLM divides by
-    ``format_dict["elapsed"]``, which a disabled bar does not keep)."""
+    ``disable=False``), and mirrored in the live display where there is one. Drawn, not disabled:
+    callers read a bar's timings (vLLM divides by ``format_dict["elapsed"]``, which a disabled bar
+    does not keep)."""
     import os
 
     from tqdm import std
 
     if getattr(std.tqdm.__init__, "_medbench_quiet", False):
         return
-    original = std.tqdm.__init__
+    init, show, close = std.tqdm.__init__, std.tqdm.display, std.tqdm.close
     void = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
 
     def __init__(self, *args, **kwargs):
         kwargs["file"] = void
-        original(self, *args, **kwargs)
+        init(self, *args, **kwargs)
+        if (live := progress.display()) and not self.disable:
+            live.opened(self)
+
+    def display(self, *args, **kwargs):
+        drawn = show(self, *args, **kwargs)
+        if live := progress.display():
+            live.shown(self)
+        return drawn
+
+    def close_(self):
+        close(self)
+        if live := progress.display():
+            live.closed(self)
 
     __init__._medbench_quiet = True
-    std.tqdm.__init__ = __init__
+    std.tqdm.__init__, std.tqdm.display, std.tqdm.close = __init__, display, close_
 
 
 @contextmanager
@@ -126,7 +142,8 @@ def _quiet() -> bool:
 
 def quiet_trainer(trainer) -> None:
     """A trainer's per-step log dictionaries to log.txt (logger ``medbench.steps``) instead of print;
-    with ``-v`` (or outside the CLI) the trainer prints as usual."""
+    in a terminal its step bar stays (a row of the live display). With ``-v`` (or outside the CLI)
+    the trainer prints as usual."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback, TrainerCallback
 
     if not _quiet():
@@ -137,6 +154,12 @@ def quiet_trainer(trainer) -> None:
             if state.is_local_process_zero and logs:
                 logging.getLogger(f"{OWN}.steps").info("step %s: %s", state.global_step, logs)
 
+    class _StepBar(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            pass  # the bar only: the dictionaries go to log.txt
+
     for callback in (PrinterCallback, ProgressCallback):
         trainer.remove_callback(callback)
     trainer.add_callback(_LogSteps())
+    if progress.display():
+        trainer.add_callback(_StepBar())

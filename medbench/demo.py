@@ -13,10 +13,18 @@ import json
 import time
 from pathlib import Path
 
+from medbench import progress
 from medbench.errors import MedbenchError
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
 from medbench.summary import Score
+
+
+def _step(text: str) -> None:
+    """One line per demo step, also the live display's stage row in a terminal."""
+    print(f"[demo] {text} ...", flush=True)
+    progress.stage(text)
+
 
 STAGES = ("pretrain", "sft", "reward", "dpo")
 EVALUATED = ("base", "pretrain", "sft", "dpo")
@@ -76,7 +84,7 @@ def judge_step(out: Path, recipe) -> None:
         return
     sft_run = next(p for p in sorted(out.glob("*-sft")) if (p / "samples" / "huatuo26m.jsonl").is_file())
     final = stage_config(recipe, "dpo").output_dir
-    print("[demo] judge step: Zhongjing suite, DPO vs SFT answers, judged by a served model ...", flush=True)
+    _step("judge step: Zhongjing suite, DPO vs SFT answers, judged by a served model")
     with transformers_serve(final) as url:
         root, _ = run_suite(
             SuiteConfig(
@@ -132,7 +140,7 @@ def demo(output: str, backend: str = "hf", backend_options: dict | None = None) 
     cards: dict[str, dict] = {}
     for stage in STAGES:
         started = time.time()
-        print(f"[demo] training stage {stage} ...", flush=True)
+        _step(f"training stage {stage}")
         cards[stage] = run_stage(stage, stage_config(recipe, stage), recipe)
         print(
             f"[demo] {stage}: {cards[stage]['steps']} steps, loss {cards[stage]['first_loss']:.3f} -> "
@@ -142,7 +150,7 @@ def demo(output: str, backend: str = "hf", backend_options: dict | None = None) 
     results: dict[str, list[Score]] = {}
     for name in EVALUATED:
         model = "tiny" if name == "base" else stage_config(recipe, name).output_dir
-        print(f"[demo] evaluating {name} on the bundled sample tasks ...", flush=True)
+        _step(f"evaluating {name} on the bundled sample tasks")
         _, results[name] = run(
             RunConfig(
                 model=model,
@@ -155,7 +163,7 @@ def demo(output: str, backend: str = "hf", backend_options: dict | None = None) 
         )
     table = comparison_table(results, cards)
     final = stage_config(recipe, "dpo").output_dir
-    print("[demo] Qilin-Med suite on the DPO model (bundled samples) ...", flush=True)
+    _step("Qilin-Med suite on the DPO model (bundled samples)")
     suite_root, _ = run_suite(
         SuiteConfig(
             suite="qilin_med",
@@ -167,7 +175,7 @@ def demo(output: str, backend: str = "hf", backend_options: dict | None = None) 
         )
     )
     judge_step(out, recipe)
-    print("[demo] CAMI bias scale on the DPO model (option log-likelihoods) ...", flush=True)
+    _step("CAMI bias scale on the DPO model (option log-likelihoods)")
     run_bias(BiasConfig(scale="cami", model=final, mode="loglik", output=str(out), **chosen))
     build([str(out)], str(out / "report"), ["md", "csv", "latex", "html"])
     table += "\nPaper tables (the measured row beside the paper's numbers):\n"

@@ -137,6 +137,6 @@ def name_rows(folders: list[Folder]) -> None:
     for f in folders:
         variants = {g.settings for g in folders if g.identity == f.identity and g.kind == f.kind}
         differing = [k for k, v in f.settings if len({dict(s).get(k) for s in variants}) > 1]
-        shown = ", ".join(f"{k}={v}" for k, v in f.settings if k in differing)
+        shown = ", ".join(f"{k}={'default' if v is None else v}" for k, v in f.settings if k in differing)
         f.name = labels[f.identity]
         f.model = f.name + (f" ({shown})" if shown else "")

@@ -134,12 +134,19 @@ def write_pages(target: Path, folders: list[Folder], board: Board, tables: dict,
             shown=SAMPLES_SHOWN,
         )
     for name, (title, df) in tables.items():
+        measured_rows = df["Source"] == "measured"
+        conventions = {}
+        if "Convention" in df:  # said once above the table, not on every row
+            conventions = {"measured rows": df[measured_rows], "published rows": df[~measured_rows]}
+            conventions = {k: v["Convention"] for k, v in conventions.items()}
         write(
             target / "papers" / f"{name}.html",
             "paper.html.j2",
             "../",
             title=title,
-            columns=list(df.columns),
-            rows=df.to_dict("records"),
+            source=sorted(set(df[~measured_rows]["Source"])),
+            conventions={k: sorted(set(v.dropna())) for k, v in conventions.items() if len(v.dropna())},
+            columns=[c for c in df.columns if c != "Convention"],
+            rows=df.assign(Source=df["Source"].where(measured_rows, "paper")).to_dict("records"),
         )
     return written

@@ -3,6 +3,7 @@ and the judge and bias charts of the folders reported (drawn by :mod:`medbench.p
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -48,12 +49,22 @@ def plot_tasks(runs: list[Folder], out: Path, headline: Headline = None) -> list
     return written
 
 
+def _model_path(run: Folder) -> str:
+    """Where the run's model was loaded from: ``model.json``'s resolved path (an alias such as
+    ``tiny`` is not a folder), else the configured model."""
+    try:
+        path = json.loads((run.path / "model.json").read_text(encoding="utf-8")).get("path")
+    except (OSError, ValueError, AttributeError):
+        path = None
+    return str(Path(str(path or run.config.get("model", ""))).resolve())
+
+
 def _stage_runs(runs: list[Folder]) -> dict[str, dict[str, list[Folder]]]:
     """recipe -> stage -> the runs of that stage's model, from the model cards beside the models; the
     model a recipe started from (a stage's ``base_model`` that no stage produced) is stage ``base``."""
     by_model: dict[str, list[Folder]] = {}
     for run in runs:
-        by_model.setdefault(str(Path(str(run.config.get("model", ""))).resolve()), []).append(run)
+        by_model.setdefault(_model_path(run), []).append(run)
     cards: dict[str, ModelCard] = {}
     for model, model_runs in by_model.items():
         card_file = Path(model) / "medbench_model_card.json"
@@ -94,6 +105,7 @@ def stage_progression(runs: list[Folder], out: Path) -> list[str]:
         groups = {t for scores in tables.values() for t, _, c in scores if c == "micro"}
         every = {t for scores in tables.values() for t, _, _ in scores}
         tasks = sorted(groups | {t for t in every if not any(t.startswith(f"{g}_") for g in groups)})
+        tasks = [t for t in tasks if sum(any(k[0] == t for k in tables[s]) for s in order) > 1]  # lines
         fig, ax = plt.subplots(figsize=(7, 3.8))
         ax.set_title(f"{recipe}: main metric by training stage")
         for task in tasks:

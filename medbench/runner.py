@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from medbench import chat, console, llm_extract, thinking
+from medbench import chat, console, llm_extract, progress, thinking
 from medbench.backends import backend_config, registry
 from medbench.catalog import leaf_tasks, load_task_data, task_config
 from medbench.checks import check_config, check_task_data, warn_unusable
@@ -263,6 +263,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
         else out / ".cache" / f"{model_key(model_fp)}{f'.rank{rank}' if rank else ''}.requests.sqlite"
     )
     started = time.time()
+    progress.stage(f"{Path(str(config.model)).name}: {', '.join(config.tasks)}")
     try:
         with (
             console.log_to(folder.path / "log.txt") if folder else nullcontext(),

@@ -66,7 +66,8 @@ def test_the_judge_plot_stacks_three_coloured_outcomes_and_labels_each_share(tmp
 
 def test_the_stage_plot_runs_from_the_base_model_through_dpo(tmp_path):
     """Hand-made model cards and run folders: the base model (the first stage's base_model, which no
-    stage produced) comes first, and a stage evaluated in several runs keeps every task."""
+    stage produced) comes first, a stage evaluated in several runs keeps every task, and a task
+    measured at one stage only draws no line."""
     import json
     from dataclasses import asdict
 
@@ -91,11 +92,13 @@ def test_the_stage_plot_runs_from_the_base_model_through_dpo(tmp_path):
 
     for i, model in enumerate(("base", "pretrain", "sft", "dpo")):
         run(model, "medqa_mcmle", 0.2 + 0.1 * i)
+    run("sft", "cmexam", 0.2)
     run("dpo", "cmexam", 0.3)  # the DPO model's second run
+    run("dpo", "huatuo26m", 0.1)  # one stage only: a point, not a line
 
     folders, _ = collect([str(tmp_path / "runs")])
     assert stage_progression(folders, tmp_path / "plots") == ["toy"]
     texts = _texts(tmp_path / "plots" / "stages-toy.svg")
     ticks = [t for t in texts if t in ("base", "pretrain", "sft", "dpo")]
     assert ticks[:4] == ["base", "pretrain", "sft", "dpo"]
-    assert {"medqa_mcmle", "cmexam"} <= set(texts)
+    assert {"medqa_mcmle", "cmexam"} <= set(texts) and "huatuo26m" not in texts

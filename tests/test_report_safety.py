@@ -113,8 +113,8 @@ def test_a_published_number_that_measures_something_else_gets_its_own_column(tmp
     _, t4 = paper_tables(runs, with_published=True, only=["qilin_med_table4"])["qilin_med_table4"]
     measured = t4[t4["Source"] == "measured"].set_index("Model")
     assert (
-        measured.loc["qilin (mode=None)", "Mode"] == "loglik"
-        and measured.loc["qilin (mode=None)", "Average"] == 40
+        measured.loc["qilin (mode=default)", "Mode"] == "loglik"
+        and measured.loc["qilin (mode=default)", "Average"] == 40
     )
     assert (
         measured.loc["qilin (mode=gen)", "Mode"] == "gen"

@@ -97,7 +97,10 @@ class Judge:
         client = chatcall.client(self.config.base_url, self.config.max_retries, self.config.timeout)
         gate = asyncio.Semaphore(self.config.concurrency)
         try:
-            return await asyncio.gather(*(self._ask(client, gate, p) for p in prompts))
+            from tqdm.asyncio import tqdm_asyncio  # a row of the live display in a terminal
+
+            asks = [self._ask(client, gate, p) for p in prompts]
+            return await tqdm_asyncio.gather(*asks, desc="Judge requests", total=len(asks))
         finally:
             await client.close()
 

@@ -120,8 +120,9 @@ def fit(trainer) -> None:
 def run_stage(name: str, config: StageConfig, recipe: Recipe) -> dict:
     """Train one stage (everything the libraries say in ``<output_dir>/log.txt``); returns its model
     card."""
-    from medbench import console
+    from medbench import console, progress
 
+    progress.stage(f"training stage {name}")
     stage = get_stage(name)
     base = resolve_model_ref(config.model, recipe)
     Path(config.output_dir).mkdir(parents=True, exist_ok=True)
