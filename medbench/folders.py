@@ -119,6 +119,14 @@ def _suffix(name: str, parts: int) -> str:
     return "/".join(_parts(name)[-parts:]) or name
 
 
+def _setting(key: str, value) -> str:
+    """A setting as a row label shows it: an unset limit is every item, any other unset one the
+    default."""
+    if value is None:
+        return "all" if key == "limit" else "default"
+    return str(value)
+
+
 def name_rows(folders: list[Folder]) -> None:
     """Give each folder its row label: the shortest path suffix of its model's name that no other
     model shares (a fingerprint prefix where even full names collide), then the settings in which
@@ -137,6 +145,6 @@ def name_rows(folders: list[Folder]) -> None:
     for f in folders:
         variants = {g.settings for g in folders if g.identity == f.identity and g.kind == f.kind}
         differing = [k for k, v in f.settings if len({dict(s).get(k) for s in variants}) > 1]
-        shown = ", ".join(f"{k}={'default' if v is None else v}" for k, v in f.settings if k in differing)
+        shown = ", ".join(f"{k}={_setting(k, v)}" for k, v in f.settings if k in differing)
         f.name = labels[f.identity]
         f.model = f.name + (f" ({shown})" if shown else "")

@@ -62,6 +62,21 @@ def _samples(runs: list[Folder], tasks: tuple[str, ...]) -> list[dict]:
     return out
 
 
+def _metric_table(metrics: list[tuple[str, dict]]) -> tuple[list[dict], list[dict]]:
+    """A task page's metrics, one row per (task, metric, convention) with a value per model, and the
+    items behind them per (model, task): n (each distinct n where metrics differ) and exclusions."""
+    rows: dict[tuple, dict] = {}
+    counts: dict[tuple, dict] = {}
+    for model, s in metrics:
+        row = rows.setdefault((s["task"], s["metric"], s["convention"]), {**s, "values": {}})
+        row["values"][model] = s
+        count = counts.setdefault((model, s["task"]), {"model": model, "task": s["task"], "n": []})
+        count["n"] += [s["n"]] if s["n"] not in count["n"] else []
+        for why in ("failed", "malformed", "duplicate"):
+            count[why] = max(count.get(why, 0), s.get(f"n_{why}", 0))
+    return list(rows.values()), list(counts.values())
+
+
 def _environment():
     import jinja2
 
@@ -119,6 +134,7 @@ def write_pages(target: Path, folders: list[Folder], board: Board, tables: dict,
         tasks = (task, *(t for t in group if t != task))
         metrics = [(r.model, s) for r in runs for s in r.data if s["task"] in tasks]
         samples = _samples(runs, tasks)
+        table, counts = _metric_table(metrics)
         write(
             target / "tasks" / f"{task}.html",
             "task.html.j2",
@@ -127,7 +143,9 @@ def write_pages(target: Path, folders: list[Folder], board: Board, tables: dict,
             group=group_of(task),
             chance=benchmarks().get(group_of(task), {}).get("chance"),
             members=tasks,
-            metrics=metrics,
+            metric_models=sorted({m for m, _ in metrics}, key=str.casefold),
+            metric_rows=table,
+            counts=counts,
             plot=data_uri(plots / f"{task}.png"),
             samples=samples,
             models=sorted({s["model"] for s in samples}),

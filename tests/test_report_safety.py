@@ -81,7 +81,7 @@ def test_report_writes_every_output_and_keeps_every_model_and_setting_apart(shar
 
 
 def test_models_with_the_same_full_name_but_other_weights_stay_apart(tmp_path):
-    from medbench.report import collect
+    from medbench.folders import collect
 
     root = tmp_path / "runs"
     _run(root, "/m/final", {"weights_sha256": "a" * 64}, 0.3)
@@ -92,7 +92,8 @@ def test_models_with_the_same_full_name_but_other_weights_stay_apart(tmp_path):
 
 
 def test_a_published_number_that_measures_something_else_gets_its_own_column(tmp_path):
-    from medbench.report import collect, leaderboard, paper_tables
+    from medbench.folders import collect
+    from medbench.report import leaderboard, paper_tables
 
     root = tmp_path / "runs"
     for task, value in (("ceval_med", 0.4), ("ceval_med_gen", 0.3)):
@@ -125,7 +126,8 @@ def test_a_published_number_that_measures_something_else_gets_its_own_column(tmp
 
 
 def test_the_headline_convention_picks_the_metric_and_the_column_names_it(tmp_path, capsys):
-    from medbench.report import collect, leaderboard
+    from medbench.folders import collect
+    from medbench.report import leaderboard
 
     root = tmp_path / "runs"
     folder = RunFolder.create(root, "m")
@@ -158,7 +160,7 @@ def test_the_qilin_med_suite_plan_names_its_headline_convention():
 
 
 def test_a_folder_from_a_newer_medbench_is_one_line_and_an_old_one_still_reads(tmp_path, capsys):
-    from medbench.report import collect
+    from medbench.folders import collect
 
     root = tmp_path / "runs"
     old = _run(root, "/m/old", {"weights_sha256": "a" * 64}, 0.3)  # schema 1: no schema_version
