@@ -93,6 +93,11 @@ def main_metric(scores: dict, task: str, headline: Headline = None) -> tuple[str
     return None
 
 
+def column_label(task: str, metric: str, convention: str = "") -> str:
+    """A leaderboard column's name: ``ceval_med (acc, micro)``, ``medqa_mcmle (acc)``."""
+    return f"{task} ({metric}{', ' + convention if convention else ''})"
+
+
 def published_records(columns: list[str]) -> list[dict]:
     """Each published number under one of the leaderboard's columns (a column the paper measured
     differently gets its own label): model, label, value, paper, table, paper column name, task."""
@@ -104,7 +109,7 @@ def published_records(columns: list[str]) -> list[dict]:
     for spec in specs.values():
         part = published[(published["paper"] == spec["paper"]) & (published["table"] == spec["table"])]
         for c in spec["columns"]:
-            label = f"{c['task']} ({c['metric']}{', ' + c['convention'] if c.get('convention') else ''})"
+            label = column_label(c["task"], c["metric"], c.get("convention", ""))
             if label not in columns:
                 continue
             if c.get("published_measures"):  # the paper measured something else: its own column
@@ -150,7 +155,7 @@ def leaderboard(runs: list[Folder], with_published: bool = False, headline: Head
             picked = main_metric(scores, task, headline)
             if picked:
                 s = scores[(task, *picked)]
-                label = f"{task} ({picked[0]}{', ' + picked[1] if picked[1] else ''})"
+                label = column_label(task, *picked)
                 row[label] = None if s["value"] is None else round(100 * s["value"], 2)
                 row[f"{label} n"] = s["n"]
                 row[f"{label} excluded"] = excluded(s)

@@ -18,7 +18,15 @@ import yaml
 
 from medbench.folders import Folder
 from medbench.paths import plugin_dir
-from medbench.report import Headline, excluded, main_metric, measured, members, published_records
+from medbench.report import (
+    Headline,
+    column_label,
+    excluded,
+    main_metric,
+    measured,
+    members,
+    published_records,
+)
 
 Z95 = 1.96
 
@@ -84,10 +92,6 @@ def group_of(task: str) -> str:
     return best
 
 
-def _label(task: str, metric: str, convention: str) -> str:
-    return f"{task} ({metric}{', ' + convention if convention else ''})"
-
-
 class Rows:
     """Measured rows, one per model: the cells of every folder of one model (same full name and
     fingerprint) share a row, unless two folders score the same column (two settings of one model,
@@ -134,7 +138,7 @@ def _measured(runs: list[Folder], rows: Rows, headline: Headline) -> dict[str, C
             if not picked:
                 continue
             s = scores[(task, *picked)]
-            key = _label(task, *picked)
+            key = column_label(task, *picked)
             columns.setdefault(key, Column(key, group_of(task), task, task, picked[0]))
             stderr = s.get("stderr")
             cells[key] = Cell(
