@@ -15,7 +15,7 @@ from pathlib import Path
 
 from medbench import schemas
 from medbench.errors import MedbenchError
-from medbench.schemas import RESULT_SETTINGS
+from medbench.schemas import ITEM_SETTINGS, answer_identity
 from medbench.summary import Score
 
 log = logging.getLogger("medbench")
@@ -39,7 +39,12 @@ class Folder:
 
     @property
     def settings(self) -> tuple:
-        return tuple((k, self.config.get(k)) for k in RESULT_SETTINGS if self.kind == "run")
+        """What tells runs of one model apart: everything that changes its answers (the same record
+        that names its request cache), then which items were scored."""
+        if self.kind != "run":
+            return ()
+        answers = answer_identity(self.config)
+        return (*answers.items(), *((k, self.config.get(k)) for k in ITEM_SETTINGS))
 
 
 class Incomplete(Exception):

@@ -111,9 +111,11 @@ def fingerprint(model: str) -> dict:
     return {"path": str(path), "config_sha256": config_hash, "weights_sha256": weights}
 
 
-def model_key(fp: dict) -> str:
-    """A short stable key for the model, used to separate request caches between models. Where a
-    served model is served (``api``: its URLs) is not part of it: a run re-started on other replicas
-    of the same model reuses the answers it has."""
+def cache_key(fp: dict, answer_identity: dict) -> str:
+    """A short stable key naming a request cache: the model and everything else that changes its
+    answers (:func:`medbench.schemas.answer_identity`), so runs that differ in any of them never share
+    answers. Where a served model is served (``api``: its URLs) is not part of it: a run re-started on
+    other replicas of the same model reuses the answers it has."""
     model = {k: v for k, v in fp.items() if k != "api"}
-    return hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:16]
+    record = json.dumps({"model": model, "answer": answer_identity}, sort_keys=True, default=str)
+    return hashlib.sha256(record.encode()).hexdigest()[:16]

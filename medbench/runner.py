@@ -32,10 +32,10 @@ from medbench.datareport import DataReport, Skipped, data_json, read_once
 from medbench.datasources import resolve_data_dir
 from medbench.errors import MedbenchError
 from medbench.evaluate import evaluate
-from medbench.models import model_key
+from medbench.models import cache_key
 from medbench.paths import plugin_dir
 from medbench.rundir import RunFolder
-from medbench.schemas import RESULT_SETTINGS, RunStatus
+from medbench.schemas import RESULT_SETTINGS, RunStatus, answer_identity
 from medbench.shards import process_rank, shard_items
 from medbench.summary import Score, combine_repeats
 
@@ -153,13 +153,7 @@ def resolve_tasks(names: list[str], known: list[str], mode: str | None) -> list[
 
 def generation_only(config: RunConfig, manager) -> None:
     """A backend that cannot score log-likelihoods (a chat API): switch to gen mode with a notice, or
-    fail in one line."""
-    if config.mode == "loglik":
-        able = ", ".join(name for name, cls in registry().items() if cls.capabilities.loglik)
-        raise MedbenchError(
-            f"the {config.backend} backend only generates; --mode loglik needs a backend that scores "
-            f"log-likelihoods ({able})"
-        )
+    fail in one line (``--mode loglik``: :func:`loglik_refused`, before the server is asked anything)."""
     switched = resolve_tasks(config.resolved_tasks, manager.all_tasks, "gen")
     if switched != config.resolved_tasks:
         log.warning("%s backend: scoring by generation: %s", config.backend, ", ".join(switched))
@@ -170,6 +164,16 @@ def generation_only(config: RunConfig, manager) -> None:
                 raise MedbenchError(
                     f"task {leaf} has no generation mode, and the {config.backend} backend can only generate"
                 )
+
+
+def loglik_refused(config: RunConfig, backend) -> None:
+    """``--mode loglik`` on a backend that only generates: one line, before any server is asked."""
+    if config.mode == "loglik" and not backend.capabilities.loglik:
+        able = ", ".join(name for name, cls in registry().items() if cls.capabilities.loglik)
+        raise MedbenchError(
+            f"the {config.backend} backend only generates; --mode loglik needs a backend that scores "
+            f"log-likelihoods ({able})"
+        )
 
 
 def count_calls(lm, counter: Counter) -> None:
@@ -214,6 +218,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     backend = backend_config(config.backend, config.backend_options)
     backend.resolve()
     config.backend_options = asdict(backend)
+    loglik_refused(config, backend)
     if backend.capabilities.chat_api and not config.chat:
         config.chat = True  # a chat API: every prompt as messages (few-shot examples as turns)
         log.warning("%s backend: prompts go as chat messages (--chat)", config.backend)
@@ -255,13 +260,11 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
         chat.expanding(lm)
     calls: Counter = Counter()
     from_cache: Counter = Counter()
+    rejected: Counter = Counter()
     count_calls(lm, calls)
     scratch = tempfile.TemporaryDirectory() if replay else None  # replayed answers are never cached
-    cache = (
-        Path(scratch.name) / "replay.sqlite"
-        if scratch
-        else out / ".cache" / f"{model_key(model_fp)}{f'.rank{rank}' if rank else ''}.requests.sqlite"
-    )
+    name = f"{cache_key(model_fp, answer_identity(asdict(config)))}{f'.rank{rank}' if rank else ''}"
+    cache = Path(scratch.name) / "replay.sqlite" if scratch else out / ".cache" / f"{name}.requests.sqlite"
     started = time.time()
     progress.stage(f"{Path(str(config.model)).name}: {', '.join(config.tasks)}")
     try:
@@ -272,7 +275,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
             llm_extract.using(extractor),
         ):
             per_repeat, failed = evaluate(
-                config, lm, manager, cache, decoding, folder, reports, selection, from_cache
+                config, lm, manager, cache, decoding, folder, reports, selection, from_cache, rejected
             )
     finally:
         if scratch:
@@ -292,6 +295,8 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
         {
             "model_requests": dict(calls),  # asked of the model in this run
             "answered_from_cache": {k: v for k, v in from_cache.items() if v},  # a re-run's finished work
+            # cached values no model could have answered (planted, or another program's): asked again
+            "cache_rejected": {k: v for k, v in rejected.items() if v},
             "seconds": round(time.time() - started, 2),
             "decoding_overrides": decoding,
             **({"api_usage": _usage_record(usage)} if usage else {}),

@@ -47,6 +47,8 @@ class ScriptedChat:
         self.hang_seconds = 3.0
         self.seen_headers: list[dict] = []
         self.seen_bodies: list[dict] = []
+        #: what ``GET /v1/models`` lists (None: no such route, as on a server that lists nothing)
+        self.models: list[dict] | None = None
 
     def behaviour(self, prompt: str) -> tuple[str, int]:
         for needle, what in self.rules:
@@ -99,6 +101,11 @@ class ScriptedChat:
                     "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
                 }
                 return json.dumps(answer, ensure_ascii=False).encode()
+
+            def do_GET(self):
+                if script.models is None or not self.path.rstrip("/").endswith("/models"):
+                    return self._send(404, b'{"error": {"message": "not found"}}')
+                return self._send(200, json.dumps({"object": "list", "data": script.models}).encode())
 
             def do_POST(self):  # noqa: C901 - one branch per scripted fault
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

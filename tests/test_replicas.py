@@ -70,7 +70,7 @@ def test_base_url_may_be_repeated_for_vllm_server_only(tiny_model, tmp_path, cap
 
 @pytest.mark.parametrize("fingerprint", [{"api": ["http://a/v1"]}, {"api": ["http://b/v1", "http://c/v1"]}])
 def test_the_request_cache_belongs_to_the_model_not_to_where_it_is_served(fingerprint):
-    from medbench.models import model_key
+    from medbench.models import cache_key
 
     model = {"model_name": "m", "protocol": "completions"}
-    assert model_key({**model, **fingerprint}) == model_key(model)
+    assert cache_key({**model, **fingerprint}, {}) == cache_key(model, {})

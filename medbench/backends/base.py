@@ -27,12 +27,14 @@ class Capabilities:
     chat_api: bool = False  # takes chat messages only (a chat-completions API): prompts go as --chat
 
 
-def option(default: Any = None, help: str = "", repeat: bool = False) -> Any:  # noqa: A002 - argparse's word
+def option(default: Any = None, help: str = "", repeat: bool = False, answer: bool = False) -> Any:  # noqa: A002
     """A backend option: a dataclass field whose help text the command line shows. A ``repeat`` option
-    (a string) may be given several times; the values arrive joined by commas."""
+    (a string) may be given several times; the values arrive joined by commas. An ``answer`` option
+    changes what the model answers (a dtype, a reply cap): runs that differ in it share no request
+    cache and are different leaderboard rows (:func:`medbench.schemas.answer_identity`)."""
     from dataclasses import field
 
-    return field(default=default, metadata={"help": help, "repeat": repeat})
+    return field(default=default, metadata={"help": help, "repeat": repeat, "answer": answer})
 
 
 def at_least(value, low, flag: str, what: str) -> None:
@@ -91,6 +93,11 @@ class BackendConfig:
             default = None if f.default is MISSING else f.default
             out[f.name] = (_scalar(hints[f.name]), default, f.metadata.get("help", ""))
         return out
+
+    @classmethod
+    def answer_options(cls) -> list[str]:
+        """The options that change a model's answers (declared ``answer=True``)."""
+        return [f.name for f in fields(cls) if f.metadata.get("answer")]
 
     @classmethod
     def repeatable(cls) -> set[str]:

@@ -28,7 +28,9 @@ class HFConfig(BackendConfig):
     batch_size: int | str = option(
         8, "requests per forward pass, or auto (the largest that fits; auto:N re-tries N times)"
     )
-    dtype: str = option("auto", "weights' dtype: auto (the checkpoint's), bfloat16, float16, float32")
+    dtype: str = option(
+        "auto", "weights' dtype: auto (the checkpoint's), bfloat16, float16, float32", answer=True
+    )
 
     def validate(self) -> None:
         if isinstance(self.batch_size, str):

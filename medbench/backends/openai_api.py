@@ -25,7 +25,7 @@ class OpenAIConfig(BackendConfig):
     concurrency: int = option(8, "requests in flight (vllm-server: per replica)")
     max_retries: int = option(5, "retries on 429/5xx/timeouts/malformed replies")
     timeout: float = option(120.0, "seconds per request")
-    max_reply_chars: int = option(65536, "a longer reply is cut here (and says so)")
+    max_reply_chars: int = option(65536, "a longer reply is cut here (and says so)", answer=True)
 
     #: whether several ``--base-url`` (replicas of one model) are allowed
     replicas: ClassVar[bool] = False
@@ -50,8 +50,11 @@ class OpenAIConfig(BackendConfig):
             raise MedbenchError(
                 "backend openai needs --base-url (an OpenAI-compatible server, e.g. http://host/v1)"
             )
+        from medbench.served import served_model
+
         name = self.model_name or model
-        return name, {"api": self.base_url, "model_name": name}
+        served = served_model(self.urls()[0], name, min(self.timeout, 30.0))
+        return name, {"api": self.base_url, "model_name": name, "served": served}
 
     def make_lm(self, model: str, seed: int):
         from medbench.backends._openai_chat import OpenAIChatLM

@@ -17,7 +17,9 @@ class VLLMConfig(BackendConfig):
     tensor_parallel_size: int = option(1, "GPUs per model replica")
     data_parallel_size: int = option(1, "model replicas")
     gpu_memory_utilization: float = option(0.9, "share of each GPU's memory the engine may take")
-    dtype: str = option("auto", "weights' dtype: auto (the checkpoint's), bfloat16, float16, float32")
+    dtype: str = option(
+        "auto", "weights' dtype: auto (the checkpoint's), bfloat16, float16, float32", answer=True
+    )
 
     def validate(self) -> None:
         at_least(self.tensor_parallel_size, 1, "--tensor-parallel-size", "at least 1")

@@ -19,11 +19,34 @@ class VLLMServerConfig(OpenAIConfig):
     capabilities = Capabilities(loglik=True, generate=True, local=False, chat_api=False)
     replicas = True
 
-    tokenizer: str | None = option(None, "the model's tokenizer (path or hub id; default: the served model)")
+    tokenizer: str | None = option(
+        None, "the model's tokenizer (path or hub id; default: the served model)", answer=True
+    )
 
     def identity(self, model: str) -> tuple[str, dict]:
-        name, fingerprint = super().identity(model)
-        return name, {**fingerprint, "api": self.urls(), "protocol": "completions"}
+        """The served model as its replicas describe it: an unreachable replica is left to the
+        failover (:mod:`medbench.backends._replicas`); replicas that serve different models, or none
+        that answers, is one line."""
+        from medbench.errors import MedbenchError
+        from medbench.served import served_model
+
+        name = self.model_name or model
+        described, unreachable = {}, []
+        for url in self.urls():
+            try:
+                described[url] = served_model(url, name, min(self.timeout, 30.0))
+            except MedbenchError as exc:
+                if "does not answer" not in str(exc):
+                    raise
+                unreachable.append(str(exc))
+        if not described:
+            raise MedbenchError(unreachable[0])
+        kinds = {repr(sorted(d.items())) for d in described.values()}
+        if len(kinds) > 1:
+            shown = "; ".join(f"{url}: {d}" for url, d in described.items())
+            raise MedbenchError(f"the replicas serve different models under the name {name!r} ({shown})")
+        served = next(iter(described.values()))
+        return name, {"api": self.urls(), "model_name": name, "served": served, "protocol": "completions"}
 
     def make_lm(self, model: str, seed: int):
         from medbench.backends._server_lm import ServerLM

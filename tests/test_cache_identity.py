@@ -1,0 +1,169 @@
+"""Runs that share an output folder share a request cache only when nothing that changes a model's
+answer differs (issue 24, case 1): the cache's name and the leaderboard's row key come from one
+declared record, :func:`medbench.schemas.answer_identity`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from medbench.backends import registry
+from medbench.folders import collect
+from medbench.models import cache_key
+from medbench.paths import SAMPLES_DIR
+from medbench.runner import RunConfig, run
+from medbench.schemas import ANSWER_SETTINGS, ITEM_SETTINGS, RESULT_SETTINGS, answer_identity
+
+BACKEND_ANSWER_OPTIONS = sorted({(b, o) for b, cls in registry().items() for o in cls.answer_options()})
+
+
+def _config(**changes) -> dict:
+    base = {
+        "model": "m",
+        "backend": "hf",
+        "backend_options": {"dtype": "auto", "device": "cpu", "batch_size": 8},
+        **{k: None for k in RESULT_SETTINGS},
+    }
+    for key, value in changes.items():
+        if key in base["backend_options"] or key not in base:
+            base["backend_options"] = {**base["backend_options"], key: value}
+        else:
+            base[key] = value
+    return base
+
+
+def test_every_result_setting_is_declared_as_changing_answers_or_items():
+    assert set(RESULT_SETTINGS) == set(ANSWER_SETTINGS) | set(ITEM_SETTINGS)
+    assert not set(ANSWER_SETTINGS) & set(ITEM_SETTINGS)
+    # what the issue names: dtype, reply cap, a served model's tokenizer, backends
+    assert {("hf", "dtype"), ("hf-fast", "dtype"), ("openai", "max_reply_chars")} <= set(
+        BACKEND_ANSWER_OPTIONS
+    )
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.sampled_from(ANSWER_SETTINGS), st.one_of(st.integers(), st.text(max_size=5), st.booleans()))
+def test_each_answer_setting_names_its_own_cache(setting, value):
+    fp = {"path": "/m", "config_sha256": "c"}
+    before, after = _config(), _config(**{setting: value})
+    assert cache_key(fp, answer_identity(before)) != cache_key(fp, answer_identity(after))
+
+
+@pytest.mark.parametrize(("backend", "option"), BACKEND_ANSWER_OPTIONS)
+def test_each_declared_backend_option_names_its_own_cache(backend, option):
+    fp = {"path": "/m"}
+    one = {**_config(), "backend": backend, "backend_options": {option: "x"}}
+    two = {**_config(), "backend": backend, "backend_options": {option: "y"}}
+    assert cache_key(fp, answer_identity(one)) != cache_key(fp, answer_identity(two))
+
+
+def test_the_backend_and_the_served_model_name_their_cache_but_not_its_address():
+    fp = {"path": "/m"}
+    assert cache_key(fp, answer_identity(_config())) != cache_key(
+        fp, answer_identity({**_config(), "backend": "hf-fast"})
+    )
+    served = {"model_name": "default", "served": {"root": "/models/a"}}
+    other = {"model_name": "default", "served": {"root": "/models/b"}}
+    same = answer_identity(_config())
+    assert cache_key(served, same) != cache_key(other, same)
+    assert cache_key({**served, "api": "http://a"}, same) == cache_key({**served, "api": "http://b"}, same)
+
+
+def test_settings_that_only_pick_items_keep_one_cache():
+    fp = {"path": "/m"}
+    for setting in ITEM_SETTINGS:
+        assert cache_key(fp, answer_identity(_config())) == cache_key(
+            fp, answer_identity(_config(**{setting: 3}))
+        )
+
+
+def _run(model, out, **changes):
+    config = RunConfig(
+        model=model,
+        tasks=["ceval_med"],
+        data_dir=str(SAMPLES_DIR),
+        limit=2,
+        output=str(out),
+        **{k: v for k, v in changes.items() if k in ("backend", "thinking")},
+    )
+    config.backend_options = {"batch_size": 4, **{k: v for k, v in changes.items() if k == "dtype"}}
+    folder, _ = run(config)
+    return folder, json.loads((folder.path / "calls.json").read_text())
+
+
+def test_dtype_and_backend_changes_make_fresh_requests_and_separate_rows(tiny_model, tmp_path):
+    _, first = _run(tiny_model, tmp_path, dtype="bfloat16")
+    _, fp32 = _run(tiny_model, tmp_path, dtype="float32")
+    _, fast = _run(tiny_model, tmp_path, dtype="float32", backend="hf-fast")
+    _, again = _run(tiny_model, tmp_path, dtype="float32", backend="hf-fast")
+    assert first["model_requests"] == {"loglikelihood": 24}
+    assert fp32["model_requests"] == {"loglikelihood": 24}, "bf16 answers reused for an fp32 run"
+    assert fast["model_requests"], "hf answers reused for an hf-fast run"
+    assert again["model_requests"] == {} and again["answered_from_cache"]  # the same run does reuse
+    folders, _ = collect([str(tmp_path)])
+    labels = sorted({f.model for f in folders})
+    assert len(labels) == 3, labels  # three rows: bf16, fp32, hf-fast fp32 (its re-run shares a row)
+    assert any("dtype=bfloat16" in label for label in labels)
+    assert any("backend=hf-fast" in label for label in labels)
+
+
+def _served(root: str, letter: str):
+    from tests.servers import ScriptedChat
+
+    server = ScriptedChat([], reply=f"答案：{letter}")
+    server.models = [
+        {"id": "default", "object": "model", "created": 1, "root": root, "permission": [{"id": "x"}]}
+    ]
+    return server
+
+
+def _served_run(url: str, out):
+    config = RunConfig(
+        model="default",
+        tasks=["medqa_mcmle"],
+        backend="openai",
+        data_dir=str(SAMPLES_DIR),
+        output=str(out),
+        backend_options={"base_url": url, "model_name": "default", "max_retries": 0, "timeout": 5.0},
+    )
+    folder, scores = run(config)
+    return folder, json.loads((folder.path / "calls.json").read_text()), scores
+
+
+def test_two_servers_of_different_models_under_one_name_share_no_answers(tmp_path):
+    with _served("/models/a", "A").serving() as first_url:
+        first, first_calls, first_scores = _served_run(first_url, tmp_path)
+    with _served("/models/b", "B").serving() as second_url:
+        second, second_calls, second_scores = _served_run(second_url, tmp_path)
+    assert first_calls["model_requests"] and second_calls["model_requests"], "answers of model a reused for b"
+    accuracy = [
+        next(s.value for s in scores if s.metric == "acc") for scores in (first_scores, second_scores)
+    ]
+    assert accuracy[0] != accuracy[1]
+    assert json.loads((second.path / "model.json").read_text())["served"]["root"] == "/models/b"
+    folders, _ = collect([str(tmp_path)])
+    assert len({f.model for f in folders}) == 2  # two rows, not one
+
+
+def test_a_server_that_does_not_serve_the_name_or_does_not_answer_is_one_line(tmp_path):
+    from medbench.errors import MedbenchError
+    from medbench.serve import free_port
+
+    with _served("/models/a", "A").serving() as url:
+        config = RunConfig(
+            model="other",
+            tasks=["medqa_mcmle"],
+            backend="openai",
+            data_dir=str(SAMPLES_DIR),
+            output=str(tmp_path),
+            backend_options={"base_url": url},
+        )
+        with pytest.raises(MedbenchError, match=r"serves no model named 'other' \(it serves: default\)"):
+            run(config)
+    config.backend_options = {"base_url": f"http://127.0.0.1:{free_port()}/v1"}
+    with pytest.raises(MedbenchError, match=r"does not answer \(ConnectError\): is it running"):
+        run(config)
+    assert not list(tmp_path.glob("*/metrics.json"))  # nothing was sent, nothing scored
