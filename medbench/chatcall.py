@@ -41,6 +41,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: int = 0  # answered from a cache, no request made
+    cache_rejected: int = 0  # cached values of the wrong shape or range: a miss, asked again
     failures: list[dict] = field(default_factory=list)  # failed after retries: where and why
     truncated: list[dict] = field(default_factory=list)  # replies cut at max_reply_chars
 

@@ -54,10 +54,11 @@ def evaluate(
     reports: dict[str, DataReport],
     selection: dict[str, list[int]] | None = None,
     from_cache: Counter | None = None,
+    rejected: Counter | None = None,
 ):
     """Each repeat through lm-eval, its results written as soon as it finishes; returns the scores of
     each repeat and the number of failed requests of the last. ``from_cache`` counts the answers the
-    request cache gave."""
+    request cache gave, ``rejected`` the cached values it refused (:data:`medbench.requestcache.VALID`)."""
     from lm_eval import simple_evaluate
 
     quiet_git_lookup()
@@ -69,7 +70,7 @@ def evaluate(
             random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed
         )
         done = len(getattr(lm, "failures", []))
-        cached = RequestCache(lm, str(cache), seed=seed, repeat=repeat, hits=from_cache)
+        cached = RequestCache(lm, str(cache), seed=seed, repeat=repeat, hits=from_cache, rejected=rejected)
         try:
             results = simple_evaluate(
                 model=cached,

@@ -69,6 +69,9 @@ class Extractor:
             prompt = self.prompt(reply, doc)
             key = hashlib.sha256(json.dumps([self.model, self.spec["version"], prompt]).encode()).hexdigest()
             text = db.get(key, MISS)
+            if text is not MISS and not isinstance(text, str):  # not what the extractor wrote: asked again
+                self.usage.cache_rejected += 1
+                text = MISS
             if text is MISS:
                 body = {"model": self.model, "messages": [{"role": "user", "content": prompt}]}
                 body |= {"temperature": 0.0, "max_tokens": 16}

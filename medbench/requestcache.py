@@ -11,19 +11,35 @@ lm-eval's own cache differs in three ways that matter to a harness people trust:
 - it never caches sampled generations, so a killed sampled run starts over; here they are stored
   under (request, seed, repeat): a resumed run keeps every finished sample, and a finished run
   re-run with the same seed gives the same outputs.
+
+A cache holds what medbench wrote, and is read like user input: every value is checked against the
+shape and range its producer can emit (:data:`VALID`); anything else -- a JSON ``null``, a number
+where a reply belongs, a positive log-likelihood -- is a miss, counted (``cache_rejected`` in
+calls.json) and asked again, never an answer. A file that is not a readable SQLite database (cut
+short, or something else under the cache's name) is set aside with one warning and the work redone.
+A *plausible* planted value (``"答案：B"``) cannot be told from a real one: a cache is as trustworthy
+as whoever wrote it (README, "What medbench guarantees").
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
+import sqlite3
+import time
 from collections import Counter
+from collections.abc import Callable
+from contextlib import closing
 from typing import Any
 
 from lm_eval.api.model import LM, CacheHook
 
 from medbench._compat import request_hash, sqlite_dict
 from medbench.errors import MedbenchError
+
+log = logging.getLogger("medbench")
 
 
 class FailedReply(str):
@@ -52,10 +68,53 @@ def _encode(value: Any) -> str:
 
 
 def open_cache(path: str):
-    """A JSON-valued SqliteDict (keys are request hashes)."""
+    """A JSON-valued SqliteDict (keys are request hashes). A file there that SQLite cannot read is
+    renamed ``<name>.unreadable-<time>`` (kept for a look, never read again) and a new cache begun."""
     if os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    return sqlite_dict(path, _encode, _decode)
+    try:
+        if os.path.getsize(path) if os.path.exists(path) else 0:
+            with closing(sqlite3.connect(path)) as db:  # before sqlitedict's thread, which would die noisily
+                verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(verdict)
+        return sqlite_dict(path, _encode, _decode)
+    except sqlite3.DatabaseError as exc:
+        aside = f"{path}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.replace(path, aside)
+        log.warning(
+            "cache %s is not a readable SQLite file (%s): set aside as %s; its work is redone",
+            path,
+            exc,
+            aside,
+        )
+        return sqlite_dict(path, _encode, _decode)
+
+
+def _loglik(value: Any) -> bool:
+    """A log-likelihood as a model computes it: a finite number, never above 0 (beyond rounding)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value <= 1e-4
+    )
+
+
+#: per request kind, what a value the model computed looks like (after a JSON round trip)
+VALID: dict[str, Callable[[Any], bool]] = {
+    "loglikelihood": lambda v: (
+        isinstance(v, list) and len(v) == 2 and _loglik(v[0]) and isinstance(v[1], bool)
+    ),
+    "loglikelihood_rolling": _loglik,
+    "generate_until": lambda v: isinstance(v, str),
+}
+
+
+def valid_value(attr: str, value: Any) -> bool:
+    """Whether ``value`` is something the model could have answered to an ``attr`` request."""
+    check = VALID.get(attr)
+    return check is not None and check(value)
 
 
 class _Hook(CacheHook):
@@ -100,11 +159,14 @@ class RequestCache(LM):
         repeat: int = 0,
         answer_only: bool = False,
         hits: Counter | None = None,
+        rejected: Counter | None = None,
     ) -> None:
-        """``hits`` counts, per request kind, the answers the cache gave (calls.json says so)."""
+        """``hits`` counts, per request kind, the answers the cache gave; ``rejected`` the values it
+        held that no model could have answered (both in calls.json)."""
         super().__init__()
         self.lm, self.path = lm, path
         self.hits = hits if hits is not None else Counter()
+        self.rejected = rejected if rejected is not None else Counter()
         self.seed, self.repeat, self.answer_only = seed, repeat, answer_only
         self.db = open_cache(path)
         lm.set_cache_hook(_Hook(self))
@@ -136,10 +198,20 @@ class RequestCache(LM):
         missing = []
         for i, request in enumerate(requests):
             found = self.db.get(self.key(attr, request.args), _MISS)
+            if found is not _MISS and not valid_value(attr, found):
+                self.rejected[attr] += 1
+                found = _MISS
             answers.append(found)
             if found is _MISS:
                 missing.append(i)
         self.hits[attr] += len(requests) - len(missing)
+        if self.rejected[attr]:
+            log.warning(
+                "request cache %s held %d %s value(s) no model could have answered: asked again",
+                self.path,
+                self.rejected[attr],
+                attr,
+            )
         if missing and self.answer_only:
             raise MedbenchError(
                 f"rescoring needed {len(missing)} {attr} request(s) that the run never answered "

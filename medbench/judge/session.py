@@ -1,7 +1,10 @@
 """A judge session: the config, the cached concurrent judge client, and the judge folder it writes.
 
 Every finished request is kept in a persistent JSON cache keyed on (judge model, rubric and version,
-prompt) -- the prompt holds both answers -- so a re-run makes no request for finished work.
+prompt) -- the prompt holds both answers -- so a re-run makes no request for finished work. A cached
+entry is read like user input: its replies must be text, and its verdict the one this rubric's parser
+reads from them (so a planted verdict of 99 on a 1-3 rubric, or "banana", is a miss, counted as
+``cache_rejected`` in the usage record, and asked again).
 """
 
 from __future__ import annotations
@@ -51,7 +54,9 @@ class Judge:
             self.parse = lambda text: score_of(pattern, text)
         else:
             labels = rubric["verdicts"][config.lang]
-            self.parse = lambda text: parse_verdict(text, labels)
+            self.parse = lambda text: parse_verdict(
+                text, labels, rubric.get("answer_names", {}).get(config.lang)
+            )
         self.cache = open_cache(config.cache or str(Path(config.output) / ".judge-cache.sqlite"))
         self.usage = chatcall.Usage()
 
@@ -59,12 +64,31 @@ class Judge:
         ident = [self.config.judge_model, self.rubric["rubric"], self.rubric.get("version"), prompt]
         return hashlib.sha256(json.dumps(ident, ensure_ascii=False).encode()).hexdigest()
 
+    def read(self, text: str) -> str | None:
+        """The verdict of one reply: a reasoning judge's is in its answer only, never its thinking."""
+        judged = thinking.split(text)
+        return None if judged.unfinished else self.parse(judged.answer)
+
+    def _valid(self, cached) -> bool:
+        """A cached entry as :meth:`_ask` writes it: one or two replies (text), no error, and the
+        verdict this rubric reads from the last of them."""
+        if not isinstance(cached, dict) or set(cached) != {"replies", "verdict", "error"}:
+            return False
+        replies = cached["replies"]
+        if not (
+            isinstance(replies, list) and 1 <= len(replies) <= 2 and all(isinstance(r, str) for r in replies)
+        ):
+            return False
+        return cached["error"] is None and cached["verdict"] == self.read(replies[-1])
+
     async def _ask(self, client, gate, prompt: str) -> dict:
         key = self.key(prompt)
         cached = self.cache.get(key, MISS)
-        if isinstance(cached, dict) and isinstance(cached.get("replies"), list) and "verdict" in cached:
-            self.usage.cached += 1
-            return cached
+        if cached is not MISS:
+            if self._valid(cached):
+                self.usage.cached += 1
+                return cached
+            self.usage.cache_rejected += 1
         replies = []
         async with gate:
             for _ in range(2):  # a reply with no verdict is asked once more
@@ -85,8 +109,7 @@ class Judge:
                 self.usage.add(reply)
                 text = thinking.tagged(reply.reasoning, reply.text, reply.cut_off)
                 replies.append(text)
-                judged = thinking.split(text)  # a reasoning judge's verdict is in its answer only
-                verdict = None if judged.unfinished else self.parse(judged.answer)
+                verdict = self.read(text)
                 if verdict:
                     break
         result = {"replies": replies, "verdict": verdict, "error": None}
@@ -149,6 +172,7 @@ def usage_record(usage: chatcall.Usage, config: JudgeConfig) -> dict:
     return {
         "requests": usage.requests,
         "cached": usage.cached,
+        "cache_rejected": usage.cache_rejected,
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "estimated_cost": (usage.prompt_tokens * config.price_in + usage.completion_tokens * config.price_out)
