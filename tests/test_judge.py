@@ -387,3 +387,27 @@ def test_reasoning_answers_and_a_reasoning_judge_are_read_after_their_thinking(r
         _, summary = run_judge(_config(runs, url, tmp_path))
     assert summary["dimensions"]["professionalism_fluency"]["rates"] == {"win": 1.0, "tie": 0.0, "loss": 0.0}
     assert prompts and not any("秘密思考" in p for p in prompts)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("回答1：胜\n回答2：负", "win"),  # issue 24 case 3: read backwards (loss) before
+        ("回答1：负\n回答2：胜", "loss"),
+        ("回答2：胜", "loss"),  # answer 2's label, from answer 1's side
+        ("回答1：胜，回答2：负", "win"),
+        ("回答1：胜\n回答2：胜", None),  # both win: unreadable, never a verdict
+        ("回答1：胜\n回答2：负\n结论：负", None),  # the ratings and the final label disagree
+        ("回答1相对于回答2：胜", "win"),  # the rubric's own phrasing: answer 1's result
+        ("回答2更全面。\n负", "loss"),
+    ],
+)
+def test_a_reply_that_rates_each_answer_by_name_is_read_per_answer(reply, expected):
+    assert parse_verdict(reply, ZH, ["回答1", "回答2"]) == expected
+
+
+def test_an_english_reply_rating_both_answers_is_read_per_answer():
+    labels = {"Win": "win", "Lose": "loss", "Tie": "tie"}
+    assert parse_verdict("Answer1: Win\nAnswer2: Lose", labels) == "win"
+    assert parse_verdict("Answer 1: Lose\nAnswer 2: Win", labels) == "loss"
+    assert parse_verdict("Answer2: Win", labels) == "loss"
