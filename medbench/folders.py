@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from medbench import schemas
 from medbench.errors import MedbenchError
+from medbench.safe_names import plain_name
 from medbench.schemas import ITEM_SETTINGS, answer_identity
 from medbench.summary import Score
 
@@ -75,15 +77,21 @@ def _read(path: Path) -> Folder:
     kind = config.get("kind", "run")
     result = path / ("metrics.json" if kind == "run" else "summary.json")
     data = _json(result)
+    if data is None and result.is_file():
+        raise MedbenchError(f"{result}: not readable JSON")
     if data is None:
         raise Incomplete(f"no readable {result.name} (killed before it finished?)")
     if kind == "run":  # each score a Score record (one line naming the file otherwise)
         if not isinstance(data, list):
             raise MedbenchError(f"{result}: expected a list of scores")
         data = [asdict(schemas.build(Score, s, result)) for s in data]
+        for score in data:  # a task name names the report's pages and reads samples/<task>.jsonl
+            plain_name(score["task"], "task name", result)
     status = path / "status.json"
     status = schemas.read(schemas.RunStatus, status).record() if status.is_file() else {}
     model = _json(path / "model.json", {}) or {}
+    if not isinstance(model, dict):
+        raise MedbenchError(f"{path / 'model.json'}: expected a JSON object, got {type(model).__name__}")
     # an API model is its name: the server's address (a port that changes per session) is not the model
     fingerprint = json.dumps({k: v for k, v in model.items() if k != "api"}, sort_keys=True)
     folder = Folder(path, kind, "", config, data, status=status)
@@ -91,28 +99,48 @@ def _read(path: Path) -> Folder:
     return folder
 
 
+def _below(path: Path) -> list[Path]:
+    """Every medbench folder below ``path``, symlinked ones included (each real folder once)."""
+    found, seen = [], set()
+    for root, dirs, files in os.walk(path, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree, or a second link to one folder
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        if "config.json" in files and _config(Path(root)) is not None:
+            found.append(Path(root))
+    return sorted(found)
+
+
 def collect(paths: list[str]) -> tuple[list[Folder], list[tuple[Path, str]]]:
     """Folders given directly, or every folder with a config.json below a given directory; and the
-    folders left out (path, why), each also logged."""
-    folders, incomplete = [], []
+    folders left out (path, why), each also logged: a killed run, or a folder found below a directory
+    with a malformed or hostile file, is skipped and listed, never the end of the whole report (a
+    folder named directly that cannot be read is its one-line error)."""
+    folders, left_out = [], []
     for p in paths:
         path = Path(p)
         if not path.exists():
             raise MedbenchError(f"{path} does not exist")
-        if (path / "config.json").is_file():
-            found = [path]
-        else:
-            found = sorted(c.parent for c in path.rglob("config.json") if _config(c.parent) is not None)
-            if not found:
-                raise MedbenchError(f"{path} holds no run, judge or bias folders")
+        named = (path / "config.json").is_file()
+        found = [path] if named else _below(path)
+        if not found:
+            raise MedbenchError(f"{path} holds no run, judge or bias folders")
         for f in found:
             try:
                 folders.append(_read(f))
+            except MedbenchError as exc:
+                if named:  # the folder asked for by name: its one line is the answer
+                    raise
+                left_out.append((f, f"unreadable: {exc}"))
+                log.warning("report: skipping %s: %s", f, exc)
             except Incomplete as exc:
-                incomplete.append((f, str(exc)))
+                left_out.append((f, f"incomplete: {exc}"))
                 log.warning("report: skipping %s: %s", f, exc)
     name_rows(folders)
-    return folders, incomplete
+    return folders, left_out
 
 
 def _parts(name: str) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from medbench.errors import MedbenchError
 from medbench.hashing import sha256_file
 from medbench.paths import cache_dir
+from medbench.safe_names import inside
 
 
 @dataclass(frozen=True)
@@ -102,14 +103,23 @@ def download(mirror: Mirror, filename: str, task: str, local: str = "") -> Path:
 
 def _extracted(mirror: Mirror, archive: Path, member: str, task: str) -> Path:
     """``member`` of the mirror's archive, extracted once into medbench's cache."""
-    with zipfile.ZipFile(archive) as zf:
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise MedbenchError(
+            f"{task}: {mirror.repo}@{mirror.revision[:12]}:{mirror.archive} in the hub cache is not a "
+            f"readable zip ({exc}; cut short?): delete {archive.resolve()} and run `medbench data pull`"
+        ) from None
+    with zf:
         names = [n for n in zf.namelist() if n == member or n.endswith("/" + member)]
         if len(names) != 1:
             raise MedbenchError(
                 f"{task}: {mirror.repo}@{mirror.revision[:12]}:{mirror.archive} has "
                 f"{'no' if not names else 'several'} member {member}"
             )
-        out = cache_dir() / "hub" / f"{mirror.repo.replace('/', '--')}@{mirror.revision}" / names[0]
+        root = cache_dir() / "hub" / f"{mirror.repo.replace('/', '--')}@{mirror.revision}"
+        where = f"{task}: {mirror.repo}@{mirror.revision[:12]}:{mirror.archive}"
+        out = inside(root, names[0], "archive member", where)  # zip-slip: ../ or an absolute name
         if not out.is_file() or _crc(out) != zf.getinfo(names[0]).CRC:
             out.parent.mkdir(parents=True, exist_ok=True)
             partial = out.with_suffix(out.suffix + ".partial")

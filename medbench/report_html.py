@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from pathlib import Path
 
 from medbench.folders import Folder
 from medbench.paths import plugin_dir
 from medbench.report import members
 from medbench.report_board import Board, benchmarks, group_of
+
+log = logging.getLogger("medbench")
 
 #: items shown per model and per-sample file on a task page
 SAMPLES_SHOWN = 200
@@ -44,8 +47,14 @@ def _samples(runs: list[Folder], tasks: tuple[str, ...]) -> list[dict]:
             file = run.path / "samples" / f"{task}.jsonl"
             if not file.is_file():
                 continue
-            for line in file.read_text(encoding="utf-8").splitlines()[:SAMPLES_SHOWN]:
-                record = json.loads(line)
+            for number, line in enumerate(file.read_text(encoding="utf-8").splitlines()[:SAMPLES_SHOWN], 1):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    record = None
+                if not isinstance(record, dict):  # another program's line: not shown, and said so
+                    log.warning("report: %s line %d is not a JSON object: not shown", file, number)
+                    continue
                 raw = record.get("raw")
                 out.append(
                     {

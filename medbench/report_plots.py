@@ -11,6 +11,7 @@ from medbench import schemas
 from medbench.errors import MedbenchError
 from medbench.folders import Folder
 from medbench.report import Headline, main_metric, measured
+from medbench.safe_names import plain_name
 from medbench.schemas import ModelCard
 
 log = logging.getLogger("medbench")
@@ -76,6 +77,11 @@ def _stage_runs(runs: list[Folder]) -> dict[str, dict[str, list[Folder]]]:
     out: dict[str, dict[str, list[Folder]]] = {}
     for model, card in cards.items():
         if card.recipe:
+            try:  # the recipe names the plot's file
+                plain_name(card.recipe, "recipe", Path(model) / "medbench_model_card.json")
+            except MedbenchError as exc:
+                log.warning("report: no stage plot: %s", exc)
+                continue
             out.setdefault(card.recipe, {}).setdefault(card.stage, []).extend(by_model[model])
     for recipe, stages in out.items():
         produced = {m for m, c in cards.items() if c.recipe == recipe}

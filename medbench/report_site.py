@@ -35,7 +35,7 @@ def build(
     target.mkdir(parents=True, exist_ok=True)
     board = leaderboard(runs, with_published, headline)
     tables = paper_tables(runs, with_published, tables)
-    skipped_note = "".join(f"\n- left out, incomplete: {p} ({why})" for p, why in incomplete)
+    skipped_note = "".join(f"\n- left out: {p} ({why})" for p, why in incomplete)
     if "md" in formats:
         (target / "leaderboard.md").write_text(
             markdown_safe(board)

@@ -72,7 +72,7 @@ def test_report_writes_every_output_and_keeps_every_model_and_setting_apart(shar
     markdown = (out / "leaderboard.md").read_text(encoding="utf-8")
     calc_line = next(line for line in markdown.splitlines() if "calc" in line)
     assert calc_line.count(" | ") == markdown.splitlines()[0].count(" | ")  # the '|' did not add a column
-    assert f"left out, incomplete: {killed}" in markdown
+    assert f"left out: {killed} (incomplete: " in markdown
     assert f"report: skipping {killed}" in caplog.text
 
     page = (out / "index.html").read_text(encoding="utf-8")
