@@ -8,6 +8,7 @@ Without them lm-eval would read ``--shots -1`` as zero-shot, ``--temperature -1`
 from __future__ import annotations
 
 import logging
+from math import isfinite
 from typing import TYPE_CHECKING
 
 from medbench.backends.base import at_least
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from medbench.summary import Score
 
 log = logging.getLogger("medbench")
+
+#: no model's context holds more new tokens than this; a larger --max-new-tokens is a typo
+MAX_NEW_TOKENS = 1_048_576
 
 #: a reply-quality rate above this gets one warning line with what to try
 WARN_RATE = 0.2
@@ -49,10 +53,53 @@ def check_config(config: RunConfig) -> None:
     at_least(config.shots, 0, "--shots", "0 or more")
     at_least(config.max_new_tokens, 1, "--max-new-tokens", "at least 1")
     at_least(config.temperature, 0, "--temperature", "0 (greedy) or more")
+    if config.temperature is not None and not isfinite(config.temperature):
+        raise MedbenchError(
+            f"--temperature must be a finite number, 0 (greedy) or more (got {config.temperature})"
+        )
+    if config.max_new_tokens is not None and config.max_new_tokens > MAX_NEW_TOKENS:
+        raise MedbenchError(
+            f"--max-new-tokens {config.max_new_tokens} is more than any model's context "
+            f"(at most {MAX_NEW_TOKENS})"
+        )
+    at_least(config.seed, 0, "--seed", "0 or more (numpy and torch take no negative seed)")
     if config.shard is not None:
         parse_shard(config.shard)
+    at_least(config.extractor_max_retries, 0, "--extractor-max-retries", "0 or more")
+    if not (isfinite(config.extractor_timeout) and config.extractor_timeout > 0):
+        raise MedbenchError(
+            f"--extractor-timeout must be a positive number of seconds (got {config.extractor_timeout})"
+        )
     if config.top_p is not None and not 0 < config.top_p <= 1:
         raise MedbenchError(f"--top-p must be in (0, 1] (got {config.top_p})")
+
+
+def check_no_task_twice(manager, names: list[str]) -> None:
+    """A task named twice, alone or inside a group also named (``ceval_med,ceval_med_physician``):
+    lm-eval would stop on a duplicate; scoring it twice would count its items twice in a mean."""
+    from medbench.catalog import leaf_tasks
+
+    seen: dict[str, str] = {}
+    for name in names:
+        for leaf in leaf_tasks(manager, name):
+            if leaf in seen:
+                first, second = (leaf if n == leaf else f"{leaf} (in {n})" for n in (seen[leaf], name))
+                raise MedbenchError(f"--tasks names {first} and {second}: each task once (drop one)")
+            seen[leaf] = name
+
+
+def check_generation_budget(config: RunConfig, lm) -> None:
+    """``--max-new-tokens`` that leaves the model no room for its prompt: one line once the model
+    says how long a sequence it takes (lm-eval would fail deep inside generation)."""
+    try:
+        longest = lm.max_length
+    except Exception:  # a served model: the server knows its context, and says so per request
+        return
+    if config.max_new_tokens is not None and isinstance(longest, int) and config.max_new_tokens >= longest:
+        raise MedbenchError(
+            f"--max-new-tokens {config.max_new_tokens} leaves no room for the prompt: the model takes "
+            f"{longest} tokens in all (prompt and reply); give fewer"
+        )
 
 
 def check_task_data(task: str, data, cfg: dict, shots: int | None) -> None:

@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--extractor-model", help="the extractor's model name (an OpenAI-compatible server)")
     p.add_argument("--extractor-base-url", help="the extractor's server (key from OPENAI_API_KEY)")
+    p.add_argument("--extractor-timeout", type=float, default=60.0, help="seconds per extractor request")
+    p.add_argument(
+        "--extractor-max-retries",
+        type=int,
+        default=3,
+        help="retries per extractor request; then the item is failed (left out, counted, exit 3)",
+    )
     p.add_argument("--preset", help="named decoding settings (chimed: top_p 0.9, 512 tokens, sampling)")
     p.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
     p.add_argument("--top-p", type=float, help="nucleus sampling")

@@ -88,7 +88,7 @@ def evaluate(
             cached.close()
         if results is None:  # a data-parallel worker: lm-eval gathers every result on rank 0
             continue
-        failures = list(getattr(lm, "failures", []))[done:]
+        failures = list(getattr(lm, "failures", []))[done:] + extractor_failures(results)
         if failures:
             results = _without_failed(config, lm, manager, cache, decoding, results, failures, seeds, repeat)
         folder.write_results(results, repeat if config.repeats > 1 else None, failures)
@@ -103,6 +103,23 @@ def evaluate(
                 len(failures),
             )
     return per_repeat, failed
+
+
+def extractor_failures(results: dict) -> list[dict]:
+    """Items whose reply went to the LLM extractor and got no answer (failed after retries): failed
+    items like a failed model request -- left out of the score, counted, the run incomplete."""
+    from medbench import llm_extract
+
+    extractor = llm_extract.current()
+    if extractor is None:
+        return []
+    errors = [f.get("error") for f in extractor.usage.failures] or ["no answer"]
+    return [
+        {"task": task, "doc_id": s["doc_id"], "error": f"LLM extractor: {errors[-1]}"}
+        for task, items in results.get("samples", {}).items()
+        for s in items
+        if llm_extract.FAILED in (s.get("filtered_resps") or [])
+    ]
 
 
 def _without_failed(config, lm, manager, cache, decoding, results, failures, seeds, repeat) -> dict:

@@ -28,6 +28,9 @@ from medbench.thinking import setting
 
 #: what the extracted answer carries when the LLM, not a pattern, read it
 MARK = " [llm]"
+#: a reply the extractor was asked about but never answered (failed after retries): a failed item,
+#: left out of the score and counted like a failed model request, never scored as unparsed
+FAILED = "[extractor-failed]"
 _LETTERS = re.compile(r"^[A-H]{1,8}$")
 
 
@@ -57,7 +60,8 @@ class Extractor:
         return "".join(sorted(set(answer)))
 
     def letters(self, items: list[tuple[str, dict]]) -> list[str | None]:
-        """For each (reply, doc): the letters the extractor read, or None."""
+        """For each (reply, doc): the letters the extractor read, None (it read none), or
+        :data:`FAILED` (its request failed after retries)."""
         return asyncio.run(self._all(items))
 
     async def _all(self, items: list[tuple[str, dict]]) -> list[str | None]:
@@ -78,9 +82,9 @@ class Extractor:
                 async with gate:
                     try:
                         answer = await chatcall.complete(client, body, self.max_retries)
-                    except Exception as exc:  # retried already: the reply stays unparsed, and says so
+                    except Exception as exc:  # retried already: a failed item (excluded, counted)
                         self.usage.failures.append({"error": chatcall.describe(exc)})
-                        return None
+                        return FAILED
                 self.usage.add(answer)
                 text = answer.text
                 db[key] = text
@@ -116,4 +120,10 @@ def from_config(config) -> Extractor | None:
     if not config.extractor_model or not config.extractor_base_url:
         raise MedbenchError("--extractor llm needs --extractor-model NAME and --extractor-base-url URL")
     cache = Path(config.output) / ".cache" / "llm-extractor.sqlite"
-    return Extractor(config.extractor_model, config.extractor_base_url, str(cache))
+    return Extractor(
+        config.extractor_model,
+        config.extractor_base_url,
+        str(cache),
+        max_retries=config.extractor_max_retries,
+        timeout=config.extractor_timeout,
+    )

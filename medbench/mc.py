@@ -237,7 +237,9 @@ def extract_filter(resps: list[list[str]], docs: list[dict]) -> list[list[str]]:
     if extractor and todo:
         read = extractor.letters([(thinking.split(resps[i][j]).answer, docs[i]) for i, j in todo])
         for (i, j), letters in zip(todo, read, strict=True):
-            if letters:
+            if letters == llm_extract.FAILED:
+                out[i][j] = letters  # a failed item: left out of the score (medbench.evaluate)
+            elif letters:
                 out[i][j] = letters + llm_extract.MARK
     return out
 

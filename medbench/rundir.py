@@ -19,6 +19,7 @@ Reports, judges and bias read these files; nothing downstream recomputes what is
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import re
@@ -99,6 +100,8 @@ class RunFolder:
     @classmethod
     def create(cls, output: Path, model: str) -> RunFolder:
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model.rstrip("/")).name or model)
+        if len(name) > 80:  # a file name has room for 255 bytes: a long served name keeps a hash of itself
+            name = f"{name[:63]}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         path = output / f"{stamp}-{name}"
         suffix = 1

@@ -27,7 +27,13 @@ import yaml
 from medbench import chat, console, llm_extract, progress, thinking
 from medbench.backends import backend_config, registry
 from medbench.catalog import leaf_tasks, load_task_data, task_config
-from medbench.checks import check_config, check_task_data, warn_unusable
+from medbench.checks import (
+    check_config,
+    check_generation_budget,
+    check_no_task_twice,
+    check_task_data,
+    warn_unusable,
+)
 from medbench.datareport import DataReport, Skipped, data_json, read_once
 from medbench.datasources import resolve_data_dir
 from medbench.errors import MedbenchError
@@ -69,6 +75,8 @@ class RunConfig:
     extractor: str = "patterns"
     extractor_model: str | None = None
     extractor_base_url: str | None = None
+    extractor_timeout: float = 60.0  # seconds per extractor request
+    extractor_max_retries: int = 3  # then the item is a failed item (excluded, counted, exit 3)
     # decoding: a named preset, then explicit overrides (None keeps each task's own setting)
     preset: str | None = None
     temperature: float | None = None
@@ -86,6 +94,8 @@ SETTINGS = (
     "data_dir",
     "output",
     "extractor_base_url",
+    "extractor_timeout",
+    "extractor_max_retries",
 )
 
 
@@ -194,6 +204,7 @@ class Replay:
 
     lm: object  # an lm-eval LM answering from the recorded outputs
     model_fp: dict  # the model.json of the runs that computed them
+    readings: object | None = None  # the LLM extractor's recorded readings, in its place
 
 
 def run(config: RunConfig, replay: Replay | None = None) -> tuple[RunFolder | None, list[Score]]:
@@ -214,7 +225,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
         )
     check_config(config)
     tags = thinking.parse_tags(config.think_tags)  # bad flags fail before anything loads
-    extractor = llm_extract.from_config(config)
+    extractor = llm_extract.from_config(config) if replay is None else replay.readings
     backend = backend_config(config.backend, config.backend_options)
     backend.resolve()
     config.backend_options = asdict(backend)
@@ -233,6 +244,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     if not backend.capabilities.loglik:
         generation_only(config, manager)
     thinking.check_run(config, manager)
+    check_no_task_twice(manager, config.resolved_tasks)
     reports: dict[str, DataReport] = {}
     sizes: dict[str, int] = {}
     for name in config.resolved_tasks:  # bad or missing data fails here, before the model is loaded
@@ -255,6 +267,8 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
         folder.write_versions()
 
     lm = backend.make_lm(model_path, config.seed) if replay is None else replay.lm
+    if replay is None:
+        check_generation_budget(config, lm)
     thinking.switch(lm, config.thinking)
     if config.chat and replay is None:
         chat.expanding(lm)
@@ -311,5 +325,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
 
 
 def _usage_record(usage) -> dict:
-    """The API usage in calls.json (failures are in failures.jsonl; the request cache in model_requests)."""
-    return {k: v for k, v in asdict(usage).items() if k not in ("failures", "cached")}
+    """The API usage in calls.json: requests, tokens, how many failed after retries (which ones:
+    failures.jsonl), and answers from a cache (the request cache's are in model_requests)."""
+    record = {k: v for k, v in asdict(usage).items() if k not in ("failures", "cached")}
+    return {**record, "failed": len(usage.failures), "cached": usage.cached}

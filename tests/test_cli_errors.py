@@ -145,6 +145,13 @@ RUN = ["run", "--model", "tiny", "--tasks", "medqa_mcmle"]
         (["--temperature", "-1"], "--temperature must be 0 (greedy) or more"),
         (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
         (["--tasks", ""], "--tasks names no task"),
+        # issue 24, "Tracebacks"
+        (["--seed", "-1"], "--seed must be 0 or more"),
+        (["--temperature", "nan"], "--temperature must be a finite number"),
+        (["--temperature", "inf"], "--temperature must be a finite number"),
+        (["--max-new-tokens", "1000000000"], "is more than any model's context"),
+        (["--extractor-timeout", "0"], "--extractor-timeout must be a positive number"),
+        (["--extractor-max-retries", "-1"], "--extractor-max-retries must be 0 or more"),
     ],
 )
 def test_out_of_range_run_options_are_one_line_never_a_silent_default(capsys, tmp_path, extra, message):
@@ -209,3 +216,26 @@ def test_a_bias_items_file_in_gbk_or_a_folder_is_one_line(capsys, tmp_path, kind
     assert code == 2
     line = _error_line(capsys)
     assert "items.json" in line and ("not UTF-8" if kind == "gbk" else "is a folder") in line
+
+
+def test_a_task_named_twice_alone_and_in_its_group_is_one_line(capsys, tmp_path):
+    args = ["run", "--model", "tiny", "--tasks", "ceval_med,ceval_med_physician", "--output", str(tmp_path)]
+    assert main(args) == 2
+    assert "--tasks names ceval_med_physician (in ceval_med) and ceval_med_physician" in _error_line(capsys)
+
+
+def test_more_new_tokens_than_the_model_holds_is_one_line(capsys, tmp_path, tiny_model):
+    from medbench.paths import SAMPLES_DIR
+
+    args = ["run", "--model", tiny_model, "--tasks", "huatuo26m", "--data-dir", str(SAMPLES_DIR)]
+    assert main([*args, "--max-new-tokens", "100000", "--output", str(tmp_path)]) == 2
+    assert "leaves no room for the prompt" in _error_line(capsys)
+
+
+def test_a_300_character_served_name_makes_a_run_folder(tmp_path):
+    from medbench.rundir import RunFolder
+
+    folder = RunFolder.create(tmp_path, "m" * 300)
+    assert folder.path.is_dir() and len(folder.path.name) < 120
+    other = RunFolder.create(tmp_path, "m" * 299 + "x")  # same first 63 characters, another hash
+    assert other.path.name != folder.path.name and not other.path.name.endswith("-2")
