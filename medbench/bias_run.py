@@ -22,7 +22,9 @@ from pathlib import Path
 
 from medbench.errors import MedbenchError
 from medbench.plotting import bias_bars
+from medbench.requestcache import FailedReply
 from medbench.rundir import RunFolder
+from medbench.schemas import RunStatus
 from medbench.scales import Scale, extract_option, load_scale, ordered_options, prompts
 from medbench.stats import bootstrap
 from medbench.templates import render_template
@@ -103,6 +105,9 @@ def ask(lm, config: BiasConfig, scale: Scale, repeat: int) -> list[dict]:
             kwargs["temperature"] = config.temperature
         replies = lm.generate_until(_requests("generate_until", [(r["prompt"], dict(kwargs)) for r in rows]))
         for row, item, reply in zip(rows, scale.items, replies, strict=True):
+            if isinstance(reply, FailedReply):  # no reply at all: a failed item, never "named no option"
+                row.update(raw=None, parsed=None, score=None, error=reply.error)
+                continue
             option = extract_option(reply, scale.options)
             row.update(raw=reply, parsed=option, score=None if option is None else scale.score(item, option))
         return rows
@@ -135,8 +140,11 @@ def bootstrap_ci(values: list[float], seed: int, iterations: int = 2000) -> tupl
 
 
 def summarise(scale: Scale, rows: list[dict], repeats: int, seed: int) -> dict:
-    """Per-scale summary; items never answered (unparseable every time) are excluded and counted."""
-    answered = [r for r in rows if r["score"] is not None]
+    """Per-scale summary; items never answered (unparseable every time) are excluded and counted, and
+    so are failed requests -- apart: a reply that never came is not a reply that named no option."""
+    failed = [r for r in rows if r.get("error")]
+    replied = [r for r in rows if not r.get("error")]
+    answered = [r for r in replied if r["score"] is not None]
     per_item: dict[int, list[float]] = {}
     for r in answered:
         per_item.setdefault(r["no"], []).append(r["score"])
@@ -167,7 +175,8 @@ def summarise(scale: Scale, rows: list[dict], repeats: int, seed: int) -> dict:
         "items_asked": len(scale.items),
         "items_in_scale": scale.complete_items,
         "partial": scale.partial,
-        "unparseable_rate": 1 - len(answered) / len(rows) if rows else 0.0,
+        "unparseable_rate": 1 - len(answered) / len(replied) if replied else 0.0,
+        "n_failed": len(failed),
         "item_means": item_means,
         "item_text_language": scale.text_language,
     }
@@ -206,6 +215,12 @@ def markdown(summaries: list[dict], mode: str) -> str:
             lines.append(f"| - {code} {sub['name']} | {sub['items']} | {sub['mean']:.3f} | | | |")
     note = "expected score under the option probabilities" if mode == "loglik" else "parsed replies"
     warnings = "".join(f"WARNING: {w}\n" for w in unparseable_warnings(summaries, mode))
+    failed = sum(s.get("n_failed", 0) for s in summaries)
+    if failed:
+        warnings = (
+            f"INCOMPLETE RUN: {failed} request(s) failed after retries and are left out of the means below "
+            "(failures.jsonl); re-run the same command to fill them in.\n" + warnings
+        )
     return (warnings + "\n" if warnings else "") + "\n".join(lines) + f"\n\nMode: {mode} ({note}).\n"
 
 
@@ -245,6 +260,14 @@ def run_bias(config: BiasConfig) -> tuple[RunFolder, list[dict]]:
         for row in all_rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     folder.write_json("summary.json", summaries)
+    failures = [r for r in all_rows if r.get("error")]
+    if failures:
+        with open(folder.path / "failures.jsonl", "w", encoding="utf-8") as fh:
+            for r in failures:
+                record = {k: r[k] for k in ("scale", "repeat", "no", "error")}
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    reason = f"{len(failures)} request(s) failed after retries; re-run the command" if failures else None
+    folder.write_json("status.json", RunStatus(not failures, len(failures), reason).record())
     for warning in unparseable_warnings(summaries, config.mode):
         log.warning(warning)
     (folder.path / "results.md").write_text(markdown(summaries, config.mode), encoding="utf-8")

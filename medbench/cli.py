@@ -209,7 +209,9 @@ def cmd_bias(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         output=args.output,
     )
-    return _print_result(run_bias(config)[0], "bias run folder")
+    folder = run_bias(config)[0]
+    _print_result(folder, "bias run folder")
+    return _exit_status(folder)
 
 
 #: exit status of a run that finished with failed items (left out of its scores until a re-run)
@@ -217,13 +219,19 @@ INCOMPLETE = 3
 
 
 def _run_and_print(config) -> int:
-    from medbench import schemas
     from medbench.runner import run
 
     folder = run(config)[0]
     if folder is None:  # a worker of a data-parallel launch: rank 0 prints and writes
         return 0
     _print_result(folder, "run folder")
+    return _exit_status(folder)
+
+
+def _exit_status(folder) -> int:
+    """0, or :data:`INCOMPLETE` with one line when the folder's status.json says items failed."""
+    from medbench import schemas
+
     status = schemas.read(schemas.RunStatus, folder.path / "status.json")
     if not status.complete:
         print(f"medbench: run incomplete: {status.reason} (exit {INCOMPLETE})", file=sys.stderr)

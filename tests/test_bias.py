@@ -159,3 +159,22 @@ def test_a_bias_run_of_mostly_unparseable_replies_says_so_in_one_line(tmp_path, 
     warning = "CAMI: 95% of replies named no option (2 of 40 items answered); try --mode loglik"
     assert warning in caplog.text
     assert (folder.path / "results.md").read_text(encoding="utf-8").startswith(f"WARNING: {warning}")
+
+
+def test_failed_requests_are_failed_items_not_unparseable_replies(tmp_path, capsys):
+    """issue 24, case 7: 12 of 40 requests fail; CAMI said "30% of replies named no option", exit 0."""
+    from medbench.cli import main
+
+    items = load_scale("cami", "zh").items[:12]
+    script = ScriptedChat([(item.text, "500") for item in items], reply="完全同意")
+    with script.serving() as url:
+        args = ["bias", "--scale", "cami", "--backend", "openai", "--base-url", url, "--model-name", "s"]
+        code = main([*args, "--max-retries", "0", "--output", str(tmp_path)])
+    assert code == 3
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    (cami,) = json.loads((folder / "summary.json").read_text())
+    assert cami["n_failed"] == 12 and cami["items_answered"] == 28 and cami["unparseable_rate"] == 0.0
+    assert json.loads((folder / "status.json").read_text())["complete"] is False
+    assert len((folder / "failures.jsonl").read_text().splitlines()) == 12
+    out = capsys.readouterr()
+    assert "INCOMPLETE RUN: 12 request(s) failed" in out.out and "named no option" not in out.out + out.err
