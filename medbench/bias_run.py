@@ -24,8 +24,8 @@ from medbench.errors import MedbenchError
 from medbench.plotting import bias_bars
 from medbench.requestcache import FailedReply
 from medbench.rundir import RunFolder
-from medbench.schemas import RunStatus
 from medbench.scales import Scale, extract_option, load_scale, ordered_options, prompts
+from medbench.schemas import RunStatus
 from medbench.stats import bootstrap
 from medbench.templates import render_template
 
