@@ -7,6 +7,11 @@ silently scored as some letter. Full-width characters are folded (NFKC) first, s
 reads as ``答案:(A)``. A reasoning model's thinking is removed before this runs
 (:mod:`medbench.thinking`).
 
+A reply in the CMExam form, its answer slot before its explanation (``答案：D`` then ``解释：…``), is
+read from the slot: the explanation may discuss other options (``解释：答案是C的说法…``) and never
+overrides it, as CMExam's own scripts read ``答案：(.*)`` and ``解释：(.*)`` apart. Only when the text
+before the explanation names no answer is the whole reply read.
+
 Every pattern runs in time linear in the reply (a model can emit anything, and one reply that makes
 the regex engine backtrack exponentially hangs a whole run): whitespace runs are collapsed to one
 space before matching, so no two adjacent optional pieces can share the same characters; the
@@ -29,6 +34,8 @@ _LETTER = r"[A-Z](?![a-z'])"
 _SEP = r"(?: ?[、,，/和及与] ?| ?)"
 _GROUP = rf"({_LETTER}(?:{_SEP}{_LETTER}){{0,{MAX_GROUP - 1}}})"
 _WHITESPACE = re.compile(r"\s+")
+#: where a reply's explanation starts (after NFKC folding, so ``解释：`` is ``解释:``)
+_EXPLANATION = re.compile(r"(?:解释|解析)\s*:")
 
 #: (name, pattern) in priority order; group 1 holds the letters.
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -61,14 +68,27 @@ def extract_choice(text: str, letters: list[str], options: list[list[str]] | Non
     """
     folded = _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text or ""))
     allowed = set(letters)
+    explanation = _EXPLANATION.search(folded)
+    if explanation and explanation.start() > 0:
+        slot = _patterns(folded[: explanation.start()], allowed)
+        if slot:
+            return slot
+    found = _patterns(folded, allowed)
+    if found:
+        return found
+    if options:
+        quoted = [letter for letter, option in options if option and option in folded]
+        if len(quoted) == 1:
+            return quoted[0]
+    return UNPARSED
+
+
+def _patterns(folded: str, allowed: set[str]) -> str | None:
+    """The letters of the first pattern (in priority order) that finds any, its last match deciding."""
     for _, pattern in PATTERNS:
         final = None
         for match in pattern.finditer(folded):
             final = _letters(match.group(1), allowed) or final
         if final:
             return final
-    if options:
-        quoted = [letter for letter, option in options if option and option in folded]
-        if len(quoted) == 1:
-            return quoted[0]
-    return UNPARSED
+    return None

@@ -229,3 +229,17 @@ def test_verdict_parsing_is_fast_and_names_one_outcome_or_none(parts):
             for label, outcome in {"胜": "win", "负": "loss", "平": "tie"}.items()
             if outcome == verdict
         )
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("答案：D\n解释：答案是C，因为C项的说法更常见。", "D"),  # issue 24 case 10: was C
+        ("答案：D\n解析：C项是正确的说法，但题目问的是错误的", "D"),
+        ("答案：B\n解释：选A的理由不充分", "B"),
+        ("解释：答案是C", "C"),  # no slot before the explanation: the whole reply is read
+        ("答案是A……不对，答案是C", "C"),  # no explanation: the last answer still decides
+    ],
+)
+def test_the_answer_slot_decides_and_the_explanation_never_overrides_it(reply, expected):
+    assert extract_choice(reply, list("ABCDE")) == expected
