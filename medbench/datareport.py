@@ -38,6 +38,9 @@ class Skipped:
     reason: str
     kind: str = "malformed"
     split: str = ""
+    #: items of its split read before this row: it lies among the evaluated items when fewer than
+    #: ``--limit`` came before it (None: unknown, counted wherever it lies)
+    position: int | None = None
 
     def __str__(self) -> str:
         return f"{self.file} row {self.row}: {self.reason}"
@@ -88,11 +91,14 @@ class DataReport:
         self.excluded[key] = count
         log.warning("%s: %d %s", key.split(":")[0], count, why)
 
-    def counts(self, split: str | None) -> dict[str, int]:
-        """Rows of the evaluated split left out, by kind: ``{"malformed": n, "duplicate": m}``."""
+    def counts(self, split: str | None, evaluated: int | None = None) -> dict[str, int]:
+        """Rows of the evaluated split left out, by kind: ``{"malformed": n, "duplicate": m}``; with
+        ``evaluated`` (the first N items scored: ``--limit``), only the rows among those items -- a
+        malformed row past the last one scored changes no score here."""
         out = {"malformed": 0, "duplicate": 0}
         for row in self.latest.values():
-            if split is None or row.split in ("", split):
+            among = evaluated is None or row.position is None or row.position < evaluated
+            if (split is None or row.split in ("", split)) and among:
                 out[row.kind] += 1
         return out
 

@@ -22,12 +22,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("medbench")
 
 
-def exclusions(manager, reports: dict[str, DataReport], failures: list[dict]) -> dict[str, dict[str, int]]:
-    """Per task: items left out of its score, by why (malformed, duplicate, failed)."""
+def exclusions(
+    manager,
+    reports: dict[str, DataReport],
+    failures: list[dict],
+    selection: dict[str, list[int]] | None,
+    limit,
+) -> dict[str, dict[str, int]]:
+    """Per task: items left out of its score, by why (malformed, duplicate, failed), counting only the
+    rows among the items evaluated (``--limit``, or a shard's last item)."""
     out = {}
     for leaf, report in reports.items():
         split = task_config(manager, leaf).get("test_split")
-        counts = report.counts(split)
+        chosen = (selection or {}).get(leaf)
+        counts = report.counts(split, max(chosen) + 1 if chosen else limit)
         counts["failed"] = sum(1 for f in failures if f["task"] == leaf)
         out[leaf] = counts
     return out
@@ -93,14 +101,17 @@ def evaluate(
             results = _without_failed(config, lm, manager, cache, decoding, results, failures, seeds, repeat)
         folder.write_results(results, repeat if config.repeats > 1 else None, failures)
         scores = summarise(results)
-        annotate(scores, results, exclusions(manager, reports, failures))
+        annotate(scores, results, exclusions(manager, reports, failures, selection, config.limit))
         per_repeat.append(scores)
         failed = len(failures)
         if failures:
+            causes = {f["error"] for f in failures}
+            cause = f" -- every one alike: {next(iter(causes))}" if len(causes) == 1 else ""
             log.warning(
-                "%d item(s) failed after retries: left out of the scores (n_failed), listed in "
+                "%d item(s) failed after retries%s: left out of the scores (n_failed), listed in "
                 "failures.jsonl; the run is incomplete until the same command is re-run",
                 len(failures),
+                cause,
             )
     return per_repeat, failed
 

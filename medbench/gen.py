@@ -99,12 +99,14 @@ def load(
         empty = [k for k in ("question", "reference") if not item[k]]
         if row.problem or empty:
             reason = row.problem or f"empty {' and '.join(empty)}"
-            skipped.append(Skipped(benchmark, row.file, row.number, reason, "malformed", "test"))
+            skipped.append(Skipped(benchmark, row.file, row.number, reason, "malformed", "test", len(items)))
             continue
         content = {k: item[k] for k in ("history", "question", "reference")}
         duplicate = seen.check(item["id"], content, row.number)
         if duplicate:
-            skipped.append(Skipped(benchmark, row.file, row.number, duplicate, "duplicate", "test"))
+            skipped.append(
+                Skipped(benchmark, row.file, row.number, duplicate, "duplicate", "test", len(items))
+            )
             continue
         item["messages"] = messages(item, templates)
         if chat:  # the turns themselves: lm-eval's chat templating renders them (medbench.chat)

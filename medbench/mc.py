@@ -177,7 +177,7 @@ def load(
             try:
                 item = layout.parse(row)
             except ValueError as exc:
-                skipped.append(Skipped(task, row.file, row.number, str(exc), "malformed", split))
+                skipped.append(Skipped(task, row.file, row.number, str(exc), "malformed", split, len(items)))
                 continue
             item["answer"] = normalise_answer(item["answer"])
             reason = row.problem or problem(item)
@@ -192,7 +192,9 @@ def load(
             )
             if reason or duplicate:
                 kind = "malformed" if reason else "duplicate"
-                skipped.append(Skipped(task, row.file, row.number, reason or duplicate, kind, split))
+                skipped.append(
+                    Skipped(task, row.file, row.number, reason or duplicate, kind, split, len(items))
+                )
             elif single_answer_only and len(item["answer"]) > 1:
                 multi += 1
             else:

@@ -198,7 +198,7 @@ def load(
     def prepared(path: Path, split: str) -> Iterator[dict]:
         hint = f"official layout: <data-dir>/{path.relative_to(root).as_posix()}"
         check_file(path, benchmark, hint + (f"; {missing_hint}" if missing_hint and split == "test" else ""))
-        skipped = []
+        skipped, kept = [], 0
         for doc in read(path):
             unknown = sorted({e["type"] for e in doc["entities"]} - known)
             reason = (
@@ -207,16 +207,17 @@ def load(
                 or (None if doc["text"].strip() else "empty text")
             )
             if reason:
-                skipped.append(Skipped(benchmark, str(path), doc["row"], reason, "malformed", split))
+                skipped.append(Skipped(benchmark, str(path), doc["row"], reason, "malformed", split, kept))
                 continue
             duplicate = seen[split].check(None, [doc["text"], doc["entities"]], doc["row"])
             if duplicate:
-                skipped.append(Skipped(benchmark, str(path), doc["row"], duplicate, "duplicate", split))
+                skipped.append(Skipped(benchmark, str(path), doc["row"], duplicate, "duplicate", split, kept))
                 continue
             name_to_slug = {name: slug for name, slug in types}
             doc["entities"] = [{**e, "type": name_to_slug.get(e["type"], e["type"])} for e in doc["entities"]]
             for piece in segments(doc, max_chars):
                 gold = mentions(piece["text"], piece["entities"], types)
+                kept += 1
                 yield {
                     "id": piece["id"],
                     "text": piece["text"],

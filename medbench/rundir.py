@@ -172,7 +172,10 @@ class RunFolder:
             table += "\nThinking (reasoning replies; the scores above read only the answers):\n"
             table += "".join(f"- {n}\n" for n in notes)
         if skipped:
-            table += f"\nSkipped {len(skipped)} malformed or duplicate row(s) (details in data.json):\n"
+            table += (
+                f"\nIn the files read, {len(skipped)} malformed or duplicate row(s) were skipped (Excluded "
+                "counts those among the items evaluated; details in data.json):\n"
+            )
             table += "".join(f"- {s}\n" for s in skipped[:20])
         (self.path / "results.md").write_text(table, encoding="utf-8")
         return table

@@ -154,3 +154,20 @@ def test_a_run_reads_each_data_file_once_and_its_report_travels_with_the_data(
     data = json.loads((folder.path / "data.json").read_text())
     assert len(data["files_sha256"]) == 7
     assert [r["reason"] for r in data["skipped_rows"]] == ["answer 'F' is not among the options A-E"]
+
+
+def test_a_malformed_row_past_the_limit_is_not_counted_as_excluded(tiny_model, tmp_path):
+    """issue 24, case 16: with --limit 10 the results said "Excluded: 4 malformed", naming rows far past
+    the items scored. The broken row is the last of cmexam/val.csv (7 good rows before it)."""
+    data = samples_with_a_broken_row(tmp_path / "data")
+
+    def excluded(limit):
+        config = RunConfig(
+            model=tiny_model, tasks=["cmexam_loglik"], data_dir=str(data), output=str(tmp_path)
+        )
+        config.limit = limit
+        _, scores = run(config)
+        return {s.n_malformed for s in scores if s.metric == "acc"}
+
+    assert excluded(3) == {0}  # rows 1-3 scored; the broken row 8 is not among them
+    assert excluded(None) == {1}  # every item scored: the broken row sits among them
