@@ -47,14 +47,22 @@ def excluded(score: dict) -> str:
     return ", ".join(parts) or "0"
 
 
-def _row_status(runs: list[Folder]) -> dict[str, str]:
-    """Per row: ``complete``, or why not (a run still missing failed items)."""
+def row_status(runs: list[Folder]) -> dict[str, str]:
+    """Per row: ``complete``, or why not. Only the runs whose scores the row shows count: a failed run
+    re-run with the same settings is superseded by the re-run (the later run of a task wins, as in
+    :func:`measured`), not reported as incomplete beside its score."""
+    shown: dict[tuple[str, str], Folder] = {}
+    for run in sorted(runs, key=lambda f: f.path.name):
+        for s in run.data:
+            shown[(run.model, s["task"])] = run
+        if not run.data:
+            shown[(run.model, "")] = run
     out: dict[str, str] = {}
-    for run in runs:
+    for (model, _), run in shown.items():
         if run.status.get("complete") is False:
-            out[run.model] = f"incomplete ({run.status.get('n_failed', '?')} failed)"
+            out[model] = f"incomplete ({run.status.get('n_failed', '?')} failed)"
         else:
-            out.setdefault(run.model, "complete")
+            out.setdefault(model, "complete")
     return out
 
 
@@ -145,7 +153,7 @@ def leaderboard(runs: list[Folder], with_published: bool = False, headline: Head
     """One row per model, one column per task (main metric, x100), and the items behind each;
     optionally the papers' published rows, marked reported (never averaged with measured ones)."""
     table = measured(runs)
-    status = _row_status(runs)
+    status = row_status(runs)
     full_names = {run.model: run.full_name for run in runs}
     tasks = sorted({task for scores in table.values() for task, _, _ in scores})
     rows = []
@@ -180,12 +188,13 @@ def paper_tables(
     )
     table = measured(runs)
     prompts = {run.model: run.config.get("prompt_style") or "official" for run in runs}
+    limits = {run.model: run.config.get("limit") for run in runs}
     out = {}
     for name, spec in specs.items():
         names = [c["name"] for c in spec["columns"]]
         rows = []
         for model, scores in table.items():
-            values, modes = {}, {}
+            values, modes, items = {}, {}, {}
             for c in spec["columns"]:
                 found = next(
                     (
@@ -199,6 +208,7 @@ def paper_tables(
                 values[c["name"]] = None if s is None or s["value"] is None else round(100 * s["value"], 2)
                 if values[c["name"]] is not None:
                     modes[c["name"]] = scoring_mode(c["task"] + found[1])
+                    items[c["name"]] = s["n"]
             if any(v is not None for v in values.values()):
                 rows.append(
                     {
@@ -207,6 +217,7 @@ def paper_tables(
                         "Source": "measured",
                         "Mode": _modes(modes),
                         "Prompts": prompts[model],
+                        "Items": _items(items, limits[model]),
                     }
                 )
                 rows[-1]["Convention"] = spec.get("measured_convention")
@@ -224,7 +235,15 @@ def paper_tables(
                 )
         # a table whose numbers depend on a metric convention says which one each row used
         labelled = "measured_convention" in spec or "published_convention" in spec
-        columns = ["Model", *names, "Source", "Mode", "Prompts", *(["Convention"] if labelled else [])]
+        columns = [
+            "Model",
+            *names,
+            "Source",
+            "Mode",
+            "Prompts",
+            "Items",
+            *(["Convention"] if labelled else []),
+        ]
         out[name] = (spec["title"], pd.DataFrame(rows, columns=columns))
     return out
 
@@ -259,6 +278,14 @@ def members(task: str) -> tuple[str, ...]:
         return tuple(leaf_tasks(_manager(), task))
     except KeyError:
         return (task,)
+
+
+def _items(items: dict[str, int], limit: int | None) -> str:
+    """The items a measured row rests on: one n, or each column's where they differ, and the
+    ``--limit`` it ran under (a 5-item row is not a paper's full test set)."""
+    distinct = sorted(set(items.values()))
+    text = str(distinct[0]) if len(distinct) == 1 else "; ".join(f"{c}: {n}" for c, n in items.items())
+    return text + (f" (--limit {limit})" if limit else "")
 
 
 def _modes(modes: dict[str, str]) -> str:

@@ -26,6 +26,7 @@ from medbench.report import (
     measured,
     members,
     published_records,
+    row_status,
 )
 
 Z95 = 1.96
@@ -93,24 +94,28 @@ def group_of(task: str) -> str:
 
 
 class Rows:
-    """Measured rows, one per model: the cells of every folder of one model (same full name and
-    fingerprint) share a row, unless two folders score the same column (two settings of one model,
-    say ``--limit 10`` and ``--limit 20``): then each keeps its own row, labelled with its settings."""
+    """Measured rows, one per model and settings: every run folder of one model (same full name and
+    fingerprint) run with the same answer- and item-changing settings shares a row (its label), and a
+    cell only ever shows a score from a run whose settings its row names. Bias and judge cells join
+    the model's row when the model has one; beside several, they keep a row of their own."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: dict[str, str]) -> None:
+        self.status = status  # label -> complete | incomplete (...), of the runs each row shows
         self.by_identity: dict[str, list[tuple[Row, str]]] = {}
 
     def cells(self, folder: Folder, keys: list[str]) -> dict[str, Cell]:
         """The cell dict of the row the folder's cells ``keys`` go to."""
         rows = self.by_identity.setdefault(folder.identity or folder.model, [])
-        for row, _ in rows:
-            if not any(k in row.cells for k in keys):
-                break
-        else:
-            row = Row(folder.name or folder.model, True, folder.full_name)
-            rows.append((row, folder.model))
-        if folder.kind == "run" and folder.status.get("complete") is False:
-            row.status = "incomplete"
+        label = folder.model if folder.kind == "run" else f"{folder.name or folder.model} ({folder.kind})"
+        if folder.kind != "run":
+            runs = [row for row, held in rows if held in self.status]
+            if len(runs) == 1 and not any(k in runs[0].cells for k in keys):
+                return runs[0].cells
+        for row, held in rows:
+            if held == label:
+                return row.cells
+        row = Row(folder.name or folder.model, True, folder.full_name, self.status.get(label, ""))
+        rows.append((row, label))
         return row.cells
 
     def rows(self) -> list[Row]:
@@ -208,7 +213,7 @@ def _extras(folders: list[Folder], rows: Rows, columns: dict[str, Column]) -> No
 
 def board(folders: list[Folder], with_published: bool = True, headline: Headline = None) -> Board:
     runs = [f for f in folders if f.kind == "run"]
-    rows = Rows()
+    rows = Rows(row_status(runs))
     columns = _measured(runs, rows, headline)
     _extras(folders, rows, columns)
     published, legend = _published(columns) if with_published else ([], {})
@@ -223,7 +228,8 @@ def board(folders: list[Folder], with_published: bool = True, headline: Headline
             values = [row.cells[k].value if k in row.cells else None for k in g.averaged]
             complete = bool(g.averaged) and all(v is not None for v in values)
             row.averages[g.name] = sum(values) / len(values) if complete else None
-    visible = [r for r in every if any(c.value is not None for c in r.cells.values())]
+    # a measured row stays even when no score could be computed (every item failed): it says why
+    visible = [r for r in every if r.measured or any(c.value is not None for c in r.cells.values())]
     visible.sort(key=lambda r: (not r.measured, r.model.casefold()))
     return Board(groups, visible, legend)
 

@@ -100,6 +100,7 @@ def test_paper_tables_have_the_papers_columns_and_name_their_source(site):
         "Source",
         "Mode",
         "Prompts",
+        "Items",
         "Convention",
     ]
     reported = t5[t5["Source"] != "measured"]
@@ -117,6 +118,7 @@ def test_paper_tables_have_the_papers_columns_and_name_their_source(site):
         "Source",
         "Mode",
         "Prompts",
+        "Items",
         "Convention",
     ]
     assert (out / "tables" / "qilin_med_table6.tex").read_text().startswith("\\begin{table}")

@@ -1,0 +1,72 @@
+"""The leaderboard page puts a score only in a row whose settings it comes from, keeps an incomplete
+model's row, and a re-run that completed supersedes its failed first run (issue 24, case 14 and
+"Confusing output"); every measured row of a paper table says what it rests on (case 15)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pandas as pd
+
+from medbench.cli import main
+from medbench.folders import collect
+from medbench.report import leaderboard, paper_tables
+from medbench.report_board import board
+from medbench.rundir import RunFolder
+from medbench.summary import Score
+
+
+def _run(root, task: str, acc: float | None, *, limit=None, mode=None, n=10, failed=0, stamp=""):
+    folder = RunFolder.create(root, "tiny")
+    if stamp:  # the order runs were made in (folder names begin with their time)
+        folder.path = folder.path.rename(folder.path.with_name(f"{stamp}-tiny"))
+    config = {"model": "tiny", "tasks": [task], "limit": limit, "mode": mode}
+    folder.write_json("config.json", config)
+    folder.write_json("model.json", {"weights_sha256": "t"})
+    folder.write_json("status.json", {"complete": not failed, "n_failed": failed})
+    folder.write_json("metrics.json", [asdict(Score(task, "acc", acc, n - failed, 0.1, "", n_failed=failed))])
+    return folder.path
+
+
+def _cells(rows):
+    return {row.model: {k: c.value for k, c in row.cells.items()} for row in rows}
+
+
+def test_a_score_never_lands_in_a_row_of_other_settings(tmp_path):
+    _run(tmp_path, "ceval_med", 0.5, limit=16)
+    _run(tmp_path, "ceval_med_gen", 0.0, limit=3, mode="gen", n=9)
+    folders, _ = collect([str(tmp_path)])
+    cells = _cells(board(folders, with_published=False).rows)
+    assert len(cells) == 2, cells
+    (sixteen,) = [c for label, c in cells.items() if "limit=16" in label]
+    (three,) = [c for label, c in cells.items() if "limit=3" in label]
+    assert list(sixteen) == ["ceval_med (acc)"] and list(three) == ["ceval_med_gen (acc)"]
+
+
+def test_an_incomplete_model_keeps_its_row_marked(tmp_path):
+    _run(tmp_path, "ceval_med", None, failed=10)
+    folders, _ = collect([str(tmp_path)])
+    (row,) = board(folders, with_published=False).rows
+    assert row.status.startswith("incomplete") and row.cells["ceval_med (acc)"].value is None
+
+
+def test_a_completed_rerun_supersedes_its_failed_first_run(tmp_path):
+    _run(tmp_path, "ceval_med", 0.5, failed=5, stamp="20260101-000000")
+    _run(tmp_path, "ceval_med", 0.6, stamp="20260101-000100")
+    folders, _ = collect([str(tmp_path)])
+    table = leaderboard([f for f in folders if f.kind == "run"])
+    assert list(table["status"]) == ["complete"] and list(table["ceval_med (acc)"]) == [60.0]
+    (row,) = board(folders, with_published=False).rows
+    assert row.status == "complete" and row.cells["ceval_med (acc)"].value == 60.0
+
+
+def test_paper_table_rows_state_their_items_and_limit(tmp_path):
+    _run(tmp_path, "medqa_mcmle", 0.0, limit=5, n=5)
+    folders, _ = collect([str(tmp_path)])
+    tables = paper_tables([f for f in folders if f.kind == "run"], with_published=True)
+    measured = [df[df["Source"] == "measured"] for _, df in tables.values()]
+    rows = pd.concat([m for m in measured if len(m)])
+    assert set(rows["Items"]) == {"5 (--limit 5)"}
+    out = tmp_path / "site"
+    assert main(["report", str(tmp_path), "--out", str(out), "--format", "md"]) == 0
+    assert any("5 (--limit 5)" in p.read_text() for p in (out / "tables").glob("*.md"))
