@@ -174,7 +174,7 @@ def name_rows(folders: list[Folder]) -> None:
         while clash and depth < parts:
             depth += 1
             clash = [i for i in clash if _suffix(identities[i], depth) == _suffix(name, depth)]
-        labels[identity] = _suffix(name, depth) + (f" @{identity.split('|')[1][:8]}" if clash else "")
+        labels[identity] = _suffix(name, depth) + (f" @{identity.rsplit('|', 1)[1][:8]}" if clash else "")
     for f in folders:
         variants = {g.settings for g in folders if g.identity == f.identity and g.kind == f.kind}
         differing = [k for k, v in f.settings if len({dict(s).get(k) for s in variants}) > 1]

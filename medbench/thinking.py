@@ -64,7 +64,8 @@ def using_tags(tags: tuple[str, str]):
 def split(text: str) -> Reply:
     """Thinking and answer of one reply. The answer follows the *last* closing tag (a model may think
     in several blocks); with a closing tag but no opening one, everything before it is thinking (the
-    template opened the block); an opening tag that never closes leaves no answer."""
+    template opened the block); a reply that opens its thinking and never closes it leaves no answer
+    (one that only mentions the opening tag further in is a plain reply)."""
     text = text or ""
     opening, closing = _TAGS.get()
     close = text.rfind(closing)
@@ -72,10 +73,9 @@ def split(text: str) -> Reply:
         start = text.find(opening)
         begin = start + len(opening) if 0 <= start < close else 0
         return Reply(text[begin:close].strip(), text[close + len(closing) :].strip(), False)
-    start = text.find(opening)
-    if start >= 0:
-        return Reply(text[start + len(opening) :].strip(), "", True)
-    return Reply(None, text, False)
+    if text.lstrip().startswith(opening):  # a reasoning model opens its thinking first thing
+        return Reply(text.lstrip()[len(opening) :].strip(), "", True)
+    return Reply(None, text, False)  # a plain reply that mentions the tag is still a plain reply
 
 
 def answer_start(text: str) -> int | None:
@@ -85,7 +85,7 @@ def answer_start(text: str) -> int | None:
     close = text.rfind(closing)
     if close >= 0:
         return close + len(closing)
-    return None if opening in text else 0
+    return None if text.lstrip().startswith(opening) else 0
 
 
 def tagged(reasoning: str | None, content: str, cut_off: bool) -> str:

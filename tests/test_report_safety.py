@@ -202,3 +202,14 @@ def test_a_score_or_status_of_the_wrong_shape_is_one_line_naming_the_file(tmp_pa
     (bad_status / "status.json").write_text(json.dumps({"complete": "yes"}))
     assert main(["report", str(bad_status), "--out", str(tmp_path / "site")]) == 2
     assert "status.json: field complete is str, not <class 'bool'>" in capsys.readouterr().err
+
+
+def test_a_bar_in_a_model_name_keeps_its_fingerprint_suffix(tmp_path):
+    from medbench.folders import collect
+
+    root = tmp_path / "runs"
+    _run(root, "org|a/final", {"api": "x", "model_name": "org|a/final"}, 0.3)
+    _run(root, "org|a/final", {"api": "x", "model_name": "org|a/final", "served": {"root": "/b"}}, 0.5)
+    labels = sorted(f.model for f in collect([str(root)])[0])
+    assert all(label.startswith("org|a/final @") and len(label.split("@")[1]) == 8 for label in labels)
+    assert labels[0] != labels[1]

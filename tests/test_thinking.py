@@ -167,3 +167,16 @@ def test_the_llm_extractor_needs_its_model_and_server(tmp_path, capsys):
         == 2
     )
     assert "--extractor-model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("reply", "answer", "unfinished"),
+    [
+        ("答案：B。模型有时会输出<think>标签", "答案：B。模型有时会输出<think>标签", False),  # issue 24
+        ("  <think>还在想", "", True),
+        ("<think>想好了</think>答案：C", "答案：C", False),
+    ],
+)
+def test_only_a_reply_that_opens_with_the_tag_is_thinking(reply, answer, unfinished):
+    part = thinking.split(reply)
+    assert (part.answer, part.unfinished) == (answer, unfinished)
