@@ -132,7 +132,13 @@ def _judge_config(args: argparse.Namespace):
 
 
 def _print_result(folder, label: str) -> int:
-    print((folder.path / "results.md").read_text(encoding="utf-8"), end="")
+    """The folder's results.md, less its opening WARNING lines (the console showed each as it was
+    logged: once is enough), and where the folder is."""
+    table = (folder.path / "results.md").read_text(encoding="utf-8")
+    lines = table.splitlines(keepends=True)
+    while lines and lines[0].startswith("WARNING: "):
+        lines.pop(0)
+    print("".join(lines).lstrip("\n"), end="")
     print(f"\n{label}: {folder.path}")
     return 0
 

@@ -35,7 +35,7 @@ def _task_names(tasks: list[str], suite: str | None) -> list[str]:
     if suite:
         names += [t for part in load_suite(suite)["parts"] for t in part["tasks"]]
     if not names:
-        raise MedbenchError("name the data to pull: --tasks T1,T2 or --suite NAME")
+        raise MedbenchError("name the data: --tasks T1,T2 or --suite NAME")
     return resolve_tasks(names, task_manager().all_tasks, None)
 
 

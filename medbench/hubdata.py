@@ -89,11 +89,8 @@ def download(mirror: Mirror, filename: str, task: str, local: str = "") -> Path:
             )
         )
     except Exception as exc:  # not cached offline, unreachable, no such file at that revision
-        how = (
-            "run `medbench data pull` with the same --tasks where the hub is reachable"
-            if _offline()
-            else f"the hub did not give it ({type(exc).__name__})"
-        )
+        pull = "run `medbench data pull` with the same --tasks where the hub is reachable"
+        how = pull if _offline() else f"the hub did not give it ({type(exc).__name__}): {pull}"
         instead = f", or put {local} under --data-dir" if local else ""
         raise MedbenchError(
             f"{task}: no local data (--data-dir) and {mirror.repo}@{mirror.revision[:12]}:{filename} is "

@@ -236,10 +236,13 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     resolve_data_dir(config.data_dir)  # a wrong --data-dir fails before the model loads
     decoding = gen_kwargs(config)
     config.resolved_tasks = resolve_tasks(config.tasks, task_manager().all_tasks, config.mode)
-    model_path, model_fp = (
-        backend.identity(config.model) if replay is None else (config.model, replay.model_fp)
-    )
-    metadata = run_metadata(config, model_path if backend.capabilities.local else None)
+    # the model is resolved (an alias converted, a server asked) after the data is checked, unless the
+    # data check needs it: a local model's chat template, read by the data hooks with --chat
+    early = replay is not None or (config.chat and backend.capabilities.local)
+    identified = _identity(backend, config, replay) if early else None
+    if not early:
+        backend.check_model(config.model)  # only the cheap part: a wrong path is one line at once
+    metadata = run_metadata(config, identified[0] if identified and backend.capabilities.local else None)
     manager = task_manager(metadata)
     if not backend.capabilities.loglik:
         generation_only(config, manager)
@@ -256,6 +259,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
             split = cfg.get("test_split") or cfg.get("validation_split")
             sizes[leaf] = len(data[split]) if data is not None and split in data else 0
     selection = shard_items(config.shard, sizes, config.limit)
+    model_path, model_fp = identified or _identity(backend, config, replay)
 
     out = Path(config.output)
     rank = process_rank()
@@ -322,6 +326,11 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     samples = folder.path / ("samples" if config.repeats == 1 else "samples-0")
     folder.write_scores(scores, skipped, failed, warn_unusable(scores), thinking.summary(samples))
     return folder, scores
+
+
+def _identity(backend, config: RunConfig, replay: Replay | None) -> tuple[str, dict]:
+    """What to load (or ask) and the model's fingerprint: the backend's, or the replayed runs'."""
+    return backend.identity(config.model) if replay is None else (config.model, replay.model_fp)
 
 
 def _usage_record(usage) -> dict:

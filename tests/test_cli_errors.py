@@ -239,3 +239,22 @@ def test_a_300_character_served_name_makes_a_run_folder(tmp_path):
     assert folder.path.is_dir() and len(folder.path.name) < 120
     other = RunFolder.create(tmp_path, "m" * 299 + "x")  # same first 63 characters, another hash
     assert other.path.name != folder.path.name and not other.path.name.endswith("-2")
+
+
+def test_missing_data_is_found_before_a_model_alias_is_converted(capsys, tmp_path, monkeypatch):
+    """issue 24, case 18: smollm2-135m was converted from its GGUF (211 s) before the data was missing."""
+    from medbench import models
+
+    def no_conversion():
+        raise AssertionError("the model must not be converted before the data is checked")
+
+    monkeypatch.setitem(models.ALIASES, "smollm2-135m", no_conversion)
+    (tmp_path / "data").mkdir()
+    args = ["run", "--model", "smollm2-135m", "--tasks", "cmexam", "--data-dir", str(tmp_path / "data")]
+    assert main([*args, "--output", str(tmp_path / "runs")]) == 2
+    assert "cmexam" in _error_line(capsys)
+
+
+def test_data_verify_without_a_name_says_what_to_name(capsys):
+    assert main(["data", "verify"]) == 2
+    assert "name the data: --tasks" in _error_line(capsys)

@@ -124,6 +124,14 @@ class BackendConfig:
     def resolve(self) -> None:
         """Fill in what is decided on this machine (e.g. the device) before the config is recorded."""
 
+    def check_model(self, model: str) -> None:
+        """The cheap part of :meth:`identity`, before the data is checked: a path that does not exist
+        is one line at once; an alias that must be built or converted (minutes) waits for the data."""
+        from medbench.models import ALIASES, resolve_model
+
+        if self.capabilities.local and model not in ALIASES:
+            resolve_model(model)
+
     def identity(self, model: str) -> tuple[str, dict]:
         """What to load and the fingerprint recorded in the run folder's model.json."""
         from medbench.models import fingerprint, resolve_model
