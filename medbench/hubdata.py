@@ -150,6 +150,15 @@ def verify(mirror: Mirror, filename: str) -> str | None:
     link = repo_dir / "snapshots" / mirror.revision / filename
     if not link.exists():
         return f"{mirror.repo}@{mirror.revision[:12]}:{filename} is not in the hub cache (medbench data pull)"
+    if not link.is_symlink():  # a cache copied without its links: the file's name is no hash
+        blobs = repo_dir / "blobs"
+        names = {sha256_file(link), _git_blob_sha1(link)}
+        if blobs.is_dir() and any((blobs / n).is_file() for n in names):
+            return None
+        return (
+            f"{mirror.repo}@{mirror.revision[:12]}:{filename} is a plain copy whose content matches no "
+            f"blob of the cache ({blobs}): altered, or copied without its blobs; pull it again"
+        )
     expected = link.resolve().name
     actual = sha256_file(link) if len(expected) == 64 else _git_blob_sha1(link)
     if actual != expected:

@@ -157,3 +157,21 @@ def test_a_data_folder_without_the_benchmark_reads_its_mirror_and_a_partial_copy
     assert "ceval/ceval-exam" in json.loads((run / "data.json").read_text())["hub_sources"]
     (data / "ceval").mkdir()  # a copy of the benchmark that lacks its files: an error, not the hub
     assert main([*args, "--output", str(tmp_path / "b")]) == 2
+
+
+def test_a_cache_copied_without_its_links_verifies_and_an_altered_copy_does_not(
+    hub, tmp_path, capsys, monkeypatch
+):
+    """issue 24, case 6: a cache copied without symlinks (cp -rL) read as corrupt."""
+    import shutil
+
+    cache, _ = hub
+    copy = tmp_path / "copied"
+    shutil.copytree(cache, copy, symlinks=False)  # every snapshot link now a plain file
+    monkeypatch.setenv("HF_HUB_CACHE", str(copy))
+    assert main(["data", "verify", "--tasks", TASKS]) == 0
+    capsys.readouterr()
+    (plain,) = [p for p in copy.rglob("snapshots/*/basic_medicine/val/0000.parquet")]
+    plain.write_bytes(plain.read_bytes()[:-7] + b"garbage")
+    assert main(["data", "verify", "--tasks", TASKS]) == 1
+    assert "matches no blob of the cache" in capsys.readouterr().err
