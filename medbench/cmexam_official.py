@@ -14,8 +14,9 @@ What differs from medbench's ``sacrebleu-zh`` convention:
   reference, so ``R_lcs = LCS / len(prediction)`` and ``P_lcs = LCS / len(reference)``.
 * ROUGE tokens are the characters of the text joined with spaces then split on one space, so every
   whitespace character becomes two empty tokens and an empty reply is one empty token.
-* ROUGE is the mean of sentence-level scores; an empty reply scores 0 unless its reference is empty
-  too (then 1 - 1e-8, as the script's epsilons give).
+* ROUGE is the mean of sentence-level scores. An empty reply is one empty token, which matches the
+  empty tokens a reference's whitespace makes: it scores 0 only against a reference with no
+  whitespace (1 - 1e-8 against an empty one, as the script's epsilons give).
 """
 
 from __future__ import annotations

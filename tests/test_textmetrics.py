@@ -164,3 +164,12 @@ def test_char_f1_equals_a_hand_computation():
     per_item = [2 * 1 * (5 / 7) / (1 + 5 / 7), 0.0, 1.0]
     assert aggregation("char_f1")(items) == pytest.approx(sum(per_item) / 3)
     assert CONVENTIONS["char_f1"].startswith("char-f1")
+
+
+def test_cmexam_official_empty_reply_scores_only_against_a_reference_without_whitespace():
+    """issue 24, case 13: the docstring said an empty reply scores 0; the official code's character
+    tokens make a reference's space two empty tokens, which an empty reply's one empty token matches."""
+    from medbench import cmexam_official
+
+    assert cmexam_official.rouge([""], ["无空格参考"], "rouge1") == 0.0
+    assert cmexam_official.rouge([""], ["含 空格的参考"], "rouge1") > 0.2
