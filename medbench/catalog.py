@@ -91,13 +91,22 @@ def load_task_data(manager, name: str, metadata: dict | None = None):
     return hook(**{**(cfg.get("metadata") or {}), **(metadata or {})}, **(cfg.get("dataset_kwargs") or {}))
 
 
-def _count(manager, name: str, data_dir: str) -> int | None:
+def _count(manager, name: str, data_dir: str) -> tuple[int, str] | None:
+    """The items a task scores; for NER, the documents they were cut from and the gold entities too
+    (the items are segments: 470 CCKS-2019 segments are its 379 test documents)."""
     evaluated, _ = _split_names(task_config(manager, name))
     try:
         data = load_task_data(manager, name, {"data_dir": data_dir})
     except MedbenchError:
         return None
-    return None if data is None else len(data[evaluated])
+    if data is None:
+        return None
+    items = data[evaluated]
+    if "entities" not in items.column_names:
+        return len(items), str(len(items))
+    documents = len({str(i).rsplit("#", 1)[0] for i in items["id"]})
+    entities = sum(len(e) for e in items["entities"])
+    return len(items), f"{len(items)} segments ({documents:,} documents, {entities:,} entities)"
 
 
 def describe(manager, data_dir: str | None = None) -> list[TaskInfo]:
@@ -118,7 +127,7 @@ def describe(manager, data_dir: str | None = None) -> list[TaskInfo]:
                 _first_comment(path),
                 sources[name],
                 _splits(cfg),
-                "" if counts.get(name) is None else str(counts[name]),
+                counts[name][1] if counts.get(name) else "",
                 ", ".join(m["metric"] for m in cfg.get("metric_list", [])),
                 str(cfg.get("num_fewshot", 0)),
             )
@@ -128,7 +137,7 @@ def describe(manager, data_dir: str | None = None) -> list[TaskInfo]:
         cfg = task_config(manager, name)
         members = cfg.get("task", [])
         leaves = leaf_tasks(manager, name)
-        total = [counts.get(t) for t in leaves]
+        total = [counts[t][0] if counts.get(t) else None for t in leaves]
         folders = sorted({sources.get(t, "").split("/")[0] for t in leaves} - {""})
         group_rows.append(
             TaskInfo(

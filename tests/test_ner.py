@@ -225,3 +225,32 @@ def test_without_the_test_file_ccks2019_ner_says_which_task_scores_the_training_
 
     with pytest.raises(MedbenchError, match="subtask1_test_set_with_answer.json.*ccks2019_ner_train_heldout"):
         load_task_data("ccks2019_ner", shared_data)
+
+
+def test_a_gold_span_with_whitespace_at_an_edge_is_its_text_and_a_perfect_reply_reaches_100(tmp_path):
+    """issue 24, case 12: 'PLT ' could never be matched by a stripped reply (recall 99.65)."""
+    import json
+
+    from medbench import ner_conventions
+
+    text = "查血示PLT 减少，诊断为 胃癌。"
+    start, space = text.index("PLT "), text.index(" 胃癌")
+    entities = [
+        {"label_type": "实验室检验", "start_pos": start, "end_pos": start + 4},  # 'PLT '
+        {"label_type": "疾病和诊断", "start_pos": space, "end_pos": space + 3},  # ' 胃癌'
+    ]
+    path = tmp_path / "ccks.json"
+    path.write_text(json.dumps({"originalText": text, "entities": entities}, ensure_ascii=False) + "\n")
+    (doc,) = read_ccks(path)
+    assert [text[e["start"] : e["end"]] for e in doc["entities"]] == ["PLT", "胃癌"]
+    predicted = {(e["type"], text[e["start"] : e["end"]]) for e in doc["entities"]}
+    for convention, (hits, _, gold) in ner_conventions.counts(text, doc["entities"], predicted).items():
+        assert hits == gold == 2, convention
+
+
+def test_medbench_tasks_says_documents_and_entities_of_a_ner_task(ccks_with_test_file, capsys):
+    from medbench.cli import main
+
+    assert main(["tasks", "--data-dir", str(ccks_with_test_file)]) == 0
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ccks2019_ner |")]
+    assert "3 segments (3 documents, 3 entities)" in row
