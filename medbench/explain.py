@@ -1,11 +1,12 @@
 """``medbench explain RUN... --task T``: why a number differs from a paper's or another harness's.
 
 For one task it lists every score the given run folders hold -- each metric under each convention,
-for each scoring mode (log-likelihood or generation: ``T``, ``T_loglik``, ``T_gen``) and prompt
-style -- with the items behind it. Nothing is recomputed: it reads ``metrics.json`` and
-``config.json``. The usual answers to "why is my number different" are all in one table: another
-tokenization (sacrebleu-zh vs cmexam-official), another placement of NER mentions, another mode,
-another prompt style, a micro vs macro average, or items left out.
+for each scoring mode (log-likelihood or generation: ``T``, ``T_loglik``, ``T_gen``; CMExam's own
+accuracy rule: ``T_official``) and prompt style -- with the items behind it. Nothing is
+recomputed: it reads ``metrics.json`` and ``config.json``. The usual answers to "why is my number
+different" are all in one table: another tokenization (sacrebleu-zh vs cmexam-official), another
+placement of NER mentions, another mode, another prompt style, a micro vs macro average, or items
+left out.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 from medbench.backends import registry
 from medbench.errors import MedbenchError
 
-VARIANTS = ("", "_gen", "_loglik")
+VARIANTS = ("", "_gen", "_loglik", "_official")
 
 
 def _read(run: Path) -> tuple[dict, list[dict]]:
@@ -63,7 +64,8 @@ def explain(runs: list[str], task: str) -> pd.DataFrame:
             )
     if not rows:
         raise MedbenchError(
-            f"no scores of task {task} (or {task}_gen, {task}_loglik) in the given run folders"
+            f"no scores of task {task} (or {task}_gen, {task}_loglik, {task}_official) in the given run "
+            "folders"
         )
     return pd.DataFrame(rows)
 

@@ -22,7 +22,7 @@ from medbench.paths import plugin_dir
 
 log = logging.getLogger("medbench")
 
-MAIN_METRICS = ("acc", "f1", "rougeL", "bleu1")
+MAIN_METRICS = ("acc", "acc_cmexam", "f1", "rougeL", "bleu1")
 
 
 def measured(runs: list[Folder]) -> dict[str, dict[tuple[str, str, str], dict]]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+from medbench.cmexam_accuracy import CONVENTIONS as CMEXAM_ACCURACY
 from medbench.ner_conventions import METRIC_CONVENTIONS
 from medbench.textmetrics import CONVENTIONS as TEXT_CONVENTIONS
 
-CONVENTIONS = {**TEXT_CONVENTIONS, **METRIC_CONVENTIONS}
+CONVENTIONS = {**TEXT_CONVENTIONS, **METRIC_CONVENTIONS, **CMEXAM_ACCURACY}
 
 SKIP_KEYS = {"alias", "name", "sample_len", "samples"}
 

@@ -221,9 +221,18 @@ def test_a_subject_whose_every_item_failed_leaves_its_group_without_a_score(tmp_
     assert acc[("ceval_med_basic_medicine_gen", "")].value is not None
 
 
-def test_when_every_request_fails_alike_the_cause_is_said_in_one_line(tmp_path, caplog):
+def test_when_every_request_fails_alike_the_cause_is_said_in_one_line(tmp_path):
     """issue 24, case 17: only failures.jsonl named the cause."""
-    with server([("", "500")]).serving() as url:
-        folder, _ = run(config(url, tmp_path))
-    (line,) = [r.getMessage() for r in caplog.records if "failed after retries" in r.getMessage()]
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # medbench's own logger, whatever an earlier CLI call set up
+    logging.getLogger("medbench").addHandler(handler)
+    try:
+        with server([("", "500")]).serving() as url:
+            run(config(url, tmp_path))
+    finally:
+        logging.getLogger("medbench").removeHandler(handler)
+    (line,) = [r.getMessage() for r in records if "failed after retries" in r.getMessage()]
     assert line.startswith("5 item(s) failed after retries -- every one alike: ") and "500" in line

@@ -1,0 +1,76 @@
+"""The ``cmexam-official`` accuracy: CMExam answer prediction scored as CMExam's own scripts score it
+(``src/evaluation/evaluate_chatglm_result.py`` and ``evaluate_gpt_result.py`` in williamliujl/CMExam;
+Qilin-Med's ``eval/CMExam`` is a copy), beside medbench's default ``acc`` on the ``cmexam`` task.
+
+What those scripts compute, and so what this does:
+
+* the predicted answer is ``re.findall(r"答案：(.*)，", reply)[0]``: the text after ``答案：`` up to the
+  last ``，`` on that line (a reply without one has no answer, ``""``);
+* the predictions go through a CSV and ``pandas.read_csv``, so an empty answer, and any text pandas
+  reads as missing (``NA``, ``None``, ``nan`` ...), is NaN: **left out of the denominator**;
+* the rest compare with the gold answer string exactly: ``BA`` for ``AB`` is wrong, so is ``A。``.
+
+medbench's own protocol comes first: a reasoning model's thinking is removed before the reply is read
+(a reply whose thinking was cut off has no answer). ``answered_rate`` says how many items the
+accuracy rests on; the score's ``n`` is every item asked.
+"""
+
+from __future__ import annotations
+
+import re
+
+from medbench import thinking
+
+_ANSWER = re.compile(r"答案：(.*)，")
+#: the convention each score of this metric carries (metrics.json, explain, the leaderboard)
+CONVENTIONS = {
+    "acc_cmexam": "cmexam-official: the answer between 答案： and the line's last ，, compared exactly; "
+    "replies without one left out of the denominator (answered_rate) (CMExam script)"
+}
+#: the strings ``pandas.read_csv`` reads as missing by default (its documented ``na_values``)
+PANDAS_NA = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
+
+
+def predicted(reply: str) -> str | None:
+    """The answer CMExam's script reads from a reply, or None where it reads none (NaN)."""
+    part = thinking.split(reply or "")
+    found = _ANSWER.findall(part.answer) if not part.unfinished else []
+    answer = found[0] if found else ""
+    return None if answer in PANDAS_NA else answer
+
+
+def process_results(doc: dict, results: list[str]) -> dict:
+    """lm-eval ``process_results``: per item (answered, correct) for :func:`accuracy`."""
+    answer = predicted(results[0])
+    return {
+        "acc_cmexam": (answer is not None, answer == doc["answer"]),
+        "answered_rate": float(answer is not None),
+    }
+
+
+def accuracy(items: list[tuple[bool, bool]]) -> float | None:
+    """Correct over answered (CMExam's ``correct / total`` over the non-NaN predictions)."""
+    answered = [correct for has_answer, correct in items if has_answer]
+    return sum(answered) / len(answered) if answered else None
