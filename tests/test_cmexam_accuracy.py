@@ -44,17 +44,16 @@ def _official_rule(replies: list[str], gold: list[str]) -> float:
     return float((kept["a"] == kept["g"]).sum() / len(kept))
 
 
-def test_cmexam_official_accuracy_equals_the_scripts_rule_and_the_default_stays(tmp_path):
+def _run(tmp_path, tasks: list[str]):
     with ScriptedChat([], reply=_reply).serving() as url:
-        config = RunConfig(
-            model="s",
-            tasks=["cmexam", "cmexam_official"],
-            backend="openai",
-            data_dir=str(SAMPLES_DIR),
-            output=str(tmp_path),
-            backend_options={"base_url": url, "model_name": "s"},
-        )
-        folder, scores = run(config)
+        options = {"base_url": url, "model_name": "s"}
+        config = RunConfig(model="s", tasks=tasks, backend="openai", backend_options=options)
+        config.data_dir, config.output = str(SAMPLES_DIR), str(tmp_path)
+        return run(config)
+
+
+def test_cmexam_official_accuracy_equals_the_scripts_rule_and_the_default_stays(tmp_path):
+    folder, scores = _run(tmp_path, ["cmexam", "cmexam_official"])
     by = {(s.task, s.metric): s for s in scores}
     gold = ["A", "B", "B", "ABC", "A", "A", "ABC"]
     official = _official_rule(list(REPLIES.values()), gold)
@@ -85,16 +84,7 @@ def test_the_answer_the_script_reads(reply, answer):
 
 
 def test_the_samples_record_the_raw_reply(tmp_path):
-    with ScriptedChat([], reply=_reply).serving() as url:
-        config = RunConfig(
-            model="s",
-            tasks=["cmexam_official"],
-            backend="openai",
-            data_dir=str(SAMPLES_DIR),
-            output=str(tmp_path),
-            backend_options={"base_url": url, "model_name": "s"},
-        )
-        folder, _ = run(config)
+    folder, _ = _run(tmp_path, ["cmexam_official"])
     records = [
         json.loads(x) for x in (folder.path / "samples" / "cmexam_official.jsonl").read_text().splitlines()
     ]
