@@ -22,16 +22,41 @@ def _samples(run: str, task: str | None) -> tuple[str, dict[str, dict]]:
     files = sorted(sample_dir.glob("*.jsonl"))
     if task:
         files = [f for f in files if f.stem == task]
-    judged = [
-        f
-        for f in files
-        if all("question" in json.loads(line) for line in f.read_text("utf-8").splitlines()[:1])
-    ]
+    judged = [f for f in files if all("question" in r for r in _records(f, first_only=True))]
     if len(judged) != 1:
         names = ", ".join(f.stem for f in files) or "none"
         raise MedbenchError(f"{run}: pass --task with one generation task of the run (its tasks: {names})")
-    records = [json.loads(line) for line in judged[0].read_text(encoding="utf-8").splitlines()]
-    return judged[0].stem, {str(r["id"]): r for r in records}
+    return judged[0].stem, {str(r["id"]): _judgeable(r, judged[0]) for r in _records(judged[0])}
+
+
+def _records(file: Path, first_only: bool = False) -> list[dict]:
+    """A samples file's lines, each a JSON object with an id (one line naming file and line if not)."""
+    lines = file.read_text(encoding="utf-8").splitlines()
+    out = []
+    for number, line in enumerate(lines[:1] if first_only else lines, 1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("id", record.get("doc_id")), (str, int)):
+            raise MedbenchError(f"{file}:{number}: not a sample record (a JSON object with an id)")
+        record.setdefault("id", record.get("doc_id"))
+        out.append(record)
+    return out
+
+
+def _judgeable(record: dict, file: Path) -> dict:
+    """A record a judge can read: its question, history, reference and answer of the right types."""
+    history = record.get("history") or []
+    turns_ok = isinstance(history, list) and all(
+        isinstance(t, list) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in history
+    )
+    texts_ok = all(isinstance(record.get(k, ""), (str, type(None))) for k in ("raw", "answer", "reference"))
+    if not isinstance(record.get("question"), str) or not turns_ok or not texts_ok:
+        raise MedbenchError(
+            f"{file}: item {str(record['id'])[:40]}: question, history, reference or reply of the wrong type"
+        )
+    return record
 
 
 def paired_items(run_a: str, run_b: str, task: str | None) -> tuple[str, list[tuple[dict, dict]], list[str]]:

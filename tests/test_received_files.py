@@ -1,0 +1,82 @@
+"""Every file ``report``, ``merge`` and ``judge`` read from a folder someone else wrote, replaced by
+arbitrary JSON (issue 24, acceptance): never a traceback -- the command works, or says in one line
+what is wrong (exit 2), or skips and lists the folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from medbench.cli import main
+from medbench.paths import SAMPLES_DIR
+from medbench.rundir import RunFolder
+from medbench.summary import Score
+from tests.servers import ScriptedChat
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+FILES = ["config.json", "metrics.json", "status.json", "model.json", "data.json", "samples/huatuo26m.jsonl"]
+SAMPLE = {"doc_id": 0, "id": "0", "question": "胃痛怎么办？", "reference": "就医。", "raw": "多喝水。"}
+
+
+def _folder(root: Path, name: str, shard: str | None = None) -> Path:
+    folder = RunFolder.create(root, name)
+    config = {"model": name, "tasks": ["huatuo26m"], "data_dir": str(SAMPLES_DIR), "shard": shard}
+    folder.write_json("config.json", config)
+    folder.write_json("model.json", {"weights_sha256": "w"})
+    folder.write_json("status.json", {"complete": True, "n_failed": 0})
+    folder.write_json("data.json", {"files_sha256": {"huatuo26m/test.jsonl": "0" * 64}})
+    folder.write_json("metrics.json", [asdict(Score("huatuo26m", "bleu1", 0.1, 1, None, ""))])
+    (folder.path / "samples").mkdir()
+    (folder.path / "samples" / "huatuo26m.jsonl").write_text(json.dumps(SAMPLE, ensure_ascii=False) + "\n")
+    return folder.path
+
+
+def _plant(folder: Path, name: str, value) -> None:
+    path = folder / name
+    text = json.dumps(value, ensure_ascii=False)
+    path.write_text(text + "\n" if name.endswith(".jsonl") else text, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def judge_url():
+    with ScriptedChat([], reply="胜").serving() as url:
+        yield url
+
+
+def _no_traceback(code: int, capsys) -> None:
+    err = capsys.readouterr().err
+    assert code in (0, 2, 3) and "Traceback" not in err
+    if code == 2:
+        assert err.strip().splitlines()[-1].startswith("medbench: error: ")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(FILES), value=JSON)
+def test_report_and_judge_read_any_json_without_a_traceback(tmp_path_factory, capsys, judge_url, name, value):
+    root = tmp_path_factory.mktemp("received")
+    good, bad = _folder(root / "runs", "good"), _folder(root / "runs", "bad")
+    _plant(bad, name, value)
+    _no_traceback(main(["report", str(root / "runs"), "--out", str(root / "site"), "--format", "md"]), capsys)
+    _no_traceback(main(["report", str(bad), "--out", str(root / "site2"), "--format", "md"]), capsys)
+    judge = ["judge", "--runs", str(good), str(bad), "--rubric", "iimedgpt_pf", "--judge-model", "j"]
+    _no_traceback(main([*judge, "--base-url", judge_url, "--output", str(root / "j")]), capsys)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(FILES), value=JSON)
+def test_merge_reads_any_json_without_a_traceback(tmp_path_factory, capsys, name, value):
+    root = tmp_path_factory.mktemp("shards")
+    shards = [_folder(root / f"s{i}", "m", f"{i}/2") for i in (0, 1)]
+    _plant(shards[1], name, value)
+    _no_traceback(main(["merge", *map(str, shards), "--output", str(root / "merged")]), capsys)
+    shutil.rmtree(root)
