@@ -167,3 +167,67 @@ def test_a_server_that_does_not_serve_the_name_or_does_not_answer_is_one_line(tm
     with pytest.raises(MedbenchError, match=r"does not answer \(ConnectError\): is it running"):
         run(config)
     assert not list(tmp_path.glob("*/metrics.json"))  # nothing was sent, nothing scored
+
+
+#: for every declared answer setting, two values a run can take (the first its default)
+PAIRS = {
+    "shots": (None, 1),
+    "mode": (None, "gen"),
+    "prompt_style": ("official", "lm-eval"),
+    "chat": (True, True),  # a chat API always takes messages: checked on the tiny model below
+    "system_prompt": (None, "你是一名医生。"),
+    "fewshot_as_multiturn": (True, False),
+    "thinking": ("auto", "off"),
+    "think_tags": (None, "<t>,</t>"),
+    "extractor": ("patterns", "llm"),
+    "extractor_model": ("x", "y"),
+    "preset": (None, "chimed"),
+    "temperature": (None, 0.5),
+    "top_p": (None, 0.9),
+    "max_new_tokens": (None, 16),
+    "seed": (1234, 1),
+}
+
+
+def test_every_declared_answer_setting_has_a_pair_to_toggle():
+    assert set(PAIRS) == set(ANSWER_SETTINGS)
+
+
+@pytest.mark.parametrize("setting", [s for s in ANSWER_SETTINGS if s != "chat"] + ["max_reply_chars"])
+def test_two_runs_into_one_folder_that_differ_in_one_answer_setting_share_no_answer(tmp_path, setting):
+    from tests.servers import ScriptedChat
+
+    def served(url: str, value) -> dict:
+        options = {"base_url": url, "model_name": "s", "max_reply_chars": 65536}
+        config = RunConfig(model="s", tasks=["medqa_mcmle"], backend="openai", backend_options=options)
+        config.data_dir, config.output, config.limit = str(SAMPLES_DIR), str(tmp_path), 2
+        config.extractor_base_url, config.extractor_model = url, "x"
+        if setting.startswith("extractor_"):
+            config.extractor = "llm"
+        if setting == "max_reply_chars":
+            options["max_reply_chars"] = value
+        else:
+            setattr(config, setting, value)
+        folder, _ = run(config)
+        return json.loads((folder.path / "calls.json").read_text())
+
+    values = PAIRS.get(setting, (65536, 1000))
+    with ScriptedChat([], reply="答案：A").serving() as url:
+        served(url, values[0])
+        again = served(url, values[0])
+        other = served(url, values[1])
+    assert again["model_requests"] == {}, "the same settings share the cache"
+    assert other["model_requests"].get("generate_until"), f"{setting}={values[1]!r} reused answers"
+
+
+def test_chat_on_and_off_share_no_answer(tiny_model, tmp_path):
+    def chat_run(chat: bool) -> dict:
+        config = RunConfig(
+            model=tiny_model, tasks=["huatuo26m"], data_dir=str(SAMPLES_DIR), output=str(tmp_path)
+        )
+        config.limit, config.max_new_tokens, config.chat = 1, 2, chat
+        folder, _ = run(config)
+        return json.loads((folder.path / "calls.json").read_text())
+
+    chat_run(False)
+    assert chat_run(True)["model_requests"], "--chat reused the plain prompt's answers"
