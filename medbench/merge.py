@@ -192,7 +192,7 @@ def _rederives(folder: Path, config: dict, records: dict, fingerprint: dict) -> 
         if abs(want - s.value) > 1e-9:
             raise MedbenchError(
                 f"merge: {folder}'s samples give {s.task} {s.metric} {s.value:.4f}, its metrics.json says "
-                f"{want:.4f}: the shard was edited after its run; refused"
+                f"{want:.4f}: the shard was edited after its run (or scored by another medbench); refused"
             )
 
 
