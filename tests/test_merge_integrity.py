@@ -108,7 +108,7 @@ def test_merge_refuses_a_shard_whose_samples_were_edited(shards, tmp_path, capsy
         r["raw"] = {letter: (0.0 if letter == r["gold"] else -50.0) for letter in r["raw"]}
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     assert main(["merge", *map(str, shards), "--output", str(tmp_path / "m")]) == 2
-    assert "was edited after its run; refused" in capsys.readouterr().err
+    assert "was edited after its run (or scored by another medbench); refused" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
