@@ -176,3 +176,34 @@ def test_any_json_in_the_judge_cache_is_a_verdict_the_reply_gives_or_a_miss(tmp_
         _plant(tmp_path / "out" / ".judge-cache.sqlite", value)
         again = _judge(tmp_path, url, "chimed_rubric")
     assert again["dimensions"] == honest["dimensions"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=JSON)
+def test_any_json_in_the_extractor_cache_is_a_reading_or_a_counted_miss(tmp_path_factory, value):
+    from medbench.llm_extract import Extractor
+
+    cache = tmp_path_factory.mktemp("extractor") / "llm-extractor.sqlite"
+    doc = {"question": "哪个器官？", "options": [["A", "胃"], ["B", "肝"]]}
+    with ScriptedChat([], reply="B").serving() as url:
+        honest = Extractor("x", url, str(cache)).letters([("第二个", doc)])
+        _plant(cache, value)
+        reader = Extractor("x", url, str(cache))
+        again = reader.letters([("第二个", doc)])
+    assert honest == ["B"]
+    assert again == ["B"] or (isinstance(value, str) and again == [reader.read(value, ["A", "B"])])
+    assert reader.usage.cache_rejected == (0 if isinstance(value, str) else 1)
+
+
+def test_two_judges_served_under_one_name_share_no_verdicts(tmp_path):
+    """issue 24, case 1, for the judge: its cache was keyed on the judge's name alone."""
+    first, second = ScriptedChat([], reply="胜"), ScriptedChat([], reply="负")
+    first.models = [{"id": "judge", "root": "/judges/a"}]
+    second.models = [{"id": "judge", "root": "/judges/b"}]
+    with first.serving() as url:
+        _judge(tmp_path, url, "iimedgpt_pf")
+    with second.serving() as url:
+        b = _judge(tmp_path, url, "iimedgpt_pf")
+    assert first.total == second.total > 0 and b["usage"]["cached"] == 0  # every verdict asked again
+    configs = [json.loads(p.read_text()) for p in sorted((tmp_path / "out").glob("*/config.json"))]
+    assert [c["judge_served"]["root"] for c in configs] == ["/judges/a", "/judges/b"]

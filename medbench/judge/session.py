@@ -1,7 +1,8 @@
 """A judge session: the config, the cached concurrent judge client, and the judge folder it writes.
 
-Every finished request is kept in a persistent JSON cache keyed on (judge model, rubric and version,
-prompt) -- the prompt holds both answers -- so a re-run makes no request for finished work. A cached
+Every finished request is kept in a persistent JSON cache keyed on (judge model -- its name and what
+its server says of it --, rubric and version, prompt) -- the prompt holds both answers -- so a re-run
+makes no request for finished work. A cached
 entry is read like user input: its replies must be text, and its verdict the one this rubric's parser
 reads from them (so a planted verdict of 99 on a 1-3 rubric, or "banana", is a miss, counted as
 ``cache_rejected`` in the usage record, and asked again).
@@ -22,6 +23,7 @@ from medbench.judge.rubric import parse_verdict, score_of
 from medbench.plotting import judge_bars
 from medbench.requestcache import MISS, open_cache
 from medbench.rundir import RunFolder
+from medbench.served import served_model
 
 
 @dataclass
@@ -57,11 +59,15 @@ class Judge:
             self.parse = lambda text: parse_verdict(
                 text, labels, rubric.get("answer_names", {}).get(config.lang)
             )
+        # what the judge's server says of the model it serves under that name: two servers of two
+        # judges under one name share no verdicts (and a server that does not answer is one line)
+        self.served = served_model(config.base_url, config.judge_model, min(config.timeout, 30.0))
         self.cache = open_cache(config.cache or str(Path(config.output) / ".judge-cache.sqlite"))
         self.usage = chatcall.Usage()
 
     def key(self, prompt: str) -> str:
-        ident = [self.config.judge_model, self.rubric["rubric"], self.rubric.get("version"), prompt]
+        judge = [self.config.judge_model, self.served]
+        ident = [judge, self.rubric["rubric"], self.rubric.get("version"), prompt]
         return hashlib.sha256(json.dumps(ident, ensure_ascii=False).encode()).hexdigest()
 
     def read(self, text: str) -> str | None:
@@ -133,7 +139,7 @@ def ask(config: JudgeConfig, rubric: dict, task: str, plan: list[tuple], slot: s
     judge = Judge(config, rubric)
     results = asyncio.run(judge.ask_all([p for *_, p in plan]))
     folder = RunFolder.create(Path(config.output), f"judge-{config.rubric}")
-    folder.write_config({"kind": "judge", "task": task, **asdict(config)})
+    folder.write_config({"kind": "judge", "task": task, **asdict(config), "judge_served": judge.served})
     with open(folder.path / "requests.jsonl", "w", encoding="utf-8") as fh:
         for (item, dim, which, prompt), result in zip(plan, results, strict=True):
             record = {"id": item, "dimension": dim, slot: which, "prompt": prompt, **result}
