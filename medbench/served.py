@@ -15,6 +15,11 @@ import os
 
 from medbench.errors import MedbenchError
 
+
+class Unreachable(MedbenchError):
+    """Nothing answers at the address (a replica pool fails over past it)."""
+
+
 #: the fields of a ``/v1/models`` entry that describe the model (not when it was listed, nor its
 #: permissions, whose ids change on every call)
 DESCRIBING = ("id", "root", "parent", "max_model_len", "owned_by")
@@ -37,7 +42,7 @@ def served_model(base_url: str, name: str, timeout: float = 10.0) -> dict:
     try:
         reply = httpx.get(url, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
-        raise MedbenchError(
+        raise Unreachable(
             f"the server at {base_url} does not answer ({type(exc).__name__}): is it running, and is "
             "--base-url its address (e.g. http://127.0.0.1:8000/v1)?"
         ) from None

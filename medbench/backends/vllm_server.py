@@ -28,16 +28,14 @@ class VLLMServerConfig(OpenAIConfig):
         failover (:mod:`medbench.backends._replicas`); replicas that serve different models, or none
         that answers, is one line."""
         from medbench.errors import MedbenchError
-        from medbench.served import served_model
+        from medbench.served import Unreachable, served_model
 
         name = self.model_name or model
         described, unreachable = {}, []
         for url in self.urls():
             try:
                 described[url] = served_model(url, name, min(self.timeout, 30.0))
-            except MedbenchError as exc:
-                if "does not answer" not in str(exc):
-                    raise
+            except Unreachable as exc:
                 unreachable.append(str(exc))
         if not described:
             raise MedbenchError(unreachable[0])
