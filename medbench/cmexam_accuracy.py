@@ -12,7 +12,7 @@ What those scripts compute, and so what this does:
 
 medbench's own protocol comes first: a reasoning model's thinking is removed before the reply is read
 (a reply whose thinking was cut off has no answer). ``answered_rate`` says how many items the
-accuracy rests on; the score's ``n`` is every item asked.
+accuracy rests on, and the score's ``n`` is those items (:data:`DENOMINATORS`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ import re
 from medbench import thinking
 
 _ANSWER = re.compile(r"答案：(.*)，")
+#: a metric whose denominator is not every item: the rate that says what share it rests on (its
+#: score's ``n`` is that share of the items, so every number states what it rests on)
+DENOMINATORS = {"acc_cmexam": "answered_rate"}
 #: the convention each score of this metric carries (metrics.json, explain, the leaderboard)
 CONVENTIONS = {
     "acc_cmexam": "cmexam-official: the answer between 答案： and the line's last ，, compared exactly; "

@@ -208,6 +208,7 @@ def paper_tables(
                 values[c["name"]] = None if s is None or s["value"] is None else round(100 * s["value"], 2)
                 if values[c["name"]] is not None:
                     modes[c["name"]] = scoring_mode(c["task"] + found[1])
+                if s is not None:  # a measured column with no value says it rests on no item
                     items[c["name"]] = s["n"]
             if any(v is not None for v in values.values()):
                 rows.append(

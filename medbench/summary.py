@@ -11,6 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from medbench.cmexam_accuracy import CONVENTIONS as CMEXAM_ACCURACY
+from medbench.cmexam_accuracy import DENOMINATORS
 from medbench.ner_conventions import METRIC_CONVENTIONS
 from medbench.textmetrics import CONVENTIONS as TEXT_CONVENTIONS
 
@@ -88,10 +89,13 @@ def summarise(results: dict) -> list[Score]:
     seen: set[str] = set()
 
     def task_scores(task: str) -> None:
-        for metric, (value, stderr) in _metrics(res.get(task, {})).items():
-            scores.append(
-                Score(task, metric, value, n_samples.get(task, 0), stderr, CONVENTIONS.get(metric, ""))
-            )
+        metrics = _metrics(res.get(task, {}))
+        for metric, (value, stderr) in metrics.items():
+            n = n_samples.get(task, 0)
+            rate = metrics.get(DENOMINATORS.get(metric, ""), (None, None))[0]
+            if rate is not None:  # a metric over the items that gave an answer rests on those only
+                n = round(rate * n)
+            scores.append(Score(task, metric, value, n, stderr, CONVENTIONS.get(metric, "")))
         seen.add(task)
 
     top_groups = [g for g in groups if groups[g] and not any(g in subs for subs in groups.values())]

@@ -60,6 +60,7 @@ def test_cmexam_official_accuracy_equals_the_scripts_rule_and_the_default_stays(
     assert official == pytest.approx(3 / 5)  # A, A (after thinking), ABC right of 5 answered
     assert by[("cmexam_official", "acc_cmexam")].value == pytest.approx(official)
     assert by[("cmexam_official", "answered_rate")].value == pytest.approx(5 / 7)
+    assert (by[("cmexam_official", "acc_cmexam")].n, by[("cmexam_official", "answered_rate")].n) == (5, 7)
     assert "left out of the denominator" in by[("cmexam_official", "acc_cmexam")].convention
     assert by[("cmexam", "acc")].value == pytest.approx(5 / 7)  # medbench's rule: sets, two-line form
     from medbench.explain import explain
