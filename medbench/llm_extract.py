@@ -23,6 +23,7 @@ from medbench import chatcall
 from medbench.errors import MedbenchError
 from medbench.paths import plugin_dir
 from medbench.requestcache import MISS, open_cache
+from medbench.served import Unreachable, served_model
 from medbench.templates import render_template
 from medbench.thinking import setting
 
@@ -45,6 +46,7 @@ class Extractor:
     usage: chatcall.Usage = field(default_factory=chatcall.Usage)
 
     def __post_init__(self) -> None:
+        self._served: dict | None = None
         self.spec = yaml.safe_load((plugin_dir("tasks") / "_llm_extractor_yaml").read_text(encoding="utf-8"))
 
     def prompt(self, reply: str, doc: dict) -> str:
@@ -64,14 +66,27 @@ class Extractor:
         :data:`FAILED` (its request failed after retries)."""
         return asyncio.run(self._all(items))
 
+    def served(self) -> dict:
+        """What the extractor's server says of its model (part of each reading's cache key: two
+        extractors under one name share no readings); nothing listening leaves every request to fail
+        as a failed item."""
+        if self._served is None:
+            try:
+                self._served = served_model(self.base_url, self.model, min(self.timeout, 30.0))
+            except Unreachable as exc:
+                self._served = {"unreachable": str(exc)}
+        return self._served
+
     async def _all(self, items: list[tuple[str, dict]]) -> list[str | None]:
+        served = self.served()
         db = open_cache(self.cache)
         client = chatcall.client(self.base_url, self.max_retries, self.timeout)
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(reply: str, doc: dict) -> str | None:
             prompt = self.prompt(reply, doc)
-            key = hashlib.sha256(json.dumps([self.model, self.spec["version"], prompt]).encode()).hexdigest()
+            ident = [self.model, served, self.spec["version"], prompt]
+            key = hashlib.sha256(json.dumps(ident, ensure_ascii=False).encode()).hexdigest()
             text = db.get(key, MISS)
             if text is not MISS and not isinstance(text, str):  # not what the extractor wrote: asked again
                 self.usage.cache_rejected += 1

@@ -207,3 +207,16 @@ def test_two_judges_served_under_one_name_share_no_verdicts(tmp_path):
     assert first.total == second.total > 0 and b["usage"]["cached"] == 0  # every verdict asked again
     configs = [json.loads(p.read_text()) for p in sorted((tmp_path / "out").glob("*/config.json"))]
     assert [c["judge_served"]["root"] for c in configs] == ["/judges/a", "/judges/b"]
+
+
+def test_two_extractors_served_under_one_name_share_no_readings(tmp_path):
+    from medbench.llm_extract import Extractor
+
+    doc = {"question": "哪个器官？", "options": [["A", "胃"], ["B", "肝"]]}
+    first, second = ScriptedChat([], reply="A"), ScriptedChat([], reply="B")
+    first.models, second.models = [{"id": "x", "root": "/a"}], [{"id": "x", "root": "/b"}]
+    cache = tmp_path / "llm-extractor.sqlite"
+    with first.serving() as url:
+        assert Extractor("x", url, str(cache)).letters([("第二个", doc)]) == ["A"]
+    with second.serving() as url:
+        assert Extractor("x", url, str(cache)).letters([("第二个", doc)]) == ["B"]  # not A from the cache
