@@ -120,16 +120,19 @@ def _served(root: str, letter: str):
     return server
 
 
-def _served_run(url: str, out):
-    config = RunConfig(
-        model="default",
+def _served_config(url: str, out, model: str = "default") -> RunConfig:
+    return RunConfig(
+        model=model,
         tasks=["medqa_mcmle"],
         backend="openai",
         data_dir=str(SAMPLES_DIR),
         output=str(out),
-        backend_options={"base_url": url, "model_name": "default", "max_retries": 0, "timeout": 5.0},
+        backend_options={"base_url": url, "model_name": model, "max_retries": 0, "timeout": 5.0},
     )
-    folder, scores = run(config)
+
+
+def _served_run(url: str, out):
+    folder, scores = run(_served_config(url, out))
     return folder, json.loads((folder.path / "calls.json").read_text()), scores
 
 
@@ -153,14 +156,7 @@ def test_a_server_that_does_not_serve_the_name_or_does_not_answer_is_one_line(tm
     from medbench.serve import free_port
 
     with _served("/models/a", "A").serving() as url:
-        config = RunConfig(
-            model="other",
-            tasks=["medqa_mcmle"],
-            backend="openai",
-            data_dir=str(SAMPLES_DIR),
-            output=str(tmp_path),
-            backend_options={"base_url": url},
-        )
+        config = _served_config(url, tmp_path, model="other")
         with pytest.raises(MedbenchError, match=r"serves no model named 'other' \(it serves: default\)"):
             run(config)
     config.backend_options = {"base_url": f"http://127.0.0.1:{free_port()}/v1"}
