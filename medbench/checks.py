@@ -8,20 +8,16 @@ Without them lm-eval would read ``--shots -1`` as zero-shot, ``--temperature -1`
 from __future__ import annotations
 
 import logging
-from math import isfinite
 from typing import TYPE_CHECKING
 
-from medbench.backends.base import at_least
+from medbench.config.run import check
 from medbench.errors import MedbenchError
 
 if TYPE_CHECKING:
-    from medbench.runner import RunConfig
+    from medbench.config.run import RunConfig
     from medbench.summary import Score
 
 log = logging.getLogger("medbench")
-
-#: no model's context holds more new tokens than this; a larger --max-new-tokens is a typo
-MAX_NEW_TOKENS = 1_048_576
 
 #: a reply-quality rate above this gets one warning line with what to try
 WARN_RATE = 0.2
@@ -45,33 +41,11 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def check_config(config: RunConfig) -> None:
-    """Every numeric run option within its range (the backend's own options: its ``validate``)."""
-    if not config.tasks:
-        raise MedbenchError("--tasks names no task (comma-separated task or group names)")
-    at_least(config.limit, 1, "--limit", "at least 1 item per task (leave it out for all items)")
-    at_least(config.repeats, 1, "--repeats", "at least 1")
-    at_least(config.shots, 0, "--shots", "0 or more")
-    at_least(config.max_new_tokens, 1, "--max-new-tokens", "at least 1")
-    at_least(config.temperature, 0, "--temperature", "0 (greedy) or more")
-    if config.temperature is not None and not isfinite(config.temperature):
-        raise MedbenchError(
-            f"--temperature must be a finite number, 0 (greedy) or more (got {config.temperature})"
-        )
-    if config.max_new_tokens is not None and config.max_new_tokens > MAX_NEW_TOKENS:
-        raise MedbenchError(
-            f"--max-new-tokens {config.max_new_tokens} is more than any model's context "
-            f"(at most {MAX_NEW_TOKENS})"
-        )
-    at_least(config.seed, 0, "--seed", "0 or more (numpy and torch take no negative seed)")
+    """Every run setting within its declared type and range (:mod:`medbench.config.run`; the
+    backend's own options: its ``validate``), and ``--shard`` in its I/N form."""
+    check(config)
     if config.shard is not None:
         parse_shard(config.shard)
-    at_least(config.extractor_max_retries, 0, "--extractor-max-retries", "0 or more")
-    if not (isfinite(config.extractor_timeout) and config.extractor_timeout > 0):
-        raise MedbenchError(
-            f"--extractor-timeout must be a positive number of seconds (got {config.extractor_timeout})"
-        )
-    if config.top_p is not None and not 0 < config.top_p <= 1:
-        raise MedbenchError(f"--top-p must be in (0, 1] (got {config.top_p})")
 
 
 def check_no_task_twice(manager, names: list[str]) -> None:

@@ -56,15 +56,10 @@ def _model_and_backend(args: argparse.Namespace) -> dict:
 
 
 def _run_config(args: argparse.Namespace):
-    import dataclasses
+    from medbench.config.fields import from_args
+    from medbench.config.run import RunConfig
 
-    from medbench.runner import SETTINGS, RunConfig
-
-    return RunConfig(
-        tasks=[t.strip() for t in args.tasks.split(",") if t.strip()],
-        **_model_and_backend(args),
-        **{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if f.name in SETTINGS},
-    )
+    return RunConfig(**{**from_args(RunConfig, args), **_model_and_backend(args)})
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -72,8 +67,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from medbench.train.config import effective_batch_size, load_recipe, stage_config, world_size
-    from medbench.train.run import check_training_keys
+    from medbench.train.config import effective_batch_size, load_recipe, world_size
+    from medbench.train.run import check_training_keys, stage_config
     from medbench.train.stages import get_stage
 
     recipe = load_recipe(args.config, args.output_root)
@@ -158,20 +153,10 @@ def cmd_arena(args: argparse.Namespace) -> int:
 def cmd_suite(args: argparse.Namespace) -> int:
     import yaml
 
+    from medbench.config.fields import from_args
     from medbench.suite import SuiteConfig, plan, run_suite
 
-    config = SuiteConfig(
-        suite=args.name,
-        **_model_and_backend(args),
-        data_dir=args.data_dir,
-        output=args.output,
-        limit=args.limit,
-        baseline=args.baseline,
-        judge_model=args.judge_model,
-        judge_base_url=args.judge_base_url,
-        items=args.items,
-        max_new_tokens=args.max_new_tokens,
-    )
+    config = SuiteConfig(suite=args.name, **{**from_args(SuiteConfig, args), **_model_and_backend(args)})
     if args.dry_run:
         print(yaml.safe_dump(plan(config), allow_unicode=True, sort_keys=False), end="")
         return 0
@@ -296,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _quiet_libraries(args.verbose)
     try:
-        return args.func(args)
+        return globals()[f"cmd_{args.command}"](args)
     except MedbenchError as exc:
         print(f"medbench: error: {exc}", file=sys.stderr)
         return 2

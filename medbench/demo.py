@@ -77,7 +77,7 @@ def judge_step(out: Path, recipe) -> None:
     parse, and the report counts them)."""
     from medbench.serve import serving_available, transformers_serve
     from medbench.suite import SuiteConfig, run_suite
-    from medbench.train.config import stage_config
+    from medbench.train.run import stage_config
 
     if not serving_available():
         print("[demo] skipping the judge step: it needs `pip install 'transformers[serving]'`", flush=True)
@@ -129,8 +129,8 @@ def demo(output: str, backend: str = "hf", backend_options: dict | None = None) 
     from medbench.bias_run import BiasConfig, run_bias
     from medbench.report_site import build
     from medbench.suite import SuiteConfig, run_suite
-    from medbench.train.config import load_recipe, stage_config
-    from medbench.train.run import run_stage
+    from medbench.train.config import load_recipe
+    from medbench.train.run import run_stage, stage_config
 
     if not backend_class(backend).capabilities.local:
         raise MedbenchError(f"the demo evaluates the models it trains: backend {backend} cannot load them")

@@ -17,7 +17,7 @@ from medbench.rundir import RunFolder
 from medbench.summary import annotate, summarise
 
 if TYPE_CHECKING:
-    from medbench.runner import RunConfig
+    from medbench.config.run import RunConfig
 
 log = logging.getLogger("medbench")
 

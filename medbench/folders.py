@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from medbench import schemas
+from medbench.config.identity import answer_identity
 from medbench.errors import MedbenchError
 from medbench.safe_names import plain_name
-from medbench.schemas import ITEM_SETTINGS, answer_identity
+from medbench.schemas import ITEM_SETTINGS
 from medbench.summary import Score
 
 log = logging.getLogger("medbench")

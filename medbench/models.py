@@ -113,7 +113,7 @@ def fingerprint(model: str) -> dict:
 
 def cache_key(fp: dict, answer_identity: dict) -> str:
     """A short stable key naming a request cache: the model and everything else that changes its
-    answers (:func:`medbench.schemas.answer_identity`), so runs that differ in any of them never share
+    answers (:func:`medbench.config.identity.answer_identity`), so runs that differ in any of them never share
     answers. Where a served model is served (``api``: its URLs) is not part of it: a run re-started on
     other replicas of the same model reuses the answers it has."""
     model = {k: v for k, v in fp.items() if k != "api"}

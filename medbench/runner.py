@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections import Counter
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
@@ -34,6 +34,9 @@ from medbench.checks import (
     check_task_data,
     warn_unusable,
 )
+from medbench.config.fields import flagged
+from medbench.config.identity import answer_identity
+from medbench.config.run import RunConfig
 from medbench.datareport import DataReport, Skipped, data_json, read_once
 from medbench.datasources import resolve_data_dir
 from medbench.errors import MedbenchError
@@ -41,62 +44,14 @@ from medbench.evaluate import evaluate
 from medbench.models import cache_key
 from medbench.paths import plugin_dir
 from medbench.rundir import RunFolder
-from medbench.schemas import RESULT_SETTINGS, RunStatus, answer_identity
+from medbench.schemas import RunStatus
 from medbench.shards import process_rank, shard_items
 from medbench.summary import Score, combine_repeats
 
 log = logging.getLogger("medbench")
 
-MODES = ("loglik", "gen")
-PROMPT_STYLES = ("official", "lm-eval")
-
-
-@dataclass
-class RunConfig:
-    """Everything that determines a run's results; saved verbatim as the run folder's config.json."""
-
-    model: str
-    tasks: list[str]
-    shots: int | None = None
-    mode: str | None = None
-    limit: int | None = None
-    data_dir: str | None = None
-    output: str = "runs"
-    seed: int = 1234
-    repeats: int = 1
-    shard: str | None = None  # "I/N": the I-th (0-based) of N parts of every task's items
-    prompt_style: str = "official"
-    chat: bool = False  # every task's prompt through the model's chat template (medbench.chat)
-    system_prompt: str | None = None  # --chat: the system turn (default: the task's description)
-    fewshot_as_multiturn: bool = True  # --chat: few-shot examples as user/assistant turns (else one turn)
-    thinking: str = "auto"  # on | off | auto: the chat template's switch (enable_thinking), if it has one
-    think_tags: str | None = None  # "OPEN,CLOSE" of the model's thinking block (default <think>,</think>)
-    # --extractor llm: replies no pattern parses go to this OpenAI-compatible model (medbench.llm_extract)
-    extractor: str = "patterns"
-    extractor_model: str | None = None
-    extractor_base_url: str | None = None
-    extractor_timeout: float = 60.0  # seconds per extractor request
-    extractor_max_retries: int = 3  # then the item is a failed item (excluded, counted, exit 3)
-    # decoding: a named preset, then explicit overrides (None keeps each task's own setting)
-    preset: str | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    max_new_tokens: int | None = None
-    # the backend (medbench/backends/<name>.py) and its options, recorded resolved (e.g. the device)
-    backend: str = "hf"
-    backend_options: dict = field(default_factory=dict)
-    resolved_tasks: list[str] = field(default_factory=list)
-
-
-#: the run settings ``medbench run`` takes as flags of the same name (the rest: model, tasks, backend)
-SETTINGS = (
-    *RESULT_SETTINGS,
-    "data_dir",
-    "output",
-    "extractor_base_url",
-    "extractor_timeout",
-    "extractor_max_retries",
-)
+#: the run settings ``medbench run`` takes as flags of the same name (the rest: backend and its options)
+SETTINGS = flagged(RunConfig)
 
 
 def decoding_presets() -> dict[str, dict]:
@@ -217,12 +172,6 @@ def run(config: RunConfig, replay: Replay | None = None) -> tuple[RunFolder | No
 
 
 def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, list[Score]]:
-    if config.mode and config.mode not in MODES:
-        raise MedbenchError(f"unknown mode '{config.mode}' (choose {' or '.join(MODES)})")
-    if config.prompt_style not in PROMPT_STYLES:
-        raise MedbenchError(
-            f"unknown prompt style '{config.prompt_style}' (choose {', '.join(PROMPT_STYLES)})"
-        )
     check_config(config)
     tags = thinking.parse_tags(config.think_tags)  # bad flags fail before anything loads
     extractor = llm_extract.from_config(config) if replay is None else replay.readings

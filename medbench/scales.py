@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from medbench.config.plugin_files import Scale as ScaleFile
 from medbench.errors import MedbenchError
 from medbench.paths import plugin_dir
 from medbench.plugins import load_plugin
@@ -52,7 +53,7 @@ class Scale:
 
 
 def _definition(name: str) -> dict:
-    return load_plugin("bias", name, "scale", exclude=("prompts",))
+    return load_plugin("bias", name, "scale", ScaleFile, exclude=("prompts",))
 
 
 def prompts(lang: str) -> dict:

@@ -20,55 +20,24 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from medbench.config.fields import affecting
+from medbench.config.run import RunConfig
 from medbench.errors import MedbenchError
 
 SCHEMA_VERSION = 2
 
 #: run settings (config.json keys) that change a model's answer to an item: a request cache is shared
 #: only by runs that agree on every one of them (and on the model, backend and the backend options
-#: that declare ``answer=True``: :func:`answer_identity`)
-ANSWER_SETTINGS = (
-    "shots",
-    "mode",
-    "prompt_style",
-    "chat",
-    "system_prompt",
-    "fewshot_as_multiturn",
-    "thinking",
-    "think_tags",
-    "extractor",
-    "extractor_model",
-    "preset",
-    "temperature",
-    "top_p",
-    "max_new_tokens",
-    "seed",
-)
+#: that declare ``answer=True``: :func:`medbench.config.identity.answer_identity`); declared on
+#: :class:`RunConfig`'s fields
+ANSWER_SETTINGS = affecting(RunConfig, "answer")
 
 #: run settings that change which items are scored, or how often, not the answer to one
-ITEM_SETTINGS = ("limit", "repeats", "shard")
+ITEM_SETTINGS = affecting(RunConfig, "items")
 
 #: everything that changes the numbers: runs of one model that differ in any are different
 #: leaderboard rows
 RESULT_SETTINGS = (*ANSWER_SETTINGS, *ITEM_SETTINGS)
-
-
-def answer_identity(config: dict) -> dict:
-    """What, besides the model itself, decides a model's answer to an item, from a run's config:
-    the answer settings, the backend, and the backend options its config class declares with
-    ``answer=True`` (e.g. ``dtype``, ``max_reply_chars``). The request cache's file name and the
-    leaderboard's row key both come from this one record."""
-    from medbench.backends import registry
-
-    identity = {k: config.get(k) for k in ANSWER_SETTINGS}
-    backend = config.get("backend") or "hf"
-    identity["backend"] = backend
-    options = config.get("backend_options") or {}
-    declared = registry().get(backend)
-    answer_options = declared.answer_options() if declared else sorted(options)
-    for name in answer_options:
-        identity[name] = options.get(name) if isinstance(options, dict) else None
-    return identity
 
 
 T = TypeVar("T")

@@ -9,11 +9,13 @@ paper-layout tables (with the published rows) into the suite folder.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from medbench.catalog import leaf_tasks, load_task_data
+from medbench.config import plugin_files
+from medbench.config.fields import same_as, setting
 from medbench.datareport import read_once
 from medbench.errors import MedbenchError
 from medbench.plugins import load_plugin
@@ -25,23 +27,26 @@ RUN_OPTIONS = ("repeats", "preset", "mode", "shots")
 
 @dataclass
 class SuiteConfig:
-    suite: str
-    model: str
-    data_dir: str | None = None
-    output: str = "runs"
-    limit: int | None = None
-    baseline: str | None = None  # a run folder (or a folder of runs) answering the same judged tasks
-    judge_model: str | None = None
-    judge_base_url: str | None = None
-    items: str | None = None  # MICA item texts
-    backend: str = "hf"  # the model's backend and its options, as for ``medbench run``
-    backend_options: dict = field(default_factory=dict)
-    max_new_tokens: int | None = None
-    skipped: list[str] = field(default_factory=list)
+    """``medbench suite``'s settings; those it shares with ``run`` are declared there (:func:`same_as`)."""
+
+    suite: str = setting(flag=False)
+    model: str | None = same_as(RunConfig, "model")
+    data_dir: str | None = same_as(RunConfig, "data_dir")
+    output: str = same_as(RunConfig, "output")
+    limit: int | None = same_as(RunConfig, "limit")
+    max_new_tokens: int | None = same_as(RunConfig, "max_new_tokens")
+    baseline: str | None = setting(None, "run folder(s) of the baseline model, for the judge step")
+    judge_model: str | None = setting(None, "the judge step's model (an OpenAI-compatible server)")
+    judge_base_url: str | None = setting(None, "the judge's server (key from OPENAI_API_KEY)")
+    items: str | None = setting(None, "MICA item texts (JSON)")
+    # the model's backend and its options, as for ``medbench run``
+    backend: str = same_as(RunConfig, "backend")
+    backend_options: dict = same_as(RunConfig, "backend_options")
+    skipped: list[str] = setting(flag=False, factory=list)
 
 
 def load_suite(name: str) -> dict:
-    return load_plugin("suites", name, "suite")
+    return load_plugin("suites", name, "suite", plugin_files.Suite)
 
 
 def available(task: str, config: SuiteConfig) -> str | None:

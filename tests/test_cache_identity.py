@@ -11,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medbench.backends import registry
+from medbench.config.identity import answer_identity
 from medbench.folders import collect
 from medbench.models import cache_key
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
-from medbench.schemas import ANSWER_SETTINGS, ITEM_SETTINGS, RESULT_SETTINGS, answer_identity
+from medbench.schemas import ANSWER_SETTINGS, ITEM_SETTINGS, RESULT_SETTINGS
 
 BACKEND_ANSWER_OPTIONS = sorted({(b, o) for b, cls in registry().items() for o in cls.answer_options()})
 

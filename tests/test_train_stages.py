@@ -10,8 +10,8 @@ import pytest
 from medbench.cli import main
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
-from medbench.train.config import load_recipe, stage_config
-from medbench.train.run import run_stage
+from medbench.train.config import load_recipe
+from medbench.train.run import run_stage, stage_config
 from medbench.train.stages.rejection_sampling import select_top
 
 

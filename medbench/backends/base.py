@@ -31,7 +31,7 @@ def option(default: Any = None, help: str = "", repeat: bool = False, answer: bo
     """A backend option: a dataclass field whose help text the command line shows. A ``repeat`` option
     (a string) may be given several times; the values arrive joined by commas. An ``answer`` option
     changes what the model answers (a dtype, a reply cap): runs that differ in it share no request
-    cache and are different leaderboard rows (:func:`medbench.schemas.answer_identity`)."""
+    cache and are different leaderboard rows (:func:`medbench.config.identity.answer_identity`)."""
     from dataclasses import field
 
     return field(default=default, metadata={"help": help, "repeat": repeat, "answer": answer})

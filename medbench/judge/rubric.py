@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from medbench.config.plugin_files import Rubric
 from medbench.plugins import load_plugin
 
 OUTCOMES = ("win", "tie", "loss")
@@ -12,7 +13,7 @@ FLIP = {"win": "loss", "loss": "win", "tie": "tie"}
 
 
 def load_rubric(name: str) -> dict:
-    return load_plugin("judges", name, "rubric")
+    return load_plugin("judges", name, "rubric", Rubric)
 
 
 def question_text(record: dict, lang: str) -> str:

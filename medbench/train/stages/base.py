@@ -9,23 +9,19 @@ Heavy imports (torch, transformers, TRL) happen inside the methods.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
+from medbench.hashing import sha256_file
+from medbench.schemas import ModelCard
+from medbench.train import data
+from medbench.train.config import Recipe, StageConfig, effective_batch_size
 
-@dataclass
-class StageConfig:
-    """Options every stage has (a recipe's ``stages.<name>`` block)."""
-
-    model: str = "base"
-    data: str = ""
-    eval_data: str | None = None
-    output_dir: str = ""
-    max_length: int = 512
-    training: dict[str, Any] = field(default_factory=dict)
-    lora: dict[str, Any] | None = None  # r, lora_alpha, lora_dropout, target_modules; qlora: true for 4-bit
-    notes: dict[str, str] = field(default_factory=dict)
+__all__ = ["HeldOut", "Stage", "StageConfig", "finish", "fit", "train_dataset"]
 
 
 @dataclass(frozen=True)
@@ -65,11 +61,10 @@ class Stage:
         return load_causal(base, config.lora)
 
     def train(self, config: StageConfig, recipe, base: str, args) -> dict:
-        """Train and return the model card (see :func:`medbench.train.run.finish`)."""
+        """Train and return the model card (see :func:`finish`)."""
         import trl
 
         from medbench.train.models import peft_config
-        from medbench.train.run import finish, fit, train_dataset
 
         model, tokenizer = self.load(base, config)
         trainer = getattr(trl, self.trainer)(
@@ -81,3 +76,61 @@ class Stage:
         )
         fit(trainer)
         return finish(trainer, tokenizer, config, self, recipe, base)
+
+
+def train_dataset(rows: list[dict]):
+    import datasets
+
+    return datasets.Dataset.from_list(rows)
+
+
+def heldout_evidence(stage: Stage, spec: str, before: str, after: str) -> dict:
+    """The stage's held-out measurement on the input model and on the trained one."""
+    check = stage.heldout
+    if check is None:
+        return {}
+    items = check.read(spec)
+    first = check.before if check.before is not None else check.measure(before, items)
+    after_value = check.measure(after, items)
+    return {"metric": check.metric, "better": check.better, "before": first, "after": after_value}
+
+
+def finish(trainer, tokenizer, config: StageConfig, stage: Stage, recipe: Recipe, base: str) -> dict:
+    """Save the trained model (LoRA merged: a plain checkpoint) and its model card; returns the card."""
+    out = Path(config.output_dir)
+    model = trainer.model
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    files = [data.data_path(config.data)]
+    history = trainer.state.log_history
+    losses = [h["loss"] for h in history if "loss" in h]
+    card = ModelCard(
+        recipe=recipe.name,
+        recipe_file=recipe.source,
+        stage=stage.name,
+        base_model=base,
+        steps=trainer.state.global_step,
+        first_loss=losses[0] if losses else None,
+        final_loss=losses[-1] if losses else None,
+        train_loss=next((h["train_loss"] for h in reversed(history) if "train_loss" in h), None),
+        effective_batch_size=effective_batch_size(config),
+        config=dataclasses.asdict(config),
+    )
+    if config.eval_data:
+        card.heldout = heldout_evidence(stage, config.eval_data, base, str(out))
+        files.append(data.data_path(config.eval_data))
+    card.data_sha256 = {str(f): sha256_file(f) for f in files}
+    record = card.record()
+    text = json.dumps(record, ensure_ascii=False, indent=2)
+    (out / "medbench_model_card.json").write_text(text, encoding="utf-8")
+    return record
+
+
+def fit(trainer) -> None:
+    """Train, the per-step logs going to the stage's log.txt rather than the console."""
+    from medbench import console
+
+    console.quiet_trainer(trainer)
+    trainer.train()

@@ -61,7 +61,7 @@ class RejectionSampling(Stage):
 
         from medbench.train.config import resolve_model_ref
         from medbench.train.models import load_causal, peft_config, score_replies
-        from medbench.train.run import finish, fit, train_dataset
+        from medbench.train.stages.base import finish, fit, train_dataset
 
         reward_path = resolve_model_ref(config.reward_model, recipe)
         model, tokenizer = load_causal(base, config.lora)

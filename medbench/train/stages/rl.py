@@ -37,7 +37,7 @@ class RL(Stage):
 
         from medbench.train.config import resolve_model_ref
         from medbench.train.models import load_causal, load_reward, peft_config
-        from medbench.train.run import finish, fit, train_dataset
+        from medbench.train.stages.base import finish, fit, train_dataset
 
         reward_model, reward_tokenizer = load_reward(resolve_model_ref(config.reward_model, recipe))
         model, tokenizer = load_causal(base, config.lora)

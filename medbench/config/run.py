@@ -1,0 +1,142 @@
+"""``RunConfig``: every setting of ``medbench run``, declared once.
+
+Each field says its help text, whether it changes a model's answer (``affects="answer"``: the request
+cache and the leaderboard row key) or which items are scored (``affects="items"``: the row key), its
+flag and its valid range. The ``run`` flags, config.json (the dataclass itself), the settings that split
+leaderboard rows (:data:`medbench.schemas.ANSWER_SETTINGS`, ``ITEM_SETTINGS``) and the one-line
+validation errors (:func:`check`) all come from here: a new setting is one field below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
+
+from medbench.config.fields import setting, validate
+
+#: no model's context holds more new tokens than this; a larger --max-new-tokens is a typo
+MAX_NEW_TOKENS = 1_048_576
+
+
+def comma_list(text: str) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@dataclass
+class RunConfig:
+    """Everything that determines a run's results; saved verbatim as the run folder's config.json."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    model: str | None = setting(None, "checkpoint folder, hub id, or alias (tiny, smollm2-135m)")
+    tasks: Annotated[list[str], Field(min_length=1)] = setting(
+        help="comma-separated task or group names",
+        parse=comma_list,
+        what="a comma-separated list naming at least one task or group",
+        factory=list,
+    )
+    shots: Annotated[int | None, Field(ge=0)] = setting(
+        None, "override the tasks' number of few-shot examples", affects="answer", what="0 or more"
+    )
+    mode: Literal["loglik", "gen"] | None = setting(
+        None, "score options by log-likelihood, or generate", affects="answer"
+    )
+    limit: Annotated[int | None, Field(ge=1)] = setting(
+        None,
+        "evaluate only the first N items of each task",
+        affects="items",
+        what="at least 1 item per task (leave it out for all items)",
+    )
+    data_dir: str | None = setting(
+        None, "folder with the benchmarks' official files (default $MEDBENCH_DATA)"
+    )
+    output: str = setting("runs", "where run folders go (default runs/)")
+    repeats: Annotated[int, Field(ge=1)] = setting(
+        1, "run R times (seed, seed+1, ...): mean and std", affects="items", what="at least 1"
+    )
+    shard: str | None = setting(
+        None,
+        "evaluate the I-th (0-based) of N deterministic parts of every task's items; "
+        "`medbench merge` joins the N run folders",
+        affects="items",
+        metavar="I/N",
+    )
+    prompt_style: Literal["official", "lm-eval"] = setting(
+        "official",
+        "benchmarks' official templates, or lm-eval's own (to check numbers against lm-eval)",
+        affects="answer",
+    )
+    chat: bool = setting(False, "every prompt through the model's chat template", affects="answer")
+    system_prompt: str | None = setting(
+        None, "--chat: the system turn (default: the task's description)", affects="answer"
+    )
+    fewshot_as_multiturn: bool = setting(
+        True,
+        "--chat: the few-shot examples in the user turn (default: alternating user/assistant turns)",
+        affects="answer",
+        flag="--fewshot-in-one-turn",
+    )
+    thinking: Literal["auto", "on", "off"] = setting(
+        "auto",
+        "the chat template's thinking switch (enable_thinking); on: generation tasks only, no stop "
+        "strings, 4096 new tokens unless --max-new-tokens; thinking is always removed before scoring",
+        affects="answer",
+    )
+    think_tags: str | None = setting(
+        None, "thinking markers (default <think>,</think>)", affects="answer", metavar="OPEN,CLOSE"
+    )
+    extractor: Literal["patterns", "llm"] = setting(
+        "patterns",
+        "llm: replies no pattern parses (only those) go to --extractor-model; marked and counted",
+        affects="answer",
+    )
+    extractor_model: str | None = setting(
+        None, "the extractor's model name (an OpenAI-compatible server)", affects="answer"
+    )
+    extractor_base_url: str | None = setting(None, "the extractor's server (key from OPENAI_API_KEY)")
+    extractor_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = setting(
+        60.0, "seconds per extractor request", what="a positive number of seconds"
+    )
+    extractor_max_retries: Annotated[int, Field(ge=0)] = setting(
+        3,
+        "retries per extractor request; then the item is failed (left out, counted, exit 3)",
+        what="0 or more",
+    )
+    preset: str | None = setting(
+        None, "named decoding settings (chimed: top_p 0.9, 512 tokens, sampling)", affects="answer"
+    )
+    temperature: Annotated[float | None, Field(ge=0, allow_inf_nan=False)] = setting(
+        None,
+        "sampling temperature (0 = greedy)",
+        affects="answer",
+        what="0 (greedy) or more, a finite number",
+    )
+    top_p: Annotated[float | None, Field(gt=0, le=1)] = setting(
+        None, "nucleus sampling", affects="answer", what="in (0, 1]"
+    )
+    max_new_tokens: Annotated[int | None, Field(ge=1, le=MAX_NEW_TOKENS)] = setting(
+        None,
+        "override every generation task's length limit",
+        affects="answer",
+        what=f"at least 1 and at most {MAX_NEW_TOKENS} (no model's context holds more)",
+    )
+    seed: Annotated[int, Field(ge=0)] = setting(
+        1234,
+        "seed of sampling and of the few-shot examples' order",
+        affects="answer",
+        what="0 or more (numpy and torch take no negative seed)",
+    )
+    # the backend (medbench/backends/<name>.py) and its options (their flags: medbench.backend_flags),
+    # recorded resolved (e.g. the device)
+    backend: str = setting("hf", flag=False)
+    backend_options: dict = setting(flag=False, factory=dict)
+    resolved_tasks: list[str] = setting(flag=False, factory=list)
+
+
+def check(config: RunConfig) -> None:
+    """Every setting of ``config`` against its declared type and range: the first problem is one line
+    naming its flag (``--shots must be 0 or more (got -1)``)."""
+    validate(RunConfig, asdict(config))
