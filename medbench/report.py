@@ -139,43 +139,6 @@ def published_records(columns: list[str]) -> list[dict]:
     return records
 
 
-def published_rows(columns: list[str]) -> list[dict]:
-    """The papers' published numbers under the leaderboard's own columns, marked reported."""
-    rows: dict[tuple[str, str], dict] = {}
-    for r in published_records(columns):
-        source = f"reported ({r['paper']} {r['table']})"
-        row = rows.setdefault((r["model"], source), {"model": r["model"], "source": source})
-        row[r["label"]] = r["value"]
-    return list(rows.values())
-
-
-def leaderboard(runs: list[Folder], with_published: bool = False, headline: Headline = None) -> pd.DataFrame:
-    """One row per model, one column per task (main metric, x100), and the items behind each;
-    optionally the papers' published rows, marked reported (never averaged with measured ones)."""
-    table = measured(runs)
-    status = row_status(runs)
-    full_names = {run.model: run.full_name for run in runs}
-    tasks = sorted({task for scores in table.values() for task, _, _ in scores})
-    rows = []
-    for model, scores in table.items():
-        row = {"model": model, "source": "measured", "status": status[model], "model_id": full_names[model]}
-        for task in tasks:
-            picked = main_metric(scores, task, headline)
-            if picked:
-                s = scores[(task, *picked)]
-                label = column_label(task, *picked)
-                row[label] = None if s["value"] is None else round(100 * s["value"], 2)
-                row[f"{label} n"] = s["n"]
-                row[f"{label} excluded"] = excluded(s)
-        rows.append(row)
-    board = pd.DataFrame(rows)
-    for column in (c for c in board.columns if c.endswith(" n")):
-        board[column] = board[column].astype("Int64")  # item counts stay integers beside empty cells
-    if with_published:
-        board = pd.concat([board, pd.DataFrame(published_rows(list(board.columns)))], ignore_index=True)
-    return board
-
-
 def paper_tables(
     runs: list[Folder], with_published: bool = True, only: list[str] | None = None
 ) -> dict[str, tuple[str, pd.DataFrame]]:

@@ -14,8 +14,9 @@ import functools
 import string
 from dataclasses import dataclass, field
 
-import yaml
+import pandas as pd
 
+from medbench.config.plugin_files import BenchmarkGroup, checked
 from medbench.folders import Folder
 from medbench.paths import plugin_dir
 from medbench.report import (
@@ -61,6 +62,7 @@ class Row:
     status: str = ""
     cells: dict[str, Cell] = field(default_factory=dict)
     averages: dict[str, float | None] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)  # a published row's paper tables
 
 
 @dataclass
@@ -80,7 +82,7 @@ class Board:
 
 @functools.lru_cache(maxsize=1)
 def benchmarks() -> dict[str, dict]:
-    return yaml.safe_load((plugin_dir("reports") / "benchmarks.yaml").read_text(encoding="utf-8"))
+    return checked(plugin_dir("reports") / "benchmarks.yaml", dict[str, BenchmarkGroup])
 
 
 def group_of(task: str) -> str:
@@ -128,12 +130,12 @@ class Rows:
         return out
 
 
-def _measured(runs: list[Folder], rows: Rows, headline: Headline) -> dict[str, Column]:
+def _measured(runs: list[Folder], rows: Rows, headline: Headline, every_task: bool) -> dict[str, Column]:
     table = measured(runs)
     tasks = sorted({task for scores in table.values() for task, _, _ in scores})
     groups = {t for scores in table.values() for t, _, c in scores if c == "micro"}
     inside = {leaf for g in groups for leaf in members(g) if leaf != g}  # shown on the group's page
-    shown = [t for t in tasks if t not in inside]
+    shown = [t for t in tasks if every_task or t not in inside]
     folder = {run.model: run for run in runs}
     columns: dict[str, Column] = {}
     for model, scores in table.items():
@@ -172,6 +174,8 @@ def _published(columns: dict[str, Column]) -> tuple[list[Row], dict[str, str]]:
             column = Column(key, group_of(record["task"]), None, record["name"], record["metric"], True)
             columns[key] = column
         row = rows.setdefault(record["model"], Row(record["model"], False))
+        if source not in row.sources:
+            row.sources.append(source)
         cell = row.cells.get(key)
         if cell is None:
             row.cells[key] = Cell(record["value"], markers=marker, note=source)
@@ -211,10 +215,14 @@ def _extras(folders: list[Folder], rows: Rows, columns: dict[str, Column]) -> No
         )
 
 
-def board(folders: list[Folder], with_published: bool = True, headline: Headline = None) -> Board:
+def board(
+    folders: list[Folder], with_published: bool = True, headline: Headline = None, every_task: bool = False
+) -> Board:
+    """The leaderboard of these folders; ``every_task`` keeps the columns of a group's member tasks
+    (the page shows those on the group's own page)."""
     runs = [f for f in folders if f.kind == "run"]
     rows = Rows(row_status(runs))
-    columns = _measured(runs, rows, headline)
+    columns = _measured(runs, rows, headline, every_task)
     _extras(folders, rows, columns)
     published, legend = _published(columns) if with_published else ([], {})
     every = [*rows.rows(), *published]
@@ -242,3 +250,27 @@ def _averaged(columns: list[Column]) -> list[str]:
     if len(tasks) < 2 or len({c.metric for c in tasks}) > 1 or len(bases) < len(tasks):
         return []
     return [c.key for c in tasks]
+
+
+def leaderboard(
+    folders: list[Folder], with_published: bool = False, headline: Headline = None
+) -> pd.DataFrame:
+    """The same board as the page (its rows, in its order), flat for leaderboard.md and .csv: per
+    column the value (x100), and for measured columns the items it rests on and those excluded."""
+    grouped = board(folders, with_published, headline, every_task=True)
+    columns = [c for g in grouped.groups for c in g.columns]
+    records = []
+    for row in grouped.rows:
+        source = "measured" if row.measured else f"reported ({'; '.join(row.sources)})"
+        record = {"model": row.model, "source": source, "status": row.status, "model_id": row.identity}
+        for column in columns:
+            cell = row.cells.get(column.key)
+            record[column.key] = None if cell is None or cell.value is None else round(cell.value, 2)
+            if not column.published_only:
+                record[f"{column.key} n"] = cell.n if cell and row.measured else None
+                record[f"{column.key} excluded"] = cell.excluded if cell and row.measured else None
+        records.append(record)
+    table = pd.DataFrame(records, columns=["model", "source", "status", "model_id"] if not records else None)
+    for name in (c for c in table.columns if c.endswith(" n")):
+        table[name] = table[name].astype("Int64")  # item counts stay integers beside empty cells
+    return table

@@ -16,7 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from medbench.folders import collect
-from medbench.report import Headline, check_headline, leaderboard, paper_tables
+from medbench.report import Headline, check_headline, paper_tables
+from medbench.report_board import board as grouped
+from medbench.report_board import leaderboard
 from medbench.safe_cells import markdown_safe, spreadsheet_safe
 
 
@@ -33,7 +35,7 @@ def build(
     runs = [f for f in folders if f.kind == "run"]
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
-    board = leaderboard(runs, with_published, headline)
+    board = leaderboard(folders, with_published, headline)
     tables = paper_tables(runs, with_published, tables)
     skipped_note = "".join(f"\n- left out: {p} ({why})" for p, why in incomplete)
     if "md" in formats:
@@ -57,7 +59,6 @@ def build(
                 df.to_latex(index=False, na_rep="--", caption=title, escape=True), encoding="utf-8"
             )
     if "html" in formats:
-        from medbench.report_board import board as grouped
         from medbench.report_html import write_pages
         from medbench.report_plots import extra_plots, plot_tasks, stage_progression
 

@@ -10,8 +10,8 @@ import pandas as pd
 
 from medbench.cli import main
 from medbench.folders import collect
-from medbench.report import leaderboard, paper_tables
-from medbench.report_board import board
+from medbench.report import paper_tables
+from medbench.report_board import board, leaderboard
 from medbench.rundir import RunFolder
 from medbench.summary import Score
 

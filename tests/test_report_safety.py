@@ -93,7 +93,8 @@ def test_models_with_the_same_full_name_but_other_weights_stay_apart(tmp_path):
 
 def test_a_published_number_that_measures_something_else_gets_its_own_column(tmp_path):
     from medbench.folders import collect
-    from medbench.report import leaderboard, paper_tables
+    from medbench.report import paper_tables
+    from medbench.report_board import leaderboard
 
     root = tmp_path / "runs"
     for task, value in (("ceval_med", 0.4), ("ceval_med_gen", 0.3)):
@@ -127,7 +128,7 @@ def test_a_published_number_that_measures_something_else_gets_its_own_column(tmp
 
 def test_the_headline_convention_picks_the_metric_and_the_column_names_it(tmp_path, capsys):
     from medbench.folders import collect
-    from medbench.report import leaderboard
+    from medbench.report_board import leaderboard
 
     root = tmp_path / "runs"
     folder = RunFolder.create(root, "m")

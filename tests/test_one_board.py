@@ -1,0 +1,75 @@
+"""Issue 25: one leaderboard. leaderboard.md, leaderboard.csv and index.html are three renderings of the
+same board (medbench.report_board.board), so they list the same rows, in the same order, for the same
+folders: runs of one model under two settings, a bias folder of a model with no run, and the papers'
+published rows (one row per model name, naming every paper table it comes from)."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import asdict
+
+import pandas as pd
+
+from medbench.bias_run import BiasConfig, run_bias
+from medbench.cli import main
+from medbench.rundir import RunFolder
+from medbench.summary import Score
+from tests.servers import ScriptedChat
+
+
+def _run(root, task: str, acc: float, *, limit=None, metric="acc"):
+    folder = RunFolder.create(root, "tiny")
+    folder.write_json("config.json", {"model": "tiny", "tasks": [task], "limit": limit})
+    folder.write_json("model.json", {"weights_sha256": "t"})
+    folder.write_json("status.json", {"complete": True, "n_failed": 0})
+    folder.write_json("metrics.json", [asdict(Score(task, metric, acc, 10, 0.1, ""))])
+
+
+def _markdown_models(text: str) -> list[str]:
+    lines = [line for line in text.splitlines() if line.startswith("|")][2:]  # after header and rule
+    return [re.split(r"(?<!\\)\|", line)[1].strip().replace("\\|", "|") for line in lines]
+
+
+def _html_models(text: str) -> list[str]:
+    body = text.split("<tbody", 1)[1].split("</tbody>", 1)[0]
+    cells = re.findall(
+        r'<tr class="(?:measured|reported)"><td class="model"[^>]*>(.*?)(?:<small|</td>)', body
+    )
+    return [html.unescape(cell).strip() for cell in cells]
+
+
+def test_markdown_csv_and_html_list_the_same_rows_for_the_same_folders(tmp_path):
+    runs = tmp_path / "runs"
+    _run(runs, "medqa_mcmle", 0.5, limit=4)
+    _run(runs, "medqa_mcmle", 0.25, limit=8)
+    with ScriptedChat([], reply="完全同意").serving() as url:
+        run_bias(
+            BiasConfig(
+                scale="cami",
+                model="other|model",  # a row of its own (no run of this model); a | in its name
+                backend="openai",
+                output=str(runs),
+                backend_options={"model_name": "other|model", "base_url": url},
+            )
+        )
+    out = tmp_path / "site"
+    assert main(["report", str(runs), "--out", str(out)]) == 0
+
+    csv = pd.read_csv(out / "leaderboard.csv")["model"].tolist()
+    markdown = _markdown_models((out / "leaderboard.md").read_text(encoding="utf-8"))
+    page = _html_models((out / "index.html").read_text(encoding="utf-8"))
+    assert csv == markdown == page
+    assert sum("tiny" in m for m in csv) == 2 and any(m.startswith("other|model") for m in csv)
+    assert "ChiMed-GPT" in csv and csv.count("ChiMed-GPT") == 1  # published: one row per model name
+
+
+def test_a_published_row_names_every_paper_table_it_merges(tmp_path):
+    runs = tmp_path / "runs"
+    _run(runs, "medqa_mcmle", 0.5)
+    _run(runs, "ccks2019_ner", 0.5, metric="f1")
+    out = tmp_path / "site"
+    assert main(["report", str(runs), "--out", str(out), "--format", "csv"]) == 0
+    board = pd.read_csv(out / "leaderboard.csv")
+    (chimed,) = board[board["model"] == "ChiMed-GPT"]["source"]
+    assert chimed == "reported (ChiMed-GPT Table 4; ChiMed-GPT Table 5)"
