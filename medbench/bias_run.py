@@ -17,9 +17,11 @@ import json
 import logging
 import math
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
+from medbench.config.bias import BiasConfig
+from medbench.config.fields import check
 from medbench.errors import MedbenchError
 from medbench.plotting import bias_bars
 from medbench.requestcache import FailedReply
@@ -30,25 +32,6 @@ from medbench.stats import bootstrap
 from medbench.templates import render_template
 
 log = logging.getLogger("medbench")
-
-MODES = ("gen", "loglik")
-
-
-@dataclass
-class BiasConfig:
-    scale: str
-    model: str
-    mode: str = "gen"
-    lang: str = "zh"
-    items: str | None = None
-    repeats: int = 1
-    option_order: str = "as-is"
-    seed: int = 1234
-    temperature: float | None = None
-    max_new_tokens: int = 32
-    output: str = "runs"
-    backend: str = "hf"
-    backend_options: dict = field(default_factory=dict)
 
 
 def scales_for(config: BiasConfig) -> list[Scale]:
@@ -227,12 +210,7 @@ def markdown(summaries: list[dict], mode: str) -> str:
 def run_bias(config: BiasConfig) -> tuple[RunFolder, list[dict]]:
     from medbench.backends import backend_config
 
-    if config.mode not in MODES:
-        raise MedbenchError(f"unknown mode '{config.mode}' (choose {' or '.join(MODES)})")
-    if config.repeats < 1:
-        raise MedbenchError(f"--repeats must be at least 1 (got {config.repeats})")
-    if config.temperature is not None and config.temperature < 0:
-        raise MedbenchError(f"--temperature must be 0 (greedy) or more (got {config.temperature})")
+    check(config)
     backend = backend_config(config.backend, config.backend_options)
     if config.mode == "loglik" and not backend.capabilities.loglik:
         raise MedbenchError(

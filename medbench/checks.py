@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from medbench.config.run import check
+from medbench.config.fields import check
 from medbench.errors import MedbenchError
 
 if TYPE_CHECKING:

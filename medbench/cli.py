@@ -37,7 +37,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from medbench.catalog import describe, markdown
     from medbench.runner import task_manager
 
-    print(markdown(describe(task_manager(), args.data_dir)), end="")
+    print(markdown(describe(task_manager(include_path=args.include_path), args.data_dir)), end="")
     return 0
 
 
@@ -187,19 +187,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_bias(args: argparse.Namespace) -> int:
     from medbench.bias_run import BiasConfig, run_bias
+    from medbench.config.fields import from_args
 
-    config = BiasConfig(
-        scale=args.scale,
-        **_model_and_backend(args),
-        mode=args.mode,
-        lang=args.lang,
-        items=args.items,
-        repeats=args.repeats,
-        option_order=args.option_order,
-        seed=args.seed,
-        temperature=args.temperature,
-        output=args.output,
-    )
+    config = BiasConfig(**{**from_args(BiasConfig, args), **_model_and_backend(args)})
     folder = run_bias(config)[0]
     _print_result(folder, "bias run folder")
     return _exit_status(folder)
@@ -272,7 +262,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from medbench.cli_parser import build_parser
 
-    parser = build_parser()
+    try:
+        parser = build_parser()  # the plug-ins' flags: a plug-in that cannot be used is one line
+    except MedbenchError as exc:
+        print(f"medbench: error: {exc}", file=sys.stderr)
+        return 2
     args, extra = parser.parse_known_args(argv)
     if args.command == "train":  # key=value overrides may come after the options too
         args.overrides += [e for e in extra if "=" in e and not e.startswith("-")]

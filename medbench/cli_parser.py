@@ -29,9 +29,10 @@ def _judge_arguments(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The parser; :func:`medbench.cli.main` calls ``cmd_<command>`` for the subcommand chosen."""
     from medbench.backend_flags import add_backend_arguments
+    from medbench.config.bias import BiasConfig
     from medbench.config.fields import add_arguments
     from medbench.config.run import RunConfig
-    from medbench.suite import SuiteConfig
+    from medbench.config.suite import SuiteConfig
     from medbench.train.stages import registry as stage_registry
 
     parser = argparse.ArgumentParser(prog="medbench", description="Evaluate Chinese medical LLMs.")
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tasks", help="list every task and group: data source, splits, items, metrics, shots")
     p.add_argument("--data-dir", help="count items in local data (official layout)")
+    add_arguments(p, RunConfig, only=("include_path",))
 
     p = sub.add_parser("run", help="evaluate a model on tasks and write a run folder")
     add_arguments(p, RunConfig)
@@ -109,21 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, help="the task (its _gen and _loglik variants are included)")
 
     p = sub.add_parser("bias", help="attitude scales toward people with mental illness (CAMI, MICA)")
-    p.add_argument("--scale", required=True, choices=["cami", "mica", "all"])
-    p.add_argument("--model", help="checkpoint folder, hub id, or alias (tiny, smollm2-135m)")
-    p.add_argument(
-        "--mode",
-        default="gen",
-        choices=["gen", "loglik"],
-        help="the paper's protocol, or option log-likelihoods",
-    )
-    p.add_argument("--lang", default="zh", choices=["zh", "en"])
-    p.add_argument("--items", help="MICA item texts (JSON); MICA's publisher forbids shipping them")
-    p.add_argument("--repeats", type=int, default=1)
-    p.add_argument("--option-order", default="as-is", choices=["as-is", "reversed", "shuffled"])
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--temperature", type=float, help="sample replies (gen mode); default greedy")
-    p.add_argument("--output", default="runs")
+    add_arguments(p, BiasConfig)
     add_backend_arguments(p)
 
     p = sub.add_parser(

@@ -94,11 +94,25 @@ def run_metadata(config: RunConfig, model_path: str | None = None) -> dict:
     return metadata
 
 
-def task_manager(metadata: dict | None = None):
-    """lm-eval's TaskManager over medbench's plug-ins only, with the run-wide task metadata."""
+def task_manager(metadata: dict | None = None, include_path: str | None = None):
+    """lm-eval's TaskManager over medbench's plug-ins (and the user's ``--include-path`` folder: a
+    task or group name both define is one line, never a silent pick), with the run-wide task metadata."""
     from lm_eval.tasks import TaskManager
 
-    return TaskManager(include_path=str(plugin_dir("tasks")), include_defaults=False, metadata=metadata or {})
+    ours = str(plugin_dir("tasks"))
+    if not include_path:
+        return TaskManager(include_path=ours, include_defaults=False, metadata=metadata or {})
+    folder = Path(include_path).expanduser()
+    if not folder.is_dir():
+        raise MedbenchError(f"--include-path {include_path}: not a folder (it should hold task YAMLs)")
+    theirs = TaskManager(include_path=str(folder), include_defaults=False).all_tasks
+    shadowed = sorted(set(theirs) & set(task_manager().all_tasks))
+    if shadowed:
+        raise MedbenchError(
+            f"--include-path {include_path}: task name(s) {', '.join(shadowed[:5])} are medbench's own; "
+            "rename them (e.g. a prefix)"
+        )
+    return TaskManager(include_path=[ours, str(folder)], include_defaults=False, metadata=metadata or {})
 
 
 def resolve_tasks(names: list[str], known: list[str], mode: str | None) -> list[str]:
@@ -184,7 +198,9 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
         log.warning("%s backend: prompts go as chat messages (--chat)", config.backend)
     resolve_data_dir(config.data_dir)  # a wrong --data-dir fails before the model loads
     decoding = gen_kwargs(config)
-    config.resolved_tasks = resolve_tasks(config.tasks, task_manager().all_tasks, config.mode)
+    config.resolved_tasks = resolve_tasks(
+        config.tasks, task_manager(include_path=config.include_path).all_tasks, config.mode
+    )
     # the model is resolved (an alias converted, a server asked) after the data is checked, unless the
     # data check needs it: a local model's chat template, read by the data hooks with --chat
     early = replay is not None or (config.chat and backend.capabilities.local)
@@ -192,7 +208,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     if not early:
         backend.check_model(config.model)  # only the cheap part: a wrong path is one line at once
     metadata = run_metadata(config, identified[0] if identified and backend.capabilities.local else None)
-    manager = task_manager(metadata)
+    manager = task_manager(metadata, config.include_path)
     if not backend.capabilities.loglik:
         generation_only(config, manager)
     thinking.check_run(config, manager)

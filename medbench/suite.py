@@ -9,13 +9,13 @@ paper-layout tables (with the published rows) into the suite folder.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from medbench.catalog import leaf_tasks, load_task_data
 from medbench.config import plugin_files
-from medbench.config.fields import same_as, setting
+from medbench.config.suite import SuiteConfig
 from medbench.datareport import read_once
 from medbench.errors import MedbenchError
 from medbench.plugins import load_plugin
@@ -23,26 +23,6 @@ from medbench.runner import RunConfig, run, run_metadata, task_manager
 from medbench.schemas import SCHEMA_VERSION
 
 RUN_OPTIONS = ("repeats", "preset", "mode", "shots")
-
-
-@dataclass
-class SuiteConfig:
-    """``medbench suite``'s settings; those it shares with ``run`` are declared there (:func:`same_as`)."""
-
-    suite: str = setting(flag=False)
-    model: str | None = same_as(RunConfig, "model")
-    data_dir: str | None = same_as(RunConfig, "data_dir")
-    output: str = same_as(RunConfig, "output")
-    limit: int | None = same_as(RunConfig, "limit")
-    max_new_tokens: int | None = same_as(RunConfig, "max_new_tokens")
-    baseline: str | None = setting(None, "run folder(s) of the baseline model, for the judge step")
-    judge_model: str | None = setting(None, "the judge step's model (an OpenAI-compatible server)")
-    judge_base_url: str | None = setting(None, "the judge's server (key from OPENAI_API_KEY)")
-    items: str | None = setting(None, "MICA item texts (JSON)")
-    # the model's backend and its options, as for ``medbench run``
-    backend: str = same_as(RunConfig, "backend")
-    backend_options: dict = same_as(RunConfig, "backend_options")
-    skipped: list[str] = setting(flag=False, factory=list)
 
 
 def load_suite(name: str) -> dict:

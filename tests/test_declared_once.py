@@ -26,7 +26,8 @@ from pathlib import Path
 
 from medbench import cli
 from medbench.cli_parser import build_parser
-from medbench.config.run import RunConfig, check
+from medbench.config.fields import check
+from medbench.config.run import RunConfig
 from medbench.errors import MedbenchError
 from medbench.folders import Folder
 from medbench.rundir import RunFolder

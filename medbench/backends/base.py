@@ -9,6 +9,7 @@ Implementations (heavy imports: torch, vLLM, openai) are imported only inside :m
 
 from __future__ import annotations
 
+import importlib.util
 import types
 import typing
 from dataclasses import MISSING, dataclass, fields
@@ -83,6 +84,9 @@ class BackendConfig:
     name: ClassVar[str]
     summary: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    #: the packages its model needs beyond medbench's light core, and the extra that installs them
+    requires: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str] = ""
 
     @classmethod
     def options(cls) -> dict[str, tuple[type, Any, str]]:
@@ -105,8 +109,20 @@ class BackendConfig:
         return {f.name for f in fields(cls) if f.metadata.get("repeat")}
 
     @classmethod
+    def check_installed(cls) -> None:
+        """One line naming the extra to install when a package the backend needs is missing (the
+        light core has no torch)."""
+        missing = [name for name in cls.requires if importlib.util.find_spec(name) is None]
+        if missing:
+            raise MedbenchError(
+                f"the {cls.name} backend needs {', '.join(missing)}: pip install 'medbench[{cls.extra}]' "
+                "(install the torch build you want first)"
+            )
+
+    @classmethod
     def from_options(cls, values: dict[str, Any]) -> BackendConfig:
         """The typed config from option values (strings converted), validated."""
+        cls.check_installed()
         hints = typing.get_type_hints(cls)
         unknown = sorted(set(values) - set(hints))
         if unknown:

@@ -23,6 +23,8 @@ class HFConfig(BackendConfig):
     name = "hf"
     summary = "lm-eval's Hugging Face model (transformers on this machine)"
     capabilities = Capabilities(loglik=True, generate=True, local=True)
+    requires = ("torch", "transformers")
+    extra = "hf"
 
     device: str | None = option(None, "cpu, cuda, cuda:0 (default: cuda if PyTorch sees a GPU, else cpu)")
     batch_size: int | str = option(

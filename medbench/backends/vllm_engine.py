@@ -13,6 +13,8 @@ class VLLMConfig(BackendConfig):
     name = "vllm"
     summary = "lm-eval's vLLM model (an engine in this process; vLLM picks the batch size)"
     capabilities = Capabilities(loglik=True, generate=True, local=True)
+    requires = ("torch", "vllm")
+    extra = "vllm"
 
     tensor_parallel_size: int = option(1, "GPUs per model replica")
     data_parallel_size: int = option(1, "model replicas")

@@ -161,6 +161,12 @@ def one_line(error: ValidationError, cls: type, source: str | None = None) -> Me
     return MedbenchError(f"{label}: {message[0].lower()}{message[1:]}{shown}{more}")
 
 
+def check(config: Any) -> None:
+    """Every setting of a config dataclass against its declared type and range; the first problem
+    is one line naming its flag (``--shots must be 0 or more (got -1)``)."""
+    validate(type(config), dataclasses.asdict(config))
+
+
 def validate(cls: type[Any], data: Any, source: str | None = None) -> Any:
     """``data`` checked against ``cls``'s declared types and ranges, as a ``cls``; the first problem
     is one line (:func:`one_line`)."""

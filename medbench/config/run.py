@@ -9,12 +9,12 @@ validation errors (:func:`check`) all come from here: a new setting is one field
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from medbench.config.fields import setting, validate
+from medbench.config.fields import setting
 
 #: no model's context holds more new tokens than this; a larger --max-new-tokens is a typo
 MAX_NEW_TOKENS = 1_048_576
@@ -49,6 +49,12 @@ class RunConfig:
         "evaluate only the first N items of each task",
         affects="items",
         what="at least 1 item per task (leave it out for all items)",
+    )
+    include_path: str | None = setting(
+        None,
+        "a folder of your own task YAMLs (lm-eval's format), indexed beside medbench's as with "
+        "lm_eval --include_path; a task name medbench already has is refused",
+        metavar="DIR",
     )
     data_dir: str | None = setting(
         None, "folder with the benchmarks' official files (default $MEDBENCH_DATA)"
@@ -134,9 +140,3 @@ class RunConfig:
     backend: str = setting("hf", flag=False)
     backend_options: dict = setting(flag=False, factory=dict)
     resolved_tasks: list[str] = setting(flag=False, factory=list)
-
-
-def check(config: RunConfig) -> None:
-    """Every setting of ``config`` against its declared type and range: the first problem is one line
-    naming its flag (``--shots must be 0 or more (got -1)``)."""
-    validate(RunConfig, asdict(config))

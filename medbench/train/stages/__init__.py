@@ -2,27 +2,21 @@
 ``dpo``.
 
 Every public module in this folder that names a ``STAGE`` (a :class:`~medbench.train.stages.base.Stage`)
-is a stage: ``medbench train``, the report's stage order and the demo find it here.
+is a stage: ``medbench train``, the report's stage order and the demo find it here, and so is a
+``STAGE`` an installed distribution declares under the entry-point group ``medbench.stages``.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from medbench.errors import MedbenchError
+from medbench.plugins import discover
 from medbench.train.stages.base import Stage
 
 
 def registry() -> dict[str, Stage]:
-    """Stage name -> stage, in pipeline order."""
-    found: list[Stage] = []
-    for module in pkgutil.iter_modules(__path__):
-        if module.name.startswith("_") or module.name == "base":
-            continue
-        stage = getattr(importlib.import_module(f"{__name__}.{module.name}"), "STAGE", None)
-        if stage is not None:
-            found.append(stage)
+    """Stage name -> stage, in pipeline order (this package's, then the entry point group
+    ``medbench.stages``'s: :func:`medbench.plugins.discover`)."""
+    found: list[Stage] = discover(__name__, "STAGE")
     return {s.name: s for s in sorted(found, key=lambda s: (s.order, s.name))}
 
 
