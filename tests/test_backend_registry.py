@@ -83,9 +83,13 @@ def _flags(command: str) -> set[str]:
     return {o for a in commands[command]._actions for o in a.option_strings}
 
 
+SHIPPED = ["hf", "hf-fast", "openai", "vllm", "vllm-fast", "vllm-server"]
+
+
 def test_the_shipped_backends_declare_their_capabilities():
-    backends = registry()
-    assert list(backends) == ["hf", "hf-fast", "openai", "vllm", "vllm-fast", "vllm-server"]
+    """The shipped ones (a contributor's new backend beside them changes nothing here)."""
+    backends = {name: cls for name, cls in registry().items() if name in SHIPPED}
+    assert list(backends) == SHIPPED
     assert [n for n, b in backends.items() if not b.capabilities.loglik] == ["openai"]
     assert [n for n, b in backends.items() if not b.capabilities.local] == ["openai", "vllm-server"]
 

@@ -3,7 +3,9 @@ stage): its options, its TRL config class and the arguments it adds, its rows in
 trains, and the held-out check that shows it did what it claims.
 
 A stage module under ``medbench/train/stages/`` names a :class:`Stage` instance ``STAGE``; the registry
-finds it, and ``medbench train``, the report's stage order and the demo use it with no other wiring.
+finds it (or the entry-point group ``medbench.stages``), and ``medbench train`` and the report's stage
+order use it with no other wiring; a recipe names it under ``stages`` (the demo trains the tiny
+recipe's pretrain, sft, reward and dpo only).
 Heavy imports (torch, transformers, TRL) happen inside the methods.
 """
 
