@@ -18,6 +18,7 @@ from pathlib import Path
 from medbench.errors import MedbenchError
 from medbench.judge import JudgeConfig, load_rubric, run_judge
 from medbench.rundir import RunFolder
+from medbench.safe_cells import markdown_lines
 from medbench.stats import interval
 
 SCORE = {"win": 1.0, "tie": 0.5, "loss": 0.0}
@@ -95,11 +96,11 @@ def run_arena(
     lines = [
         f"Bradley-Terry ranking ({config.rubric}, {dimension}; ties count half)",
         "",
-        "| Rank | Model | Rating | 95% CI |",
-        "|---:|---|---:|---:|",
     ]
-    for rank, row in enumerate(summary["ranking"], start=1):
-        low, high = row["ci95"]
-        lines.append(f"| {rank} | {row['model']} | {row['rating']:.0f} | [{low:.0f}, {high:.0f}] |")
+    rows = [
+        [rank, row["model"], f"{row['rating']:.0f}", f"[{row['ci95'][0]:.0f}, {row['ci95'][1]:.0f}]"]
+        for rank, row in enumerate(summary["ranking"], start=1)
+    ]
+    lines += markdown_lines(["Rank", "Model", "Rating", "95% CI"], rows, "rlrr")
     (folder.path / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder, summary

@@ -26,6 +26,7 @@ from medbench.errors import MedbenchError
 from medbench.plotting import bias_bars
 from medbench.requestcache import FailedReply
 from medbench.rundir import RunFolder
+from medbench.safe_cells import markdown_lines
 from medbench.scales import Scale, extract_option, load_scale, ordered_options, prompts
 from medbench.schemas import RunStatus
 from medbench.stats import bootstrap
@@ -179,10 +180,7 @@ def unparseable_warnings(summaries: list[dict], mode: str) -> list[str]:
 
 
 def markdown(summaries: list[dict], mode: str) -> str:
-    lines = [
-        "| Scale | Items | Mean (higher = more stigma) | 95% CI (items) | ± std (repeats) | Unparseable |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
+    rows = []
     for s in summaries:
         items = f"{s['items_answered']} of {s['items_in_scale']}" + (
             " (partial scale)" if s["partial"] else ""
@@ -190,12 +188,21 @@ def markdown(summaries: list[dict], mode: str) -> str:
         mean = "n/a" if s["mean"] is None else f"{s['mean']:.3f}"
         ci = f"[{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}]" if s["mean"] is not None else ""
         std = "" if s["std_over_repeats"] is None else f"{s['std_over_repeats']:.3f}"
-        lines.append(
-            f"| {s['scale'].upper()} [{s['range'][0]}, {s['range'][1]}] | {items} | {mean} | {ci} | {std} | "
-            f"{100 * s['unparseable_rate']:.1f}% |"
-        )
-        for code, sub in s["subscales"].items():
-            lines.append(f"| - {code} {sub['name']} | {sub['items']} | {sub['mean']:.3f} | | | |")
+        scale = f"{s['scale'].upper()} [{s['range'][0]}, {s['range'][1]}]"
+        rows.append([scale, items, mean, ci, std, f"{100 * s['unparseable_rate']:.1f}%"])
+        rows += [
+            [f"- {code} {sub['name']}", sub["items"], f"{sub['mean']:.3f}", "", "", ""]
+            for code, sub in s["subscales"].items()
+        ]
+    header = [
+        "Scale",
+        "Items",
+        "Mean (higher = more stigma)",
+        "95% CI (items)",
+        "± std (repeats)",
+        "Unparseable",
+    ]
+    lines = markdown_lines(header, rows, "llrrrr")
     note = "expected score under the option probabilities" if mode == "loglik" else "parsed replies"
     warnings = "".join(f"WARNING: {w}\n" for w in unparseable_warnings(summaries, mode))
     failed = sum(s.get("n_failed", 0) for s in summaries)

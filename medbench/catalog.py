@@ -11,6 +11,7 @@ from pathlib import Path
 
 from medbench._compat import load_task_yaml
 from medbench.errors import MedbenchError
+from medbench.safe_cells import markdown_lines
 
 
 @dataclass
@@ -156,8 +157,5 @@ def describe(manager, data_dir: str | None = None) -> list[TaskInfo]:
 
 def markdown(rows: list[TaskInfo]) -> str:
     header = ["Name", "Kind", "Description", "Data source", "Split", "Items", "Metrics", "Shots"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in rows:
-        cells = [r.name, r.kind, r.description, r.source, r.splits, r.items, r.metrics, r.shots]
-        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+    cells = [[r.name, r.kind, r.description, r.source, r.splits, r.items, r.metrics, r.shots] for r in rows]
+    return "\n".join(markdown_lines(header, cells, "l" * len(header))) + "\n"

@@ -17,6 +17,7 @@ from medbench import progress
 from medbench.errors import MedbenchError
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
+from medbench.safe_cells import markdown_lines
 from medbench.summary import Score
 
 
@@ -51,23 +52,18 @@ def _value(scores: list[Score], task: str, metric: str, convention: str) -> floa
 def comparison_table(results: dict[str, list[Score]], cards: dict[str, dict]) -> str:
     """Stages side by side: task metrics (x100) and each training stage's held-out evidence."""
     names = list(results)
-    lines = [
-        "| Task | Metric | " + " | ".join(names) + " | chance |",
-        "|---|---|" + "---:|" * len(names) + "---|",
-    ]
+    rows = []
     for task, metric, convention, chance in SHOWN:
-        cells = []
-        for name in names:
-            value = _value(results[name], task, metric, convention)
-            cells.append("" if value is None else f"{100 * value:.2f}")
+        values = [_value(results[name], task, metric, convention) for name in names]
         label = f"{task} ({convention})" if convention else task
-        lines.append(f"| {label} | {metric} | " + " | ".join(cells) + f" | {chance} |")
-    lines += ["", "| Stage | Held-out check | Before | After |", "|---|---|---:|---:|"]
-    for stage, card in cards.items():
-        h = card.get("heldout") or {}
-        if h:
-            check = f"{h['metric']} ({h['better']} is better)"
-            lines.append(f"| {stage} | {check} | {h['before']:.3f} | {h['after']:.3f} |")
+        rows.append([label, metric, *("" if v is None else f"{100 * v:.2f}" for v in values), chance])
+    lines = markdown_lines(["Task", "Metric", *names, "chance"], rows, "ll" + "r" * len(names) + "l")
+    checks = [
+        [stage, f"{h['metric']} ({h['better']} is better)", f"{h['before']:.3f}", f"{h['after']:.3f}"]
+        for stage, h in ((stage, card.get("heldout") or {}) for stage, card in cards.items())
+        if h
+    ]
+    lines += ["", *markdown_lines(["Stage", "Held-out check", "Before", "After"], checks, "llrr")]
     return "\n".join(lines) + "\n"
 
 

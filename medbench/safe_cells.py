@@ -1,5 +1,7 @@
-"""Table cells made safe for the files a report writes: no CSV cell a spreadsheet would run as a
-formula, no Markdown cell that splits its row."""
+"""Table cells made safe for the files medbench writes: no CSV cell a spreadsheet would run as a
+formula, no Markdown cell that splits its row. Every Markdown table medbench prints goes through
+:func:`markdown_safe` (a DataFrame) or :func:`markdown_lines` (the compact tables of results.md and the
+console)."""
 
 from __future__ import annotations
 
@@ -18,3 +20,21 @@ def markdown_safe(df: pd.DataFrame) -> str:
     cells = df.astype(object).where(df.notna(), "")  # an empty cell, never "nan" or "<NA>"
     cells = cells.map(lambda v: v.replace("|", "\\|").replace("\n", " ") if isinstance(v, str) else v)
     return cells.to_markdown(index=False)
+
+
+def markdown_cell(value: object) -> str:
+    """One cell's text: a ``|`` escaped, a line break a space (a name from a file cannot add a column)."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_lines(header: list[str], rows: list[list], align: str) -> list[str]:
+    """A compact Markdown table (``| a | b |``) as lines; ``align`` has one letter per column, ``l``
+    or ``r``. Every cell is escaped (:func:`markdown_cell`)."""
+    if len(align) != len(header):
+        raise ValueError(f"align {align!r} does not give one letter per column of {header}")
+    rule = "|" + "".join("---:|" if a == "r" else "---|" for a in align)
+    return [
+        "| " + " | ".join(map(markdown_cell, header)) + " |",
+        rule,
+        *("| " + " | ".join(map(markdown_cell, row)) + " |" for row in rows),
+    ]

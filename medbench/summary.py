@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from medbench.cmexam_accuracy import CONVENTIONS as CMEXAM_ACCURACY
 from medbench.cmexam_accuracy import DENOMINATORS
 from medbench.ner_conventions import METRIC_CONVENTIONS
+from medbench.safe_cells import markdown_lines
 from medbench.textmetrics import CONVENTIONS as TEXT_CONVENTIONS
 
 CONVENTIONS = {**TEXT_CONVENTIONS, **METRIC_CONVENTIONS, **CMEXAM_ACCURACY}
@@ -194,8 +195,7 @@ def markdown_table(scores: list[Score]) -> str:
     out = []
     notes: dict[str, str] = {}
     for metrics, rows in _blocks(scores):
-        out.append("| Task | Items | Excluded | " + " | ".join(metrics) + " |")
-        out.append("|---|---:|---|" + "---:|" * len(metrics))
+        lines = []
         for row in rows:
             first = row[0]
             label = first.task
@@ -210,7 +210,8 @@ def markdown_table(scores: list[Score]) -> str:
                 cells.append(f"{100 * s.value:.2f}" + ("" if err is None else f" ± {100 * err:.2f}"))
                 if s.convention and not s.convention.startswith(ROW_CONVENTIONS):
                     notes[s.metric] = s.convention
-            out.append(f"| {label} | {first.n} | {first.excluded} | " + " | ".join(cells) + " |")
+            lines.append([label, first.n, first.excluded, *cells])
+        out += markdown_lines(["Task", "Items", "Excluded", *metrics], lines, "lrl" + "r" * len(metrics))
         out.append("")
     spread = f"± is the std over {repeats} repeats" if repeats > 1 else "± is the standard error"
     out.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from medbench.safe_cells import markdown_lines
+
 
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
@@ -32,22 +34,28 @@ def markdown(summary: dict) -> str:
             if summary.get("excluded_failed")
             else []
         ),
-        "| Dimension | Judged | Win | Tie | Loss | Win 95% CI | Position consistency | Parse failures "
-        "| Errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    rows = []
     for dim, s in summary["dimensions"].items():
         r = s["rates"]
         ci = "" if not s["ci95"] else f"[{100 * s['ci95']['win'][0]:.1f}, {100 * s['ci95']['win'][1]:.1f}]"
-        rates = f"{_pct(r['win'])} | {_pct(r['tie'])} | {_pct(r['loss'])}"
-        lines.append(
-            f"| {dim} | {s['judged']}/{s['items']} | {rates} | {ci} | {_pct(s['position_consistency'])} | "
-            f"{s['parse_failures']} | {s['request_errors']} |"
+        rows.append(
+            [
+                dim,
+                f"{s['judged']}/{s['items']}",
+                *(_pct(r[k]) for k in ("win", "tie", "loss")),
+                ci,
+                _pct(s["position_consistency"]),
+                s["parse_failures"],
+                s["request_errors"],
+            ]
         )
+    header = ["Dimension", "Judged", "Win", "Tie", "Loss", "Win 95% CI", "Position consistency"]
+    lines += markdown_lines([*header, "Parse failures", "Errors"], rows, "l" + "r" * 8)
     means = {d: s["mean_score"] for d, s in summary["dimensions"].items() if s.get("mean_score")}
     if means:
-        lines += ["", "| Dimension | Mean score A | Mean score B |", "|---|---:|---:|"]
-        lines += [f"| {d} | {_num(m['a'])} | {_num(m['b'])} |" for d, m in means.items()]
+        rows = [[d, _num(m["a"]), _num(m["b"])] for d, m in means.items()]
+        lines += ["", *markdown_lines(["Dimension", "Mean score A", "Mean score B"], rows, "lrr")]
     u = summary["usage"]
     lines += [
         "",
