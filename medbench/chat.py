@@ -43,13 +43,3 @@ def expand(history: list[dict]) -> list[dict]:
             else:
                 out.append({"role": turn["role"], "content": content})
     return out
-
-
-def expanding(lm) -> None:
-    """Make ``lm`` render encoded dialogues as their own turns (wraps its ``apply_chat_template``)."""
-    render = lm.apply_chat_template
-
-    def apply_chat_template(chat_history: list[dict], add_generation_prompt: bool = True) -> str:
-        return render(expand(chat_history), add_generation_prompt)
-
-    lm.apply_chat_template = apply_chat_template

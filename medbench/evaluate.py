@@ -5,14 +5,14 @@ that succeeded, from the cache alone, so a failure never counts as a wrong answe
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from medbench._compat import quiet_git_lookup
 from medbench.catalog import leaf_tasks, task_config
 from medbench.datareport import DataReport
-from medbench.requestcache import RequestCache
+from medbench.requestcache import Calls, RequestCache
 from medbench.rundir import RunFolder
 from medbench.summary import annotate, summarise
 
@@ -52,23 +52,50 @@ def chat_args(config: RunConfig) -> dict:
     }
 
 
+@dataclass
+class Evaluation:
+    """What every lm-eval pass of one run shares -- each repeat's pass and the rescoring without its
+    failed items: the model behind one request cache (:class:`~medbench.requestcache.RequestCache`,
+    the one wrapper around it), the tasks and the decoding."""
+
+    config: RunConfig
+    lm: Any
+    manager: Any
+    cache: Path
+    decoding: dict | None
+    expand_chat: bool = False  # --chat on a model that renders it: encoded dialogues as their own turns
+    calls: Calls = field(default_factory=Calls)
+
+    def cached(self, seed: int, repeat: int, answer_only: bool = False) -> RequestCache:
+        return RequestCache(
+            self.lm, str(self.cache), seed, repeat, answer_only, self.calls, expand_chat=self.expand_chat
+        )
+
+    def lm_eval(self, model: RequestCache, tasks: list[str], seeds: dict, **selection):
+        """One lm-eval pass over ``tasks`` (``selection``: ``limit``, ``samples``, ``log_samples``)."""
+        from lm_eval import simple_evaluate
+
+        return simple_evaluate(
+            model=model,
+            tasks=tasks,
+            num_fewshot=self.config.shots,
+            task_manager=self.manager,
+            gen_kwargs=self.decoding,
+            **chat_args(self.config),
+            **seeds,
+            **selection,
+        )
+
+
 def evaluate(
-    config: RunConfig,
-    lm,
-    manager,
-    cache: Path,
-    decoding: dict,
+    run: Evaluation,
     folder: RunFolder,
     reports: dict[str, DataReport],
     selection: dict[str, list[int]] | None = None,
-    from_cache: Counter | None = None,
-    rejected: Counter | None = None,
 ):
     """Each repeat through lm-eval, its results written as soon as it finishes; returns the scores of
-    each repeat and the number of failed requests of the last. ``from_cache`` counts the answers the
-    request cache gave, ``rejected`` the cached values it refused (:data:`medbench.requestcache.VALID`)."""
-    from lm_eval import simple_evaluate
-
+    each repeat and the number of failed requests of the last."""
+    config, lm, manager = run.config, run.lm, run.manager
     quiet_git_lookup()
 
     per_repeat, failed = [], 0
@@ -78,19 +105,15 @@ def evaluate(
             random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed
         )
         done = len(getattr(lm, "failures", []))
-        cached = RequestCache(lm, str(cache), seed=seed, repeat=repeat, hits=from_cache, rejected=rejected)
+        cached = run.cached(seed, repeat)
         try:
-            results = simple_evaluate(
-                model=cached,
-                tasks=config.resolved_tasks,
-                num_fewshot=config.shots,
+            results = run.lm_eval(
+                cached,
+                config.resolved_tasks,
+                seeds,
                 limit=None if selection else config.limit,
                 samples=selection,  # a shard's items (else every item up to --limit)
                 log_samples=True,
-                task_manager=manager,
-                gen_kwargs=decoding,
-                **chat_args(config),
-                **seeds,
             )
         finally:
             cached.close()
@@ -98,7 +121,7 @@ def evaluate(
             continue
         failures = list(getattr(lm, "failures", []))[done:] + extractor_failures(results)
         if failures:
-            results = _without_failed(config, lm, manager, cache, decoding, results, failures, seeds, repeat)
+            results = _without_failed(run, results, failures, seeds, repeat)
         folder.write_results(results, repeat if config.repeats > 1 else None, failures)
         scores = summarise(results)
         annotate(scores, results, exclusions(manager, reports, failures, selection, config.limit))
@@ -133,14 +156,13 @@ def extractor_failures(results: dict) -> list[dict]:
     ]
 
 
-def _without_failed(config, lm, manager, cache, decoding, results, failures, seeds, repeat) -> dict:
+def _without_failed(run: Evaluation, results: dict, failures: list[dict], seeds: dict, repeat: int) -> dict:
     """The run's results rescored by lm-eval over the items that succeeded, from the cache alone.
 
     A task whose every item failed cannot be scored: its metrics stay, valued None, with n = 0, and so
     do those of any group it belongs to (an average over the other tasks is another population).
     """
-    from lm_eval import simple_evaluate
-
+    manager = run.manager
     failed = {(f["task"], f["doc_id"]) for f in failures}
     samples = results["samples"]
     keep = {
@@ -148,24 +170,15 @@ def _without_failed(config, lm, manager, cache, decoding, results, failures, see
         for task, items in samples.items()
     }
     dead = [task for task, ids in keep.items() if not ids]
-    tasks = config.resolved_tasks
+    tasks = run.config.resolved_tasks
     if dead:  # lm-eval reads an empty selection as "all items": leave such tasks out by name
         tasks = [t for name in tasks for t in leaf_tasks(manager, name) if t not in dead]
     rescored = {"results": {}, "n-samples": {}, "group_subtasks": {}, "configs": {}}
     if tasks:
-        answers = RequestCache(lm, str(cache), seed=seeds["random_seed"], repeat=repeat, answer_only=True)
+        answers = run.cached(seeds["random_seed"], repeat, answer_only=True)
         try:
-            rescored = simple_evaluate(
-                model=answers,
-                tasks=tasks,
-                num_fewshot=config.shots,
-                samples={task: ids for task, ids in keep.items() if ids},
-                log_samples=False,
-                task_manager=manager,
-                gen_kwargs=decoding,
-                **chat_args(config),
-                **seeds,
-            )
+            kept = {task: ids for task, ids in keep.items() if ids}
+            rescored = run.lm_eval(answers, tasks, seeds, samples=kept, log_samples=False)
         finally:
             answers.close()
     unscored = [*dead]

@@ -32,11 +32,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
+from dataclasses import dataclass, field
 from typing import Any
 
 from lm_eval.api.model import LM, CacheHook
 
 from medbench._compat import request_hash, sqlite_dict
+from medbench.chat import expand
 from medbench.errors import MedbenchError
 
 log = logging.getLogger("medbench")
@@ -133,7 +135,6 @@ class _Hook(CacheHook):
 #: what lm-eval asks of a model besides the request methods (forwarded to the wrapped model)
 _FORWARDED = (
     "all_gather",
-    "apply_chat_template",
     "barrier",
     "chat_template",
     "device",
@@ -144,8 +145,21 @@ _FORWARDED = (
 )
 
 
+@dataclass
+class Calls:
+    """Per request kind, what one run's requests met (calls.json): asked of the model, answered by
+    the cache (a re-run's finished work), and cached values refused (no model could have answered
+    them: :data:`VALID`)."""
+
+    asked: Counter = field(default_factory=Counter)
+    from_cache: Counter = field(default_factory=Counter)
+    rejected: Counter = field(default_factory=Counter)
+
+
 class RequestCache(LM):
-    """Wraps an lm-eval ``LM``: cached answers come from the cache, the rest from the model.
+    """Wraps an lm-eval ``LM`` -- the one wrapper a run puts around its model: cached answers come
+    from the cache, the rest from the model, every request counted (:class:`Calls`), and with
+    ``expand_chat`` an encoded dialogue is rendered as its own turns (:func:`medbench.chat.expand`).
 
     ``seed`` and ``repeat`` key sampled generations; ``answer_only`` turns a miss into an error (used
     to rescore a run from its own answers, where a miss would mean a new prompt).
@@ -158,18 +172,20 @@ class RequestCache(LM):
         seed: int = 0,
         repeat: int = 0,
         answer_only: bool = False,
-        hits: Counter | None = None,
-        rejected: Counter | None = None,
+        calls: Calls | None = None,
+        expand_chat: bool = False,
     ) -> None:
-        """``hits`` counts, per request kind, the answers the cache gave; ``rejected`` the values it
-        held that no model could have answered (both in calls.json)."""
         super().__init__()
         self.lm, self.path = lm, path
-        self.hits = hits if hits is not None else Counter()
-        self.rejected = rejected if rejected is not None else Counter()
+        self.calls = calls if calls is not None else Calls()
         self.seed, self.repeat, self.answer_only = seed, repeat, answer_only
+        self.expand_chat = expand_chat
         self.db = open_cache(path)
         lm.set_cache_hook(_Hook(self))
+
+    def apply_chat_template(self, chat_history: list[dict], add_generation_prompt: bool = True) -> str:
+        history = expand(chat_history) if self.expand_chat else chat_history
+        return self.lm.apply_chat_template(history, add_generation_prompt)
 
     def __getattribute__(self, attr: str):
         if attr in _FORWARDED:
@@ -199,17 +215,17 @@ class RequestCache(LM):
         for i, request in enumerate(requests):
             found = self.db.get(self.key(attr, request.args), _MISS)
             if found is not _MISS and not valid_value(attr, found):
-                self.rejected[attr] += 1
+                self.calls.rejected[attr] += 1
                 found = _MISS
             answers.append(found)
             if found is _MISS:
                 missing.append(i)
-        self.hits[attr] += len(requests) - len(missing)
-        if self.rejected[attr]:
+        self.calls.from_cache[attr] += len(requests) - len(missing)
+        if self.calls.rejected[attr]:
             log.warning(
                 "request cache %s held %d %s value(s) no model could have answered: asked again",
                 self.path,
-                self.rejected[attr],
+                self.calls.rejected[attr],
                 attr,
             )
         if missing and self.answer_only:
@@ -217,6 +233,8 @@ class RequestCache(LM):
                 f"rescoring needed {len(missing)} {attr} request(s) that the run never answered "
                 "(prompts changed between passes?)"
             )
+        if missing:
+            self.calls.asked[attr] += len(missing)
         fresh = getattr(self.lm, attr)([requests[i] for i in missing], *args, **kwargs) if missing else []
         for i, answer in zip(missing, fresh, strict=True):
             answers[i] = answer

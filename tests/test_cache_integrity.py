@@ -110,7 +110,7 @@ def test_any_json_in_the_request_cache_is_an_answer_of_the_right_shape_or_a_coun
     assert all(valid_value(kind, json.loads(json.dumps(a))) for a in answers)
     fresh = getattr(_Answers(), kind)(requests[:1])[0]
     assert answers[0] == value or answers[0] == fresh
-    assert cache.rejected[kind] == (0 if valid_value(kind, value) else 1)
+    assert cache.calls.rejected[kind] == (0 if valid_value(kind, value) else 1)
 
 
 # --- the judge's cache ----------------------------------------------------------------------------
