@@ -35,7 +35,7 @@ def _quiet_libraries(verbose: bool) -> None:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     from medbench.catalog import describe, markdown
-    from medbench.runner import task_manager
+    from medbench.planning import task_manager
 
     print(markdown(describe(task_manager(include_path=args.include_path), args.data_dir)), end="")
     return 0

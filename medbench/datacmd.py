@@ -28,7 +28,7 @@ class Need:
 
 
 def _task_names(tasks: list[str], suite: str | None) -> list[str]:
-    from medbench.runner import resolve_tasks, task_manager
+    from medbench.planning import resolve_tasks, task_manager
     from medbench.suite import load_suite
 
     names = list(tasks)
@@ -41,7 +41,7 @@ def _task_names(tasks: list[str], suite: str | None) -> list[str]:
 
 def needs(tasks: list[str], suite: str | None = None) -> list[Need]:
     """Every split of every leaf task that ``tasks`` (and the suite's parts) stand for."""
-    from medbench.runner import task_manager
+    from medbench.planning import task_manager
 
     manager = task_manager()
     out: dict[tuple, Need] = {}

@@ -215,7 +215,7 @@ def paper_tables(
 @functools.lru_cache(maxsize=1)
 def _manager():
     """One lm-eval task index for the whole report (building one reads every task YAML)."""
-    from medbench.runner import task_manager
+    from medbench.planning import task_manager
 
     return task_manager()
 

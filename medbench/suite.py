@@ -18,8 +18,9 @@ from medbench.config import plugin_files
 from medbench.config.suite import SuiteConfig
 from medbench.datareport import read_once
 from medbench.errors import MedbenchError
+from medbench.planning import run_metadata, task_manager
 from medbench.plugins import load_plugin
-from medbench.runner import RunConfig, run, run_metadata, task_manager
+from medbench.runner import RunConfig, run
 from medbench.schemas import SCHEMA_VERSION
 
 RUN_OPTIONS = ("repeats", "preset", "mode", "shots")

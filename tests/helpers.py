@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medbench.catalog import load_task_data as _load
-from medbench.runner import task_manager
+from medbench.planning import task_manager
 
 
 def load_task_data(name: str, data_dir: Path | str, **metadata):

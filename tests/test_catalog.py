@@ -1,7 +1,7 @@
 """`medbench tasks`: every row says where its files lie, how it is split, and its whole description."""
 
 from medbench.catalog import describe
-from medbench.runner import task_manager
+from medbench.planning import task_manager
 
 
 def _rows():

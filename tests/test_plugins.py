@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from medbench.paths import SAMPLES_DIR
-from medbench.runner import task_manager
+from medbench.planning import task_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 

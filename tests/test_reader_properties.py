@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from medbench.catalog import load_task_data
 from medbench.errors import MedbenchError
 from medbench.paths import SAMPLES_DIR
-from medbench.runner import task_manager
+from medbench.planning import task_manager
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MANAGER = task_manager()
