@@ -71,6 +71,13 @@ def add_client_arguments(parser: argparse.ArgumentParser) -> None:
             )
 
 
+def client_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The judge client's option values from its flags (:func:`add_client_arguments`)."""
+    from medbench.backends.openai_api import OpenAIConfig
+
+    return {o: getattr(args, o) for o in OpenAIConfig.options() if o != "model_name"}
+
+
 def parse_model_args(text: str) -> dict[str, str]:
     """``KEY=VAL,KEY=VAL`` -> dict (values stay strings; the backend's config converts them)."""
     pairs: dict[str, str] = {}

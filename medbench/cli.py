@@ -101,29 +101,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-JUDGE_OPTIONS = (
-    "runs",
-    "rubric",
-    "judge_model",
-    "base_url",
-    "task",
-    "lang",
-    "order",
-    "concurrency",
-    "max_retries",
-    "timeout",
-    "max_reply_chars",
-    "seed",
-    "output",
-    "price_in",
-    "price_out",
-)
-
-
 def _judge_config(args: argparse.Namespace):
-    from medbench.judge import JudgeConfig
+    from medbench.backend_flags import client_options
+    from medbench.config.fields import check, from_args
+    from medbench.config.judge import JudgeConfig
 
-    return JudgeConfig(**{name: getattr(args, name) for name in JUDGE_OPTIONS if hasattr(args, name)})
+    config = JudgeConfig(runs=args.runs, **from_args(JudgeConfig, args), **client_options(args))
+    check(config)
+    return config
 
 
 def _print_result(folder, label: str) -> int:

@@ -9,20 +9,13 @@ from medbench import __version__
 
 
 def _judge_arguments(p: argparse.ArgumentParser) -> None:
-    """What judge and arena share; the judge client's flags are the openai backend's options."""
+    """What judge and arena share: JudgeConfig's flags; the judge client's are the openai backend's
+    options."""
     from medbench.backend_flags import add_client_arguments
+    from medbench.config.fields import add_arguments
+    from medbench.config.judge import JudgeConfig
 
-    p.add_argument("--task", help="the generation task to judge (when a run has several)")
-    p.add_argument("--rubric", required=True, help="a rubric in judges/ (iimedgpt_pf, zhongjing_spf, ...)")
-    p.add_argument("--judge-model", required=True, help="the judge's model name on its server")
-    p.add_argument("--lang", default="zh", choices=["zh", "en"])
-    p.add_argument(
-        "--order", default="both", choices=["both", "random"], help="both orders, or one (half cost)"
-    )
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--output", default="runs")
-    p.add_argument("--price-in", type=float, default=0.0, help="cost per 1M prompt tokens")
-    p.add_argument("--price-out", type=float, default=0.0, help="cost per 1M completion tokens")
+    add_arguments(p, JudgeConfig)
     add_client_arguments(p)
 
 

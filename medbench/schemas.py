@@ -13,14 +13,16 @@ options under ``backend_options``, model cards versioned.
 
 from __future__ import annotations
 
+import functools
 import json
-import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from medbench.config.fields import affecting
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from medbench.config.fields import affecting, validate
 from medbench.config.run import RunConfig
 from medbench.errors import MedbenchError
 
@@ -87,33 +89,29 @@ def check_version(data: dict, path: Path) -> None:
         )
 
 
+@functools.cache
+def _strict_model(cls: type) -> type[BaseModel]:
+    """``cls``'s fields as a strict pydantic model: a number written as text, a bool for a count or a
+    missing field is an error, never converted (keys a newer medbench added are ignored)."""
+    hints = typing.get_type_hints(cls)
+    declared = {}
+    for f in fields(cls):
+        if f.default_factory is not MISSING:
+            declared[f.name] = (hints[f.name], Field(default_factory=f.default_factory))
+        else:
+            declared[f.name] = (hints[f.name], ... if f.default is MISSING else f.default)
+    config = ConfigDict(strict=True, extra="ignore", arbitrary_types_allowed=True)
+    return create_model(f"{cls.__name__}Record", __config__=config, **declared)
+
+
 def build(cls: type[T], data: Any, path: Path) -> T:
-    """A ``cls`` record from parsed JSON; a missing field or a value of another shape is one line."""
+    """A ``cls`` record from parsed JSON, checked against its declared field types (strictly); the
+    first problem is one line naming the file and the field."""
     if not isinstance(data, dict):
         raise MedbenchError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}
-    required = [n for n, f in known.items() if f.default is MISSING and f.default_factory is MISSING]
-    missing = [n for n in required if n not in data]
-    if missing:
-        raise MedbenchError(f"{path}: missing field(s) {', '.join(missing)} (a {cls.__name__} record)")
-    for name, value in data.items():
-        if name in known and value is not None and not _fits(value, hints[name]):
-            raise MedbenchError(f"{path}: field {name} is {type(value).__name__}, not {hints[name]}")
-    return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint) or hint
-    if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, a) for a in typing.get_args(hint) if a is not type(None))
-    if origin is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if origin is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin in (dict, list, str, bool):
-        return isinstance(value, origin)
-    return True  # Any
+    model = _strict_model(cls)
+    record = validate(model, data, source=str(path))
+    return cls(**{name: getattr(record, name) for name in model.model_fields})
 
 
 def read(cls: type[T], path: Path) -> T:

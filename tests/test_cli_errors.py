@@ -258,3 +258,21 @@ def test_missing_data_is_found_before_a_model_alias_is_converted(capsys, tmp_pat
 def test_data_verify_without_a_name_says_what_to_name(capsys):
     assert main(["data", "verify"]) == 2
     assert "name the data: --tasks" in _error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--price-in", "-1"], "--price-in must be 0 or more (got -1.0)"),
+        (["--seed", "-3"], "--seed must be 0 or more (got -3)"),
+        (["--timeout", "0"], "--timeout must be a positive number of seconds (got 0.0)"),
+        (["--timeout", "nan"], "--timeout must be a positive number of seconds (got nan)"),
+    ],
+)
+def test_judge_settings_are_checked_against_their_declared_ranges(capsys, tmp_path, extra, message):
+    """Issue 25: the judge's settings are declared once (medbench/config/judge.py) and checked there;
+    its client's are the openai backend's, checked as that backend checks them."""
+    runs = [str(tmp_path / "a"), str(tmp_path / "b")]
+    args = ["judge", "--runs", *runs, "--rubric", "iimedgpt_pf", "--judge-model", "j"]
+    assert main([*args, "--base-url", "http://127.0.0.1:9/v1", *extra]) == 2
+    assert message in _error_line(capsys)

@@ -15,6 +15,7 @@ import typing
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar
 
+from medbench.config.fields import check
 from medbench.errors import MedbenchError
 
 
@@ -28,14 +29,22 @@ class Capabilities:
     chat_api: bool = False  # takes chat messages only (a chat-completions API): prompts go as --chat
 
 
-def option(default: Any = None, help: str = "", repeat: bool = False, answer: bool = False) -> Any:  # noqa: A002
+def option(
+    default: Any = None,
+    help: str = "",  # noqa: A002
+    repeat: bool = False,
+    answer: bool = False,
+    what: str | None = None,
+) -> Any:
     """A backend option: a dataclass field whose help text the command line shows. A ``repeat`` option
     (a string) may be given several times; the values arrive joined by commas. An ``answer`` option
     changes what the model answers (a dtype, a reply cap): runs that differ in it share no request
-    cache and are different leaderboard rows (:func:`medbench.config.identity.answer_identity`)."""
+    cache and are different leaderboard rows (:func:`medbench.config.identity.answer_identity`). A
+    range is declared on the field's type (``Annotated[int, Field(ge=1)]``), ``what`` says it in words
+    for the one-line error, as for run settings (:mod:`medbench.config.fields`)."""
     from dataclasses import field
 
-    return field(default=default, metadata={"help": help, "repeat": repeat, "answer": answer})
+    return field(default=default, metadata={"help": help, "repeat": repeat, "answer": answer, "what": what})
 
 
 def at_least(value, low, flag: str, what: str) -> None:
@@ -131,11 +140,13 @@ class BackendConfig:
                 f"backend {cls.name} has no option {', '.join(unknown)} (its options: {known})"
             )
         config = cls(**{k: convert(cls.name, k, hints[k], v) for k, v in values.items()})
+        check(config)  # the declared types and ranges
         config.validate()
         return config
 
     def validate(self) -> None:
-        """Reject impossible values in one line, before any model is loaded."""
+        """Reject impossible values in one line, before any model is loaded (beyond the ranges the
+        fields declare: those are checked first)."""
 
     def resolve(self) -> None:
         """Fill in what is decided on this machine (e.g. the device) before the config is recorded."""

@@ -4,9 +4,11 @@ serve``); generation only. The API key comes from ``OPENAI_API_KEY`` and is neve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from medbench.backends.base import BackendConfig, Capabilities, at_least, option
+from pydantic import Field
+
+from medbench.backends.base import BackendConfig, Capabilities, option
 from medbench.errors import MedbenchError
 
 
@@ -22,10 +24,18 @@ class OpenAIConfig(BackendConfig):
         repeat=True,
     )
     model_name: str | None = option(None, "the model name the server knows (default: --model)")
-    concurrency: int = option(8, "requests in flight (vllm-server: per replica)")
-    max_retries: int = option(5, "retries on 429/5xx/timeouts/malformed replies")
-    timeout: float = option(120.0, "seconds per request")
-    max_reply_chars: int = option(65536, "a longer reply is cut here (and says so)", answer=True)
+    concurrency: Annotated[int, Field(ge=1)] = option(
+        8, "requests in flight (vllm-server: per replica)", what="at least 1"
+    )
+    max_retries: Annotated[int, Field(ge=0)] = option(
+        5, "retries on 429/5xx/timeouts/malformed replies", what="0 or more"
+    )
+    timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = option(
+        120.0, "seconds per request", what="a positive number of seconds"
+    )
+    max_reply_chars: Annotated[int, Field(ge=1)] = option(
+        65536, "a longer reply is cut here (and says so)", answer=True, what="at least 1"
+    )
 
     #: whether several ``--base-url`` (replicas of one model) are allowed
     replicas: ClassVar[bool] = False
@@ -39,11 +49,6 @@ class OpenAIConfig(BackendConfig):
             raise MedbenchError(
                 f"backend {self.name} takes one --base-url (several replicas: --backend vllm-server)"
             )
-        at_least(self.concurrency, 1, "--concurrency", "at least 1")
-        at_least(self.max_retries, 0, "--max-retries", "0 or more")
-        at_least(self.max_reply_chars, 1, "--max-reply-chars", "at least 1")
-        if self.timeout <= 0:
-            raise MedbenchError(f"--timeout must be a positive number of seconds (got {self.timeout})")
 
     def identity(self, model: str) -> tuple[str, dict]:
         if not self.base_url:

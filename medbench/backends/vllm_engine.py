@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Annotated
 
-from medbench.backends.base import BackendConfig, Capabilities, at_least, option
+from pydantic import Field
+
+from medbench.backends.base import BackendConfig, Capabilities, option
 from medbench.errors import MedbenchError
 
 
@@ -16,20 +19,14 @@ class VLLMConfig(BackendConfig):
     requires = ("torch", "vllm")
     extra = "vllm"
 
-    tensor_parallel_size: int = option(1, "GPUs per model replica")
-    data_parallel_size: int = option(1, "model replicas")
-    gpu_memory_utilization: float = option(0.9, "share of each GPU's memory the engine may take")
+    tensor_parallel_size: Annotated[int, Field(ge=1)] = option(1, "GPUs per model replica", what="at least 1")
+    data_parallel_size: Annotated[int, Field(ge=1)] = option(1, "model replicas", what="at least 1")
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = option(
+        0.9, "share of each GPU's memory the engine may take", what="in (0, 1]"
+    )
     dtype: str = option(
         "auto", "weights' dtype: auto (the checkpoint's), bfloat16, float16, float32", answer=True
     )
-
-    def validate(self) -> None:
-        at_least(self.tensor_parallel_size, 1, "--tensor-parallel-size", "at least 1")
-        at_least(self.data_parallel_size, 1, "--data-parallel-size", "at least 1")
-        if not 0 < self.gpu_memory_utilization <= 1:
-            raise MedbenchError(
-                f"--gpu-memory-utilization must be in (0, 1] (got {self.gpu_memory_utilization})"
-            )
 
     def model_args(self, model: str, seed: int) -> dict:
         """Arguments for lm-eval's ``VLLM`` model (parallelism passed through)."""

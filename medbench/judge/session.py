@@ -14,36 +14,17 @@ import asyncio
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from medbench import chatcall, thinking
+from medbench.config.judge import JudgeConfig
 from medbench.judge.present import markdown
 from medbench.judge.rubric import parse_verdict, score_of
 from medbench.plotting import judge_bars
 from medbench.requestcache import MISS, open_cache
 from medbench.rundir import RunFolder
 from medbench.served import served_model
-
-
-@dataclass
-class JudgeConfig:
-    runs: list[str]
-    rubric: str
-    judge_model: str
-    base_url: str
-    task: str | None = None
-    lang: str = "zh"
-    order: str = "both"  # both | random
-    concurrency: int = 8
-    max_retries: int = 5
-    timeout: float = 120.0
-    max_reply_chars: int = chatcall.MAX_REPLY_CHARS
-    seed: int = 1234
-    output: str = "runs"
-    cache: str | None = None  # default <output>/.judge-cache.sqlite
-    price_in: float = 0.0  # per 1M prompt tokens
-    price_out: float = 0.0  # per 1M completion tokens
 
 
 class Judge:

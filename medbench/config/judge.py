@@ -1,0 +1,36 @@
+"""``JudgeConfig``: the settings of ``medbench judge`` and ``arena``, declared once. The judge's own
+flags come from these fields; its chat client's (``--base-url``, ``--concurrency``, ...) are the
+``openai`` backend's options, declared and checked there
+(:func:`medbench.backend_flags.add_client_arguments`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from medbench.config.fields import same_as, setting
+from medbench.config.run import RunConfig
+
+
+@dataclass
+class JudgeConfig:
+    runs: list[str] = setting(flag=False)  # the command's --runs (two for judge, several for arena)
+    rubric: str = setting(help="a rubric in judges/ (iimedgpt_pf, zhongjing_spf, ...)")
+    judge_model: str = setting(help="the judge's model name on its server")
+    base_url: str = setting(flag=False)  # the client's: the openai backend's options
+    task: str | None = setting(None, "the generation task to judge (when a run has several)")
+    lang: Literal["zh", "en"] = setting("zh", "the language of the rubric's prompt")
+    order: Literal["both", "random"] = setting("both", "both orders, or one (half cost)")
+    concurrency: int = setting(8, flag=False)
+    max_retries: int = setting(5, flag=False)
+    timeout: float = setting(120.0, flag=False)
+    max_reply_chars: int = setting(65536, flag=False)
+    seed: Annotated[int, Field(ge=0)] = setting(
+        1234, "seed of the answers' order (--order random)", what="0 or more"
+    )
+    output: str = same_as(RunConfig, "output")
+    cache: str | None = setting(None, flag=False)  # default <output>/.judge-cache.sqlite
+    price_in: Annotated[float, Field(ge=0)] = setting(0.0, "cost per 1M prompt tokens", what="0 or more")
+    price_out: Annotated[float, Field(ge=0)] = setting(0.0, "cost per 1M completion tokens", what="0 or more")
