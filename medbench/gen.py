@@ -18,14 +18,9 @@ import datasets
 
 from medbench import chat as chat_module
 from medbench import datareport, thinking
-from medbench.datareport import Skipped
-from medbench.datasources import (
-    Duplicates,
-    Row,
-    check_file,
-    resolve_data_dir,
-)
+from medbench.datasources import Row, check_file, resolve_data_dir
 from medbench.errors import MedbenchError
+from medbench.intake import Intake, no_local_data
 from medbench.templates import render_template
 from medbench.textmetrics import CONVENTIONS
 
@@ -88,25 +83,16 @@ def load(
     root = resolve_data_dir(data_dir)
     relative = file or default_file
     if root is None:
-        raise MedbenchError(
-            f"{benchmark}: no local data. Put {relative} under a folder and pass --data-dir DIR "
-            "(or set MEDBENCH_DATA)"
-        )
+        raise no_local_data(benchmark, [relative])
     path = check_file(root / relative, benchmark, f"official layout: <data-dir>/{relative}")
-    items, skipped = [], []
-    seen = Duplicates()
+    intake, items = Intake(benchmark, "test"), []
     for row, item in reader(path):
         empty = [k for k in ("question", "reference") if not item[k]]
         if row.problem or empty:
-            reason = row.problem or f"empty {' and '.join(empty)}"
-            skipped.append(Skipped(benchmark, row.file, row.number, reason, "malformed", "test", len(items)))
+            intake.malformed(row.file, row.number, row.problem or f"empty {' and '.join(empty)}")
             continue
         content = {k: item[k] for k in ("history", "question", "reference")}
-        duplicate = seen.check(item["id"], content, row.number)
-        if duplicate:
-            skipped.append(
-                Skipped(benchmark, row.file, row.number, duplicate, "duplicate", "test", len(items))
-            )
+        if not intake.admit(row.file, row.number, None, item["id"], content):
             continue
         item["messages"] = messages(item, templates)
         if chat:  # the turns themselves: lm-eval's chat templating renders them (medbench.chat)
@@ -114,7 +100,8 @@ def load(
         else:
             item["prompt"] = plain_prompt(item, templates)
         items.append(item)
-    datareport.current().skip(benchmark, skipped)
+        intake.keep()
+    intake.report()
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(items)})
 
 

@@ -19,9 +19,7 @@ from pathlib import Path
 import datasets
 
 from medbench import datareport, llm_extract, thinking
-from medbench.datareport import Skipped
 from medbench.datasources import (
-    Duplicates,
     Row,
     check_file,
     read_csv,
@@ -32,6 +30,7 @@ from medbench.datasources import (
 from medbench.errors import MedbenchError
 from medbench.extract import UNPARSED, extract_choice
 from medbench.hubdata import Mirror, local_file
+from medbench.intake import Intake, no_local_data
 from medbench.templates import render_template
 
 LETTERS = "ABCDEFGH"
@@ -126,10 +125,7 @@ def _hub_rows(
     layout: Layout, mirror: Mirror | None, split: str, subject: str | None, task: str, files: list[str]
 ) -> Iterable[Row]:
     if mirror is None:
-        raise MedbenchError(
-            f"{task}: no local data. Put {', '.join(files)} under a folder and pass --data-dir DIR "
-            "(or set MEDBENCH_DATA); this benchmark has no pinned public mirror"
-        )
+        raise no_local_data(task, files, mirrored=True)
     datareport.current().source(mirror.record())
     return layout.rows(local_file(mirror, split, subject, task, ", ".join(files)))
 
@@ -171,35 +167,24 @@ def load(
             if root
             else _hub_rows(layout, hub, split, subject, task, files)
         )
-        items, skipped, multi = [], [], 0
-        seen = Duplicates()
+        intake, items, multi = Intake(task, split), [], 0
         for row in rows:
             try:
                 item = layout.parse(row)
             except ValueError as exc:
-                skipped.append(Skipped(task, row.file, row.number, str(exc), "malformed", split, len(items)))
+                intake.malformed(row.file, row.number, str(exc))
                 continue
             item["answer"] = normalise_answer(item["answer"])
-            reason = row.problem or problem(item)
-            duplicate = (
-                None
-                if reason
-                else seen.check(
-                    item["id"] if layout.file_ids else None,
-                    {k: v for k, v in item.items() if k != "id"},
-                    row.number,
-                )
-            )
-            if reason or duplicate:
-                kind = "malformed" if reason else "duplicate"
-                skipped.append(
-                    Skipped(task, row.file, row.number, reason or duplicate, kind, split, len(items))
-                )
-            elif single_answer_only and len(item["answer"]) > 1:
+            item_id = item["id"] if layout.file_ids else None
+            content = {k: v for k, v in item.items() if k != "id"}
+            if not intake.admit(row.file, row.number, row.problem or problem(item), item_id, content):
+                continue
+            if single_answer_only and len(item["answer"]) > 1:
                 multi += 1
             else:
                 items.append(render(item, style, context))
-        datareport.current().skip(task, skipped)
+                intake.keep()
+        intake.report()
         if multi:
             datareport.current().exclude(
                 f"{task}:{split}", multi, "multiple-answer item(s) excluded from log-likelihood scoring"

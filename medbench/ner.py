@@ -18,13 +18,12 @@ from pathlib import Path
 import datasets
 
 from medbench import datareport, ner_conventions
-from medbench.datareport import Skipped
 from medbench.datasources import (
     Duplicates,
     check_file,
     resolve_data_dir,
 )
-from medbench.errors import MedbenchError
+from medbench.intake import Intake, no_local_data
 from medbench.templates import render_template
 
 SENTENCE_ENDS = "。；！？\n"
@@ -186,10 +185,7 @@ def load(
     missing (e.g. which task evaluates without the official test release)."""
     root = resolve_data_dir(data_dir)
     if root is None:
-        raise MedbenchError(
-            f"{benchmark}: no local data. Put {', '.join(f'{benchmark}/{f}' for f in eval_files)} under a "
-            "folder and pass --data-dir DIR (or set MEDBENCH_DATA)"
-        )
+        raise no_local_data(benchmark, [f"{benchmark}/{f}" for f in eval_files])
     known = {slug for _, slug in types} | {name for name, _ in types}
     context = {"types": [name for name, _ in types]}
 
@@ -198,7 +194,7 @@ def load(
     def prepared(path: Path, split: str) -> Iterator[dict]:
         hint = f"official layout: <data-dir>/{path.relative_to(root).as_posix()}"
         check_file(path, benchmark, hint + (f"; {missing_hint}" if missing_hint and split == "test" else ""))
-        skipped, kept = [], 0
+        intake = Intake(benchmark, split, seen=seen[split])  # a split's files share one duplicate check
         for doc in read(path):
             unknown = sorted({e["type"] for e in doc["entities"]} - known)
             reason = (
@@ -206,18 +202,13 @@ def load(
                 or (f"unknown entity type(s) {', '.join(unknown)}" if unknown else None)
                 or (None if doc["text"].strip() else "empty text")
             )
-            if reason:
-                skipped.append(Skipped(benchmark, str(path), doc["row"], reason, "malformed", split, kept))
-                continue
-            duplicate = seen[split].check(None, [doc["text"], doc["entities"]], doc["row"])
-            if duplicate:
-                skipped.append(Skipped(benchmark, str(path), doc["row"], duplicate, "duplicate", split, kept))
+            if not intake.admit(path, doc["row"], reason, None, [doc["text"], doc["entities"]]):
                 continue
             name_to_slug = {name: slug for name, slug in types}
             doc["entities"] = [{**e, "type": name_to_slug.get(e["type"], e["type"])} for e in doc["entities"]]
             for piece in segments(doc, max_chars):
                 gold = mentions(piece["text"], piece["entities"], types)
-                kept += 1
+                intake.keep()
                 yield {
                     "id": piece["id"],
                     "text": piece["text"],
@@ -228,7 +219,7 @@ def load(
                     "answer": render_answer(gold),
                     "description": render_template(templates["instruction"], context),
                 }
-        datareport.current().skip(benchmark, skipped)
+        intake.report()
 
     shot_docs = []
     for piece in prepared(root / benchmark / shot_file, "shots"):
