@@ -74,8 +74,11 @@ def _read(path: Path) -> Folder:
     config = _config(path)
     if config is None:
         raise MedbenchError(f"{path} is not a medbench run, judge or bias folder")
-    schemas.check_version(config, path / "config.json")
     kind = config.get("kind", "run")
+    if kind == "run":
+        schemas.check_run_config(config, path / "config.json")
+    else:
+        schemas.check_version(config, path / "config.json")
     result = path / ("metrics.json" if kind == "run" else "summary.json")
     data = _json(result)
     if data is None and result.is_file():

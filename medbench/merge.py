@@ -129,7 +129,7 @@ def _shard(folder: Path) -> tuple[dict, int, int]:
     config = _json(folder / "config.json", "the run's settings")
     if not isinstance(config, dict):
         raise MedbenchError(f"{folder / 'config.json'}: expected a JSON object")
-    schemas.check_version(config, folder / "config.json")
+    schemas.check_run_config(config, folder / "config.json")
     if not config.get("shard"):
         raise MedbenchError(f"{folder} is not a shard (run with --shard I/N)")
     status = schemas.read(schemas.RunStatus, folder / "status.json")
@@ -160,12 +160,9 @@ def _records(folder: Path) -> dict[tuple[str, int], dict]:
     return records
 
 
-def _config(base: dict, output: str) -> RunConfig:
-    known = {f.name for f in dataclasses.fields(RunConfig)}
-    try:
-        config = RunConfig(**{k: v for k, v in base.items() if k in known and k != "schema_version"})
-    except TypeError as exc:
-        raise MedbenchError(f"merge: the shards' config.json is not a run's settings ({exc})") from None
+def _config(base: dict, output: str, path: Path) -> RunConfig:
+    """The merged run's settings: the shards' (checked like every received file), written to ``output``."""
+    config = schemas.check_run_config(base, path)
     config.output = output
     return config
 
@@ -184,7 +181,7 @@ def _rederives(folder: Path, config: dict, records: dict, fingerprint: dict) -> 
         ids = sorted(doc_id for t, doc_id in records if t == task)
         by_position.update({(task, position): records[(task, doc_id)] for position, doc_id in enumerate(ids)})
     with tempfile.TemporaryDirectory() as scratch:
-        _, scores = _replay(_config(config, scratch), by_position, fingerprint)
+        _, scores = _replay(_config(config, scratch, folder / "config.json"), by_position, fingerprint)
     for s in scores:
         want = recorded.get((s.task, s.metric, s.convention))
         if want is None or s.value is None:
@@ -252,7 +249,8 @@ def merge(folders: list[str], output: str) -> tuple[RunFolder, list[Score]]:
         records.update(own)
     if len(fingerprints) != 1:
         raise MedbenchError("merge: the shards were run with different models (model.json differs)")
-    folder, scores = _replay(_config(base, output), records, json.loads(fingerprints.pop()))
+    config = _config(base, output, shards[0][0] / "config.json")
+    folder, scores = _replay(config, records, json.loads(fingerprints.pop()))
     merged = _json(folder.path / "data.json", "the data it read").get("files_sha256")
     if merged != files:
         shutil.rmtree(folder.path)

@@ -114,6 +114,15 @@ def build(cls: type[T], data: Any, path: Path) -> T:
     return cls(**{name: getattr(record, name) for name in model.model_fields})
 
 
+def check_run_config(config: dict, path: Path) -> RunConfig:
+    """A received run's ``config.json`` as the settings it claims: its version readable by this
+    medbench, and every setting this medbench knows of its declared type (``"limit": "5"`` is one
+    line naming the file and the field, never a text limit handed to lm-eval); keys it does not know
+    (an older folder's) are ignored."""
+    check_version(config, path)
+    return build(RunConfig, {k: v for k, v in config.items() if k != "schema_version"}, path)
+
+
 def read(cls: type[T], path: Path) -> T:
     """``path`` parsed as a ``cls`` record, its schema version checked."""
     try:

@@ -80,3 +80,21 @@ def test_merge_reads_any_json_without_a_traceback(tmp_path_factory, capsys, name
     _plant(shards[1], name, value)
     _no_traceback(main(["merge", *map(str, shards), "--output", str(root / "merged")]), capsys)
     shutil.rmtree(root)
+
+
+@pytest.mark.parametrize("command", ["report", "merge"])
+def test_a_received_setting_of_the_wrong_type_is_one_line_never_handed_on(tmp_path, capsys, command):
+    """Issue 25: a run folder's config.json is checked against RunConfig's declared types when read
+    (``"limit": "2"`` would reach lm-eval as text, or split a leaderboard row on a typo)."""
+    shards = [_folder(tmp_path / f"s{i}", "m", f"{i}/2") for i in (0, 1)]
+    for shard in shards:
+        config = json.loads((shard / "config.json").read_text())
+        (shard / "config.json").write_text(json.dumps({**config, "limit": "2"}))
+    if command == "report":
+        code = main(["report", str(shards[0]), "--out", str(tmp_path / "site"), "--format", "md"])
+    else:
+        code = main(["merge", *map(str, shards), "--output", str(tmp_path / "merged")])
+    assert code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    where = shards[0] / "config.json"
+    assert line == f"medbench: error: {where}: field limit: input should be a valid integer (got '2')"
