@@ -153,11 +153,18 @@ def cmd_suite(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from medbench.config.fields import check, from_args
+    from medbench.config.report import ReportConfig
     from medbench.report_site import build
 
-    formats = ["md", "csv", "latex", "html"] if args.format == "all" else [args.format]
+    config = ReportConfig(folders=args.folders, **from_args(ReportConfig, args))
+    check(config)
     target = build(
-        args.folders, args.out, formats, with_published=not args.no_published, headline=args.convention
+        config.folders,
+        config.out,
+        config.formats,
+        with_published=not config.no_published,
+        headline=config.convention,
     )
     print(f"report written to {target}")
     return 0

@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     from medbench.backend_flags import add_backend_arguments
     from medbench.config.bias import BiasConfig
     from medbench.config.fields import add_arguments
+    from medbench.config.report import ReportConfig
     from medbench.config.run import RunConfig
     from medbench.config.suite import SuiteConfig
     from medbench.train.stages import registry as stage_registry
@@ -88,14 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="leaderboards (Markdown, HTML), paper-style tables, plots from run folders"
     )
     p.add_argument("folders", nargs="+", help="run, judge or bias folders, or directories holding them")
-    p.add_argument("--out", default="reports/site")
-    p.add_argument("--format", default="all", choices=["all", "md", "html", "csv", "latex"])
-    p.add_argument("--no-published", action="store_true", help="leave the papers' published rows out")
-    p.add_argument(
-        "--convention",
-        help="headline metric convention for every task (cmexam-official, jieba, mention-set, ...; README "
-        "Conventions); the column names the metric shown",
-    )
+    add_arguments(p, ReportConfig)
 
     p = sub.add_parser(
         "explain", help="one task's scores under every convention, mode and prompt style in the run folders"
