@@ -215,7 +215,7 @@ def _exit_status(folder) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from medbench.merge import merge
 
-    return _print_result(merge(args.shards, args.output)[0], "merged run folder")
+    return _print_result(merge(args.shards, args.output, args.include_path)[0], "merged run folder")
 
 
 def cmd_data(args: argparse.Namespace) -> int:

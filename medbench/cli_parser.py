@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("merge", help="join the run folders of --shard 0/N ... N-1/N into the unsharded run's")
     p.add_argument("shards", nargs="+", help="the N shard run folders")
     p.add_argument("--output", default="runs", help="where the merged run folder goes (default runs/)")
+    p.add_argument(
+        "--include-path",
+        metavar="DIR",
+        help="the shards' own task folder (their --include-path): its hooks are code, so merge loads it "
+        "only when you name it here",
+    )
 
     p = sub.add_parser("data", help="fetch public benchmark files from their pinned hub mirrors; check them")
     data = p.add_subparsers(dest="data_command", required=True)

@@ -160,9 +160,17 @@ def _records(folder: Path) -> dict[tuple[str, int], dict]:
     return records
 
 
-def _config(base: dict, output: str, path: Path) -> RunConfig:
-    """The merged run's settings: the shards' (checked like every received file), written to ``output``."""
+def _config(base: dict, output: str, path: Path, include_path: str | None = None) -> RunConfig:
+    """The merged run's settings: the shards' (checked like every received file), written to
+    ``output``. Task YAMLs from the shards' ``--include-path`` carry Python hooks: a received folder
+    must never make medbench import code, so that folder is used only when the user names the same
+    one (``include_path``)."""
     config = schemas.check_run_config(base, path)
+    if config.include_path and config.include_path != include_path:
+        raise MedbenchError(
+            f"merge: the shards ran tasks from --include-path {config.include_path}, whose hooks are code; "
+            "merging re-reads them: pass that folder as --include-path to merge if you trust it"
+        )
     config.output = output
     return config
 
@@ -172,7 +180,9 @@ def _replay(config: RunConfig, records: dict, fingerprint: dict) -> tuple[RunFol
     return run(config, Replay(ReplayLM(records), fingerprint, readings))
 
 
-def _rederives(folder: Path, config: dict, records: dict, fingerprint: dict) -> None:
+def _rederives(
+    folder: Path, config: dict, records: dict, fingerprint: dict, include_path: str | None
+) -> None:
     """The shard's own outputs, scored again, must give its metrics.json: else they were edited."""
     recorded = {(s["task"], s["metric"], s["convention"]): s["value"] for s in _scores(folder)}
     # lm-eval numbers a shard's requests by position among its selected items (ascending doc ids)
@@ -181,7 +191,8 @@ def _rederives(folder: Path, config: dict, records: dict, fingerprint: dict) -> 
         ids = sorted(doc_id for t, doc_id in records if t == task)
         by_position.update({(task, position): records[(task, doc_id)] for position, doc_id in enumerate(ids)})
     with tempfile.TemporaryDirectory() as scratch:
-        _, scores = _replay(_config(config, scratch, folder / "config.json"), by_position, fingerprint)
+        checked = _config(config, scratch, folder / "config.json", include_path)
+        _, scores = _replay(checked, by_position, fingerprint)
     for s in scores:
         want = recorded.get((s.task, s.metric, s.convention))
         if want is None or s.value is None:
@@ -218,7 +229,7 @@ def _same_data(shards: list[Path]) -> dict:
     return seen or {}
 
 
-def merge(folders: list[str], output: str) -> tuple[RunFolder, list[Score]]:
+def merge(folders: list[str], output: str, include_path: str | None = None) -> tuple[RunFolder, list[Score]]:
     shards = [(Path(f), *_shard(Path(f))) for f in folders]
     counts = {count for _, _, _, count in shards}
     if len(counts) != 1:
@@ -242,14 +253,14 @@ def merge(folders: list[str], output: str) -> tuple[RunFolder, list[Score]]:
             raise MedbenchError(f"{folder / 'model.json'}: expected a JSON object")
         fingerprints.add(json.dumps(fingerprint, sort_keys=True))
         own = _records(folder)
-        _rederives(folder, config, own, fingerprint)
+        _rederives(folder, config, own, fingerprint, include_path)
         for key in own:
             if key in records:
                 raise MedbenchError(f"merge: {key[0]} item {key[1]} is in two shards")
         records.update(own)
     if len(fingerprints) != 1:
         raise MedbenchError("merge: the shards were run with different models (model.json differs)")
-    config = _config(base, output, shards[0][0] / "config.json")
+    config = _config(base, output, shards[0][0] / "config.json", include_path)
     folder, scores = _replay(config, records, json.loads(fingerprints.pop()))
     merged = _json(folder.path / "data.json", "the data it read").get("files_sha256")
     if merged != files:

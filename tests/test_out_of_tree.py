@@ -185,3 +185,15 @@ def test_a_backend_option_named_like_a_run_flag_is_one_line_not_an_argparse_trac
         "backend traced-hf (medbench_extra.backend): option temperature has the name of a run flag"
         in lines[0]
     )
+
+
+def test_an_installed_plug_in_that_does_not_load_is_one_line(tmp_path):
+    site = _install(tmp_path)
+    (site / "medbench_extra" / "backend.py").write_text("import not_a_module_anywhere\n", encoding="utf-8")
+    proc = _medbench(site, "tasks")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line == (
+        "medbench: error: plug-in traced-hf (medbench.backends = medbench_extra.backend:BACKEND) does not "
+        "load: ModuleNotFoundError: No module named 'not_a_module_anywhere'"
+    )

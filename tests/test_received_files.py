@@ -98,3 +98,22 @@ def test_a_received_setting_of_the_wrong_type_is_one_line_never_handed_on(tmp_pa
     (line,) = capsys.readouterr().err.strip().splitlines()
     where = shards[0] / "config.json"
     assert line == f"medbench: error: {where}: field limit: input should be a valid integer (got '2')"
+
+
+def test_merge_never_loads_the_task_code_a_received_shard_points_at(tmp_path, capsys):
+    """Issue 25 (attack on --include-path): a shard's config.json may name a task folder whose hooks are
+    Python; merge replays the shards, so it would import that code. It refuses unless the user names
+    the same folder, and nothing of the folder runs."""
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    marker = tmp_path / "ran.txt"
+    (planted / "utils.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n", encoding="utf-8")
+    (planted / "evil.yaml").write_text("task: evil\ncustom_dataset: !function utils.load\n", encoding="utf-8")
+    shards = [_folder(tmp_path / f"s{i}", "m", f"{i}/2") for i in (0, 1)]
+    for shard in shards:
+        config = json.loads((shard / "config.json").read_text())
+        (shard / "config.json").write_text(json.dumps({**config, "include_path": str(planted)}))
+    assert main(["merge", *map(str, shards), "--output", str(tmp_path / "merged")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"medbench: error: merge: the shards ran tasks from --include-path {planted}")
+    assert not marker.exists()
