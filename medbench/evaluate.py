@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 from medbench._compat import quiet_git_lookup
 from medbench.catalog import leaf_tasks, task_config
 from medbench.datareport import DataReport
+from medbench.mc import LETTERS
 from medbench.requestcache import Calls, RequestCache
 from medbench.rundir import RunFolder
+from medbench.score_intervals import attach
 from medbench.summary import annotate, summarise
 
 if TYPE_CHECKING:
@@ -111,7 +113,7 @@ def evaluate(
                 cached,
                 config.resolved_tasks,
                 seeds,
-                limit=None if selection else config.limit,
+                limit=None if selection else item_limit(config),
                 samples=selection,  # a shard's items (else every item up to --limit)
                 log_samples=True,
             )
@@ -122,9 +124,11 @@ def evaluate(
         failures = list(getattr(lm, "failures", []))[done:] + extractor_failures(results)
         if failures:
             results = _without_failed(run, results, failures, seeds, repeat)
+        samples = results.get("samples") or {}  # write_results takes them out of the results
         folder.write_results(results, repeat if config.repeats > 1 else None, failures)
         scores = summarise(results)
         annotate(scores, results, exclusions(manager, reports, failures, selection, config.limit))
+        attach(scores, results, samples, {(f["task"], f["doc_id"]) for f in failures}, manager)
         per_repeat.append(scores)
         failed = len(failures)
         if failures:
@@ -137,6 +141,14 @@ def evaluate(
                 cause,
             )
     return per_repeat, failed
+
+
+def item_limit(config: RunConfig) -> int | None:
+    """lm-eval's --limit: with --circular the hooks keep the first N questions themselves, and each
+    brings one item per option (at most 8), so lm-eval's cut never falls inside a question."""
+    if config.circular and config.limit:
+        return config.limit * len(LETTERS)
+    return config.limit
 
 
 def extractor_failures(results: dict) -> list[dict]:

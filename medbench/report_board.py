@@ -1,7 +1,7 @@
 """The leaderboard page's table: one row per model, columns grouped under their benchmark.
 
-Measured rows come from the run folders (each cell: the main metric x100, its 95% interval from the
-score's standard error, the items it rests on and those excluded, and a link to the task's page).
+Measured rows come from the run folders (each cell: the main metric x100, its 95% interval (from
+metrics.json: Wilson or bootstrap), the items it rests on and those excluded, and a link to the task's page).
 Published numbers of every paper table are merged into one row per model name, each cell marked with
 its source (a footnote letter, explained in the legend) -- never averaged with measured ones. Bias
 scale means and judge win rates join the row of the model they measured. Column groups come from
@@ -30,8 +30,6 @@ from medbench.report import (
     row_status,
 )
 
-Z95 = 1.96
-
 
 @dataclass
 class Column:
@@ -46,7 +44,8 @@ class Column:
 @dataclass
 class Cell:
     value: float | None
-    interval: float | None = None  # half-width of the 95% interval, x100
+    low: float | None = None  # the 95% interval, x100
+    high: float | None = None
     n: int | None = None
     excluded: str = "0"
     markers: str = ""  # footnote letters of published values
@@ -147,10 +146,11 @@ def _measured(runs: list[Folder], rows: Rows, headline: Headline, every_task: bo
             s = scores[(task, *picked)]
             key = column_label(task, *picked)
             columns.setdefault(key, Column(key, group_of(task), task, task, picked[0]))
-            stderr = s.get("stderr")
+            low, high = s.get("ci_low"), s.get("ci_high")
             cells[key] = Cell(
                 None if s["value"] is None else 100 * s["value"],
-                Z95 * 100 * stderr if isinstance(stderr, int | float) and stderr == stderr else None,
+                None if low is None else 100 * low,
+                None if high is None else 100 * high,
                 s["n"],
                 excluded(s),
                 link=f"tasks/{task}.html",
@@ -194,8 +194,8 @@ def _extras(folders: list[Folder], rows: Rows, columns: dict[str, Column]) -> No
         for s in bias.data:
             key = f"{s['scale'].upper()} mean"
             columns.setdefault(key, Column(key, "Bias", None, s["scale"].upper(), f"mean {s['range']}"))
-            half = None if s["mean"] is None else (s["ci95"][1] - s["ci95"][0]) / 2
-            rows.cells(bias, [key])[key] = Cell(s["mean"], half, s["items_answered"], link="#bias")
+            low, high = (None, None) if s["mean"] is None else s["ci95"]
+            rows.cells(bias, [key])[key] = Cell(s["mean"], low, high, s["items_answered"], link="#bias")
     for judge in (f for f in folders if f.kind == "judge" and "dimensions" in f.data):
         data = judge.data
         dim, stats = next(iter(data["dimensions"].items()))
@@ -209,7 +209,8 @@ def _extras(folders: list[Folder], rows: Rows, columns: dict[str, Column]) -> No
         low, high = (stats.get("ci95") or {}).get("win") or (None, None)
         rows.cells(a, [key])[key] = Cell(
             None if rate is None else 100 * rate,
-            None if low is None else 50 * (high - low),
+            None if low is None else 100 * low,
+            None if high is None else 100 * high,
             stats["judged"],
             link=f"#judge-{judge.path.name}",
         )
@@ -267,6 +268,9 @@ def leaderboard(
             cell = row.cells.get(column.key)
             record[column.key] = None if cell is None or cell.value is None else round(cell.value, 2)
             if not column.published_only:
+                low, high = (cell.low, cell.high) if cell and row.measured else (None, None)
+                record[f"{column.key} low"] = None if low is None else round(low, 2)
+                record[f"{column.key} high"] = None if high is None else round(high, 2)
                 record[f"{column.key} n"] = cell.n if cell and row.measured else None
                 record[f"{column.key} excluded"] = cell.excluded if cell and row.measured else None
         records.append(record)

@@ -37,6 +37,9 @@ class Score:
     n_failed: int = 0
     n_malformed: int = 0
     n_duplicate: int = 0
+    ci_low: float | None = None  # the 95% interval (medbench.intervals), as fractions like value
+    ci_high: float | None = None
+    ci_method: str = ""  # how it was computed: "wilson", "bootstrap (items)", ...
 
     @property
     def std(self) -> float | None:
@@ -74,11 +77,12 @@ def _metrics(entry: dict) -> dict[str, tuple[float, float | None]]:
     return out
 
 
-def _leaves(name: str, group_subtasks: dict[str, list[str]]) -> list[str]:
+def leaves(name: str, group_subtasks: dict[str, list[str]]) -> list[str]:
+    """The tasks a task or group name stands for (a group expands, recursively)."""
     subs = group_subtasks.get(name)
     if not subs:
         return [name]
-    return [leaf for sub in subs for leaf in _leaves(sub, group_subtasks)]
+    return [leaf for sub in subs for leaf in leaves(sub, group_subtasks)]
 
 
 def summarise(results: dict) -> list[Score]:
@@ -101,19 +105,19 @@ def summarise(results: dict) -> list[Score]:
 
     top_groups = [g for g in groups if groups[g] and not any(g in subs for subs in groups.values())]
     for group in top_groups:
-        leaves = _leaves(group, groups)
-        total = sum(n_samples.get(t, 0) for t in leaves)
-        leaf_metrics = [_metrics(res.get(t, {})) for t in leaves]
+        members = leaves(group, groups)
+        total = sum(n_samples.get(t, 0) for t in members)
+        leaf_metrics = [_metrics(res.get(t, {})) for t in members]
         group_metrics = _metrics(res.get(group, {}))
         for metric, (value, stderr) in group_metrics.items():
             scores.append(Score(group, metric, value, total, stderr, "micro (item-weighted)"))
         for metric in group_metrics:
             per_task = [m[metric][0] for m in leaf_metrics if metric in m]
-            if len(per_task) == len(leaves):
+            if len(per_task) == len(members):
                 macro = None if None in per_task else sum(per_task) / len(per_task)
-                scores.append(Score(group, metric, macro, total, None, f"macro ({len(leaves)} subjects)"))
+                scores.append(Score(group, metric, macro, total, None, f"macro ({len(members)} subjects)"))
         seen.add(group)
-        for task in leaves:
+        for task in members:
             task_scores(task)
     for task in res:
         if task not in seen and not groups.get(task):
@@ -125,7 +129,7 @@ def annotate(scores: list[Score], results: dict, excluded: dict[str, dict[str, i
     """Set each score's ``n_failed``/``n_malformed``/``n_duplicate`` (a group: its tasks' sum)."""
     groups: dict[str, list[str]] = results.get("group_subtasks", {})
     for score in scores:
-        counts = [excluded.get(leaf, {}) for leaf in _leaves(score.task, groups)]
+        counts = [excluded.get(leaf, {}) for leaf in leaves(score.task, groups)]
         score.n_failed = sum(c.get("failed", 0) for c in counts)
         score.n_malformed = sum(c.get("malformed", 0) for c in counts)
         score.n_duplicate = sum(c.get("duplicate", 0) for c in counts)
@@ -151,12 +155,17 @@ def combine_repeats(per_repeat: list[list[Score]]) -> list[Score]:
                 max(scores[i].n_failed for scores in per_repeat),
                 score.n_malformed,
                 score.n_duplicate,
+                score.ci_low,
+                score.ci_high,
+                f"{score.ci_method}, repeat 0 of {len(per_repeat)}"
+                if score.ci_method and len(per_repeat) > 1
+                else score.ci_method,
             )
         )
     return combined
 
 
-ROW_CONVENTIONS = ("micro", "macro")
+ROW_CONVENTIONS = ("micro", "macro", "circular")  # a row of its own (its own n)
 
 
 def _blocks(scores: list[Score]) -> list[tuple[list[str], list[list[Score]]]]:
@@ -185,11 +194,21 @@ def _blocks(scores: list[Score]) -> list[tuple[list[str], list[list[Score]]]]:
     return blocks
 
 
+def _spread(score: Score, repeats: int) -> str:
+    """`` ± std`` over repeats, else `` [low, high]`` (the 95% interval), else nothing."""
+    if repeats > 1:
+        return "" if score.std is None else f" ± {100 * score.std:.2f}"
+    if score.ci_low is None or score.ci_high is None:
+        return ""
+    return f" [{100 * score.ci_low:.2f}, {100 * score.ci_high:.2f}]"
+
+
 def markdown_table(scores: list[Score]) -> str:
     """The results table(s) printed at the end of a run and saved as ``results.md`` (values x100).
 
     One row per task (groups: one row for micro, one for macro), one column per metric; each cell is
-    ``value ± stderr`` (or ``± std`` over repeats). Metric conventions follow the tables.
+    ``value [low, high]`` with its 95% interval (or ``± std`` over repeats). Metric conventions follow
+    the tables.
     """
     repeats = max((len(s.values) for s in scores), default=0)
     out = []
@@ -203,17 +222,21 @@ def markdown_table(scores: list[Score]) -> str:
                 label += f", {first.convention}"
             cells = []
             for s in row:
-                err = s.std if repeats > 1 else s.stderr
                 if s.value is None:
                     cells.append("n/a")
                     continue
-                cells.append(f"{100 * s.value:.2f}" + ("" if err is None else f" ± {100 * err:.2f}"))
+                cells.append(f"{100 * s.value:.2f}" + _spread(s, repeats))
                 if s.convention and not s.convention.startswith(ROW_CONVENTIONS):
                     notes[s.metric] = s.convention
             lines.append([label, first.n, first.excluded, *cells])
         out += markdown_lines(["Task", "Items", "Excluded", *metrics], lines, "lrl" + "r" * len(metrics))
         out.append("")
-    spread = f"± is the std over {repeats} repeats" if repeats > 1 else "± is the standard error"
+    spread = (
+        f"± is the std over {repeats} repeats"
+        if repeats > 1
+        else "[low, high] is the 95% interval (Wilson for a proportion, a bootstrap over items otherwise, "
+        "over subjects then items for a group; metrics.json names each one's ci_method)"
+    )
     out.append(
         f"Values x100; {spread}. Items: the items each score rests on; Excluded: items of the evaluated "
         "split left out of it (failed requests, malformed or duplicate rows; details in data.json and "

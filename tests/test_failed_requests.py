@@ -76,7 +76,7 @@ def test_a_failed_item_is_left_out_of_the_score_counted_and_the_run_marked_incom
     assert {(m["metric"], m["n"], m["n_failed"]) for m in metrics} >= {("acc", 4, 1)}
     table = (folder.path / "results.md").read_text()
     assert table.startswith("INCOMPLETE RUN: 1 item(s) failed")
-    assert "| medqa_mcmle_gen | 4 | 1 failed | 100.00 ± 0.00 |" in table
+    assert "| medqa_mcmle_gen | 4 | 1 failed | 100.00 [51.01, 100.00] |" in table  # Wilson, 4 of 4
     assert [("error" in s) for s in samples(folder)] == [False] * 4 + [True]
 
 

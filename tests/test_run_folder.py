@@ -74,8 +74,8 @@ def test_results_table_numbers_equal_the_per_sample_outcomes(sample_run):
     assert acc[("ceval_med", "micro (item-weighted)")].value == pytest.approx(micro)
     assert acc[("ceval_med", "macro (3 subjects)")].value == pytest.approx(macro)
     table = (path / "results.md").read_text()
-    assert f"| ceval_med, micro (item-weighted) | 12 | 0 | {100 * micro:.2f} ± " in table
-    assert f"| ceval_med, macro (3 subjects) | 12 | 0 | {100 * macro:.2f} |" in table
+    assert f"| ceval_med, micro (item-weighted) | 12 | 0 | {100 * micro:.2f} [" in table
+    assert f"| ceval_med, macro (3 subjects) | 12 | 0 | {100 * macro:.2f} [" in table
     assert "| Task | Items | Excluded | acc | parse_fail_rate |" in table
 
 

@@ -1,0 +1,121 @@
+"""Issue 26: intervals that are right at every n. Wilson and Clopper-Pearson against hand
+computations (n = 1, 0/n, n/n included), the bootstraps against fixed-seed references, no interval
+outside [0, 1], and every measured score of a run -- in metrics.json, results.md and every leaderboard
+cell -- carrying one."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from medbench import intervals
+from medbench.cli import main
+from medbench.paths import SAMPLES_DIR
+
+Z = 1.959963984540054  # the 97.5th percentile of the standard normal
+
+
+def wilson_by_hand(k: int, n: int) -> tuple[float, float]:
+    p = k / n
+    centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
+    half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
+    return centre - half, centre + half
+
+
+@pytest.mark.parametrize("k, n", [(0, 1), (1, 1), (0, 5), (5, 5), (3, 5), (41, 100), (1, 3)])
+def test_wilson_equals_the_formula_worked_by_hand(k, n):
+    low, high = intervals.proportion(k, n)
+    want_low, want_high = wilson_by_hand(k, n)
+    assert low == pytest.approx(max(0.0, want_low), abs=1e-9)
+    assert high == pytest.approx(min(1.0, want_high), abs=1e-9)
+
+
+def test_wilson_at_n_1_is_wide_not_a_point():
+    # the demo's 5-item cell: 1.96 x stderr gives [60 +- 43] = [17, 103]; Wilson stays inside [0, 1]
+    assert intervals.proportion(0, 1) == pytest.approx((0.0, 0.7934506856), abs=1e-9)
+    low, high = intervals.proportion(3, 5)
+    assert 0 < low < 0.6 < high < 1
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 20])
+def test_clopper_pearson_at_the_edges_equals_the_closed_forms(n):
+    # 0/n: [0, 1 - 0.025^(1/n)]; n/n: [0.025^(1/n), 1] (the binomial tail equals alpha/2 there)
+    assert intervals.proportion(0, n, intervals.EXACT) == pytest.approx((0.0, 1 - 0.025 ** (1 / n)))
+    assert intervals.proportion(n, n, intervals.EXACT) == pytest.approx((0.025 ** (1 / n), 1.0))
+
+
+def test_clopper_pearson_inside_solves_the_binomial_tails():
+    low, high = intervals.proportion(3, 5, intervals.EXACT)
+    tail_above = sum(math.comb(5, j) * low**j * (1 - low) ** (5 - j) for j in range(3, 6))
+    tail_below = sum(math.comb(5, j) * high**j * (1 - high) ** (5 - j) for j in range(0, 4))
+    assert tail_above == pytest.approx(0.025, abs=1e-9) and tail_below == pytest.approx(0.025, abs=1e-9)
+
+
+def test_no_items_no_interval():
+    assert intervals.proportion(0, 0) is None
+    assert intervals.bootstrap_mean([]) is None
+    assert intervals.bootstrap([], max) is None
+    assert intervals.clustered([], intervals.micro_mean) is None
+
+
+def test_the_bootstraps_reproduce_their_fixed_seed_references():
+    values = [0.2, 0.5, 0.9, 0.4, 0.7]
+    assert intervals.bootstrap_mean(values) == pytest.approx((0.34, 0.74))
+    assert intervals.bootstrap(values, max) == pytest.approx((0.5, 0.9))
+    clusters = [[1, 0, 1], [0, 0], [1, 1, 1, 0]]
+    assert intervals.clustered(clusters, intervals.micro_mean) == pytest.approx((0.0, 0.9090909090909091))
+    assert intervals.clustered(clusters, intervals.macro_mean) == pytest.approx((0.0, 0.8895833333333295))
+    assert intervals.bootstrap_mean([1.0, 1.0]) == (1.0, 1.0)  # nothing varies: the point
+
+
+@given(st.integers(1, 400).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_no_interval_leaves_0_to_1_and_each_holds_its_estimate(kn):
+    k, n = kn
+    for method in (intervals.WILSON, intervals.EXACT):
+        low, high = intervals.proportion(k, n, method)
+        assert 0.0 <= low <= k / n + 1e-12 and k / n - 1e-12 <= high <= 1.0
+
+
+@given(st.lists(st.sampled_from([0.0, 1.0]), min_size=1, max_size=30))
+def test_a_bootstrap_of_rates_stays_in_0_to_1(values):
+    low, high = intervals.bootstrap_mean(values, resamples=200)
+    assert 0.0 <= low <= high <= 1.0
+
+
+@pytest.mark.slow
+def test_every_measured_score_and_leaderboard_cell_carries_its_interval(tiny_model, tmp_path):
+    runs = tmp_path / "runs"
+    args = ["run", "--model", tiny_model, "--tasks", "ceval_med,medqa_mcmle", "--limit", "3"]
+    args += ["--data-dir", str(SAMPLES_DIR)]
+    assert main([*args, "--output", str(runs)]) == 0
+    folder = next(runs.glob("*-tiny*"))
+    scores = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    for s in scores:
+        assert s["ci_method"] and 0 <= s["ci_low"] <= s["value"] <= s["ci_high"] <= 1, s
+    by_name = {(s["task"], s["metric"], s["convention"]): s for s in scores}
+    physician = by_name[("ceval_med_physician", "acc", "")]
+    k = round(physician["value"] * physician["n"])
+    assert (physician["ci_low"], physician["ci_high"]) == pytest.approx(wilson_by_hand(k, physician["n"]))
+    assert physician["ci_method"] == "wilson"
+    assert by_name[("ceval_med", "acc", "micro (item-weighted)")]["ci_method"] == intervals.CLUSTERED
+    results = (folder / "results.md").read_text(encoding="utf-8")
+    assert f"{100 * physician['ci_low']:.2f}, {100 * physician['ci_high']:.2f}]" in results
+    assert "±" not in results
+
+    assert main(["report", str(runs), "--out", str(tmp_path / "site")]) == 0
+    board = pd.read_csv(tmp_path / "site" / "leaderboard.csv")
+    measured = board[board["source"] == "measured"]
+    value_columns = [c for c in board.columns if f"{c} low" in board.columns]
+    assert value_columns
+    for column in value_columns:
+        cells = zip(measured[column], measured[f"{column} low"], measured[f"{column} high"], strict=True)
+        for value, low, high in cells:
+            if value == value:  # a cell with a value carries its interval
+                assert low <= value <= high, column
+    page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "±" not in page.split("<tbody", 1)[1]
