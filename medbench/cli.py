@@ -177,6 +177,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from medbench.compare import compare, markdown
+
+    results = compare(args.run_a, args.run_b, args.task, args.metric)
+    print(markdown(results, args.run_a.name, args.run_b.name), end="")
+    return 0
+
+
 def cmd_bias(args: argparse.Namespace) -> int:
     from medbench.bias_run import BiasConfig, run_bias
     from medbench.config.fields import from_args

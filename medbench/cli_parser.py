@@ -4,6 +4,7 @@ backends' typed configs (:mod:`medbench.backend_flags`), the stage names from th
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from medbench import __version__
 
@@ -102,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("runs", nargs="+", help="run folders (e.g. one per mode or prompt style)")
     p.add_argument("--task", required=True, help="the task (its _gen and _loglik variants are included)")
+
+    p = sub.add_parser(
+        "compare", help="is B really better than A: paired tests per task (McNemar), Holm, flipped items"
+    )
+    p.add_argument("run_a", type=Path, help="run folder A (the baseline)")
+    p.add_argument("run_b", type=Path, help="run folder B")
+    p.add_argument("--task", action="append", help="compare only this task (repeatable; default: all shared)")
+    p.add_argument("--metric", default="acc", help="the per-item metric compared (default: acc)")
 
     p = sub.add_parser("bias", help="attitude scales toward people with mental illness (CAMI, MICA)")
     add_arguments(p, BiasConfig)

@@ -1,0 +1,233 @@
+"""``medbench compare RUN_A RUN_B``: is B really better than A, task by task, on the items both scored.
+
+Two run folders are compared through their per-sample files (``samples/<task>.jsonl``), read and
+checked like any received file: an item is matched by its id, must have the same gold answer in both,
+and only items scored in both (no failed request) count. For accuracy the test is the exact McNemar
+test -- a two-sided binomial test on the discordant items (right in one run, wrong in the other) --
+and the difference gets a paired bootstrap interval; a per-item continuous metric gets a paired
+bootstrap for both. p-values are Holm-adjusted across the tasks compared, and the items that flipped
+are listed with both replies. Nothing is recomputed that the folders hold: each item's score is the
+one the run recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from medbench import intervals
+from medbench.errors import MedbenchError
+from medbench.safe_cells import markdown_lines
+
+ALPHA = 0.05
+
+
+@dataclass
+class Item:
+    """One scored item of one run: its id, gold answer, score (1/0 for accuracy) and reply."""
+
+    id: str
+    gold: object
+    score: float
+    reply: object
+
+
+@dataclass
+class TaskComparison:
+    task: str
+    metric: str
+    n: int  # items scored in both runs
+    a: float
+    b: float
+    low: float | None  # the paired 95% interval of b - a
+    high: float | None
+    test: str
+    p: float
+    only_one: int = 0  # items scored in one run only (left out)
+    fixed: list[tuple[Item, Item]] = field(default_factory=list)  # wrong in A, right in B
+    broke: list[tuple[Item, Item]] = field(default_factory=list)  # right in A, wrong in B
+    p_holm: float | None = None
+
+    @property
+    def difference(self) -> float:
+        return self.b - self.a
+
+    @property
+    def significant(self) -> bool:
+        return (self.p_holm if self.p_holm is not None else self.p) < ALPHA
+
+
+def mcnemar_exact(broke: int, fixed: int) -> float:
+    """Two-sided exact McNemar p-value: the discordant items split as a fair coin would split them."""
+    if broke + fixed == 0:
+        return 1.0
+    return float(stats.binomtest(broke, broke + fixed, 0.5).pvalue)
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjustment (monotone, capped at 1), in the input order."""
+    order = sorted(range(len(pvalues)), key=pvalues.__getitem__)
+    adjusted = [0.0] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def read_items(path: Path, metric: str) -> dict[str, Item]:
+    """A per-sample file's scored items by id; a line that is not a sample record is one line naming
+    the file and line. Items whose request failed (an ``error``) or that lack the metric are left out."""
+    out: dict[str, Item] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        metrics = record.get("metrics") if isinstance(record, dict) else None
+        if not isinstance(metrics, dict) or not isinstance(record.get("id", record.get("doc_id")), str | int):
+            raise MedbenchError(
+                f"{path}:{number}: not a per-sample record (expected an object with id and metrics)"
+            )
+        key = str(record.get("id", record.get("doc_id")))
+        if key in out:
+            raise MedbenchError(f"{path}:{number}: item id {key[:80]!r} appears twice")
+        value = metrics.get(metric)
+        if "error" in record or not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        out[key] = Item(key, record.get("gold"), float(value), record.get("extracted", record.get("raw")))
+    return out
+
+
+def _paired_interval(pairs: list[tuple[float, float]]) -> tuple[float | None, float | None]:
+    interval = intervals.bootstrap(pairs, lambda xs: float(np.mean([b - a for a, b in xs])))
+    return interval if interval else (None, None)
+
+
+def _bootstrap_p(pairs: list[tuple[float, float]]) -> float:
+    """Two-sided paired bootstrap p-value for a zero mean difference (the share of resampled
+    differences on the far side of zero, doubled)."""
+    diffs = np.array([b - a for a, b in pairs])
+    if not diffs.any():
+        return 1.0
+    rng = np.random.default_rng(intervals.SEED)
+    means = diffs[rng.integers(0, len(diffs), (intervals.RESAMPLES, len(diffs)))].mean(axis=1)
+    return float(min(1.0, 2 * min((means <= 0).mean(), (means >= 0).mean())))
+
+
+def compare_task(a: dict[str, Item], b: dict[str, Item], task: str, metric: str) -> TaskComparison:
+    """One task's paired comparison over the items both runs scored."""
+    shared = [key for key in a if key in b]
+    for key in shared:
+        if a[key].gold != b[key].gold:
+            raise MedbenchError(
+                f"compare: {task} item {key[:80]!r} has gold {a[key].gold!r} in one run and "
+                f"{b[key].gold!r} in the other: not the same items"
+            )
+    pairs = [(a[k].score, b[k].score) for k in shared]
+    only_one = len(set(a) ^ set(b))
+    if not pairs:
+        raise MedbenchError(f"compare: {task}: no item was scored in both runs")
+    binary = all(x in (0.0, 1.0) for pair in pairs for x in pair)
+    fixed = [(a[k], b[k]) for k in shared if binary and a[k].score < b[k].score]
+    broke = [(a[k], b[k]) for k in shared if binary and a[k].score > b[k].score]
+    low, high = _paired_interval(pairs)
+    test, p = (
+        ("exact McNemar", mcnemar_exact(len(broke), len(fixed)))
+        if binary
+        else ("paired bootstrap", _bootstrap_p(pairs))
+    )
+    mean_a = float(np.mean([x for x, _ in pairs]))
+    mean_b = float(np.mean([y for _, y in pairs]))
+    return TaskComparison(
+        task, metric, len(pairs), mean_a, mean_b, low, high, test, p, only_one, fixed, broke
+    )
+
+
+def _tasks(run: Path) -> set[str]:
+    return {p.stem for p in (run / "samples").glob("*.jsonl")} if (run / "samples").is_dir() else set()
+
+
+def compare(
+    run_a: Path, run_b: Path, tasks: list[str] | None = None, metric: str = "acc"
+) -> list[TaskComparison]:
+    """Every task both runs have per-sample files for (or ``tasks``), Holm-adjusted together."""
+    for run in (run_a, run_b):
+        if not (run / "samples").is_dir():
+            raise MedbenchError(f"compare: {run} is not a run folder with per-sample outputs (samples/)")
+    common = sorted(_tasks(run_a) & _tasks(run_b))
+    chosen = tasks or common
+    missing = [t for t in chosen if t not in common]
+    if missing:
+        raise MedbenchError(
+            f"compare: no per-sample file for {', '.join(missing)} in both runs; both have: "
+            f"{', '.join(common) or 'none'}"
+        )
+    out = []
+    for task in chosen:
+        a = read_items(run_a / "samples" / f"{task}.jsonl", metric)
+        b = read_items(run_b / "samples" / f"{task}.jsonl", metric)
+        if a or b:
+            out.append(compare_task(a, b, task, metric))
+    if not out:
+        raise MedbenchError(f"compare: no task has per-item {metric!r} scores in both runs")
+    for result, adjusted in zip(out, holm([r.p for r in out]), strict=True):
+        result.p_holm = adjusted
+    return out
+
+
+def _short(reply: object) -> str:
+    text = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def fixed_broke_line(result: TaskComparison) -> str:
+    """``cmexam: fixed 3, broke 1 (exact McNemar p = 0.625)``."""
+    fixed, broke = len(result.fixed), len(result.broke)
+    return f"{result.task}: fixed {fixed}, broke {broke} ({result.test} p = {result.p:.3g})"
+
+
+def markdown(results: list[TaskComparison], name_a: str, name_b: str, shown: int = 20) -> str:
+    """The comparison table, then each task's flipped items with both replies."""
+    rows = [
+        [
+            r.task,
+            r.n,
+            f"{100 * r.a:.2f}",
+            f"{100 * r.b:.2f}",
+            f"{100 * r.difference:+.2f}"
+            + ("" if r.low is None else f" [{100 * r.low:+.2f}, {100 * r.high:+.2f}]"),
+            len(r.fixed),
+            len(r.broke),
+            f"{r.test}: {r.p:.3g}",
+            f"{r.p_holm:.3g}" + ("" if r.significant else " (n.s.)"),
+        ]
+        for r in results
+    ]
+    out = [f"B = {name_b} against A = {name_a}, on the items both scored (metric: {results[0].metric})", ""]
+    header = ["Task", "Items", "A", "B", "B - A [95% CI]", "Fixed", "Broke", "p", "Holm p"]
+    out += markdown_lines(header, rows, "lrrrrrrrr")
+    out += [
+        "",
+        "Values x100. Fixed: wrong in A, right in B; Broke: right in A, wrong in B. Holm p adjusts for the "
+        f"{len(results)} task(s) compared; n.s. = not significant at {ALPHA}.",
+    ]
+    left_out = {r.task: r.only_one for r in results if r.only_one}
+    if left_out:
+        out.append(
+            "Items scored in one run only (left out): " + ", ".join(f"{t} {n}" for t, n in left_out.items())
+        )
+    for r in results:
+        for label, pairs in (("fixed", r.fixed), ("broke", r.broke)):
+            if not pairs:
+                continue
+            out += ["", f"### {r.task}: {label} ({len(pairs)})", ""]
+            lines = [[x.id, _short(x.gold), _short(x.reply), _short(y.reply)] for x, y in pairs[:shown]]
+            out += markdown_lines(["Item", "Gold", "A replied", "B replied"], lines, "llll")
+            if len(pairs) > shown:
+                out.append(f"... and {len(pairs) - shown} more")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,120 @@
+"""Issue 26: ``medbench compare RUN_A RUN_B``. Two hand-made run folders with known flips give the exact
+McNemar p-value worked by hand from the binomial, Holm's adjustment, and the flipped items with both
+replies; items one run failed or lacks are left out and counted; files another program wrote are
+checked like user input."""
+
+from __future__ import annotations
+
+import json
+from math import comb
+from pathlib import Path
+
+import pytest
+
+from medbench.cli import main
+from medbench.compare import compare, holm, mcnemar_exact
+
+# item i: (A right?, B right?) -- 2 both right, 1 broke (right in A only), 7 fixed, 1 both wrong
+FLIPS = [(1, 1), (1, 1), (1, 0), *[(0, 1)] * 7, (0, 0)]
+
+
+def _run(root: Path, name: str, samples: dict[str, list[dict]]) -> Path:
+    folder = root / name
+    (folder / "samples").mkdir(parents=True)
+    for task, records in samples.items():
+        lines = [json.dumps(r, ensure_ascii=False) for r in records]
+        (folder / "samples" / f"{task}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def _record(i: int, right: int, reply: str, **extra) -> dict:
+    return {
+        "doc_id": i,
+        "id": f"q{i}",
+        "gold": "B",
+        "extracted": reply,
+        "metrics": {"acc": float(right)},
+        "correct": bool(right),
+        **extra,
+    }
+
+
+@pytest.fixture
+def runs(tmp_path):
+    a = {
+        "medqa_mcmle": [_record(i, x, "B" if x else "A") for i, (x, _) in enumerate(FLIPS)]
+        + [_record(99, 1, "B")],  # only A has it: left out
+        "cmexam": [_record(i, 1, "B") for i in range(4)],
+    }
+    b = {
+        "medqa_mcmle": [_record(i, y, "B" if y else "C") for i, (_, y) in enumerate(FLIPS)],
+        "cmexam": [_record(i, 1, "B") for i in range(3)] + [_record(3, 0, "", error="HTTP 500")],  # failed
+    }
+    return _run(tmp_path, "run-a", a), _run(tmp_path, "run-b", b)
+
+
+def test_mcnemar_is_the_two_sided_binomial_on_the_discordant_items():
+    # 1 broke, 7 fixed: P(X <= 1 | n = 8, 1/2) doubled = 2 * (C(8,0) + C(8,1)) / 2^8
+    assert mcnemar_exact(1, 7) == pytest.approx(2 * (comb(8, 0) + comb(8, 1)) / 2**8)
+    assert mcnemar_exact(7, 1) == mcnemar_exact(1, 7)
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(3, 3) == 1.0
+
+
+def test_holm_steps_down_and_stays_monotone():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_compare_finds_the_known_flips_and_the_exact_p_value(runs):
+    a, b = runs
+    by_task = {r.task: r for r in compare(a, b)}
+    medqa = by_task["medqa_mcmle"]
+    assert medqa.n == 11 and medqa.only_one == 1  # q99 is in A only
+    assert [x.id for x, _ in medqa.fixed] == [f"q{i}" for i in range(3, 10)]
+    assert [(x.id, x.reply, y.reply) for x, y in medqa.broke] == [("q2", "B", "C")]
+    assert medqa.a == pytest.approx(3 / 11) and medqa.b == pytest.approx(9 / 11)
+    assert medqa.test == "exact McNemar" and medqa.p == pytest.approx(18 / 256)
+    assert medqa.low < medqa.difference < medqa.high
+    cmexam = by_task["cmexam"]
+    assert cmexam.n == 3 and cmexam.only_one == 1 and cmexam.p == 1.0  # the failed item is left out
+    # Holm over the two tasks: 2 x 18/256, then max(that, 1 x 1.0)
+    assert medqa.p_holm == pytest.approx(36 / 256) and cmexam.p_holm == 1.0
+    assert not medqa.significant
+
+
+def test_the_cli_prints_the_table_and_both_replies_of_each_flip(runs, capsys):
+    a, b = runs
+    assert main(["compare", str(a), str(b), "--task", "medqa_mcmle"]) == 0
+    out = capsys.readouterr().out
+    assert "| medqa_mcmle | 11 | 27.27 | 81.82 | +54.55 [" in out
+    assert "exact McNemar: 0.0703" in out and "(n.s.)" in out
+    assert "### medqa_mcmle: broke (1)" in out and "| q2 | B | B | C |" in out
+    assert "### medqa_mcmle: fixed (7)" in out
+
+
+def test_a_received_samples_file_that_is_not_records_is_one_line(runs, capsys):
+    a, b = runs
+    with open(b / "samples" / "medqa_mcmle.jsonl", "a", encoding="utf-8") as fh:
+        fh.write("[1, 2]\n")
+    assert main(["compare", str(a), str(b)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "medqa_mcmle.jsonl:12: not a per-sample record" in err
+
+
+def test_items_with_another_gold_are_not_the_same_items(runs, capsys):
+    a, b = runs
+    path = b / "samples" / "cmexam.jsonl"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('"gold": "B"', '"gold": "D"', 1), encoding="utf-8"
+    )
+    assert main(["compare", str(a), str(b), "--task", "cmexam"]) == 2
+    assert "not the same items" in capsys.readouterr().err
+
+
+def test_a_task_not_in_both_runs_is_named(runs, capsys):
+    a, b = runs
+    assert main(["compare", str(a), str(b), "--task", "../x"]) == 2
+    err = capsys.readouterr().err
+    assert "no per-sample file for ../x in both runs" in err and "cmexam, medqa_mcmle" in err
+    assert main(["compare", str(a), str(a.parent / "nothing")]) == 2
