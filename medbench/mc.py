@@ -18,7 +18,7 @@ from pathlib import Path
 
 import datasets
 
-from medbench import datareport, llm_extract, thinking
+from medbench import circular, datareport, llm_extract, thinking
 from medbench.datasources import (
     Row,
     check_file,
@@ -142,12 +142,15 @@ def load(
     single_answer_only: bool = False,
     data_dir: str | None = None,
     mirror: dict | None = None,
+    circular_splits: list[str] | None = None,
+    circular_limit: int | None = None,
     **_: object,
 ) -> datasets.DatasetDict:
     """Read, validate and render one benchmark subject's splits: from ``data_dir``, or from the
     benchmark's pinned hub ``mirror`` when there is no data folder or it has no folder for this
     benchmark. Each benchmark's ``custom_dataset`` hook (``tasks/<benchmark>/utils.py``) calls this
-    with its :class:`Layout`."""
+    with its :class:`Layout`. ``circular_splits`` (``--circular``): those splits keep their first
+    ``circular_limit`` questions, each under every rotation of its options (:mod:`medbench.circular`)."""
     task = f"{benchmark}/{subject}" if subject else benchmark
     if prompt_style not in prompt_styles:
         raise MedbenchError(
@@ -182,9 +185,12 @@ def load(
             if single_answer_only and len(item["answer"]) > 1:
                 multi += 1
             else:
-                items.append(render(item, style, context))
+                items.append(item)
                 intake.keep()
         intake.report()
+        if split in (circular_splits or ()):  # each question under every rotation, side by side
+            items = [rotated for item in items[:circular_limit] for rotated in circular.rotations(item)]
+        items = [render(item, style, context) for item in items]
         if multi:
             datareport.current().exclude(
                 f"{task}:{split}", multi, "multiple-answer item(s) excluded from log-likelihood scoring"

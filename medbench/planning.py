@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from medbench import llm_extract, thinking
+from medbench import circular, llm_extract, thinking
 from medbench.backends import backend_config, registry
 from medbench.backends.base import BackendConfig
 from medbench.catalog import leaf_tasks, load_task_data, task_config
@@ -164,9 +164,8 @@ def plan(config: RunConfig, replay=None) -> RunPlan:
         log.warning("%s backend: prompts go as chat messages (--chat)", config.backend)
     resolve_data_dir(config.data_dir)  # a wrong --data-dir fails before the model loads
     decoding = gen_kwargs(config)
-    config.resolved_tasks = resolve_tasks(
-        config.tasks, task_manager(include_path=config.include_path).all_tasks, config.mode
-    )
+    plain = task_manager(include_path=config.include_path)
+    config.resolved_tasks = resolve_tasks(config.tasks, plain.all_tasks, config.mode)
     # the model is resolved (an alias converted, a server asked) after the data is checked, unless the
     # data check needs it: a local model's chat template, read by the data hooks with --chat
     early = replay is not None or (config.chat and backend.capabilities.local)
@@ -174,6 +173,13 @@ def plan(config: RunConfig, replay=None) -> RunPlan:
     if not early:
         backend.check_model(config.model)  # only the cheap part: a wrong path is one line at once
     metadata = run_metadata(config, identified[0] if identified and backend.capabilities.local else None)
+    if config.circular:
+        if config.shard:
+            raise MedbenchError(
+                "--circular with --shard: a question's rotations must stay in one shard; "
+                "run --circular unsharded (or with a vLLM server's data parallelism)"
+            )
+        metadata.update(circular.metadata(config.resolved_tasks, plain, config.limit))
     manager = task_manager(metadata, config.include_path)
     if not backend.capabilities.loglik:
         generation_only(config, manager)

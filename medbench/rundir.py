@@ -82,7 +82,8 @@ def sample_record(sample: dict) -> dict:
         if part is not None and part.thinking is not None:  # a reasoning model's reply, in two parts
             record.update(thinking=part.thinking, answer=part.answer, thinking_cut_off=part.unfinished)
             record.update(thinking.token_counts(part))
-    for key in ("question", "history", "reference"):  # dialogue and QA items: what a judge shows
+    # dialogue and QA items: what a judge shows; a rotated MC item (--circular): which rotation of what
+    for key in ("question", "history", "reference", "circular_of", "rotation", "rotations"):
         if key in doc:
             record[key] = doc[key]
     metric_names = sample.get("metrics", [])
@@ -156,9 +157,10 @@ class RunFolder:
         n_failed: int = 0,
         warnings: list[str] = (),
         notes: list[str] = (),
+        appendix: str = "",
     ) -> str:
-        """metrics.json and results.md (warnings first, ``notes`` after the table); returns the
-        Markdown."""
+        """metrics.json and results.md (warnings first, ``notes`` after the table, then ``appendix``,
+        e.g. the CircularEval table); returns the Markdown."""
         self.write_json("metrics.json", [asdict(s) for s in scores])
         table = markdown_table(scores)
         if n_failed:
@@ -177,5 +179,6 @@ class RunFolder:
                 "counts those among the items evaluated; details in data.json):\n"
             )
             table += "".join(f"- {s}\n" for s in skipped[:20])
+        table += appendix
         (self.path / "results.md").write_text(table, encoding="utf-8")
         return table

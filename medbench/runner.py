@@ -21,7 +21,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medbench import console, llm_extract, progress, thinking
+from medbench import circular, console, llm_extract, progress, thinking
 from medbench.checks import check_generation_budget, warn_unusable
 from medbench.config.identity import answer_identity
 from medbench.config.run import RunConfig
@@ -143,7 +143,13 @@ def record(
     )
     skipped = [Skipped(**row) for row in data["skipped_rows"]]
     samples = folder.path / ("samples" if resolved.config.repeats == 1 else "samples-0")
-    folder.write_scores(scores, skipped, failed, warn_unusable(scores), thinking.summary(samples))
+    rotated = circular.from_samples(samples) if resolved.config.circular else []
+    scores += [s for result in rotated for s in result.scores()]
+    if rotated:
+        folder.write_json("circular.json", [result.record() for result in rotated])
+    folder.write_scores(
+        scores, skipped, failed, warn_unusable(scores), thinking.summary(samples), circular.markdown(rotated)
+    )
     return scores
 
 

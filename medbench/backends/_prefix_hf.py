@@ -21,6 +21,9 @@ from lm_eval.api.registry import register_model
 from medbench.backends._prefixes import prefix_groups, single_token_requests
 from medbench.backends._whole_chars import WholeCharsHFLM
 
+#: below the shared few-shot prefix, a stretch shared by fewer tokens runs with each member instead
+NESTED_MIN_SHARED = 4
+
 
 @register_model("medbench-hf")
 class PrefixCachedHFLM(WholeCharsHFLM):
@@ -33,24 +36,43 @@ class PrefixCachedHFLM(WholeCharsHFLM):
     def _score_group(self, prefix: list[int], suffixes: list[list[int]]) -> list[torch.Tensor]:
         """Log-softmax at each member's last context position, with the prefix computed once.
 
-        Each member's own tokens run on top of the prefix's KV cache with no padding at all; the
-        cache is cropped back to the prefix afterwards (or copied, for caches that cannot crop).
+        On a cache that can crop, the members' own tokens are a trie too: a stretch that several
+        members share next (a question's stem, shared by its option orders under ``--circular``) runs
+        once on top of the prefix, then each member's rest; the cache is cropped back after each. A
+        cache that cannot crop is copied per member, and only the prefix is shared.
         """
-        out: list[torch.Tensor] = []
+        out: list[torch.Tensor | None] = [None] * len(suffixes)
         with torch.inference_mode():
             prefix_ids = torch.tensor([prefix], dtype=torch.long, device=self.device)
             # the prefix's own logits are never needed: keep one position (skips the vocabulary projection)
             cache = self.model(prefix_ids, use_cache=True, logits_to_keep=1).cache
-            croppable = getattr(cache, "is_croppable", False)
-            for suffix in suffixes:
-                member_cache = cache if croppable else copy.deepcopy(cache)
-                ids = torch.tensor([suffix], dtype=torch.long, device=self.device)
-                logits = self.model(ids, cache=member_cache, use_cache=True, logits_to_keep=1).logits
-                out.append(F.log_softmax(logits[0, -1].float(), dim=-1))
-                if croppable:
-                    cache.crop(-len(suffix))  # back to the prefix alone
-        self.tokens_forwarded += len(prefix) + sum(len(x) for x in suffixes)
+            self.tokens_forwarded += len(prefix)
+            if getattr(cache, "is_croppable", False):
+                self._descend(cache, suffixes, list(range(len(suffixes))), 0, out)
+            else:
+                for m, suffix in enumerate(suffixes):
+                    out[m] = self._last_logprobs(copy.deepcopy(cache), suffix)
         return out
+
+    def _last_logprobs(self, cache, tokens: list[int]) -> torch.Tensor:
+        """Run ``tokens`` on top of ``cache`` (which grows by them); the log-softmax after the last."""
+        ids = torch.tensor([tokens], dtype=torch.long, device=self.device)
+        logits = self.model(ids, cache=cache, use_cache=True, logits_to_keep=1).logits
+        self.tokens_forwarded += len(tokens)
+        return F.log_softmax(logits[0, -1].float(), dim=-1)
+
+    def _descend(self, cache, suffixes: list[list[int]], members: list[int], start: int, out: list) -> None:
+        """Score ``members`` whose first ``start`` own tokens are in ``cache``; leaves it as found."""
+        rests = [suffixes[m][start:] for m in members]
+        for shared, group in prefix_groups([tuple(r) for r in rests], min_shared=NESTED_MIN_SHARED):
+            if len(group) > 1:
+                self._last_logprobs(cache, rests[group[0]][:shared])  # the shared stretch, once
+                self._descend(cache, suffixes, [members[i] for i in group], start + shared, out)
+                cache.crop(-shared)
+                continue
+            (i,) = group
+            out[members[i]] = self._last_logprobs(cache, rests[i])
+            cache.crop(-len(rests[i]))  # back to what the caller had
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
         fast = single_token_requests(requests, max_context=self.max_length - 1)

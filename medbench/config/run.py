@@ -70,6 +70,12 @@ class RunConfig:
         affects="items",
         metavar="I/N",
     )
+    circular: bool = setting(
+        False,
+        "CircularEval: ask each multiple-choice question under every rotation of its options; adds "
+        "circular accuracy, answer changes and a position-bias histogram (--limit counts questions)",
+        affects="items",
+    )
     prompt_style: Literal["official", "lm-eval"] = setting(
         "official",
         "benchmarks' official templates, or lm-eval's own (to check numbers against lm-eval)",

@@ -1,0 +1,186 @@
+"""CircularEval (``--circular``): every multiple-choice question asked under each cyclic rotation of its
+options, so a model that prefers a letter cannot pass for one that knows the answer.
+
+Rotation k of a question with n options puts option ``(i + k) mod n`` at letter i; the answer set moves
+with its options (CMExam's multi-answer items too). Only the evaluated split is rotated -- the few-shot
+block stays the benchmark's own -- and the rotations of one question sit next to each other, so a
+backend that shares prefixes (``hf-fast``, vLLM's prefix cache) runs the few-shot block and the stem
+once. lm-eval scores every rotation as an item (plain accuracy: the mean over rotations); this module
+adds, per task, the **circular accuracy** (right under every rotation), the share of questions whose
+chosen option changes with the order, and the letters chosen beside the gold letters (a position-bias
+histogram).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from medbench import intervals
+from medbench.catalog import leaf_tasks, task_config
+from medbench.errors import MedbenchError
+from medbench.safe_cells import markdown_lines
+from medbench.summary import Score
+
+ACC = "circular_acc"
+CHANGED = "answer_changed_rate"
+CONVENTION = "circular"  # the row of a task's circular scores (n: questions, not rotated items)
+
+
+def rotate(item: dict, k: int) -> dict:
+    """Rotation ``k`` of a normalised item (options ``[[letter, text], ...]``, answer letters)."""
+    letters = [letter for letter, _ in item["options"]]
+    n = len(letters)
+    texts = [text for _, text in item["options"]]
+    answer = "".join(sorted(letters[(letters.index(a) - k) % n] for a in item["answer"]))
+    return {
+        **item,
+        "id": f"{item.get('id', '')}#r{k}",
+        "options": [[letters[i], texts[(i + k) % n]] for i in range(n)],
+        "answer": answer,
+        "circular_of": str(item.get("id", "")),
+        "rotation": k,
+        "rotations": n,
+    }
+
+
+def rotations(item: dict) -> list[dict]:
+    return [rotate(item, k) for k in range(len(item["options"]))]
+
+
+def metadata(tasks: list[str], manager, limit: int | None) -> dict:
+    """The task metadata that makes the MC hooks rotate: the evaluated splits (never a few-shot one)
+    and --limit in questions. A task that is not multiple choice is one line."""
+    evaluated, fewshot = set(), set()
+    for name in tasks:
+        for leaf in leaf_tasks(manager, name):
+            cfg = task_config(manager, leaf, resolve=True)
+            if not hasattr(cfg.get("custom_dataset"), "layout"):
+                raise MedbenchError(
+                    f"--circular rotates multiple-choice options; {leaf} is not multiple choice"
+                )
+            evaluated.add(cfg.get("test_split") or cfg.get("validation_split"))
+            if cfg.get("fewshot_split"):
+                fewshot.add(cfg["fewshot_split"])
+    if evaluated & fewshot:
+        raise MedbenchError(
+            f"--circular: split {sorted(evaluated & fewshot)[0]!r} is evaluated by one task and gives "
+            "another its few-shot examples; run those tasks separately"
+        )
+    return {"circular_splits": sorted(evaluated), "circular_limit": limit}
+
+
+def _chosen(record: dict) -> str:
+    picked = record.get("extracted")
+    return picked if isinstance(picked, str) else ""
+
+
+def _original(letters: str, rotation: int, n: int) -> frozenset[int]:
+    """The original option indices behind letters chosen under a rotation."""
+    return frozenset((ord(c) - 65 + rotation) % n for c in letters if "A" <= c < chr(65 + n))
+
+
+@dataclass
+class Circular:
+    """One task's circular results: over the questions whose every rotation was scored."""
+
+    task: str
+    questions: int
+    right_every_time: int
+    changed: int
+    incomplete: int  # questions with a rotation that failed (left out)
+    chosen: Counter = field(default_factory=Counter)  # letter -> how many replies chose it
+    gold: Counter = field(default_factory=Counter)  # letter -> how many rotated items have it as gold
+    replies: int = 0
+
+    def record(self) -> dict:
+        """circular.json's entry: the counts and both histograms."""
+        return {
+            **asdict(self),
+            "chosen": dict(sorted(self.chosen.items())),
+            "gold": dict(sorted(self.gold.items())),
+        }
+
+    def scores(self) -> list[Score]:
+        out = []
+        for metric, k in ((ACC, self.right_every_time), (CHANGED, self.changed)):
+            interval = intervals.proportion(k, self.questions)
+            value = k / self.questions if self.questions else None
+            score = Score(
+                self.task, metric, value, self.questions, convention=CONVENTION, n_failed=self.incomplete
+            )
+            if interval:
+                score.ci_low, score.ci_high, score.ci_method = *interval, intervals.WILSON
+            out.append(score)
+        return out
+
+
+def from_samples(folder: Path) -> list[Circular]:
+    """:func:`summarise` over a run's per-sample files (the run just wrote them)."""
+    records = {}
+    for path in sorted(folder.glob("*.jsonl")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        records[path.stem] = [json.loads(line) for line in lines if line.strip()]
+    return summarise(records)
+
+
+def summarise(records: dict[str, list[dict]]) -> list[Circular]:
+    """Per task, from its per-sample records (:func:`medbench.rundir.sample_record`, with ``rotation``
+    and ``circular_of``); records with an ``error`` make their question incomplete."""
+    out = []
+    for task, items in records.items():
+        groups: dict[str, list[dict]] = {}
+        for r in items:
+            if "rotation" in r:
+                groups.setdefault(str(r["circular_of"]), []).append(r)
+        if not groups:
+            continue
+        result = Circular(task, 0, 0, 0, 0)
+        for group in groups.values():
+            n = int(group[0].get("rotations") or 0)
+            if len(group) != n or any("error" in r for r in group):
+                result.incomplete += 1
+                continue
+            result.questions += 1
+            result.right_every_time += all(r.get("correct") for r in group)
+            picks = {_original(_chosen(r), r["rotation"], n) for r in group}
+            result.changed += len(picks) > 1
+            for r in group:
+                result.replies += 1
+                result.chosen.update(_chosen(r) or "?")
+                result.gold.update(str(r.get("gold") or ""))
+        out.append(result)
+    return out
+
+
+def markdown(results: list[Circular]) -> str:
+    """The circular table and the position-bias histogram (chosen vs gold letter shares)."""
+    if not results:
+        return ""
+    letters = sorted({c for r in results for c in (*r.chosen, *r.gold)} - {"?"})
+    rows = []
+    for r in results:
+        gold = sum(r.gold.values())
+        cells = [
+            f"{100 * r.chosen[x] / r.replies:.0f} / {100 * r.gold[x] / gold:.0f}"
+            if r.replies and gold
+            else ""
+            for x in letters
+        ]
+        acc = f"{100 * r.right_every_time / r.questions:.2f}" if r.questions else "n/a"
+        changed = f"{100 * r.changed / r.questions:.2f}" if r.questions else "n/a"
+        rows.append([r.task, r.questions, r.incomplete, acc, changed, *cells])
+    lines = ["", "CircularEval (--circular): each question under every rotation of its options", ""]
+    lines += markdown_lines(
+        ["Task", "Questions", "Incomplete", ACC, CHANGED, *(f"{c} % chosen/gold" for c in letters)],
+        rows,
+        "lrrrr" + "r" * len(letters),
+    )
+    lines.append(
+        "circular_acc: right under every rotation; answer_changed_rate: the chosen option depends on the "
+        "order; X % chosen/gold: the share of replies naming letter X, beside the share of rotated items "
+        "whose answer is X. Incomplete: questions with a failed rotation (left out)."
+    )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,150 @@
+"""Issue 26: CircularEval (``--circular``). Rotations move each answer with its option; a scripted server
+that always answers "A" gets plain accuracy = the share of A-gold items, circular accuracy 0 and a
+histogram of 100% A; hf-fast gives hf's per-rotation log-likelihoods; --limit counts questions; the
+few-shot block is never rotated; a task or setting it cannot serve is one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from medbench import circular
+from medbench.cli import main
+from medbench.paths import SAMPLES_DIR
+from medbench.runner import RunConfig, run
+from tests.servers import ScriptedChat
+
+ITEM = {
+    "id": "q1",
+    "question": "?",
+    "options": [["A", "a"], ["B", "b"], ["C", "c"], ["D", "d"]],
+    "answer": "B",
+}
+
+
+def test_each_rotation_moves_the_answer_with_its_option():
+    rotated = circular.rotations(ITEM)
+    assert [r["answer"] for r in rotated] == ["B", "A", "D", "C"]
+    for r in rotated:  # the gold letter always names option text "b"
+        assert dict(map(tuple, r["options"]))[r["answer"]] == "b"
+    assert [r["id"] for r in rotated] == ["q1#r0", "q1#r1", "q1#r2", "q1#r3"]
+    assert {r["circular_of"] for r in rotated} == {"q1"} and {r["rotations"] for r in rotated} == {4}
+
+
+def test_a_multi_answer_item_rotates_its_answer_set():
+    item = {**ITEM, "options": [*ITEM["options"], ["E", "e"]], "answer": "AC"}
+    for r in circular.rotations(item):
+        options = dict(map(tuple, r["options"]))
+        assert sorted(options[x] for x in r["answer"]) == ["a", "c"]
+
+
+def _samples(folder, task):
+    lines = (folder.path / "samples" / f"{task}.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(x) for x in lines]
+
+
+def _scripted(url, output, **settings) -> RunConfig:
+    options = {"model_name": "scripted", "base_url": url, "max_retries": 0, "timeout": 5.0}
+    return RunConfig(
+        model="scripted",
+        tasks=["medqa_mcmle"],
+        backend="openai",
+        data_dir=str(SAMPLES_DIR),
+        output=str(output),
+        backend_options=options,
+        circular=True,
+        **settings,
+    )
+
+
+def test_a_server_that_always_answers_A_has_no_circular_accuracy(tmp_path):
+    with ScriptedChat([], reply="答案：A").serving() as url:
+        folder, scores = run(_scripted(url, tmp_path))
+    samples = _samples(folder, "medqa_mcmle_gen")
+    by = {(s.task, s.metric): s for s in scores}
+    a_gold = sum(r["gold"] == "A" for r in samples) / len(samples)
+    assert len(samples) == 5 * 4  # 5 questions x 4 rotations
+    assert by[("medqa_mcmle_gen", "acc")].value == pytest.approx(a_gold) == pytest.approx(0.25)
+    assert by[("medqa_mcmle_gen", "circular_acc")].value == 0.0
+    assert by[("medqa_mcmle_gen", "circular_acc")].n == 5
+    assert by[("medqa_mcmle_gen", "answer_changed_rate")].value == 1.0
+    (record,) = json.loads((folder.path / "circular.json").read_text(encoding="utf-8"))
+    assert record["chosen"] == {"A": 20} and record["gold"] == {"A": 5, "B": 5, "C": 5, "D": 5}
+    results = (folder.path / "results.md").read_text(encoding="utf-8")
+    assert "| medqa_mcmle_gen | 5 | 0 | 0.00 | 100.00 | 100 / 25 | 0 / 25 | 0 / 25 | 0 / 25 |" in results
+
+
+def test_a_failed_question_is_incomplete_and_left_out(tmp_path):
+    with ScriptedChat([("转移性右下腹痛", "500")], reply="答案：A").serving() as url:
+        folder, scores = run(_scripted(url, tmp_path))
+    by = {(s.task, s.metric): s for s in scores}
+    assert by[("medqa_mcmle_gen", "circular_acc")].n == 4
+    assert by[("medqa_mcmle_gen", "circular_acc")].n_failed == 1
+
+
+def test_limit_counts_questions_and_the_shots_stay_unrotated(tiny_model, tmp_path):
+    config = RunConfig(
+        model=tiny_model,
+        tasks=["medqa_mcmle"],
+        data_dir=str(SAMPLES_DIR),
+        output=str(tmp_path),
+        limit=2,
+        circular=True,
+        shots=2,
+    )
+    folder, _ = run(config)
+    samples = _samples(folder, "medqa_mcmle")
+    first, second = samples[0]["circular_of"], samples[4]["circular_of"]
+    assert [s["id"] for s in samples] == [f"{q}#r{k}" for q in (first, second) for k in range(4)]
+    assert first != second
+    dev = [json.loads(x) for x in (SAMPLES_DIR / "medqa_mcmle" / "dev.jsonl").read_text().splitlines()]
+    shots = "".join(f"{d['question']}\nA. {d['options']['A']}\nB. {d['options']['B']}" for d in dev[:1])
+    assert all(shots in s["prompt"] for s in samples)  # the first shot as the file has it, every time
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--tasks", "huatuo26m"], "huatuo26m is not multiple choice"),
+        (["--tasks", "medqa_mcmle", "--shard", "0/2"], "--circular with --shard"),
+    ],
+)
+def test_what_circular_cannot_serve_is_one_line(tiny_model, tmp_path, capsys, flags, message):
+    code = main(
+        [
+            "run",
+            "--model",
+            tiny_model,
+            "--circular",
+            "--data-dir",
+            str(SAMPLES_DIR),
+            "--output",
+            str(tmp_path),
+            *flags,
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err
+
+
+@pytest.mark.slow
+def test_hf_fast_gives_hf_per_rotation_loglikelihoods(tiny_model, tmp_path):
+    raw, acc = {}, {}
+    for backend in ("hf", "hf-fast"):
+        config = RunConfig(
+            model=tiny_model,
+            tasks=["ceval_med_physician"],
+            backend=backend,
+            circular=True,
+            data_dir=str(SAMPLES_DIR),
+            output=str(tmp_path / backend),
+            limit=3,
+        )
+        folder, scores = run(config)
+        raw[backend] = {s["id"]: s["raw"] for s in _samples(folder, "ceval_med_physician")}
+        acc[backend] = {s.metric: s.value for s in scores if s.convention == circular.CONVENTION}
+    assert raw["hf"].keys() == raw["hf-fast"].keys() and len(raw["hf"]) == 12
+    for key, logliks in raw["hf"].items():
+        assert logliks == pytest.approx(raw["hf-fast"][key], abs=1e-3), key
+    assert acc["hf"] == acc["hf-fast"]
