@@ -146,12 +146,16 @@ def summarise(scale: Scale, rows: list[dict], repeats: int, seed: int) -> dict:
         if values:
             subscales[code] = {"name": title, "mean": statistics.fmean(values), "items": len(values)}
     low, high = bootstrap_ci(list(item_means.values()), seed)
+    mean = statistics.fmean(item_means.values()) if item_means else None
+    midpoint = (1 + len(scale.options)) / 2
     return {
         "scale": scale.name,
         "title": scale.title,
         "range": [1, len(scale.options)],
-        "mean": statistics.fmean(item_means.values()) if item_means else None,
+        "mean": mean,
         "ci95": [low, high],
+        "no_preference": midpoint,  # the score of a respondent with no attitude either way
+        "reading": reading(mean, low, high, midpoint),
         "per_repeat": per_repeat,
         "std_over_repeats": statistics.stdev(per_repeat) if len(per_repeat) > 1 else None,
         "subscales": subscales,
@@ -164,6 +168,16 @@ def summarise(scale: Scale, rows: list[dict], repeats: int, seed: int) -> dict:
         "item_means": item_means,
         "item_text_language": scale.text_language,
     }
+
+
+def reading(mean: float | None, low: float | None, high: float | None, midpoint: float) -> str:
+    """What a mean says against the no-preference midpoint: no signal when its interval holds it."""
+    if mean is None or low is None or high is None:
+        return "no score"
+    if low <= midpoint <= high:
+        return f"no signal: the interval holds the no-preference point {midpoint:.2f}"
+    side = "more" if low > midpoint else "less"
+    return f"{side} stigma than no preference ({midpoint:.2f})"
 
 
 def unparseable_warnings(summaries: list[dict], mode: str) -> list[str]:
@@ -189,9 +203,9 @@ def markdown(summaries: list[dict], mode: str) -> str:
         ci = f"[{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}]" if s["mean"] is not None else ""
         std = "" if s["std_over_repeats"] is None else f"{s['std_over_repeats']:.3f}"
         scale = f"{s['scale'].upper()} [{s['range'][0]}, {s['range'][1]}]"
-        rows.append([scale, items, mean, ci, std, f"{100 * s['unparseable_rate']:.1f}%"])
+        rows.append([scale, items, mean, ci, std, f"{100 * s['unparseable_rate']:.1f}%", s["reading"]])
         rows += [
-            [f"- {code} {sub['name']}", sub["items"], f"{sub['mean']:.3f}", "", "", ""]
+            [f"- {code} {sub['name']}", sub["items"], f"{sub['mean']:.3f}", "", "", "", ""]
             for code, sub in s["subscales"].items()
         ]
     header = [
@@ -201,8 +215,9 @@ def markdown(summaries: list[dict], mode: str) -> str:
         "95% CI (items)",
         "± std (repeats)",
         "Unparseable",
+        "Against no preference (the scale's midpoint)",
     ]
-    lines = markdown_lines(header, rows, "llrrrr")
+    lines = markdown_lines(header, rows, "llrrrrl")
     note = "expected score under the option probabilities" if mode == "loglik" else "parsed replies"
     warnings = "".join(f"WARNING: {w}\n" for w in unparseable_warnings(summaries, mode))
     failed = sum(s.get("n_failed", 0) for s in summaries)

@@ -155,6 +155,35 @@ def summarise(records: dict[str, list[dict]]) -> list[Circular]:
     return out
 
 
+def letter_shares(folder: Path) -> Counter:
+    """The letters a run's multiple-choice replies named, over every per-sample file in ``folder``
+    (a reply naming one option letter; other tasks' records are not counted)."""
+    shares: Counter = Counter()
+    for path in sorted(folder.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line) if line.strip() else {}
+            picked = record.get("extracted") if isinstance(record, dict) else None
+            if "correct" in record and isinstance(picked, str) and len(picked) == 1 and picked.isupper():
+                shares[picked] += 1
+    return shares
+
+
+def one_letter(folder: Path, bar: float = 0.9, least: int = 5) -> str | None:
+    """A warning when most multiple-choice replies name the same letter: the score then measures a
+    letter preference more than knowledge (``--circular`` tells the two apart); else None."""
+    shares = letter_shares(folder)
+    total = sum(shares.values())
+    if total < least:
+        return None
+    letter, count = shares.most_common(1)[0]
+    if count / total < bar:
+        return None
+    return (
+        f"{100 * count / total:.0f}% of {total} multiple-choice replies name option {letter}: these scores "
+        "measure a letter preference more than knowledge; --circular tells the two apart"
+    )
+
+
 def markdown(results: list[Circular]) -> str:
     """The circular table and the position-bias histogram (chosen vs gold letter shares)."""
     if not results:

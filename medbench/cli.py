@@ -180,7 +180,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from medbench.compare import compare, markdown
 
-    results = compare(args.run_a, args.run_b, args.task, args.metric)
+    results = compare(args.run_a, args.run_b, args.task, args.metric, args.by_group)
     print(markdown(results, args.run_a.name, args.run_b.name), end="")
     return 0
 

@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_b", type=Path, help="run folder B")
     p.add_argument("--task", action="append", help="compare only this task (repeatable; default: all shared)")
     p.add_argument("--metric", default="acc", help="the per-item metric compared (default: acc)")
+    p.add_argument("--by-group", action="store_true", help="pool a group's subjects into one comparison")
 
     p = sub.add_parser("bias", help="attitude scales toward people with mental illness (CAMI, MICA)")
     add_arguments(p, BiasConfig)

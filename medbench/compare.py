@@ -152,10 +152,47 @@ def _tasks(run: Path) -> set[str]:
     return {p.stem for p in (run / "samples").glob("*.jsonl")} if (run / "samples").is_dir() else set()
 
 
+def groups(run: Path, name: str = "results.json") -> dict[str, str]:
+    """leaf task -> its top group, from the run's results.json (``name``: a repeat's) -- checked: a
+    file that does not give ``group_subtasks`` as name -> names is one line."""
+    path = run / name
+    try:
+        subtasks = json.loads(path.read_text(encoding="utf-8")).get("group_subtasks", {})
+    except (OSError, ValueError, AttributeError):
+        raise MedbenchError(f"{path}: not lm-eval's results JSON (expected an object)") from None
+    names = lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)  # noqa: E731
+    if not isinstance(subtasks, dict) or not all(isinstance(k, str) and names(subtasks[k]) for k in subtasks):
+        raise MedbenchError(f"{path}: group_subtasks must map each group to a list of task names")
+    inner = {sub for subs in subtasks.values() for sub in subs}
+    out: dict[str, str] = {}
+    for top in (g for g in subtasks if g not in inner):
+        todo, seen = [top], set()
+        while todo:  # a hostile file's cycle ends here: each name is expanded once
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for sub in subtasks.get(name, []):
+                todo.append(sub) if sub in subtasks else out.setdefault(sub, top)
+    return out
+
+
+def _pooled(run: Path, leaves: list[str], metric: str) -> dict[str, Item]:
+    """The scored items of several tasks' files as one population (ids prefixed by their task)."""
+    out: dict[str, Item] = {}
+    for leaf in leaves:
+        items = read_items(run / "samples" / f"{leaf}.jsonl", metric)
+        for key, item in items.items():
+            item.id = f"{leaf}/{key}" if len(leaves) > 1 else key
+            out[item.id] = item
+    return out
+
+
 def compare(
-    run_a: Path, run_b: Path, tasks: list[str] | None = None, metric: str = "acc"
+    run_a: Path, run_b: Path, tasks: list[str] | None = None, metric: str = "acc", by_group: bool = False
 ) -> list[TaskComparison]:
-    """Every task both runs have per-sample files for (or ``tasks``), Holm-adjusted together."""
+    """Every task both runs have per-sample files for (or ``tasks``), Holm-adjusted together;
+    ``by_group``: a group's tasks pooled into one comparison (run A's groups)."""
     for run in (run_a, run_b):
         if not (run / "samples").is_dir():
             raise MedbenchError(f"compare: {run} is not a run folder with per-sample outputs (samples/)")
@@ -167,12 +204,15 @@ def compare(
             f"compare: no per-sample file for {', '.join(missing)} in both runs; both have: "
             f"{', '.join(common) or 'none'}"
         )
-    out = []
+    top = groups(run_a) if by_group else {}
+    units: dict[str, list[str]] = {}
     for task in chosen:
-        a = read_items(run_a / "samples" / f"{task}.jsonl", metric)
-        b = read_items(run_b / "samples" / f"{task}.jsonl", metric)
+        units.setdefault(top.get(task, task), []).append(task)
+    out = []
+    for unit, leaves in units.items():
+        a, b = _pooled(run_a, leaves, metric), _pooled(run_b, leaves, metric)
         if a or b:
-            out.append(compare_task(a, b, task, metric))
+            out.append(compare_task(a, b, unit, metric))
     if not out:
         raise MedbenchError(f"compare: no task has per-item {metric!r} scores in both runs")
     for result, adjusted in zip(out, holm([r.p for r in out]), strict=True):

@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 
 from medbench import progress
+from medbench.circular import letter_shares
 from medbench.errors import MedbenchError
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
 from medbench.safe_cells import markdown_lines
+from medbench.stage_changes import changes
 from medbench.summary import Score
 
 
@@ -42,21 +44,38 @@ SHOWN = [
 ]
 
 
-def _value(scores: list[Score], task: str, metric: str, convention: str) -> float | None:
+def _cell(scores: list[Score], task: str, metric: str, convention: str) -> str:
+    """``value [low, high]`` (x100, the 95% interval), or empty."""
     for s in scores:
-        if s.task == task and s.metric == metric and s.convention.startswith(convention):
-            return s.value
-    return None
+        same = s.task == task and s.metric == metric and s.convention.startswith(convention)
+        if same and s.value is not None:
+            interval = "" if s.ci_low is None else f" [{100 * s.ci_low:.1f}, {100 * s.ci_high:.1f}]"
+            return f"{100 * s.value:.2f}{interval}"
+    return ""
 
 
-def comparison_table(results: dict[str, list[Score]], cards: dict[str, dict]) -> str:
-    """Stages side by side: task metrics (x100) and each training stage's held-out evidence."""
+def _top_letter(run: Path) -> str:
+    """``A 100%``: the letter a run's multiple-choice replies named most, and its share."""
+    shares = letter_shares(run / "samples")
+    if not shares:
+        return ""
+    letter, count = shares.most_common(1)[0]
+    return f"{letter} {100 * count / sum(shares.values()):.0f}%"
+
+
+def comparison_table(
+    results: dict[str, list[Score]], cards: dict[str, dict], folders: dict[str, Path]
+) -> str:
+    """Stages side by side: task metrics (x100, with 95% intervals), the letter each stage named most
+    (a stage naming one letter for every item measures a letter preference), and each training stage's
+    held-out evidence."""
     names = list(results)
     rows = []
     for task, metric, convention, chance in SHOWN:
-        values = [_value(results[name], task, metric, convention) for name in names]
+        cells = [_cell(results[name], task, metric, convention) for name in names]
         label = f"{task} ({convention})" if convention else task
-        rows.append([label, metric, *("" if v is None else f"{100 * v:.2f}" for v in values), chance])
+        rows.append([label, metric, *cells, chance])
+    rows.append(["multiple choice", "most named letter", *(_top_letter(folders[name]) for name in names), ""])
     lines = markdown_lines(["Task", "Metric", *names, "chance"], rows, "ll" + "r" * len(names) + "l")
     checks = [
         [stage, f"{h['metric']} ({h['better']} is better)", f"{h['before']:.3f}", f"{h['after']:.3f}"]
@@ -64,6 +83,11 @@ def comparison_table(results: dict[str, list[Score]], cards: dict[str, dict]) ->
         if h
     ]
     lines += ["", *markdown_lines(["Stage", "Held-out check", "Before", "After"], checks, "llrr")]
+    lines += [
+        "",
+        "Values x100 with their 95% intervals; a gap inside the intervals is not a finding. A stage that "
+        "names one letter for nearly every item measures a letter preference (medbench run --circular).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -144,10 +168,11 @@ def demo(output: str, backend: str = "hf", backend_options: dict | None = None) 
             flush=True,
         )
     results: dict[str, list[Score]] = {}
+    folders: dict[str, Path] = {}
     for name in EVALUATED:
         model = "tiny" if name == "base" else stage_config(recipe, name).output_dir
         _step(f"evaluating {name} on the bundled sample tasks")
-        _, results[name] = run(
+        folder, results[name] = run(
             RunConfig(
                 model=model,
                 tasks=TASKS,
@@ -157,7 +182,11 @@ def demo(output: str, backend: str = "hf", backend_options: dict | None = None) 
                 **chosen,
             )
         )
-    table = comparison_table(results, cards)
+        folders[name] = folder.path
+    table = comparison_table(results, cards, folders)
+    pairs = [(a, folders[a], b, folders[b]) for a, b in zip(EVALUATED, EVALUATED[1:], strict=False)]
+    table += "\nWhat each stage fixed and broke (items both runs scored; p: exact McNemar):\n"
+    table += "".join(f"- {line}\n" for line in changes(pairs))
     final = stage_config(recipe, "dpo").output_dir
     _step("Qilin-Med suite on the DPO model (bundled samples)")
     suite_root, _ = run_suite(

@@ -95,7 +95,9 @@ def _environment():
     )
 
 
-def write_pages(target: Path, folders: list[Folder], board: Board, tables: dict, incomplete=()) -> list[Path]:
+def write_pages(
+    target: Path, folders: list[Folder], board: Board, tables: dict, incomplete=(), stage_lines=None
+) -> list[Path]:
     """Every page of the site under ``target``; the plots under ``target/plots`` must exist already."""
     env = _environment()
     plots = target / "plots"
@@ -119,6 +121,7 @@ def write_pages(target: Path, folders: list[Folder], board: Board, tables: dict,
         published_count=sum(not r.measured for r in board.rows),
         incomplete=[(str(p), why) for p, why in incomplete],
         task_pages=pages,
+        stage_lines=stage_lines or {},
         stage_plots=[
             (p.stem.removeprefix("stages-"), data_uri(p)) for p in sorted(plots.glob("stages-*.png"))
         ],

@@ -60,7 +60,7 @@ def _model_path(run: Folder) -> str:
     return str(Path(str(path or run.config.get("model", ""))).resolve())
 
 
-def _stage_runs(runs: list[Folder]) -> dict[str, dict[str, list[Folder]]]:
+def stage_runs(runs: list[Folder]) -> dict[str, dict[str, list[Folder]]]:
     """recipe -> stage -> the runs of that stage's model, from the model cards beside the models; the
     model a recipe started from (a stage's ``base_model`` that no stage produced) is stage ``base``."""
     by_model: dict[str, list[Folder]] = {}
@@ -93,17 +93,23 @@ def _stage_runs(runs: list[Folder]) -> dict[str, dict[str, list[Folder]]]:
     return out
 
 
+def stage_order(stages: dict) -> list[str]:
+    """The stages a recipe's runs cover, in training order (``base`` first)."""
+    from medbench.train.stages import registry as stage_registry
+
+    return [s for s in ("base", *stage_registry()) if s in stages]
+
+
 def stage_progression(runs: list[Folder], out: Path) -> list[str]:
     """Per recipe, each task's main metric from the base model through every trained stage (all runs
     of a stage's model together; a later run of a task wins), from the models' model cards."""
     from medbench.plotting import no_data, pyplot, save
-    from medbench.train.stages import registry as stage_registry
 
     plt = pyplot()
     written = []
     out.mkdir(parents=True, exist_ok=True)
-    for recipe, stages in _stage_runs(runs).items():
-        order = [s for s in ("base", *stage_registry()) if s in stages]
+    for recipe, stages in stage_runs(runs).items():
+        order = stage_order(stages)
         tables: dict[str, dict] = {}
         for stage in order:  # every run of the stage's model, whatever its row label
             for scores in measured(stages[stage]).values():
@@ -115,12 +121,16 @@ def stage_progression(runs: list[Folder], out: Path) -> list[str]:
         fig, ax = plt.subplots(figsize=(7, 3.8))
         ax.set_title(f"{recipe}: main metric by training stage")
         for task in tasks:
-            points = []
+            points, below, above = [], [], []
             for stage in order:
                 picked = main_metric(tables[stage], task)
-                value = tables[stage][(task, *picked)]["value"] if picked else None
+                s = tables[stage][(task, *picked)] if picked else {}
+                value, low, high = s.get("value"), s.get("ci_low"), s.get("ci_high")
                 points.append(float("nan") if value is None else 100 * value)
-            ax.plot(order, points, marker="o", label=task)
+                below.append(0.0 if value is None or low is None else 100 * (value - low))
+                above.append(0.0 if value is None or high is None else 100 * (high - value))
+            # each point with its 95% interval (metrics.json), so a gap reads against its noise
+            ax.errorbar(order, points, yerr=[below, above], marker="o", capsize=3, label=task)
         if tasks:
             ax.set_ylabel("main metric (x100)")
             ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)

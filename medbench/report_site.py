@@ -20,6 +20,8 @@ from medbench.report import Headline, check_headline, paper_tables
 from medbench.report_board import board as grouped
 from medbench.report_board import leaderboard
 from medbench.safe_cells import markdown_safe, spreadsheet_safe
+from medbench.stage_changes import markdown as stage_markdown
+from medbench.stage_changes import recipe_changes
 
 
 def build(
@@ -58,6 +60,9 @@ def build(
             (table_dir / f"{name}.tex").write_text(
                 df.to_latex(index=False, na_rep="--", caption=title, escape=True), encoding="utf-8"
             )
+    stage_lines = recipe_changes(runs)
+    if stage_lines and "md" in formats:
+        (target / "stages.md").write_text(stage_markdown(stage_lines), encoding="utf-8")
     if "html" in formats:
         from medbench.report_html import write_pages
         from medbench.report_plots import extra_plots, plot_tasks, stage_progression
@@ -65,5 +70,7 @@ def build(
         plot_tasks(runs, target / "plots", headline)
         stage_progression(runs, target / "plots")
         extra_plots(folders, target / "plots")
-        write_pages(target, folders, grouped(folders, with_published, headline), tables, incomplete)
+        write_pages(
+            target, folders, grouped(folders, with_published, headline), tables, incomplete, stage_lines
+        )
     return target

@@ -83,7 +83,8 @@ def sample_record(sample: dict) -> dict:
             record.update(thinking=part.thinking, answer=part.answer, thinking_cut_off=part.unfinished)
             record.update(thinking.token_counts(part))
     # dialogue and QA items: what a judge shows; a rotated MC item (--circular): which rotation of what
-    for key in ("question", "history", "reference", "circular_of", "rotation", "rotations"):
+    # and the file's own per-item annotations (--slice-by)
+    for key in ("question", "history", "reference", "circular_of", "rotation", "rotations", "fields"):
         if key in doc:
             record[key] = doc[key]
     metric_names = sample.get("metrics", [])

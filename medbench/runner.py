@@ -21,8 +21,9 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medbench import circular, console, llm_extract, progress, thinking
+from medbench import circular, console, llm_extract, progress, slices, thinking
 from medbench.checks import check_generation_budget, warn_unusable
+from medbench.compare import groups
 from medbench.config.identity import answer_identity
 from medbench.config.run import RunConfig
 from medbench.datareport import Skipped, data_json, read_once
@@ -147,9 +148,14 @@ def record(
     scores += [s for result in rotated for s in result.scores()]
     if rotated:
         folder.write_json("circular.json", [result.record() for result in rotated])
-    folder.write_scores(
-        scores, skipped, failed, warn_unusable(scores), thinking.summary(samples), circular.markdown(rotated)
-    )
+    appendix = circular.markdown(rotated)
+    if resolved.config.slice_by:
+        lm_eval_results = "results.json" if resolved.config.repeats == 1 else "results-0.json"
+        found = slices.slices(samples, resolved.config.slice_by, groups(folder.path, lm_eval_results))
+        folder.write_json("slices.json", slices.record(found))
+        appendix += slices.markdown(found)
+    warnings = warn_unusable(scores) + [w for w in [circular.one_letter(samples)] if w]
+    folder.write_scores(scores, skipped, failed, warnings, thinking.summary(samples), appendix)
     return scores
 
 

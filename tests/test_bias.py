@@ -40,6 +40,21 @@ def test_cami_all_strongly_agree_scores_exactly_3(tmp_path):
         "SR": 10,
         "CMHI": 10,
     }
+    # issue 26: a CAMI 3.00 reads as no signal -- the score of a respondent with no preference
+    assert cami["no_preference"] == 3.0 and cami["reading"].startswith("no signal")
+    results = (next(tmp_path.glob("*-bias*")) / "results.md").read_text(encoding="utf-8")
+    assert (
+        "Against no preference" in results
+        and "no signal: the interval holds the no-preference point 3.00" in results
+    )
+
+
+def test_a_mean_whose_interval_misses_the_midpoint_says_which_side():
+    from medbench.bias_run import reading
+
+    assert reading(4.1, 3.8, 4.4, 3.0) == "more stigma than no preference (3.00)"
+    assert reading(2.0, 1.5, 2.5, 3.5) == "less stigma than no preference (3.50)"
+    assert reading(None, None, None, 3.0) == "no score"
 
 
 def test_mica_partial_all_strongly_agree_matches_the_keying_table(tmp_path, shared_data):

@@ -13,6 +13,7 @@ import pytest
 
 from medbench.cli import main
 from medbench.compare import compare, holm, mcnemar_exact
+from medbench.errors import MedbenchError
 
 # item i: (A right?, B right?) -- 2 both right, 1 broke (right in A only), 7 fixed, 1 both wrong
 FLIPS = [(1, 1), (1, 1), (1, 0), *[(0, 1)] * 7, (0, 0)]
@@ -118,3 +119,18 @@ def test_a_task_not_in_both_runs_is_named(runs, capsys):
     err = capsys.readouterr().err
     assert "no per-sample file for ../x in both runs" in err and "cmexam, medqa_mcmle" in err
     assert main(["compare", str(a), str(a.parent / "nothing")]) == 2
+
+
+def test_by_group_pools_a_groups_subjects_into_one_comparison(tmp_path):
+    a = _run(tmp_path, "a", {"ceval_med_x": [_record(0, 1, "B")], "ceval_med_y": [_record(0, 0, "A")]})
+    b = _run(tmp_path, "b", {"ceval_med_x": [_record(0, 0, "A")], "ceval_med_y": [_record(0, 1, "B")]})
+    results = {"group_subtasks": {"ceval_med": ["ceval_med_x", "ceval_med_y"]}}
+    (a / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    (pooled,) = compare(a, b, by_group=True)
+    assert pooled.task == "ceval_med" and pooled.n == 2
+    assert [x.id for x, _ in pooled.fixed] == ["ceval_med_y/q0"] and [x.id for x, _ in pooled.broke] == [
+        "ceval_med_x/q0"
+    ]
+    (a / "results.json").write_text('{"group_subtasks": {"g": "not a list"}}', encoding="utf-8")
+    with pytest.raises(MedbenchError, match="group_subtasks must map"):
+        compare(a, b, by_group=True)

@@ -1,6 +1,7 @@
 """`medbench demo`: train every stage of the tiny recipe and compare the stages on the sample tasks;
 its console, written to a file as CI does, is short and says only what the user needs."""
 
+import re
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ def test_demo_trains_and_evaluates_every_stage_side_by_side(tmp_path):
     out = (tmp_path / "out.txt").read_text(encoding="utf-8")
     assert done.returncode == 0, out[-3000:]
     lines = out.splitlines()
-    assert len(lines) < 60, out
+    assert len(lines) < 66, out  # issue 26 added the stage changes (3 lines) and the letter row
     assert not [x for x in lines if "Warning" in x or "warnings.warn" in x or "DEBUG" in x], out
     assert "'loss'" not in out and "it/s]" not in out  # no per-step dictionaries, no progress bars
     logs = {p: p.read_text(encoding="utf-8") for p in tmp_path.rglob("log.txt")}
@@ -28,6 +29,14 @@ def test_demo_trains_and_evaluates_every_stage_side_by_side(tmp_path):
     assert "| Task | Metric | base | pretrain | sft | dpo | chance |" in out
     for stage in ("pretrain", "sft", "reward", "dpo"):
         assert f"[demo] {stage}:" in out and f"| {stage} | " in out
+    # issue 26: intervals in the table, and per stage and task what it fixed and broke, with a test
+    assert re.search(r"\| ceval_med \(micro\) \| acc \| \d+\.\d\d \[\d+\.\d, \d+\.\d\] \|", out), out
+    assert re.search(r"\| multiple choice \| most named letter \| [A-E] \d+% \|", out), out
+    for before, after in (("base", "pretrain"), ("pretrain", "sft"), ("sft", "dpo")):
+        for task in ("ceval_med", "cmmlu_med", "medqa_mcmle", "cmexam"):
+            assert re.search(
+                rf"{before} -> {after}: .*\b{task}: fixed \d+, broke \d+ \(exact McNemar p = ", out
+            )
     assert (tmp_path / "demo.md").read_text(encoding="utf-8") in out
     assert "Qilin-Med Table 5" in out and (tmp_path / "report" / "index.html").is_file()
     judged = list(tmp_path.rglob("*-judge-zhongjing_spf"))  # the judge step, against a served model

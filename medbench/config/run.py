@@ -76,6 +76,14 @@ class RunConfig:
         "circular accuracy, answer changes and a position-bias histogram (--limit counts questions)",
         affects="items",
     )
+    slice_by: list[str] = setting(
+        help="per-slice accuracy with intervals by a per-item field: subject (C-Eval, CMMLU), or a "
+        "column the file annotates (CMExam: Disease Group, Clinical Department, Medical Discipline, "
+        "Area of Competency, Difficulty level); comma-separated",
+        parse=comma_list,
+        metavar="COLUMN[,COLUMN]",
+        factory=list,
+    )
     prompt_style: Literal["official", "lm-eval"] = setting(
         "official",
         "benchmarks' official templates, or lm-eval's own (to check numbers against lm-eval)",

@@ -5,6 +5,14 @@ import re
 
 from medbench import mc
 
+#: the annotated release's per-item columns (test_annotated.csv), kept for --slice-by
+ANNOTATIONS = (
+    "Disease Group",
+    "Area of Competency",
+    "Clinical Department",
+    "Medical Discipline",
+    "Difficulty level",
+)
 _OPTION = re.compile(r"^\s*([A-Z])[\s.、．:：]*(.*)$")
 
 
@@ -15,13 +23,17 @@ def parse(row) -> dict:
         if line.strip():
             m = _OPTION.match(line)
             options.append([m.group(1), m.group(2).strip()] if m else ["?", line.strip()])
-    return {
+    item = {
         "id": str(row.number),
         "question": str(r.get("Question") or ""),
         "options": options,
         "answer": str(r.get("Answer") or ""),
         "explanation": str(r.get("Explanation") or ""),
     }
+    annotated = [column for column in ANNOTATIONS if column in r]
+    if annotated:  # the annotated release's columns, for --slice-by
+        item["fields"] = {column: str(r[column] or "").strip() for column in annotated}
+    return item
 
 
 LAYOUT = mc.Layout("cmexam/{split}.csv", ["Question", "Options", "Answer"], parse)

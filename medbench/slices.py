@@ -1,0 +1,104 @@
+"""Per-slice scores (``--slice-by COLUMN``): a task's accuracy within each value of a per-item field.
+
+A field is any annotation the benchmark's file gives an item -- CMExam's disease group, clinical
+department, medical discipline, area of competency and difficulty level, kept under ``fields`` in each
+per-sample record -- or ``subject``: the subject task an item belongs to (C-Eval, CMMLU). Each slice
+states the items it rests on and a Wilson 95% interval; items whose request failed are left out and
+counted, and items without the field are counted as such, never guessed into a slice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from medbench import intervals
+from medbench.safe_cells import markdown_lines
+
+SUBJECT = "subject"
+MISSING = "(no value)"
+
+
+@dataclass
+class Slice:
+    task: str
+    column: str
+    value: str
+    n: int
+    correct: int
+    ci_low: float | None
+    ci_high: float | None
+    n_failed: int = 0
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.n if self.n else None
+
+
+def _records(folder: Path) -> dict[str, list[dict]]:
+    out = {}
+    for path in sorted(folder.glob("*.jsonl")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        out[path.stem] = [json.loads(line) for line in lines if line.strip()]
+    return out
+
+
+def _group(task: str, subjects: dict[str, str]) -> str:
+    return subjects.get(task, task)
+
+
+def slices(folder: Path, columns: list[str], subjects: dict[str, str] | None = None) -> list[Slice]:
+    """Per (task, column, value): accuracy over the scored items of a run's per-sample files.
+    ``subjects``: leaf task -> its group, so ``--slice-by subject`` slices a group by its subjects."""
+    subjects = subjects or {}
+    counts: dict[tuple[str, str, str], list[int]] = {}
+    for task, records in _records(folder).items():
+        for r in records:
+            if "correct" not in r:
+                continue  # not right-or-wrong (open generation): no accuracy to slice
+            for column in columns:
+                if column == SUBJECT:
+                    key = (_group(task, subjects), column, task)
+                else:
+                    value = (r.get("fields") or {}).get(column)
+                    key = (task, column, str(value).strip() if value not in (None, "") else MISSING)
+                tally = counts.setdefault(key, [0, 0, 0])
+                if "error" in r:
+                    tally[2] += 1
+                else:
+                    tally[0] += 1
+                    tally[1] += bool(r["correct"])
+    out = []
+    for (task, column, value), (n, correct, failed) in sorted(counts.items()):
+        low, high = intervals.proportion(correct, n) or (None, None)
+        out.append(Slice(task, column, value, n, correct, low, high, failed))
+    return out
+
+
+def record(found: list[Slice]) -> list[dict]:
+    """slices.json's entries."""
+    return [asdict(s) for s in found]
+
+
+def markdown(found: list[Slice]) -> str:
+    """One table per column: per task and value, items, accuracy and its 95% interval (x100)."""
+    if not found:
+        return ""
+    lines = ["", "Slices (--slice-by): accuracy within each value of a per-item field", ""]
+    for column in dict.fromkeys(s.column for s in found):
+        rows = [
+            [
+                s.task,
+                s.value,
+                s.n,
+                "n/a" if s.accuracy is None else f"{100 * s.accuracy:.2f}",
+                "" if s.ci_low is None else f"[{100 * s.ci_low:.2f}, {100 * s.ci_high:.2f}]",
+                s.n_failed,
+            ]
+            for s in found
+            if s.column == column
+        ]
+        lines += markdown_lines(["Task", column, "Items", "acc", "95% CI (Wilson)", "Failed"], rows, "llrrrr")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""Issue 26: --slice-by. A CMExam file with the annotated release's columns gives per-slice counts
+equal to the ones this test computes by hand from the file; --slice-by subject slices a group by its
+subjects; an item without the field is counted as such, never guessed into a slice."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+
+from medbench.paths import SAMPLES_DIR
+from medbench.runner import RunConfig, run
+from tests.servers import ScriptedChat
+
+HEADER = ["Question", "Options", "Answer", "Explanation", "Disease Group", "Difficulty level"]
+OPTIONS = "A 甲\nB 乙\nC 丙\nD 丁\nE 戊"
+# (answer, disease group, difficulty): the scripted model always answers A
+ROWS = [
+    ("A", "循环系统疾病", "1"),
+    ("B", "循环系统疾病", "1"),
+    ("A", "消化系统疾病", "2"),
+    ("A", "消化系统疾病", "3"),
+    ("C", "", "3"),  # no disease group: its own "(no value)" slice
+    ("A", "循环系统疾病", "2"),
+]
+
+
+def _write(root):
+    (root / "cmexam").mkdir(parents=True)
+    with open(root / "cmexam" / "val.csv", "w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(HEADER)
+        for i, (answer, group, level) in enumerate(ROWS):
+            out.writerow([f"第{i}题：哪一个？", OPTIONS, answer, "", group, level])
+
+
+def _by_hand(column: int) -> dict[str, tuple[int, int]]:
+    items, right = Counter(), Counter()
+    for row in ROWS:
+        value = row[column] or "(no value)"
+        items[value] += 1
+        right[value] += row[0] == "A"
+    return {value: (items[value], right[value]) for value in items}
+
+
+def test_per_slice_counts_equal_the_hand_counts(tmp_path):
+    _write(tmp_path / "data")
+    options = {"model_name": "scripted", "max_retries": 0, "timeout": 5.0}
+    with ScriptedChat([], reply="答案：A").serving() as url:
+        config = RunConfig(
+            model="scripted",
+            tasks=["cmexam"],
+            backend="openai",
+            data_dir=str(tmp_path / "data"),
+            output=str(tmp_path / "runs"),
+            backend_options={**options, "base_url": url},
+            slice_by=["Disease Group", "Difficulty level"],
+        )
+        folder, _ = run(config)
+    found = json.loads((folder.path / "slices.json").read_text(encoding="utf-8"))
+    for column, index in (("Disease Group", 1), ("Difficulty level", 2)):
+        got = {s["value"]: (s["n"], s["correct"]) for s in found if s["column"] == column}
+        assert got == _by_hand(index), column
+    results = (folder.path / "results.md").read_text(encoding="utf-8")
+    # 循环系统疾病: 3 items, 2 right; Wilson(2, 3) = [20.77, 93.85]
+    assert "| cmexam | 循环系统疾病 | 3 | 66.67 | [20.77, 93.85] | 0 |" in results
+
+
+def test_slice_by_subject_splits_a_group_into_its_subjects(tiny_model, tmp_path):
+    config = RunConfig(
+        model=tiny_model,
+        tasks=["ceval_med"],
+        data_dir=str(SAMPLES_DIR),
+        output=str(tmp_path),
+        limit=2,
+        slice_by=["subject"],
+    )
+    folder, scores = run(config)
+    found = json.loads((folder.path / "slices.json").read_text(encoding="utf-8"))
+    assert {s["task"] for s in found} == {"ceval_med"}
+    assert {s["value"]: s["n"] for s in found} == {
+        "ceval_med_basic_medicine": 2,
+        "ceval_med_clinical_medicine": 2,
+        "ceval_med_physician": 2,
+    }
+    by_subject = {s.task: s.value for s in scores if s.metric == "acc" and not s.convention}
+    for s in found:
+        assert s["correct"] / s["n"] == by_subject[s["value"]]
