@@ -83,6 +83,8 @@ def read_items(path: Path, metric: str) -> dict[str, Item]:
     """A per-sample file's scored items by id; a line that is not a sample record is one line naming
     the file and line. Items whose request failed (an ``error``) or that lack the metric are left out."""
     out: dict[str, Item] = {}
+    if not path.is_file():
+        raise MedbenchError(f"{path}: no such per-sample file")
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         try:
             record = json.loads(line)
@@ -188,6 +190,15 @@ def _pooled(run: Path, leaves: list[str], metric: str) -> dict[str, Item]:
     return out
 
 
+def pooled(
+    run_a: Path, run_b: Path, leaves: list[str], unit: str, metric: str = "acc"
+) -> TaskComparison | None:
+    """One comparison over several tasks' items pooled (``unit`` names it); None when neither run
+    has a scored item."""
+    a, b = _pooled(run_a, leaves, metric), _pooled(run_b, leaves, metric)
+    return compare_task(a, b, unit, metric) if a or b else None
+
+
 def compare(
     run_a: Path, run_b: Path, tasks: list[str] | None = None, metric: str = "acc", by_group: bool = False
 ) -> list[TaskComparison]:
@@ -208,11 +219,7 @@ def compare(
     units: dict[str, list[str]] = {}
     for task in chosen:
         units.setdefault(top.get(task, task), []).append(task)
-    out = []
-    for unit, leaves in units.items():
-        a, b = _pooled(run_a, leaves, metric), _pooled(run_b, leaves, metric)
-        if a or b:
-            out.append(compare_task(a, b, unit, metric))
+    out = [result for unit, leaves in units.items() if (result := pooled(run_a, run_b, leaves, unit, metric))]
     if not out:
         raise MedbenchError(f"compare: no task has per-item {metric!r} scores in both runs")
     for result, adjusted in zip(out, holm([r.p for r in out]), strict=True):

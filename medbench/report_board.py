@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from medbench.compare import ALPHA, pooled
 from medbench.config.plugin_files import BenchmarkGroup, checked
+from medbench.errors import MedbenchError
 from medbench.folders import Folder
 from medbench.paths import plugin_dir
 from medbench.report import (
@@ -51,6 +53,7 @@ class Cell:
     markers: str = ""  # footnote letters of published values
     link: str | None = None
     note: str = ""  # hover text
+    tied: str = ""  # not significantly different from the next higher measured value: why (hover)
 
 
 @dataclass
@@ -156,7 +159,28 @@ def _measured(runs: list[Folder], rows: Rows, headline: Headline, every_task: bo
                 link=f"tasks/{task}.html",
             )
         rows.cells(folder[model], list(cells)).update(cells)
+    for column in columns.values():
+        if column.metric == "acc":
+            _mark_ties(column, [(folder[m], rows.cells(folder[m], [])) for m in table])
     return columns
+
+
+def _mark_ties(column: Column, measured_cells: list[tuple[Folder, dict[str, Cell]]]) -> None:
+    """In value order, mark each cell whose difference from the next higher one is not significant
+    (exact McNemar on the items both runs scored, a group's subjects pooled); a pair that cannot be
+    compared (no shared items, other gold answers) gets no mark."""
+    ranked = sorted(
+        ((run, cells[column.key]) for run, cells in measured_cells if column.key in cells),
+        key=lambda pair: -(pair[1].value if pair[1].value is not None else float("-inf")),
+    )
+    ranked = [(run, cell) for run, cell in ranked if cell.value is not None]
+    for (upper, _), (lower, cell) in zip(ranked, ranked[1:], strict=False):
+        try:
+            result = pooled(lower.path, upper.path, members(column.task), column.task)
+        except MedbenchError:
+            continue
+        if result is not None and result.p >= ALPHA:
+            cell.tied = f"not significantly different from {upper.model} ({result.test} p = {result.p:.3g})"
 
 
 def _published(columns: dict[str, Column]) -> tuple[list[Row], dict[str, str]]:

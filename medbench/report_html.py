@@ -12,12 +12,17 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from itertools import combinations
 from pathlib import Path
 
+from medbench import schemas
+from medbench.compare import pooled
+from medbench.errors import MedbenchError
 from medbench.folders import Folder
 from medbench.paths import plugin_dir
 from medbench.report import members
 from medbench.report_board import Board, benchmarks, group_of
+from medbench.slices import Slice
 
 log = logging.getLogger("medbench")
 
@@ -68,6 +73,40 @@ def _samples(runs: list[Folder], tasks: tuple[str, ...]) -> list[dict]:
                         "gold": record.get("gold"),
                     }
                 )
+    return out
+
+
+def _pair_tests(runs: list[Folder], tasks: tuple[str, ...]) -> list[dict]:
+    """Each pair of runs on this page: B - A and the exact McNemar test over the items both scored
+    (a group's tasks pooled) -- the test behind the sample browser's "flipped against" view. A pair
+    that cannot be compared (no shared items, other gold answers) is left out."""
+    out = []
+    for a, b in combinations(runs, 2):
+        leaves = [t for t in tasks if all((r.path / "samples" / f"{t}.jsonl").is_file() for r in (a, b))]
+        try:
+            result = pooled(a.path, b.path, leaves, tasks[0]) if leaves else None
+        except MedbenchError:
+            continue
+        if result is not None and result.test == "exact McNemar":
+            out.append({"a": a.model, "b": b.model, "result": result})
+    return out
+
+
+def _slices(runs: list[Folder], tasks: tuple[str, ...]) -> list[dict]:
+    """Each run's per-slice accuracy (``--slice-by``) for this page's tasks, from its slices.json
+    (checked like any received file: a bad entry is one logged line, the file not shown)."""
+    out = []
+    for run in runs:
+        path = run.path / "slices.json"
+        if not path.is_file():
+            continue
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+            found = [schemas.build(Slice, e, path) for e in entries] if isinstance(entries, list) else None
+        except (ValueError, MedbenchError) as exc:
+            found = None
+            log.warning("report: %s not shown: %s", path, exc)
+        out += [{"model": run.model, "slice": s} for s in found or [] if s.task in tasks]
     return out
 
 
@@ -160,6 +199,8 @@ def write_pages(
             counts=counts,
             plot=data_uri(plots / f"{task}.png"),
             samples=samples,
+            pair_tests=_pair_tests([r for r in runs if any(s["task"] in tasks for s in r.data)], tasks),
+            slices=_slices(runs, tasks),
             models=sorted({s["model"] for s in samples}),
             shown=SAMPLES_SHOWN,
         )

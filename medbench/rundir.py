@@ -32,6 +32,7 @@ from pathlib import Path
 from medbench import chat, thinking
 from medbench._compat import jsonable
 from medbench.datareport import Skipped
+from medbench.margins import margin
 from medbench.paths import PACKAGE_DIR
 from medbench.schemas import SCHEMA_VERSION
 from medbench.summary import Score, markdown_table
@@ -74,6 +75,7 @@ def sample_record(sample: dict) -> dict:
         letters = [letter for letter, _ in doc["options"]]
         record["raw"] = dict(zip(letters, logliks, strict=True))
         record["extracted"] = letters[max(range(len(logliks)), key=logliks.__getitem__)]
+        record["margin"] = margin(logliks)  # how close the answer was to another option
     else:
         record["raw"] = resps[0][0] if resps and resps[0] else None
         filtered = sample.get("filtered_resps")

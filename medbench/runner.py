@@ -21,7 +21,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medbench import circular, console, llm_extract, progress, slices, thinking
+from medbench import circular, console, llm_extract, margins, progress, slices, thinking
 from medbench.checks import check_generation_budget, warn_unusable
 from medbench.compare import groups
 from medbench.config.identity import answer_identity
@@ -154,6 +154,12 @@ def record(
         found = slices.slices(samples, resolved.config.slice_by, groups(folder.path, lm_eval_results))
         folder.write_json("slices.json", slices.record(found))
         appendix += slices.markdown(found)
+    threshold = resolved.config.fragile_margin or resolved.backend.margin_noise
+    fragility = margins.summarise(samples, threshold)
+    scores += [f.score() for f in fragility]
+    if fragility:
+        folder.write_json("margins.json", margins.record(fragility))
+    appendix += margins.markdown(fragility)
     warnings = warn_unusable(scores) + [w for w in [circular.one_letter(samples)] if w]
     folder.write_scores(scores, skipped, failed, warnings, thinking.summary(samples), appendix)
     return scores

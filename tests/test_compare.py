@@ -6,6 +6,7 @@ checked like user input."""
 from __future__ import annotations
 
 import json
+import re
 from math import comb
 from pathlib import Path
 
@@ -134,3 +135,39 @@ def test_by_group_pools_a_groups_subjects_into_one_comparison(tmp_path):
     (a / "results.json").write_text('{"group_subtasks": {"g": "not a list"}}', encoding="utf-8")
     with pytest.raises(MedbenchError, match="group_subtasks must map"):
         compare(a, b, by_group=True)
+
+
+def _scored_run(root: Path, model: str, right: list[int]) -> None:
+    from dataclasses import asdict
+
+    from medbench.rundir import RunFolder
+    from medbench.summary import Score
+
+    folder = RunFolder.create(root, model)
+    folder.write_json("config.json", {"model": model, "tasks": ["medqa_mcmle"]})
+    folder.write_json("model.json", {"weights_sha256": model})
+    folder.write_json("status.json", {"complete": True, "n_failed": 0})
+    acc = sum(right) / len(right)
+    folder.write_json("metrics.json", [asdict(Score("medqa_mcmle", "acc", acc, len(right), None, ""))])
+    (folder.path / "samples").mkdir()
+    lines = [json.dumps(_record(i, r, "B" if r else "A")) for i, r in enumerate(right)]
+    (folder.path / "samples" / "medqa_mcmle.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_the_leaderboard_page_marks_a_gap_that_is_not_significant(tmp_path):
+    runs = tmp_path / "runs"
+    _scored_run(runs, "model-a", [1, 1, 1, 0, 0, 0, 0, 0, 0, 0])  # 30
+    _scored_run(runs, "model-b", [1, 1, 1, 1, 0, 0, 0, 0, 0, 0])  # 40: one flip from A, p = 1
+    _scored_run(runs, "model-c", [1] * 10)  # 100: 6 fixed, 0 broke from B, p = 2 / 2^6
+    assert main(["report", str(runs), "--out", str(tmp_path / "site")]) == 0
+    page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    ties = re.findall(r'class="tied" title="([^"]*)"', page)
+    assert ties == ["not significantly different from model-b (exact McNemar p = 1)"]
+    task_page = (tmp_path / "site" / "tasks" / "medqa_mcmle.html").read_text(encoding="utf-8")
+    pairs = re.findall(
+        r"<tr><td class=\"model\">(model-\w)</td><td class=\"model\">(model-\w)</td>(.*?)</tr>", task_page
+    )
+    cells = {(a, b): re.findall(r"<td>([^<]*)</td>", rest) for a, b, rest in pairs}
+    # A vs C: 7 fixed, 0 broke: p = 2 / 2^7; A vs B: 1 fixed: p = 1
+    assert cells[("model-a", "model-c")] == ["10", "+70.00", "7", "0", "0.0156"]
+    assert cells[("model-a", "model-b")] == ["10", "+10.00", "1", "0", "1 (n.s.)"]

@@ -37,6 +37,11 @@ def test_demo_trains_and_evaluates_every_stage_side_by_side(tmp_path):
             assert re.search(
                 rf"{before} -> {after}: .*\b{task}: fixed \d+, broke \d+ \(exact McNemar p = ", out
             )
+    stages = (tmp_path / "report" / "stages.md").read_text(encoding="utf-8")  # the report says it too
+    assert "## tiny: what each stage fixed and broke" in stages and "sft -> dpo: " in stages
+    assert "What each stage fixed and broke" in (tmp_path / "report" / "index.html").read_text(
+        encoding="utf-8"
+    )
     assert (tmp_path / "demo.md").read_text(encoding="utf-8") in out
     assert "Qilin-Med Table 5" in out and (tmp_path / "report" / "index.html").is_file()
     judged = list(tmp_path.rglob("*-judge-zhongjing_spf"))  # the judge step, against a served model

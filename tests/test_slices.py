@@ -8,6 +8,7 @@ import csv
 import json
 from collections import Counter
 
+from medbench.cli import main
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
 from tests.servers import ScriptedChat
@@ -64,6 +65,14 @@ def test_per_slice_counts_equal_the_hand_counts(tmp_path):
     results = (folder.path / "results.md").read_text(encoding="utf-8")
     # 循环系统疾病: 3 items, 2 right; Wilson(2, 3) = [20.77, 93.85]
     assert "| cmexam | 循环系统疾病 | 3 | 66.67 | [20.77, 93.85] | 0 |" in results
+
+    # the task page shows the slices; a slices.json another program wrote wrong is not shown, one line
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "site")]) == 0
+    page = (tmp_path / "site" / "tasks" / "cmexam.html").read_text(encoding="utf-8")
+    assert "<h2>Slices</h2>" in page and "循环系统疾病</td><td>3</td><td>66.67</td><td>[20.77, 93.85]" in page
+    (folder.path / "slices.json").write_text('[{"task": "cmexam", "n": "many"}]', encoding="utf-8")
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "site2")]) == 0
+    assert "<h2>Slices</h2>" not in (tmp_path / "site2" / "tasks" / "cmexam.html").read_text(encoding="utf-8")
 
 
 def test_slice_by_subject_splits_a_group_into_its_subjects(tiny_model, tmp_path):

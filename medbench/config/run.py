@@ -84,6 +84,12 @@ class RunConfig:
         metavar="COLUMN[,COLUMN]",
         factory=list,
     )
+    fragile_margin: Annotated[float | None, Field(gt=0, allow_inf_nan=False)] = setting(
+        None,
+        "loglik MC: an item whose top two options are closer than this (nats) is fragile; results give "
+        "the accuracy range if such items go either way (default: the backend's noise, 1e-3 in float32)",
+        what="a positive number of nats",
+    )
     prompt_style: Literal["official", "lm-eval"] = setting(
         "official",
         "benchmarks' official templates, or lm-eval's own (to check numbers against lm-eval)",

@@ -1,0 +1,105 @@
+"""Decision margins of log-likelihood multiple choice: how close each answer was to going the other way.
+
+Each loglik MC sample records the margin between its top two options (nats). An item whose margin is
+below the backend's run-to-run noise is **fragile**: another backend, batch size or kernel could flip
+it. Per task, results count the fragile items and give the accuracy range between all of them going
+wrong and all of them going right -- a gap between two models inside that range is not a finding.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from medbench import intervals
+from medbench.safe_cells import markdown_lines
+from medbench.summary import Score
+
+FRAGILE = "fragile_rate"
+
+
+def margin(logliks: list[float]) -> float | None:
+    """Top option's log-likelihood minus the runner-up's (None with fewer than two options)."""
+    top = sorted(logliks, reverse=True)
+    return top[0] - top[1] if len(top) > 1 else None
+
+
+@dataclass
+class Fragility:
+    task: str
+    threshold: float
+    n: int  # scored items with a margin
+    fragile: int
+    correct: int
+    fragile_correct: int
+
+    @property
+    def low(self) -> float:
+        """Accuracy if every fragile item went wrong."""
+        return (self.correct - self.fragile_correct) / self.n
+
+    @property
+    def high(self) -> float:
+        """Accuracy if every fragile item went right."""
+        return (self.correct - self.fragile_correct + self.fragile) / self.n
+
+    def score(self) -> Score:
+        low, high = intervals.proportion(self.fragile, self.n) or (None, None)
+        convention = f"margin < {self.threshold:g} nats"
+        return Score(
+            self.task,
+            FRAGILE,
+            self.fragile / self.n,
+            self.n,
+            None,
+            convention,
+            [],
+            0,
+            0,
+            0,
+            low,
+            high,
+            intervals.WILSON,
+        )
+
+
+def summarise(folder: Path, threshold: float) -> list[Fragility]:
+    """Per task with loglik MC samples (a ``margin``): the fragile items under ``threshold``."""
+    out = []
+    for path in sorted(folder.glob("*.jsonl")):
+        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        scored = [r for r in records if isinstance(r.get("margin"), float | int) and "error" not in r]
+        if not scored:
+            continue
+        fragile = [r for r in scored if r["margin"] < threshold]
+        out.append(
+            Fragility(
+                path.stem,
+                threshold,
+                len(scored),
+                len(fragile),
+                sum(bool(r.get("correct")) for r in scored),
+                sum(bool(r.get("correct")) for r in fragile),
+            )
+        )
+    return out
+
+
+def record(found: list[Fragility]) -> list[dict]:
+    return [{**asdict(f), "acc_if_fragile_wrong": f.low, "acc_if_fragile_right": f.high} for f in found]
+
+
+def markdown(found: list[Fragility]) -> str:
+    """Per task: fragile items and the accuracy range they span (x100); only tasks that have some."""
+    shown = [f for f in found if f.fragile]
+    if not shown:
+        return ""
+    rows = [[f.task, f.n, f.fragile, f"{100 * f.low:.2f} - {100 * f.high:.2f}"] for f in shown]
+    lines = [
+        "",
+        f"Fragile items (top two options within {shown[0].threshold:g} nats, the backend's noise):",
+        "",
+    ]
+    lines += markdown_lines(["Task", "Items", "Fragile", "acc if they go wrong - right"], rows, "lrrr")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,55 @@
+"""Issue 26: decision margins. Each loglik MC sample records the gap between its top two options;
+results count the items decided by less than the backend's noise (fragile) and give the accuracy range
+if they go either way -- counts and ranges equal hand computations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from medbench import margins
+from medbench.paths import SAMPLES_DIR
+from medbench.runner import RunConfig, run
+
+
+def test_the_margin_is_the_gap_between_the_top_two_options():
+    assert margins.margin([-1.0, -3.0, -1.5, -9.0]) == pytest.approx(0.5)
+    assert margins.margin([-2.0, -2.0]) == 0.0
+    assert margins.margin([-2.0]) is None
+
+
+def test_fragile_counts_and_the_accuracy_range_by_hand(tmp_path):
+    # margins and correctness of 6 items; threshold 0.1: items 0, 1, 4 are fragile (1 of them right)
+    items = [(0.05, True), (0.0, False), (0.3, True), (2.0, False), (0.09, False), (1.0, True)]
+    lines = [json.dumps({"doc_id": i, "margin": m, "correct": c}) for i, (m, c) in enumerate(items)]
+    lines.append(json.dumps({"doc_id": 6, "margin": 0.01, "correct": False, "error": "HTTP 500"}))  # failed
+    (tmp_path / "t.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (found,) = margins.summarise(tmp_path, 0.1)
+    assert (found.n, found.fragile, found.correct, found.fragile_correct) == (6, 3, 3, 1)
+    # all fragile wrong: 2 of 6 right; all fragile right: 2 + 3 = 5 of 6
+    assert (found.low, found.high) == (pytest.approx(2 / 6), pytest.approx(5 / 6))
+    score = found.score()
+    assert score.metric == "fragile_rate" and score.value == 0.5 and score.convention == "margin < 0.1 nats"
+
+
+@pytest.mark.slow
+def test_a_run_records_margins_and_counts_fragile_items(tiny_model, tmp_path):
+    common = dict(model=tiny_model, tasks=["medqa_mcmle"], data_dir=str(SAMPLES_DIR), limit=4)
+    folder, scores = run(RunConfig(output=str(tmp_path / "a"), **common))
+    samples = [
+        json.loads(x) for x in (folder.path / "samples" / "medqa_mcmle.jsonl").read_text().splitlines()
+    ]
+    for s in samples:
+        top = sorted(s["raw"].values(), reverse=True)
+        assert s["margin"] == pytest.approx(top[0] - top[1])
+    (fragile,) = [s for s in scores if s.metric == "fragile_rate"]
+    assert fragile.convention == "margin < 0.001 nats"  # the hf backend's noise by default
+    assert fragile.value == sum(s["margin"] < 1e-3 for s in samples) / 4
+
+    folder, scores = run(RunConfig(output=str(tmp_path / "b"), fragile_margin=1e9, **common))
+    (record,) = json.loads((folder.path / "margins.json").read_text(encoding="utf-8"))
+    assert (
+        record["fragile"] == 4 and record["acc_if_fragile_wrong"] == 0 and record["acc_if_fragile_right"] == 1
+    )
+    assert "acc if they go wrong - right" in (folder.path / "results.md").read_text(encoding="utf-8")
