@@ -16,10 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from medbench.errors import MedbenchError
+from medbench.intervals import percentile
 from medbench.judge import JudgeConfig, load_rubric, run_judge
 from medbench.rundir import RunFolder
 from medbench.safe_cells import markdown_lines
-from medbench.stats import interval
 
 SCORE = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 
@@ -80,7 +80,7 @@ def run_arena(
             for s in rng.choices(scores, k=len(scores))
         ]
         samples.append(ratings(bradley_terry(len(names), resampled, iterations=200)))
-    cis = [interval([sample[k] for sample in samples]) for k in range(len(names))]
+    cis = [list(percentile([sample[k] for sample in samples])) for k in range(len(names))]
     order = sorted(range(len(names)), key=lambda k: -point[k])
     summary = {
         "rubric": config.rubric,

@@ -20,6 +20,7 @@ import statistics
 from dataclasses import asdict
 from pathlib import Path
 
+from medbench import intervals
 from medbench.config.bias import BiasConfig
 from medbench.config.fields import check
 from medbench.errors import MedbenchError
@@ -29,7 +30,6 @@ from medbench.rundir import RunFolder
 from medbench.safe_cells import markdown_lines
 from medbench.scales import Scale, extract_option, load_scale, ordered_options, prompts
 from medbench.schemas import RunStatus
-from medbench.stats import bootstrap
 from medbench.templates import render_template
 
 log = logging.getLogger("medbench")
@@ -115,12 +115,9 @@ def ask(lm, config: BiasConfig, scale: Scale, repeat: int) -> list[dict]:
     return rows
 
 
-def bootstrap_ci(values: list[float], seed: int, iterations: int = 2000) -> tuple[float, float]:
-    """95% percentile interval of the mean, resampling items."""
-    if not values:
-        return (math.nan, math.nan)
-    low, high = bootstrap(values, {"mean": statistics.fmean}, seed, iterations)["mean"]
-    return low, high
+def bootstrap_ci(values: list[float], seed: int) -> tuple[float, float]:
+    """95% percentile interval of the mean, resampling items (:mod:`medbench.intervals`)."""
+    return intervals.bootstrap_mean(values, seed) or (math.nan, math.nan)
 
 
 def summarise(scale: Scale, rows: list[dict], repeats: int, seed: int) -> dict:

@@ -2,10 +2,10 @@
 
 A plain proportion (accuracy, a rate) gets the Wilson score interval: unlike ``value ± 1.96 ×
 stderr`` it never leaves [0, 1] and it is honest at n = 1, 0/n and n/n. Any other statistic
-(F1, BLEU, ROUGE, a corpus-level aggregate, a judge rate) gets a percentile bootstrap over items,
-reproducible from a fixed seed. A group's score (micro or macro over subjects) gets a two-stage
-bootstrap: subjects resampled, then items within each drawn subject, so the interval carries the
-spread between subjects as well as within them.
+(F1, BLEU, ROUGE, a corpus-level aggregate, a judge's win rate, a bias scale's mean) gets a
+percentile bootstrap over items, reproducible from a fixed seed. A group's score (micro or macro
+over subjects) gets a two-stage bootstrap: subjects resampled, then items within each drawn subject,
+so the interval carries the spread between subjects as well as within them.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def proportion(k: int, n: int, method: str = WILSON) -> Interval | None:
     return float(ci.low), float(ci.high)
 
 
-def _percentile(draws: Sequence[float]) -> Interval:
+def percentile(draws: Sequence[float]) -> Interval:
+    """The central 95% of bootstrap draws (linear interpolation between order statistics)."""
     low, high = np.percentile(np.asarray(draws, dtype=float), [50 * (1 - LEVEL), 50 * (1 + LEVEL)])
     return float(low), float(high)
 
@@ -58,7 +59,7 @@ def bootstrap(
         value = statistic([pool[i] for i in rng.integers(0, len(pool), len(pool))])
         if value is not None and value == value:
             draws.append(float(value))
-    return _percentile(draws) if draws else None
+    return percentile(draws) if draws else None
 
 
 def bootstrap_mean(values: Sequence[float], seed: int = SEED, resamples: int = RESAMPLES) -> Interval | None:
@@ -92,7 +93,7 @@ def clustered(
         value = statistic([[c[j] for j in rng.integers(0, len(c), len(c))] for c in drawn])
         if value is not None and value == value:
             draws.append(float(value))
-    return _percentile(draws) if draws else None
+    return percentile(draws) if draws else None
 
 
 def micro_mean(clusters: list[list[float]]) -> float:

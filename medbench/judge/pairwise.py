@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import random
 
+from medbench import intervals
 from medbench.judge.items import answer_text, paired_items
 from medbench.judge.rubric import FLIP, OUTCOMES, combine, question_text
 from medbench.judge.session import JudgeConfig, ask, finish, summary_head
 from medbench.rundir import RunFolder
-from medbench.stats import bootstrap
 from medbench.templates import render_template
 
 
@@ -70,5 +70,8 @@ def run_pairwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
 
 def rates_interval(outcomes: list[str], seed: int) -> dict[str, list[float]]:
     """95% intervals of the win/tie/loss rates, resampling items."""
-    rates = {o: (lambda sample, o=o: sample.count(o) / len(sample)) for o in OUTCOMES}
-    return bootstrap(outcomes, rates, seed)
+    # one seed for every outcome: the three rates come from the same resamples
+    return {
+        o: list(intervals.bootstrap(outcomes, lambda sample, o=o: sample.count(o) / len(sample), seed))
+        for o in OUTCOMES
+    }
