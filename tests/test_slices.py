@@ -23,6 +23,7 @@ ROWS = [
     ("A", "消化系统疾病", "3"),
     ("C", "", "3"),  # no disease group: its own "(no value)" slice
     ("A", "循环系统疾病", "2"),
+    ("B", "../" + "病" * 300 + "|<b>x</b>", "1"),  # a value from the file: shown escaped, never a path
 ]
 
 
@@ -66,10 +67,15 @@ def test_per_slice_counts_equal_the_hand_counts(tmp_path):
     # 循环系统疾病: 3 items, 2 right; Wilson(2, 3) = [20.77, 93.85]
     assert "| cmexam | 循环系统疾病 | 3 | 66.67 | [20.77, 93.85] | 0 |" in results
 
+    hostile = "../" + "病" * 300 + "\\|<b>x</b>"  # the | escaped: the table keeps its columns
+    assert f"| cmexam | {hostile} | 1 | 0.00 |" in results
+
     # the task page shows the slices; a slices.json another program wrote wrong is not shown, one line
     assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "site")]) == 0
     page = (tmp_path / "site" / "tasks" / "cmexam.html").read_text(encoding="utf-8")
     assert "<h2>Slices</h2>" in page and "循环系统疾病</td><td>3</td><td>66.67</td><td>[20.77, 93.85]" in page
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert not list(tmp_path.rglob("*病病病*"))  # no file or folder named after a value
     (folder.path / "slices.json").write_text('[{"task": "cmexam", "n": "many"}]', encoding="utf-8")
     assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "site2")]) == 0
     assert "<h2>Slices</h2>" not in (tmp_path / "site2" / "tasks" / "cmexam.html").read_text(encoding="utf-8")
