@@ -52,6 +52,16 @@ def _splits(cfg: dict) -> str:
 
 
 def _source(cfg: dict, hook) -> str:
+    """Where a task's files lie under --data-dir, and the git commit they are pinned at, if any."""
+    from medbench.sources import declared
+
+    files = _files(cfg, hook)
+    pins = {s.local: s for s in declared()}
+    pinned = sorted({f"{pins[f].repo}@{pins[f].commit[:12]}" for f in files.split(", ") if f in pins})
+    return files + (f" (pinned: {', '.join(pinned)})" if pinned else "")
+
+
+def _files(cfg: dict, hook) -> str:
     """Where a task's files lie under --data-dir, from its hook or its YAML."""
     meta = cfg.get("metadata") or {}
     kwargs = cfg.get("dataset_kwargs") or {}

@@ -229,14 +229,20 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_data(args: argparse.Namespace) -> int:
     from medbench import datacmd
 
+    if args.data_command == "list":
+        from medbench.safe_cells import markdown_lines
+
+        header = ["Benchmark", "File", "Source", "Kind", "Pin", "Licence", "Here"]
+        print("\n".join(markdown_lines(header, datacmd.listing(), "lllllll")))
+        return 0
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     if args.data_command == "pull":
-        print("\n".join(datacmd.pull(tasks, args.suite, args.to)))
+        print("\n".join(datacmd.pull(tasks, args.suite, args.to, args.all)))
         return 0
-    problems, checked = datacmd.check(tasks, args.suite)
+    problems, checked = datacmd.check(tasks, args.suite, args.all)
     for line in problems:
         print(f"medbench data verify: {line}", file=sys.stderr)
-    print(f"medbench data verify: {checked - len(problems)} of {checked} mirror file(s) match their pins")
+    print(f"medbench data verify: {checked - len(problems)} of {checked} file(s) match their pins")
     return 1 if problems else 0
 
 

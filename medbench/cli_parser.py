@@ -53,17 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
         "only when you name it here",
     )
 
-    p = sub.add_parser("data", help="fetch public benchmark files from their pinned hub mirrors; check them")
+    p = sub.add_parser("data", help="fetch public benchmark files from their pinned sources; check; list")
     data = p.add_subparsers(dest="data_command", required=True)
     for name, text in (
-        ("pull", "fetch what the tasks or suite need into the hub cache (for offline nodes)"),
-        ("verify", "check every cached mirror file against the hash its pinned revision names"),
+        ("pull", "fetch and verify what the tasks or suite need (hub mirrors, pinned git files)"),
+        ("verify", "check every fetched file against the hash its pin names"),
     ):
         q = data.add_parser(name, help=text)
         q.add_argument("--tasks", default="", help="comma-separated tasks or groups")
         q.add_argument("--suite", help="a suite's tasks (suites/<name>.yaml)")
+        q.add_argument("--all", action="store_true", help="every benchmark medbench ships")
         if name == "pull":
-            q.add_argument("--to", help="use DIR as the hub cache (then HF_HUB_CACHE=DIR offline)")
+            q.add_argument("--to", help="use DIR as the hub cache and DIR/medbench-data for pinned files")
+    data.add_parser(
+        "list", help="each benchmark's source, pin, licence, official or copy, and whether it is here"
+    )
 
     stages = list(stage_registry())
     p = sub.add_parser("train", help=f"train one stage of a recipe ({', '.join(stages)})")

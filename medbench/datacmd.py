@@ -1,6 +1,7 @@
-"""``medbench data pull`` and ``medbench data verify``: the public benchmark files a run or a suite needs,
-fetched ahead from their pinned hub mirrors (for clusters whose nodes have no internet) and checked
-against the hashes those revisions name. See :mod:`medbench.hubdata`.
+"""``medbench data pull``, ``verify`` and ``list``: the public benchmark files a run or a suite needs,
+fetched ahead (for clusters whose nodes have no internet) from their pinned hub mirrors
+(:mod:`medbench.hubdata`) or their pinned git-host commits (:mod:`medbench.sources`), and checked
+against the hashes those pins name. Licensed data stays the user's to place, with one line saying so.
 """
 
 from __future__ import annotations
@@ -11,9 +12,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from medbench import sources
 from medbench.catalog import leaf_tasks, task_config
 from medbench.errors import MedbenchError
 from medbench.hubdata import Mirror, local_file, verify
+
+#: a benchmark with no pinned source: public ones not pinned yet, and the licensed ones
+BY_HAND = (
+    "no pinned source: place the file yourself (licensed data such as ChiMed QA and ChiMST: from its authors)"
+)
 
 
 @dataclass(frozen=True)
@@ -25,12 +32,16 @@ class Need:
     split: str
     subject: str | None
     local: str  # where the file goes under --data-dir
+    benchmark: str = ""
 
 
-def _task_names(tasks: list[str], suite: str | None) -> list[str]:
+def _task_names(tasks: list[str], suite: str | None, every: bool = False) -> list[str]:
     from medbench.planning import resolve_tasks, task_manager
     from medbench.suite import load_suite
 
+    if every:
+        manager = task_manager()
+        return [t for t in manager.all_tasks if t not in manager.all_groups and not t.startswith("_")]
     names = list(tasks)
     if suite:
         names += [t for part in load_suite(suite)["parts"] for t in part["tasks"]]
@@ -39,24 +50,49 @@ def _task_names(tasks: list[str], suite: str | None) -> list[str]:
     return resolve_tasks(names, task_manager().all_tasks, None)
 
 
-def needs(tasks: list[str], suite: str | None = None) -> list[Need]:
-    """Every split of every leaf task that ``tasks`` (and the suite's parts) stand for."""
+def needs(tasks: list[str], suite: str | None = None, every: bool = False) -> list[Need]:
+    """Every split of every leaf task that ``tasks`` (and the suite's parts; ``every``: all tasks)
+    stand for."""
     from medbench.planning import task_manager
 
     manager = task_manager()
     out: dict[tuple, Need] = {}
-    for name in _task_names(tasks, suite):
+    for name in _task_names(tasks, suite, every):
         for leaf in leaf_tasks(manager, name):
             cfg = task_config(manager, leaf, resolve=True)
             meta = cfg.get("metadata") or {}
-            subject = (cfg.get("dataset_kwargs") or {}).get("subject")
+            kwargs = cfg.get("dataset_kwargs") or {}
+            subject = kwargs.get("subject")
+            benchmark = str(kwargs.get("benchmark") or meta.get("benchmark") or leaf)
             mirror = Mirror.from_metadata(leaf, meta.get("mirror"))
             layout = getattr(cfg.get("custom_dataset"), "layout", None)
-            for split in meta.get("splits", []):
-                local = layout.path.format(split=split, subject=subject) if layout else ""
-                key = (mirror, split, subject) if mirror else (leaf, split)
-                out.setdefault(key, Need(leaf, mirror, split, subject, local))
+            if layout:  # multiple choice: one file per split (and subject)
+                files = [
+                    (split, layout.path.format(split=split, subject=subject)) for split in meta["splits"]
+                ]
+            else:  # generation and NER: the hook's file, or the files the YAML names
+                named = [
+                    *kwargs.get("eval_files", []),
+                    *([kwargs["shot_file"]] if "shot_file" in kwargs else []),
+                ]
+                hook_file = getattr(cfg.get("custom_dataset"), "source", None)
+                paths = [hook_file] if hook_file else [f"{benchmark}/{f}" for f in dict.fromkeys(named)]
+                files = [("test", path) for path in paths or [f"{benchmark}/..."]]
+            for split, path in files:
+                key = (mirror, split, subject) if mirror else (leaf, path)
+                out.setdefault(key, Need(leaf, mirror, split, subject, path, benchmark))
     return list(out.values())
+
+
+def _pull_sources(benchmarks: list[str], root: Path) -> list[str]:
+    """Download (or keep, when already there and matching) every pinned file of these benchmarks
+    (a benchmark whole: CMExam's train and annotated test come with its val)."""
+    lines = []
+    for source in (s for s in sources.declared() if s.benchmark in benchmarks):
+        path = sources.download(source, root)
+        kind = "official" if source.official else "third-party copy"
+        lines.append(f"{source.pin} ({kind}) -> {path}")
+    return lines
 
 
 @contextmanager
@@ -77,13 +113,21 @@ def _cache_at(folder: str | None) -> Iterator[None]:
             os.environ["HF_HUB_CACHE"] = before
 
 
-def pull(tasks: list[str], suite: str | None = None, to: str | None = None) -> list[str]:
-    """Fetch every mirrored file; the lines to print (what was fetched, what must be placed by hand)."""
+def pull(tasks: list[str], suite: str | None = None, to: str | None = None, every: bool = False) -> list[str]:
+    """Fetch every mirrored and every pinned file; the lines to print (what was fetched, what must be
+    placed by hand)."""
     lines, by_hand, fetched = [], [], set()
+    wanted = needs(tasks, suite, every)
+    pinned = {s.local for s in sources.declared()}
+    root = Path(to).expanduser().resolve() / "medbench-data" if to else sources.pulled_root()
+    benchmarks = sorted({n.benchmark for n in wanted if n.mirror is None and n.local in pinned})
+    pulled = _pull_sources(benchmarks, root)
+    lines += pulled
     with _cache_at(to):
-        for need in needs(tasks, suite):
+        for need in wanted:
             if need.mirror is None:
-                by_hand.append(f"{need.task}: no pinned public mirror; put {need.local} under --data-dir")
+                if need.local not in pinned:
+                    by_hand.append(f"{need.task}: {BY_HAND}; put {need.local} under --data-dir")
                 continue
             path = local_file(need.mirror, need.split, need.subject, need.task)
             for name in need.mirror.hub_files(need.split, need.subject):
@@ -92,16 +136,62 @@ def pull(tasks: list[str], suite: str | None = None, to: str | None = None) -> l
                     lines.append(f"{need.mirror.repo}@{need.mirror.revision[:12]}:{name}")
             lines.append(f"  {need.task} {need.split}: {path}")
         where = f" into {os.environ.get('HF_HUB_CACHE')}" if to else ""
-        lines.append(f"medbench data pull: {len(fetched)} file(s) from pinned hub mirrors{where}")
+        lines.append(
+            f"medbench data pull: {len(fetched)} file(s) from pinned hub mirrors{where}, "
+            f"{len(pulled)} pinned file(s) from git hosts into {root}"
+        )
     if to:
         lines.append(f"on the offline machine: export HF_HUB_CACHE={Path(to).expanduser().resolve()}")
-    return lines + by_hand
+        if benchmarks:
+            lines.append(f"and copy {root} to {sources.pulled_root()} there (or pass --data-dir {root})")
+    return lines + list(dict.fromkeys(by_hand))
 
 
-def check(tasks: list[str], suite: str | None = None) -> tuple[list[str], int]:
+def listing() -> list[list[str]]:
+    """``data list``: per benchmark, where its files come from, the licence and whether they are here."""
+    rows = []
+    for source in sources.declared():
+        here = "pulled" if (sources.pulled_root() / source.local).is_file() else "not pulled"
+        kind = "official" if source.official else "third-party copy"
+        pin = f"{source.blob or source.sha256}"[:12]
+        rows.append([source.benchmark, source.local, f"{source.pin}", kind, pin, source.licence, here])
+    mirrored, by_hand = {}, {}
+    pinned = {s.local for s in sources.declared()}
+    for need in needs([], every=True):
+        if need.mirror is not None:
+            mirrored.setdefault(need.benchmark, need.mirror)
+        elif need.local not in pinned:
+            by_hand.setdefault(need.local, need.benchmark)
+    for benchmark, mirror in sorted(mirrored.items()):
+        rows.append(
+            [
+                benchmark,
+                "(every subject)",
+                f"hub {mirror.repo}@{mirror.revision[:12]}",
+                "hub mirror",
+                "hub hashes",
+                "the dataset card's",
+                "hub cache",
+            ]
+        )
+    for local, benchmark in sorted(by_hand.items(), key=lambda kv: kv[1]):
+        rows.append([benchmark, local, BY_HAND, "", "", "", "--data-dir"])
+    return rows
+
+
+def check(tasks: list[str], suite: str | None = None, every: bool = False) -> tuple[list[str], int]:
     """(one line per cached file that does not match its pinned hash or is missing, files checked)."""
     problems, seen = [], set()
-    for need in needs(tasks, suite):
+    wanted = needs(tasks, suite, every)
+    for source in (s for s in sources.declared() if s.benchmark in {n.benchmark for n in wanted}):
+        # every pinned file of a benchmark a task needs (a benchmark is pulled whole)
+        seen.add(source)
+        try:
+            if sources.verified(source, sources.pulled_root()) is None:
+                problems.append(f"{source.local}: not pulled ({source.pin}); run medbench data pull")
+        except MedbenchError as exc:
+            problems.append(str(exc))
+    for need in wanted:
         if need.mirror is None:
             continue
         for name in need.mirror.hub_files(need.split, need.subject):

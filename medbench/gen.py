@@ -17,7 +17,7 @@ from pathlib import Path
 import datasets
 
 from medbench import chat as chat_module
-from medbench import datareport, thinking
+from medbench import datareport, sources, thinking
 from medbench.datasources import Row, check_file, resolve_data_dir
 from medbench.errors import MedbenchError
 from medbench.intake import Intake, no_local_data
@@ -80,8 +80,8 @@ def load(
 ) -> datasets.DatasetDict:
     """Read, validate and render one generation benchmark (split ``test``); each benchmark's hook
     (``tasks/<benchmark>/utils.py``, made by :func:`loader`) calls this with its file and reader."""
-    root = resolve_data_dir(data_dir)
     relative = file or default_file
+    root = resolve_data_dir(data_dir) or sources.resolve(benchmark, [relative])
     if root is None:
         raise no_local_data(benchmark, [relative])
     path = check_file(root / relative, benchmark, f"official layout: <data-dir>/{relative}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import datasets
 
-from medbench import circular, datareport, llm_extract, thinking
+from medbench import circular, datareport, llm_extract, sources, thinking
 from medbench.datasources import (
     Row,
     check_file,
@@ -162,6 +162,8 @@ def load(
     if root and hub and not (root / layout.path.split("/")[0]).is_dir():
         root = None  # the data folder has no copy of this benchmark at all: its pinned mirror
     files = [layout.path.format(split=s, subject=subject) for s in splits]
+    if root is None and hub is None:  # a benchmark pinned on a git host (medbench.sources), if any
+        root = sources.resolve(benchmark, files)
     context = {"subject": subject, "subject_zh": subject_zh}
     out = {}
     for split in splits:

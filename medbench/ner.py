@@ -17,7 +17,7 @@ from pathlib import Path
 
 import datasets
 
-from medbench import datareport, ner_conventions
+from medbench import datareport, ner_conventions, sources
 from medbench.datasources import (
     Duplicates,
     check_file,
@@ -183,7 +183,8 @@ def load(
     ``tasks/ner/utils.py``, passes its reader): split ``shots`` holds the solved examples, ``test`` the
     documents of ``eval_files`` that are not shots. ``missing_hint`` says what to do when an evaluated file is
     missing (e.g. which task evaluates without the official test release)."""
-    root = resolve_data_dir(data_dir)
+    needed = [f"{benchmark}/{f}" for f in dict.fromkeys([*eval_files, shot_file])]
+    root = resolve_data_dir(data_dir) or sources.resolve(benchmark, needed)
     if root is None:
         raise no_local_data(benchmark, [f"{benchmark}/{f}" for f in eval_files])
     known = {slug for _, slug in types} | {name for name, _ in types}

@@ -148,11 +148,18 @@ class ScriptedChat:
                 time.sleep(script.delay)
                 return self._send(200, self._completion(model, text))
 
-        server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-        finally:
-            server.shutdown()
-            server.server_close()
+        with loopback(Handler) as url:
+            yield f"{url}/v1"
+
+
+@contextmanager
+def loopback(handler: type[BaseHTTPRequestHandler]):
+    """A threaded HTTP server on a free loopback port for the ``with`` block; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

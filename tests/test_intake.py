@@ -39,7 +39,7 @@ def test_a_row_is_kept_or_skipped_with_why_and_where():
     assert [str(s) for s in hook().report.skipped] == [str(s) for s in intake.skipped]
 
 
-@pytest.mark.parametrize("task", ["medqa_mcmle", "huatuo26m", "ccks2019_ner"])
+@pytest.mark.parametrize("task", ["medqa_mcmle", "chimed_qa", "chimst_ner"])
 def test_every_kind_of_benchmark_without_data_says_the_same_line(monkeypatch, task):
     from medbench.catalog import load_task_data
     from medbench.planning import task_manager
@@ -52,3 +52,17 @@ def test_every_kind_of_benchmark_without_data_says_the_same_line(monkeypatch, ta
         r"--data-dir DIR \(or set MEDBENCH_DATA\)"
     )
     assert re.fullmatch(pattern + r"(; this benchmark has no pinned public mirror)?", str(error.value))
+
+
+@pytest.mark.parametrize("task", ["cmexam", "huatuo26m", "ccks2019_ner"])
+def test_a_pinned_benchmark_not_pulled_offline_names_the_pull(monkeypatch, tmp_path, task):
+    from medbench.catalog import load_task_data
+    from medbench.planning import task_manager
+
+    monkeypatch.delenv("MEDBENCH_DATA", raising=False)
+    monkeypatch.setenv("MEDBENCH_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(
+        MedbenchError, match=r"not pulled and HF_HUB_OFFLINE is set; run `medbench data pull --tasks "
+    ):
+        load_task_data(task_manager(), task, {})

@@ -1,6 +1,7 @@
 """The declared shape of every YAML plug-in file medbench reads: judge rubrics (``judges/``), suites
-(``suites/``), bias scales (``bias/``), training recipes (``trainers/``) and the leaderboard's
-benchmark groups (``reports/benchmarks.yaml``).
+(``suites/``), bias scales (``bias/``), training recipes (``trainers/``), the leaderboard's
+benchmark groups (``reports/benchmarks.yaml``) and benchmarks' pinned sources
+(``tasks/<benchmark>/sources.yaml``).
 
 Each is a pydantic model with ``extra="forbid"`` (a misspelt key is an error, not a silently ignored
 setting) and strict types; :func:`checked` reads a file against one and makes any problem one line
@@ -121,6 +122,36 @@ class Chance(_File):
 class BenchmarkGroup(_File):
     tasks: list[str] = Field(min_length=1)
     chance: Chance | None = None
+
+
+Hex40 = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
+
+
+class PinnedFile(_File):
+    """One file of a benchmark at a commit of a git host (:mod:`medbench.sources`)."""
+
+    local: str = Field(min_length=1)  # the official path under a data folder
+    repo: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    commit: Hex40  # a commit, never a branch: the bytes cannot change under a published number
+    path: str = Field(min_length=1)
+    blob: Hex40 | None = None  # git's blob id of the bytes
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+    @model_validator(mode="after")
+    def _pinned(self) -> PinnedFile:
+        if not (self.blob or self.sha256):
+            raise ValueError("a pinned file needs its git blob id or its sha256 (or both)")
+        return self
+
+
+class SourceFile(_File):
+    """``tasks/<benchmark>/sources.yaml``: where a benchmark's public files come from."""
+
+    benchmark: str
+    licence: str = Field(min_length=1)
+    official: bool  # the publishers' own release, or a third-party copy
+    note: str = ""
+    files: list[PinnedFile] = Field(min_length=1)
 
 
 def read_yaml(path: Path) -> Any:

@@ -1,0 +1,203 @@
+"""Benchmark files from a git host at a pinned commit, verified byte for byte, laid out officially.
+
+A benchmark folder may declare where its public files come from (``tasks/<benchmark>/sources.yaml``,
+schema :class:`medbench.config.plugin_files.SourceFile`): per file the repository, the commit (never
+a branch), the path in it, the git blob id and/or sha256 of its bytes, the licence line, and whether
+it is the official release or a third-party copy. ``medbench data pull`` downloads each through
+``pooch`` (a file is only kept once its hashes match) from the host's raw-file URL --
+``https://raw.githubusercontent.com/<repo>/<commit>/<path>``, or ``$MEDBENCH_MIRROR_URL`` in its
+place for an offline mirror or a test server -- and lays it out under the pulled-data folder
+(``<medbench cache>/data``, or ``--to DIR``) at the official path a ``--data-dir`` would hold.
+A run with no ``--data-dir`` reads a benchmark from there, checking every file's pin again on read
+(a cache is received input); with ``HF_HUB_OFFLINE=1`` nothing is downloaded. A hash mismatch, a
+truncated body, an HTML page served instead of the file or an HTTP error is one line, and nothing
+is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from medbench.errors import MedbenchError
+from medbench.hashing import sha256_file
+from medbench.paths import cache_dir, plugin_dir
+from medbench.safe_names import inside
+
+MIRROR_ENV = "MEDBENCH_MIRROR_URL"
+HOST = "https://raw.githubusercontent.com"
+FILE_NAME = "sources.yaml"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One pinned file of one benchmark."""
+
+    benchmark: str
+    local: str  # its official path under a data folder: "cmtmedqa/CMtMedQA_test.json"
+    repo: str
+    commit: str
+    path: str
+    blob: str | None
+    sha256: str | None
+    licence: str
+    official: bool
+    note: str = ""
+
+    @property
+    def url(self) -> str:
+        base = os.environ.get(MIRROR_ENV) or HOST
+        return f"{base.rstrip('/')}/{self.repo}/{self.commit}/{self.path}"
+
+    @property
+    def pin(self) -> str:
+        return f"{self.repo}@{self.commit[:12]}:{self.path}"
+
+    def record(self) -> dict:
+        """What data.json says about where the file came from."""
+        return {"repo": self.repo, "commit": self.commit, "path": self.path, "official": self.official}
+
+
+def git_blob_id(path: Path) -> str:
+    """Git's id of a file's bytes: sha1 of ``blob <size>\\0<content>`` (checkable without git)."""
+    data = path.read_bytes()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's own id
+
+
+def mismatch(source: Source, path: Path) -> str | None:
+    """Why ``path`` is not the pinned file (None when every declared hash matches)."""
+    if source.blob and git_blob_id(path) != source.blob:
+        return f"git blob id {git_blob_id(path)[:12]}... is not the pinned {source.blob[:12]}..."
+    if source.sha256 and sha256_file(path) != source.sha256:
+        return f"sha256 {sha256_file(path)[:12]}... is not the pinned {source.sha256[:12]}..."
+    return None
+
+
+def declared(tasks_dir: Path | None = None) -> list[Source]:
+    """Every benchmark's declared sources (``tasks/*/sources.yaml``), checked against the schema."""
+    from medbench.config.plugin_files import SourceFile, checked
+
+    out = []
+    for file in sorted((tasks_dir or plugin_dir("tasks")).glob(f"*/{FILE_NAME}")):
+        spec = checked(file, SourceFile)
+        for f in spec["files"]:
+            inside(Path("/data"), f["local"], "local path", file)  # never a path out of the data folder
+            out.append(
+                Source(
+                    spec["benchmark"],
+                    f["local"],
+                    f["repo"],
+                    f["commit"],
+                    f["path"],
+                    f.get("blob"),
+                    f.get("sha256"),
+                    spec["licence"],
+                    spec["official"],
+                    spec.get("note", ""),
+                )
+            )
+    return out
+
+
+def pulled_root() -> Path:
+    """Where ``medbench data pull`` lays files out (a data folder in the official layout)."""
+    return cache_dir() / "data"
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _looks_like_html(path: Path) -> bool:
+    head = path.read_bytes()[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
+def download(source: Source, root: Path) -> Path:
+    """Fetch one file into ``root`` at its official path, verified; a file already there that matches
+    its pin is kept. Any failure is one line and leaves nothing behind."""
+    import pooch
+    import requests
+
+    target = inside(root, source.local, "local path", source.benchmark)
+    if target.is_file() and mismatch(source, target) is None:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    quiet = pooch.get_logger()  # its own handler on the stderr of import time: medbench's logging instead
+    quiet.handlers.clear()
+    quiet.setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        try:  # the pins (blob id and sha256) are checked below, both, with one message
+            got = Path(
+                pooch.retrieve(
+                    source.url,
+                    known_hash=None,
+                    fname=target.name,
+                    path=scratch,
+                    progressbar=False,
+                    downloader=pooch.HTTPDownloader(timeout=60),
+                )
+            )
+        except (requests.RequestException, ValueError, OSError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise MedbenchError(
+                f"{source.benchmark}: {source.url}: download failed ({first[:200]}); nothing kept"
+            ) from None
+        if _looks_like_html(got) and not source.local.endswith((".html", ".htm")):
+            raise MedbenchError(
+                f"{source.benchmark}: {source.url} served an HTML page, not the file; nothing kept"
+            )
+        why = mismatch(source, got)
+        if why:
+            raise MedbenchError(
+                f"{source.benchmark}: {source.url}: {why} (altered or truncated); nothing kept"
+            )
+        os.replace(got, target)
+    return target
+
+
+def verified(source: Source, root: Path) -> Path | None:
+    """The pulled file if it is there and matches its pin; None if absent; one line if altered."""
+    path = inside(root, source.local, "local path", source.benchmark)
+    if not path.is_file():
+        return None
+    why = mismatch(source, path)
+    if why:
+        raise MedbenchError(
+            f"{path}: {why}: the pulled copy of {source.pin} was altered; run `medbench data pull` again"
+        )
+    return path
+
+
+def resolve(task: str, needed: list[str]) -> Path | None:
+    """The pulled-data folder holding every one of ``needed`` (official paths under a data folder) --
+    each verified, downloaded first when missing and the host is reachable -- or None when some of
+    them has no declared source."""
+    from medbench import datareport
+
+    sources = {s.local: s for s in declared()}
+    if not needed or any(n not in sources for n in needed):
+        return None
+    benchmark = task
+    root = pulled_root()
+    for name in needed:
+        source = sources[name]
+        if verified(source, root) is None:
+            if _offline():
+                raise MedbenchError(
+                    f"{benchmark}: {name} is not pulled and HF_HUB_OFFLINE is set; run `medbench data pull "
+                    f"--tasks {benchmark}` where {source.url.split('/')[2]} is reachable (or pass --data-dir)"
+                )
+            download(source, root)
+        datareport.current().source({"repo": source.repo, "revision": source.commit})
+    return root
+
+
+def copy_tree(root: Path, to: Path) -> None:
+    """Lay a pulled-data folder out again elsewhere (``data pull --to DIR``)."""
+    shutil.copytree(root, to, dirs_exist_ok=True)

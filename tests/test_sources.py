@@ -1,0 +1,249 @@
+"""Issue 27: benchmark files pinned on a git host, pulled and verified byte for byte.
+
+A loopback HTTP server laid out like raw.githubusercontent.com (``/<repo>/<commit>/<path>``) serves
+files this test writes itself, pinned by the blob ids and sha256 it computes (the real pins stay in
+the tasks' sources.yaml). Pull, verify, a corrupted byte, a truncated body, an HTML page with status
+200 and a 404 each give the right result or one line with nothing kept; a run then reads CMtMedQA,
+Huatuo-26M, CCKS-2019 and CMExam from the pulled copy with HF_HUB_OFFLINE=1 and no --data-dir, and a
+pulled copy altered afterwards is refused on read. The real pins are checked against the copies in
+../shared/data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import contextmanager
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+
+from medbench import sources
+from medbench.cli import main
+from medbench.runner import RunConfig, run
+from tests.servers import ScriptedChat, loopback
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+REPO = "someone/medical-data"
+OPTIONS = "A 甲\nB 乙\nC 丙\nD 丁\nE 戊"
+
+FILES = {  # official path -> the bytes the test publishes
+    "huatuo26m/huatuo26M_test.json": json.dumps(
+        [
+            {"instruction": ["头痛怎么办？"], "output": ["注意休息。"]},
+            {"instruction": ["发烧？"], "output": ["多喝水。"]},
+        ],
+        ensure_ascii=False,
+    ).encode(),
+    "cmtmedqa/CMtMedQA_test.json": json.dumps(
+        [{"id": 1, "instruction": "咳嗽三天", "output": "建议就诊", "history": [["你好", "你好，请讲"]]}],
+        ensure_ascii=False,
+    ).encode(),
+    "ccks2019/subtask1_training_part1.txt": (
+        json.dumps(
+            {
+                "originalText": "患者头痛。",
+                "entities": [{"label_type": "疾病和诊断", "start_pos": 2, "end_pos": 4}],
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+    ).encode(),
+    "ccks2019/subtask1_test_set_with_answer.json": (
+        json.dumps(
+            {
+                "originalText": "右肺结节。",
+                "entities": [{"label_type": "解剖部位", "start_pos": 0, "end_pos": 2}],
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+    ).encode(),
+    "cmexam/val.csv": (
+        "Question,Options,Answer,Explanation\n"
+        + "\n".join(f'第{i}题,"{OPTIONS}",A,' for i in range(3))
+        + "\n"
+    ).encode(),
+}
+BENCHMARK = {"huatuo26m": "huatuo26m", "cmtmedqa": "cmtmedqa", "ccks2019": "ccks2019", "cmexam": "cmexam"}
+
+
+def blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def pinned(local: str, data: bytes, *, with_sha: bool = True) -> sources.Source:
+    return sources.Source(
+        BENCHMARK[local.split("/")[0]],
+        local,
+        REPO,
+        COMMIT,
+        f"data/{local}",
+        blob_id(data),
+        hashlib.sha256(data).hexdigest() if with_sha else None,
+        "test terms",
+        True,
+    )
+
+
+class Host:
+    """Serves ``routes``: URL path -> (status, body, declared length or None)."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, tuple[int, bytes, int | None]] = {}
+        self.hits = 0
+
+    def publish(self, local: str, body: bytes, status: int = 200, length: int | None = None) -> None:
+        self.routes[f"/{REPO}/{COMMIT}/data/{local}"] = (status, body, length)
+
+    @contextmanager
+    def serving(self):
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                host.hits += 1
+                status, body, length = host.routes.get(self.path, (404, b"Not Found", None))
+                self.send_response(status)
+                self.send_header("Content-Length", str(length if length is not None else len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        with loopback(Handler) as url:
+            yield url
+
+
+@pytest.fixture
+def host(monkeypatch, tmp_path):
+    """The test's files published and pinned; medbench's cache and the mirror URL pointed at them."""
+    monkeypatch.setenv("MEDBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MEDBENCH_DATA", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    pins = [pinned(local, data, with_sha=local != "cmexam/val.csv") for local, data in FILES.items()]
+    monkeypatch.setattr(sources, "declared", lambda tasks_dir=None: pins)
+    served = Host()
+    for local, data in FILES.items():
+        served.publish(local, data)
+    with served.serving() as url:
+        monkeypatch.setenv(sources.MIRROR_ENV, url)
+        yield served
+
+
+def test_pull_verifies_and_lays_out_every_pinned_file(host, capsys):
+    assert main(["data", "pull", "--tasks", "huatuo26m,cmtmedqa,ccks2019_ner,cmexam"]) == 0
+    out = capsys.readouterr().out
+    for local, data in FILES.items():
+        assert (sources.pulled_root() / local).read_bytes() == data
+        assert f"{REPO}@{COMMIT[:12]}:data/{local}" in out
+    assert main(["data", "verify", "--tasks", "huatuo26m,cmtmedqa,ccks2019_ner,cmexam"]) == 0
+    assert "5 of 5 file(s) match their pins" in capsys.readouterr().out
+    hits = host.hits
+    assert main(["data", "pull", "--tasks", "huatuo26m"]) == 0  # already there and matching: no request
+    assert host.hits == hits
+
+
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        ("corrupted", "is not the pinned"),
+        ("truncated", "download failed"),
+        ("html", "served an HTML page, not the file"),
+        ("missing", "404"),
+    ],
+)
+def test_a_bad_download_is_one_line_and_nothing_is_kept(host, capsys, fault, message):
+    local = "huatuo26m/huatuo26M_test.json"
+    data = FILES[local]
+    if fault == "corrupted":
+        host.publish(local, data[:-2] + b"X]")
+    elif fault == "truncated":
+        host.publish(local, data[: len(data) // 2], length=len(data))
+    elif fault == "html":
+        host.publish(local, b"<!DOCTYPE html><html><body>Rate limited</body></html>")
+    else:
+        host.routes.clear()
+    assert main(["data", "pull", "--tasks", "huatuo26m"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "nothing kept" in err, err
+    folder = sources.pulled_root() / "huatuo26m"
+    assert not folder.exists() or not any(p.is_file() for p in folder.rglob("*"))
+
+
+def test_a_run_reads_every_pulled_benchmark_offline_without_a_data_dir(host, monkeypatch, tmp_path):
+    assert main(["data", "pull", "--tasks", "huatuo26m,cmtmedqa,ccks2019_ner,cmexam"]) == 0
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv(sources.MIRROR_ENV, "http://127.0.0.1:9")  # nothing may be downloaded now
+    options = {"model_name": "scripted", "max_retries": 0, "timeout": 5.0}
+    with ScriptedChat([], reply="答案：A").serving() as url:
+        config = RunConfig(
+            model="scripted",
+            tasks=["huatuo26m", "cmtmedqa", "ccks2019_ner", "cmexam"],
+            backend="openai",
+            output=str(tmp_path / "runs"),
+            backend_options={**options, "base_url": url},
+            shots=0,  # CCKS's few-shot pool here is its one training document
+        )
+        folder, scores = run(config)
+    n = {s.task: s.n for s in scores if s.metric in ("acc", "f1", "rougeL")}
+    assert n == {"huatuo26m": 2, "cmtmedqa": 1, "ccks2019_ner": 1, "cmexam": 3}
+    data = json.loads((folder.path / "data.json").read_text(encoding="utf-8"))
+    assert REPO in json.dumps(data)  # data.json says where the files came from
+
+
+def test_a_pulled_copy_altered_later_is_refused_on_read(host, monkeypatch, tmp_path, capsys):
+    assert main(["data", "pull", "--tasks", "huatuo26m"]) == 0
+    path = sources.pulled_root() / "huatuo26m" / "huatuo26M_test.json"
+    path.write_bytes(path.read_bytes().replace("注意休息".encode(), "注意饮食".encode()))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code = main(["run", "--model", "tiny", "--tasks", "huatuo26m", "--output", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "was altered" in err
+    assert main(["data", "verify", "--tasks", "huatuo26m"]) == 1
+
+
+def test_offline_and_not_pulled_is_one_line_naming_the_command(host, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code = main(["run", "--model", "tiny", "--tasks", "cmtmedqa", "--output", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "medbench data pull --tasks cmtmedqa" in err and len(err.splitlines()) == 1
+
+
+def test_a_declared_local_path_out_of_the_data_folder_is_refused(tmp_path):
+    bad = tmp_path / "tasks" / "evil"
+    bad.mkdir(parents=True)
+    (bad / "sources.yaml").write_text(
+        f"benchmark: evil\nlicence: x\nofficial: false\nfiles:\n  - local: ../../x\n    repo: {REPO}\n"
+        f"    commit: {COMMIT}\n    path: a\n    blob: {COMMIT}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(Exception, match="points outside"):
+        sources.declared(tmp_path / "tasks")
+    (bad / "sources.yaml").write_text(
+        f"benchmark: evil\nlicence: x\nofficial: false\nfiles:\n  - local: a\n    repo: {REPO}\n"
+        f"    commit: main\n    path: a\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(Exception, match="commit"):
+        sources.declared(tmp_path / "tasks")
+
+
+def test_the_real_pins_match_the_copies_in_shared_data(shared_data):
+    checked = 0
+    for source in sources.declared():
+        copy = shared_data / source.local
+        if copy.is_file() and source.benchmark != "cmexam":  # shared cmexam/val.csv is a converted copy
+            assert sources.mismatch(source, copy) is None, source.pin
+            checked += 1
+    assert checked == 4  # CMtMedQA, Huatuo-26M and both CCKS-2019 training parts
+
+
+def test_every_declared_source_is_pinned_to_a_commit_with_a_licence():
+    found = sources.declared()
+    assert {s.benchmark for s in found} >= {"cmtmedqa", "huatuo26m", "ccks2019", "cmexam"}
+    for source in found:
+        assert len(source.commit) == 40 and source.licence and (source.blob or source.sha256)
+        assert replace(source, repo="x/y").url.endswith(f"x/y/{source.commit}/{source.path}")
