@@ -56,7 +56,7 @@ def _source(cfg: dict, hook) -> str:
     from medbench.sources import declared
 
     files = _files(cfg, hook)
-    pins = {s.local: s for s in declared()}
+    pins = {s.official_path: s for s in declared()}
     pinned = sorted({f"{pins[f].repo}@{pins[f].commit[:12]}" for f in files.split(", ") if f in pins})
     return files + (f" (pinned: {', '.join(pinned)})" if pinned else "")
 

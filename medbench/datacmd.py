@@ -118,7 +118,7 @@ def pull(tasks: list[str], suite: str | None = None, to: str | None = None, ever
     placed by hand)."""
     lines, by_hand, fetched = [], [], set()
     wanted = needs(tasks, suite, every)
-    pinned = {s.local for s in sources.declared()}
+    pinned = {s.official_path for s in sources.declared()}
     root = Path(to).expanduser().resolve() / "medbench-data" if to else sources.pulled_root()
     benchmarks = sorted({n.benchmark for n in wanted if n.mirror is None and n.local in pinned})
     pulled = _pull_sources(benchmarks, root)
@@ -156,7 +156,7 @@ def listing() -> list[list[str]]:
         pin = f"{source.blob or source.sha256}"[:12]
         rows.append([source.benchmark, source.local, f"{source.pin}", kind, pin, source.licence, here])
     mirrored, by_hand = {}, {}
-    pinned = {s.local for s in sources.declared()}
+    pinned = {s.official_path for s in sources.declared()}
     for need in needs([], every=True):
         if need.mirror is not None:
             mirrored.setdefault(need.benchmark, need.mirror)

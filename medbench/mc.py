@@ -53,10 +53,14 @@ class Layout:
         columns: list[str] | None,
         parse: Callable[[Row], Item],
         file_ids: bool = False,
+        variants: dict[str, Callable[[Row], Item]] | None = None,
     ) -> None:
-        """``file_ids``: the file gives each item an id (else ids are row numbers, unique by nature)."""
+        """``file_ids``: the file gives each item an id (else ids are row numbers, unique by nature);
+        ``variants``: readers of other layouts a pinned source may declare (``layout:`` in
+        sources.yaml), never guessed from a file's content."""
         self.path, self.columns, self.parse = path, columns, parse
         self.file_ids = file_ids
+        self.variants = variants or {}
 
     def file(self, root: Path, split: str, subject: str | None) -> Path:
         return root / self.path.format(split=split, subject=subject)
@@ -162,20 +166,29 @@ def load(
     if root and hub and not (root / layout.path.split("/")[0]).is_dir():
         root = None  # the data folder has no copy of this benchmark at all: its pinned mirror
     files = [layout.path.format(split=s, subject=subject) for s in splits]
+    pulled = None
     if root is None and hub is None:  # a benchmark pinned on a git host (medbench.sources), if any
-        root = sources.resolve(benchmark, files)
+        pulled = sources.resolve(benchmark, files)
     context = {"subject": subject, "subject_zh": subject_zh}
     out = {}
     for split in splits:
-        rows = (
-            _local_rows(layout, root, split, subject, task)
-            if root
-            else _hub_rows(layout, hub, split, subject, task, files)
-        )
+        parse = layout.parse
+        if pulled:
+            path, variant = sources.pulled_file(layout.path.format(split=split, subject=subject))
+            if variant and variant not in layout.variants:
+                raise MedbenchError(
+                    f"{task}: its pinned source declares layout {variant!r}; its reader knows "
+                    f"{', '.join(layout.variants) or 'only the official layout'}"
+                )
+            rows, parse = layout.rows(path), layout.variants[variant] if variant else layout.parse
+        elif root:
+            rows = _local_rows(layout, root, split, subject, task)
+        else:
+            rows = _hub_rows(layout, hub, split, subject, task, files)
         intake, items, multi = Intake(task, split), [], 0
         for row in rows:
             try:
-                item = layout.parse(row)
+                item = parse(row)
             except ValueError as exc:
                 intake.malformed(row.file, row.number, str(exc))
                 continue

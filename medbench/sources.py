@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,12 @@ class Source:
     licence: str
     official: bool
     note: str = ""
+    serves: str = ""  # the official path it stands in for (default: ``local``)
+    layout: str | None = None  # a reader the benchmark declares for this copy's own layout
+
+    @property
+    def official_path(self) -> str:
+        return self.serves or self.local
 
     @property
     def url(self) -> str:
@@ -99,6 +104,8 @@ def declared(tasks_dir: Path | None = None) -> list[Source]:
                     spec["licence"],
                     spec["official"],
                     spec.get("note", ""),
+                    f.get("serves", ""),
+                    f.get("layout"),
                 )
             )
     return out
@@ -180,7 +187,7 @@ def resolve(task: str, needed: list[str]) -> Path | None:
     them has no declared source."""
     from medbench import datareport
 
-    sources = {s.local: s for s in declared()}
+    sources = {s.official_path: s for s in declared()}
     if not needed or any(n not in sources for n in needed):
         return None
     benchmark = task
@@ -198,6 +205,8 @@ def resolve(task: str, needed: list[str]) -> Path | None:
     return root
 
 
-def copy_tree(root: Path, to: Path) -> None:
-    """Lay a pulled-data folder out again elsewhere (``data pull --to DIR``)."""
-    shutil.copytree(root, to, dirs_exist_ok=True)
+def pulled_file(official: str) -> tuple[Path, str | None]:
+    """The pulled file standing in for an official path (after :func:`resolve`), and the layout its
+    source declares (None: the official one)."""
+    source = next(s for s in declared() if s.official_path == official)
+    return pulled_root() / source.local, source.layout

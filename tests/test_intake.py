@@ -39,7 +39,7 @@ def test_a_row_is_kept_or_skipped_with_why_and_where():
     assert [str(s) for s in hook().report.skipped] == [str(s) for s in intake.skipped]
 
 
-@pytest.mark.parametrize("task", ["medqa_mcmle", "chimed_qa", "chimst_ner"])
+@pytest.mark.parametrize("task", ["mc_dialogue", "chimed_qa", "chimst_ner"])
 def test_every_kind_of_benchmark_without_data_says_the_same_line(monkeypatch, task):
     from medbench.catalog import load_task_data
     from medbench.planning import task_manager
@@ -54,7 +54,7 @@ def test_every_kind_of_benchmark_without_data_says_the_same_line(monkeypatch, ta
     assert re.fullmatch(pattern + r"(; this benchmark has no pinned public mirror)?", str(error.value))
 
 
-@pytest.mark.parametrize("task", ["cmexam", "huatuo26m", "ccks2019_ner"])
+@pytest.mark.parametrize("task", ["cmexam", "medqa_mcmle", "huatuo26m", "ccks2019_ner"])
 def test_a_pinned_benchmark_not_pulled_offline_names_the_pull(monkeypatch, tmp_path, task):
     from medbench.catalog import load_task_data
     from medbench.planning import task_manager

@@ -66,7 +66,21 @@ FILES = {  # official path -> the bytes the test publishes
         + "\n"
     ).encode(),
 }
-BENCHMARK = {"huatuo26m": "huatuo26m", "cmtmedqa": "cmtmedqa", "ccks2019": "ccks2019", "cmexam": "cmexam"}
+APOLLO = [  # MedQA-MCMLE in Apollo's own layout, read by its declared reader
+    {"question": "首选检查是", "option": "(A) 血常规.\n(B) 胃镜.\n(C) 心电图.\n(D) 尿常规.", "anwer": "(B)"},
+    {"question": "最可能的诊断是", "option": "(A) 肺炎.\n(B) 胃炎.\n(C) 肠炎.\n(D) 肝炎.", "anwer": "(A)"},
+]
+for split in ("test", "dev"):
+    FILES[f"medqa_mcmle/apollo/{split}.jsonl"] = "".join(
+        json.dumps(row, ensure_ascii=False) + "\n" for row in APOLLO
+    ).encode()
+BENCHMARK = {
+    "huatuo26m": "huatuo26m",
+    "cmtmedqa": "cmtmedqa",
+    "ccks2019": "ccks2019",
+    "cmexam": "cmexam",
+    "medqa_mcmle": "medqa_mcmle",
+}
 
 
 def blob_id(data: bytes) -> str:
@@ -74,6 +88,7 @@ def blob_id(data: bytes) -> str:
 
 
 def pinned(local: str, data: bytes, *, with_sha: bool = True) -> sources.Source:
+    apollo = "/apollo/" in local
     return sources.Source(
         BENCHMARK[local.split("/")[0]],
         local,
@@ -83,7 +98,9 @@ def pinned(local: str, data: bytes, *, with_sha: bool = True) -> sources.Source:
         blob_id(data),
         hashlib.sha256(data).hexdigest() if with_sha else None,
         "test terms",
-        True,
+        not apollo,
+        serves=local.replace("/apollo/", "/") if apollo else "",
+        layout="apollo" if apollo else None,
     )
 
 
@@ -134,13 +151,13 @@ def host(monkeypatch, tmp_path):
 
 
 def test_pull_verifies_and_lays_out_every_pinned_file(host, capsys):
-    assert main(["data", "pull", "--tasks", "huatuo26m,cmtmedqa,ccks2019_ner,cmexam"]) == 0
+    assert main(["data", "pull", "--tasks", "huatuo26m,cmtmedqa,ccks2019_ner,cmexam,medqa_mcmle"]) == 0
     out = capsys.readouterr().out
     for local, data in FILES.items():
         assert (sources.pulled_root() / local).read_bytes() == data
         assert f"{REPO}@{COMMIT[:12]}:data/{local}" in out
-    assert main(["data", "verify", "--tasks", "huatuo26m,cmtmedqa,ccks2019_ner,cmexam"]) == 0
-    assert "5 of 5 file(s) match their pins" in capsys.readouterr().out
+    assert main(["data", "verify", "--tasks", "huatuo26m,cmtmedqa,ccks2019_ner,cmexam,medqa_mcmle"]) == 0
+    assert "7 of 7 file(s) match their pins" in capsys.readouterr().out
     hits = host.hits
     assert main(["data", "pull", "--tasks", "huatuo26m"]) == 0  # already there and matching: no request
     assert host.hits == hits
@@ -174,14 +191,14 @@ def test_a_bad_download_is_one_line_and_nothing_is_kept(host, capsys, fault, mes
 
 
 def test_a_run_reads_every_pulled_benchmark_offline_without_a_data_dir(host, monkeypatch, tmp_path):
-    assert main(["data", "pull", "--tasks", "huatuo26m,cmtmedqa,ccks2019_ner,cmexam"]) == 0
+    assert main(["data", "pull", "--tasks", "huatuo26m,cmtmedqa,ccks2019_ner,cmexam,medqa_mcmle"]) == 0
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv(sources.MIRROR_ENV, "http://127.0.0.1:9")  # nothing may be downloaded now
     options = {"model_name": "scripted", "max_retries": 0, "timeout": 5.0}
     with ScriptedChat([], reply="答案：A").serving() as url:
         config = RunConfig(
             model="scripted",
-            tasks=["huatuo26m", "cmtmedqa", "ccks2019_ner", "cmexam"],
+            tasks=["huatuo26m", "cmtmedqa", "ccks2019_ner", "cmexam", "medqa_mcmle"],
             backend="openai",
             output=str(tmp_path / "runs"),
             backend_options={**options, "base_url": url},
@@ -189,7 +206,11 @@ def test_a_run_reads_every_pulled_benchmark_offline_without_a_data_dir(host, mon
         )
         folder, scores = run(config)
     n = {s.task: s.n for s in scores if s.metric in ("acc", "f1", "rougeL")}
-    assert n == {"huatuo26m": 2, "cmtmedqa": 1, "ccks2019_ner": 1, "cmexam": 3}
+    assert n == {"huatuo26m": 2, "cmtmedqa": 1, "ccks2019_ner": 1, "cmexam": 3, "medqa_mcmle_gen": 2}
+    medqa = [
+        json.loads(x) for x in (folder.path / "samples" / "medqa_mcmle_gen.jsonl").read_text().splitlines()
+    ]
+    assert [r["gold"] for r in medqa] == ["B", "A"] and "B. 胃镜." in json.dumps(medqa, ensure_ascii=False)
     data = json.loads((folder.path / "data.json").read_text(encoding="utf-8"))
     assert REPO in json.dumps(data)  # data.json says where the files came from
 
@@ -203,6 +224,24 @@ def test_a_pulled_copy_altered_later_is_refused_on_read(host, monkeypatch, tmp_p
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "was altered" in err
     assert main(["data", "verify", "--tasks", "huatuo26m"]) == 1
+
+
+def test_apollo_rows_of_another_shape_are_problems_never_guesses():
+    from tests.helpers import task_module
+
+    parse = task_module("medqa_mcmle").parse_apollo
+    row = type("Row", (), {"number": 1})
+    good = {"question": "q", "option": "(A) a.\n(B) b.", "anwer": "(B)"}
+    row.data = good
+    assert parse(row)["options"] == [["A", "a."], ["B", "b."]] and parse(row)["answer"] == "B"
+    for bad, message in (
+        ({"anwer": "B"}, "anwer"),
+        ({"option": "A. a"}, "option line"),
+        ({"question": 3}, "question"),
+    ):
+        row.data = {**good, **bad}
+        with pytest.raises(ValueError, match=message):
+            parse(row)
 
 
 def test_offline_and_not_pulled_is_one_line_naming_the_command(host, monkeypatch, tmp_path, capsys):

@@ -136,6 +136,8 @@ class PinnedFile(_File):
     path: str = Field(min_length=1)
     blob: Hex40 | None = None  # git's blob id of the bytes
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    serves: str | None = None  # the official path a copy in another layout stands in for
+    layout: str | None = None  # that layout's reader, declared by the benchmark (``Layout.variants``)
 
     @model_validator(mode="after")
     def _pinned(self) -> PinnedFile:

@@ -2,6 +2,8 @@
 (question, options {letter: text}, answer_idx). A field of another JSON type is a problem, never
 ``str()``-ed."""
 
+import re
+
 from medbench import mc
 
 
@@ -24,5 +26,35 @@ def parse(row) -> dict:
     }
 
 
-LAYOUT = mc.Layout("medqa_mcmle/{split}.jsonl", None, parse)
+_APOLLO_OPTION = re.compile(r"^\(([A-Z])\) ?(.*)$")
+_APOLLO_ANSWER = re.compile(r"^\(([A-Z])\)$")
+
+
+def parse_apollo(row) -> dict:
+    """FreedomIntelligence/Apollo's copy (its own layout, declared in sources.yaml): ``question``,
+    ``option`` as ``(A) text.\n(B) text.`` lines, ``anwer`` [sic] as ``(A)``. Option texts are kept as
+    the file has them (with the period Apollo appends); a line or answer of another shape is a problem."""
+    r = row.data
+    for key in ("question", "option", "anwer"):
+        if not isinstance(r.get(key), str):
+            raise ValueError(f"{key}: expected text, got {type(r.get(key)).__name__}")
+    options = []
+    for line in r["option"].splitlines():
+        match = _APOLLO_OPTION.match(line.strip())
+        if not match:
+            raise ValueError(f"option line {line[:40]!r}: expected '(X) text'")
+        options.append([match.group(1), match.group(2)])
+    answer = _APOLLO_ANSWER.match(r["anwer"].strip())
+    if not answer:
+        raise ValueError(f"anwer {r['anwer'][:20]!r}: expected '(X)'")
+    return {
+        "id": str(row.number),
+        "question": r["question"],
+        "options": options,
+        "answer": answer.group(1),
+        "explanation": "",
+    }
+
+
+LAYOUT = mc.Layout("medqa_mcmle/{split}.jsonl", None, parse, variants={"apollo": parse_apollo})
 load = mc.loader(LAYOUT)  # the tasks' custom_dataset hook
