@@ -72,11 +72,11 @@ def test_the_task_catalog():
     _tables_hold_their_shape(markdown([TaskInfo(HOSTILE, "task", "d|e", "", "", "", "", "")]))
 
 
-def test_the_demo_stage_table():
+def test_the_demo_stage_table(tmp_path):
     from medbench.demo import comparison_table
 
     results = {HOSTILE: [Score("ceval_med", "acc", 0.3, 10, None, "micro (item-weighted)")]}
-    _tables_hold_their_shape(comparison_table(results, {"sft": {"heldout": {}}}))
+    _tables_hold_their_shape(comparison_table(results, {"sft": {"heldout": {}}}, {HOSTILE: tmp_path}))
 
 
 def test_a_table_needs_one_alignment_per_column():

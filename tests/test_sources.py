@@ -23,6 +23,7 @@ from medbench import sources
 from medbench.cli import main
 from medbench.runner import RunConfig, run
 from tests.servers import ScriptedChat, loopback
+from tests.test_hub_data import hub  # noqa: F401 - the hub cache fixture
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 REPO = "someone/medical-data"
@@ -190,7 +191,10 @@ def test_a_bad_download_is_one_line_and_nothing_is_kept(host, capsys, fault, mes
     assert not folder.exists() or not any(p.is_file() for p in folder.rglob("*"))
 
 
-def test_a_run_reads_every_pulled_benchmark_offline_without_a_data_dir(host, monkeypatch, tmp_path):
+@pytest.mark.usefixtures("hub")
+def test_a_run_reads_all_seven_benchmarks_offline_without_a_data_dir(host, monkeypatch, tmp_path):
+    """The five pinned on a git host from the pulled copy, C-Eval and CMMLU from the hub cache (laid
+    by test_hub_data's fixture): one run, HF_HUB_OFFLINE=1, no --data-dir."""
     assert main(["data", "pull", "--tasks", "huatuo26m,cmtmedqa,ccks2019_ner,cmexam,medqa_mcmle"]) == 0
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv(sources.MIRROR_ENV, "http://127.0.0.1:9")  # nothing may be downloaded now
@@ -198,21 +202,41 @@ def test_a_run_reads_every_pulled_benchmark_offline_without_a_data_dir(host, mon
     with ScriptedChat([], reply="答案：A").serving() as url:
         config = RunConfig(
             model="scripted",
-            tasks=["huatuo26m", "cmtmedqa", "ccks2019_ner", "cmexam", "medqa_mcmle"],
+            tasks=[
+                "huatuo26m",
+                "cmtmedqa",
+                "ccks2019_ner",
+                "cmexam",
+                "medqa_mcmle",
+                "ceval_med",
+                "cmmlu_med",
+            ],
             backend="openai",
             output=str(tmp_path / "runs"),
             backend_options={**options, "base_url": url},
             shots=0,  # CCKS's few-shot pool here is its one training document
         )
         folder, scores = run(config)
-    n = {s.task: s.n for s in scores if s.metric in ("acc", "f1", "rougeL")}
-    assert n == {"huatuo26m": 2, "cmtmedqa": 1, "ccks2019_ner": 1, "cmexam": 3, "medqa_mcmle_gen": 2}
+    n = {
+        s.task: s.n
+        for s in scores
+        if s.metric in ("acc", "f1", "rougeL") and not s.convention.startswith("macro")
+    }
+    assert {t: k for t, k in n.items() if not t.startswith(("ceval", "cmmlu"))} == {
+        "huatuo26m": 2,
+        "cmtmedqa": 1,
+        "ccks2019_ner": 1,
+        "cmexam": 3,
+        "medqa_mcmle_gen": 2,
+    }
+    assert n["ceval_med_gen"] > 0 and n["cmmlu_med_gen"] > 0  # the hub pair, from the hub cache
     medqa = [
         json.loads(x) for x in (folder.path / "samples" / "medqa_mcmle_gen.jsonl").read_text().splitlines()
     ]
     assert [r["gold"] for r in medqa] == ["B", "A"] and "B. 胃镜." in json.dumps(medqa, ensure_ascii=False)
     data = json.loads((folder.path / "data.json").read_text(encoding="utf-8"))
-    assert REPO in json.dumps(data)  # data.json says where the files came from
+    recorded = json.dumps(data)  # data.json says where the files came from: git commit and hub revisions
+    assert REPO in recorded and "ceval/ceval-exam" in recorded and "lmlmcat/cmmlu" in recorded
 
 
 def test_a_pulled_copy_altered_later_is_refused_on_read(host, monkeypatch, tmp_path, capsys):

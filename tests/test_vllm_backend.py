@@ -86,6 +86,11 @@ def test_vllm_fast_backend_runs_from_the_cli_with_the_hf_scores(vllm_tiny, tmp_p
             backend_options={"gpu_memory_utilization": 0.5},
         )
     )
-    assert [(s.task, s.metric, round(s.value, 6)) for s in plain] == [
-        (s.task, s.metric, round(s.value, 6)) for s in fast
+    # fragile_rate counts items decided by less than the noise between backends: it may differ (on the
+    # tiny model, 1 vs 2 of 3 items of one subject), and that is what it measures
+    assert [(s.task, s.metric, round(s.value, 6)) for s in plain if s.metric != "fragile_rate"] == [
+        (s.task, s.metric, round(s.value, 6)) for s in fast if s.metric != "fragile_rate"
+    ]
+    assert [s.task for s in plain if s.metric == "fragile_rate"] == [
+        s.task for s in fast if s.metric == "fragile_rate"
     ]
