@@ -13,10 +13,8 @@ histogram).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from medbench import intervals
 from medbench.catalog import leaf_tasks, task_config
@@ -117,15 +115,6 @@ class Circular:
         return out
 
 
-def from_samples(folder: Path) -> list[Circular]:
-    """:func:`summarise` over a run's per-sample files (the run just wrote them)."""
-    records = {}
-    for path in sorted(folder.glob("*.jsonl")):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        records[path.stem] = [json.loads(line) for line in lines if line.strip()]
-    return summarise(records)
-
-
 def summarise(records: dict[str, list[dict]]) -> list[Circular]:
     """Per task, from its per-sample records (:func:`medbench.rundir.sample_record`, with ``rotation``
     and ``circular_of``); records with an ``error`` make their question incomplete."""
@@ -155,23 +144,22 @@ def summarise(records: dict[str, list[dict]]) -> list[Circular]:
     return out
 
 
-def letter_shares(folder: Path) -> Counter:
-    """The letters a run's multiple-choice replies named, over every per-sample file in ``folder``
-    (a reply naming one option letter; other tasks' records are not counted)."""
+def letter_shares(records: dict[str, list[dict]]) -> Counter:
+    """The letters a run's multiple-choice replies named, over every task's per-sample records (a
+    reply naming one option letter; other tasks' records are not counted)."""
     shares: Counter = Counter()
-    for path in sorted(folder.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line) if line.strip() else {}
-            picked = record.get("extracted") if isinstance(record, dict) else None
+    for items in records.values():
+        for record in items:
+            picked = record.get("extracted")
             if "correct" in record and isinstance(picked, str) and len(picked) == 1 and picked.isupper():
                 shares[picked] += 1
     return shares
 
 
-def one_letter(folder: Path, bar: float = 0.9, least: int = 5) -> str | None:
+def one_letter(records: dict[str, list[dict]], bar: float = 0.9, least: int = 5) -> str | None:
     """A warning when most multiple-choice replies name the same letter: the score then measures a
     letter preference more than knowledge (``--circular`` tells the two apart); else None."""
-    shares = letter_shares(folder)
+    shares = letter_shares(records)
     total = sum(shares.values())
     if total < least:
         return None

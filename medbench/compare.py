@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from medbench import intervals
+from medbench import intervals, sample_files
 from medbench.errors import MedbenchError
 from medbench.safe_cells import markdown_lines
 
@@ -85,11 +85,7 @@ def read_items(path: Path, metric: str) -> dict[str, Item]:
     out: dict[str, Item] = {}
     if not path.is_file():
         raise MedbenchError(f"{path}: no such per-sample file")
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
+    for number, record in sample_files.lines(path):
         metrics = record.get("metrics") if isinstance(record, dict) else None
         if not isinstance(metrics, dict) or not isinstance(record.get("id", record.get("doc_id")), str | int):
             raise MedbenchError(

@@ -13,7 +13,7 @@ import json
 import time
 from pathlib import Path
 
-from medbench import progress
+from medbench import progress, sample_files
 from medbench.circular import letter_shares
 from medbench.errors import MedbenchError
 from medbench.paths import SAMPLES_DIR
@@ -56,7 +56,7 @@ def _cell(scores: list[Score], task: str, metric: str, convention: str) -> str:
 
 def _top_letter(run: Path) -> str:
     """``A 100%``: the letter a run's multiple-choice replies named most, and its share."""
-    shares = letter_shares(run / "samples")
+    shares = letter_shares(sample_files.read(run / "samples"))
     if not shares:
         return ""
     letter, count = shares.most_common(1)[0]

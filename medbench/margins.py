@@ -8,9 +8,7 @@ wrong and all of them going right -- a gap between two models inside that range 
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from medbench import intervals
 from medbench.safe_cells import markdown_lines
@@ -64,18 +62,17 @@ class Fragility:
         )
 
 
-def summarise(folder: Path, threshold: float) -> list[Fragility]:
+def summarise(records: dict[str, list[dict]], threshold: float) -> list[Fragility]:
     """Per task with loglik MC samples (a ``margin``): the fragile items under ``threshold``."""
     out = []
-    for path in sorted(folder.glob("*.jsonl")):
-        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        scored = [r for r in records if isinstance(r.get("margin"), float | int) and "error" not in r]
+    for task, items in records.items():
+        scored = [r for r in items if isinstance(r.get("margin"), float | int) and "error" not in r]
         if not scored:
             continue
         fragile = [r for r in scored if r["margin"] < threshold]
         out.append(
             Fragility(
-                path.stem,
+                task,
                 threshold,
                 len(scored),
                 len(fragile),

@@ -57,7 +57,7 @@ class Layout:
     ) -> None:
         """``file_ids``: the file gives each item an id (else ids are row numbers, unique by nature);
         ``variants``: readers of other layouts a pinned source may declare (``layout:`` in
-        sources.yaml), never guessed from a file's content."""
+        _sources_yaml), never guessed from a file's content."""
         self.path, self.columns, self.parse = path, columns, parse
         self.file_ids = file_ids
         self.variants = variants or {}

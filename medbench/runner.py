@@ -21,7 +21,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medbench import circular, console, llm_extract, margins, progress, slices, thinking
+from medbench import circular, console, llm_extract, margins, progress, sample_files, slices, thinking
 from medbench.checks import check_generation_budget, warn_unusable
 from medbench.compare import groups
 from medbench.config.identity import answer_identity
@@ -144,23 +144,24 @@ def record(
     )
     skipped = [Skipped(**row) for row in data["skipped_rows"]]
     samples = folder.path / ("samples" if resolved.config.repeats == 1 else "samples-0")
-    rotated = circular.from_samples(samples) if resolved.config.circular else []
+    records = sample_files.read(samples)  # once, for everything derived from the per-item outputs
+    rotated = circular.summarise(records) if resolved.config.circular else []
     scores += [s for result in rotated for s in result.scores()]
     if rotated:
         folder.write_json("circular.json", [result.record() for result in rotated])
     appendix = circular.markdown(rotated)
     if resolved.config.slice_by:
         lm_eval_results = "results.json" if resolved.config.repeats == 1 else "results-0.json"
-        found = slices.slices(samples, resolved.config.slice_by, groups(folder.path, lm_eval_results))
+        found = slices.slices(records, resolved.config.slice_by, groups(folder.path, lm_eval_results))
         folder.write_json("slices.json", slices.record(found))
         appendix += slices.markdown(found)
     threshold = resolved.config.fragile_margin or resolved.backend.margin_noise
-    fragility = margins.summarise(samples, threshold)
+    fragility = margins.summarise(records, threshold)
     scores += [f.score() for f in fragility]
     if fragility:
         folder.write_json("margins.json", margins.record(fragility))
     appendix += margins.markdown(fragility)
-    warnings = warn_unusable(scores) + [w for w in [circular.one_letter(samples)] if w]
+    warnings = warn_unusable(scores) + [w for w in [circular.one_letter(records)] if w]
     folder.write_scores(scores, skipped, failed, warnings, thinking.summary(samples), appendix)
     return scores
 

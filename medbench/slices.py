@@ -9,9 +9,7 @@ counted, and items without the field are counted as such, never guessed into a s
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from medbench import intervals
 from medbench.safe_cells import markdown_lines
@@ -36,25 +34,19 @@ class Slice:
         return self.correct / self.n if self.n else None
 
 
-def _records(folder: Path) -> dict[str, list[dict]]:
-    out = {}
-    for path in sorted(folder.glob("*.jsonl")):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        out[path.stem] = [json.loads(line) for line in lines if line.strip()]
-    return out
-
-
 def _group(task: str, subjects: dict[str, str]) -> str:
     return subjects.get(task, task)
 
 
-def slices(folder: Path, columns: list[str], subjects: dict[str, str] | None = None) -> list[Slice]:
-    """Per (task, column, value): accuracy over the scored items of a run's per-sample files.
+def slices(
+    records: dict[str, list[dict]], columns: list[str], subjects: dict[str, str] | None = None
+) -> list[Slice]:
+    """Per (task, column, value): accuracy over the scored items of a run's per-sample records.
     ``subjects``: leaf task -> its group, so ``--slice-by subject`` slices a group by its subjects."""
     subjects = subjects or {}
     counts: dict[tuple[str, str, str], list[int]] = {}
-    for task, records in _records(folder).items():
-        for r in records:
+    for task, items in records.items():
+        for r in items:
             if "correct" not in r:
                 continue  # not right-or-wrong (open generation): no accuracy to slice
             for column in columns:

@@ -1,6 +1,7 @@
 """Benchmark files from a git host at a pinned commit, verified byte for byte, laid out officially.
 
-A benchmark folder may declare where its public files come from (``tasks/<benchmark>/sources.yaml``,
+A benchmark folder may declare where its public files come from (``tasks/<benchmark>/_sources_yaml``:
+no ``.yaml`` suffix, so lm-eval's task index skips it, as it does the ``_*_yaml`` include files;
 schema :class:`medbench.config.plugin_files.SourceFile`): per file the repository, the commit (never
 a branch), the path in it, the git blob id and/or sha256 of its bytes, the licence line, and whether
 it is the official release or a third-party copy. ``medbench data pull`` downloads each through
@@ -30,7 +31,7 @@ from medbench.safe_names import inside
 
 MIRROR_ENV = "MEDBENCH_MIRROR_URL"
 HOST = "https://raw.githubusercontent.com"
-FILE_NAME = "sources.yaml"
+FILE_NAME = "_sources_yaml"
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def mismatch(source: Source, path: Path) -> str | None:
 
 
 def declared(tasks_dir: Path | None = None) -> list[Source]:
-    """Every benchmark's declared sources (``tasks/*/sources.yaml``), checked against the schema."""
+    """Every benchmark's declared sources (``tasks/*/_sources_yaml``), checked against the schema."""
     from medbench.config.plugin_files import SourceFile, checked
 
     out = []

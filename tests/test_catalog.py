@@ -11,8 +11,14 @@ def _rows():
 def test_every_task_and_group_names_its_data():
     rows = _rows()
     assert [name for name, row in rows.items() if not row.source] == []
-    assert rows["huatuo26m"].source == "huatuo26m/huatuo26M_test.json"
-    assert rows["ccks2019_ner"].source == "ccks2019/subtask1_test_set_with_answer.json"
+    assert (
+        rows["huatuo26m"].source
+        == "huatuo26m/huatuo26M_test.json (pinned: SupritYoung/Zhongjing@a105934245c2)"
+    )
+    assert rows["ccks2019_ner"].source == (
+        "ccks2019/subtask1_test_set_with_answer.json (pinned: EduKgs/SmartHealthCare_NER@128b9839dcc9)"
+    )
+    assert rows["chimed_qa"].source == "chimed_qa/test.jsonl"  # licensed: no pin
     assert rows["ceval_med"].source == "ceval/ (its tasks' files)"
     assert "(hub: ceval/ceval-exam@8267189d6ba0)" in rows["ceval_med_physician"].source
 

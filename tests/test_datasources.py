@@ -111,9 +111,13 @@ def test_rows_with_answer_outside_options_or_blank_fields_are_skipped_and_report
     ]
 
 
-def test_no_local_data_offline_says_which_files_to_put_where(monkeypatch):
+def test_no_local_data_offline_says_which_files_to_put_where(monkeypatch, tmp_path):
     monkeypatch.delenv("MEDBENCH_DATA", raising=False)
+    monkeypatch.setenv("MEDBENCH_CACHE", str(tmp_path))  # nothing pulled
     with pytest.raises(MedbenchError) as err:
-        load_task_data("medqa_mcmle", "")
-    assert "medqa_mcmle/dev.jsonl, medqa_mcmle/test.jsonl" in str(err.value)
+        load_task_data("chimed_qa", "")  # licensed: no pinned source
+    assert "chimed_qa/test.jsonl" in str(err.value) and "--data-dir" in str(err.value)
+    with pytest.raises(MedbenchError) as err:
+        load_task_data("medqa_mcmle", "")  # pinned, not pulled, offline
+    assert "medqa_mcmle/dev.jsonl is not pulled" in str(err.value) and "medbench data pull" in str(err.value)
     assert "--data-dir" in str(err.value)

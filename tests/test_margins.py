@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from medbench import margins
+from medbench import margins, sample_files
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
 
@@ -25,7 +25,7 @@ def test_fragile_counts_and_the_accuracy_range_by_hand(tmp_path):
     lines = [json.dumps({"doc_id": i, "margin": m, "correct": c}) for i, (m, c) in enumerate(items)]
     lines.append(json.dumps({"doc_id": 6, "margin": 0.01, "correct": False, "error": "HTTP 500"}))  # failed
     (tmp_path / "t.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (found,) = margins.summarise(tmp_path, 0.1)
+    (found,) = margins.summarise(sample_files.read(tmp_path), 0.1)
     assert (found.n, found.fragile, found.correct, found.fragile_correct) == (6, 3, 3, 1)
     # all fragile wrong: 2 of 6 right; all fragile right: 2 + 3 = 5 of 6
     assert (found.low, found.high) == (pytest.approx(2 / 6), pytest.approx(5 / 6))

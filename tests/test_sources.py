@@ -2,7 +2,7 @@
 
 A loopback HTTP server laid out like raw.githubusercontent.com (``/<repo>/<commit>/<path>``) serves
 files this test writes itself, pinned by the blob ids and sha256 it computes (the real pins stay in
-the tasks' sources.yaml). Pull, verify, a corrupted byte, a truncated body, an HTML page with status
+the tasks' _sources_yaml). Pull, verify, a corrupted byte, a truncated body, an HTML page with status
 200 and a 404 each give the right result or one line with nothing kept; a run then reads CMtMedQA,
 Huatuo-26M, CCKS-2019 and CMExam from the pulled copy with HF_HUB_OFFLINE=1 and no --data-dir, and a
 pulled copy altered afterwards is refused on read. The real pins are checked against the copies in
@@ -278,14 +278,14 @@ def test_offline_and_not_pulled_is_one_line_naming_the_command(host, monkeypatch
 def test_a_declared_local_path_out_of_the_data_folder_is_refused(tmp_path):
     bad = tmp_path / "tasks" / "evil"
     bad.mkdir(parents=True)
-    (bad / "sources.yaml").write_text(
+    (bad / "_sources_yaml").write_text(
         f"benchmark: evil\nlicence: x\nofficial: false\nfiles:\n  - local: ../../x\n    repo: {REPO}\n"
         f"    commit: {COMMIT}\n    path: a\n    blob: {COMMIT}\n",
         encoding="utf-8",
     )
     with pytest.raises(Exception, match="points outside"):
         sources.declared(tmp_path / "tasks")
-    (bad / "sources.yaml").write_text(
+    (bad / "_sources_yaml").write_text(
         f"benchmark: evil\nlicence: x\nofficial: false\nfiles:\n  - local: a\n    repo: {REPO}\n"
         f"    commit: main\n    path: a\n",
         encoding="utf-8",

@@ -1,7 +1,7 @@
 """The declared shape of every YAML plug-in file medbench reads: judge rubrics (``judges/``), suites
 (``suites/``), bias scales (``bias/``), training recipes (``trainers/``), the leaderboard's
 benchmark groups (``reports/benchmarks.yaml``) and benchmarks' pinned sources
-(``tasks/<benchmark>/sources.yaml``).
+(``tasks/<benchmark>/_sources_yaml``).
 
 Each is a pydantic model with ``extra="forbid"`` (a misspelt key is an error, not a silently ignored
 setting) and strict types; :func:`checked` reads a file against one and makes any problem one line
@@ -147,7 +147,7 @@ class PinnedFile(_File):
 
 
 class SourceFile(_File):
-    """``tasks/<benchmark>/sources.yaml``: where a benchmark's public files come from."""
+    """``tasks/<benchmark>/_sources_yaml``: where a benchmark's public files come from."""
 
     benchmark: str
     licence: str = Field(min_length=1)

@@ -31,7 +31,7 @@ _APOLLO_ANSWER = re.compile(r"^\(([A-Z])\)$")
 
 
 def parse_apollo(row) -> dict:
-    """FreedomIntelligence/Apollo's copy (its own layout, declared in sources.yaml): ``question``,
+    """FreedomIntelligence/Apollo's copy (its own layout, declared in _sources_yaml): ``question``,
     ``option`` as ``(A) text.\n(B) text.`` lines, ``anwer`` [sic] as ``(A)``. Option texts are kept as
     the file has them (with the period Apollo appends); a line or answer of another shape is a problem."""
     r = row.data
