@@ -128,11 +128,13 @@ def judge_line(summary: dict) -> str:
     items = max((d["items"] for d in dims.values()), default=0)
     judged = sum(d["judged"] for d in dims.values())
     failures = sum(d["parse_failures"] for d in dims.values())
+    empty = max((d.get("both_empty", 0) for d in dims.values()), default=0)
     head = f"judge ({summary.get('rubric')}, {summary.get('model_a')} vs {summary.get('model_b')}): "
     if not judged:
         return head + (
-            f"0 of {items} items judged in {len(dims)} dimension(s), {failures} verdict(s) unreadable -- "
-            "the tiny model cannot judge; the protocol's output (prompts, replies, counts) is in the report"
+            f"0 of {items} items judged in {len(dims)} dimension(s): {empty} with both answers empty (not "
+            f"sent), {failures} verdict(s) unreadable -- the tiny models cannot answer or judge; the "
+            "protocol's output (prompts, replies, counts) is in the report"
         )
     rates = "; ".join(
         f"{name} win {100 * (d['rates']['win'] or 0):.0f}% / tie {100 * (d['rates']['tie'] or 0):.0f}%"

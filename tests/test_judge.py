@@ -186,16 +186,23 @@ def test_judge_runs_end_to_end_against_transformers_serve(tiny_model, served_tin
     )
     run_a, _ = run(RunConfig(model=tiny_model, **common))
     run_b, _ = run(RunConfig(model=tiny_model, temperature=1.0, **common))
-    folder, summary = run_judge(
-        JudgeConfig(
-            runs=[str(run_a.path), str(run_b.path)],
-            rubric="iimedgpt_pf",
-            judge_model=tiny_model,
-            base_url=served_tiny,
-            concurrency=2,
-            output=str(tmp_path / "judge"),
-        )
+    config = JudgeConfig(
+        runs=[str(run_a.path), str(run_b.path)],
+        rubric="iimedgpt_pf",
+        judge_model=tiny_model,
+        base_url=served_tiny,
+        concurrency=2,
+        output=str(tmp_path / "judge"),
     )
+    folder, summary = run_judge(config)
+    # an item whose replies (the tiny model's 8 tokens) are empty is decided, or skipped, unsent
+    first = summary["dimensions"]["professionalism_fluency"]
+    decided = first["both_empty"] + first["empty_answer_lost"]
+    assert summary["usage"]["requests"] == 2 * (3 - decided), first
+    for path, who in ((run_a.path, "甲"), (run_b.path, "乙")):  # answers with text: the judge reads them
+        ids = [json.loads(x)["id"] for x in (path / "samples" / "cmtmedqa.jsonl").read_text().splitlines()]
+        _replies(str(path), {i: f"{who}的回答{i}" for i in ids}, "cmtmedqa")
+    folder, summary = run_judge(config)
     dim = summary["dimensions"]["professionalism_fluency"]
     assert dim["items"] == 3
     assert dim["judged"] + dim["parse_failures"] + dim["request_errors"] == 3
@@ -411,3 +418,41 @@ def test_an_english_reply_rating_both_answers_is_read_per_answer():
     assert parse_verdict("Answer1: Win\nAnswer2: Lose", labels) == "win"
     assert parse_verdict("Answer 1: Lose\nAnswer 2: Win", labels) == "loss"
     assert parse_verdict("Answer2: Win", labels) == "loss"
+
+
+def _replies(run: str, items: dict[str, str], task: str = "huatuo26m") -> None:
+    """Give some items of a run folder these replies (an empty one, only whitespace, or text)."""
+    path = Path(run) / "samples" / f"{task}.jsonl"
+    records = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    for r in records:
+        r["raw"] = items.get(r["id"], r["raw"])
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+
+
+def test_nothing_to_judge_is_never_sent(runs, tmp_path):
+    # item 1: both answers empty; item 2: A's empty (A loses); item 3: B's only whitespace (A wins)
+    _replies(runs[0], {"1": "", "2": ""})
+    _replies(runs[1], {"1": " ", "3": " \n "})
+    script = ScriptedChat([], reply=_reply)
+    with script.serving() as url:
+        folder, summary = run_judge(_config(runs, url, tmp_path))
+    dim = summary["dimensions"]["professionalism_fluency"]
+    # only items 4 and 5 are judged by the model: 2 items x 2 orders, every prompt with two answers
+    sent = [json.loads(x) for x in (folder.path / "requests.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted({r["id"] for r in sent}) == ["4", "5"] and len(sent) == 4
+    assert sum(script.hits.values()) == 4 + 1  # item 5's unparseable B-first verdict asked once more
+    assert dim["both_empty"] == 1 and dim["empty_answer_lost"] == 2 and dim["parse_failures"] == 1
+    # judged: item 2 (loss), item 3 (win) without a request, item 4 (loss); item 1 has no verdict
+    assert dim["judged"] == 3 and dim["rates"] == {
+        "win": pytest.approx(1 / 3),
+        "tie": 0.0,
+        "loss": pytest.approx(2 / 3),
+    }
+    verdicts = {
+        v["id"]: v
+        for v in map(json.loads, (folder.path / "verdicts.jsonl").read_text().splitlines())
+        if v["dimension"] == "professionalism_fluency"
+    }
+    assert verdicts["1"]["decided"] == "both answers empty" and verdicts["1"]["final"] is None
+    assert (verdicts["2"]["final"], verdicts["3"]["final"]) == ("loss", "win")
+    assert "| 1 | 2 |" in (folder.path / "results.md").read_text(encoding="utf-8")  # both empty, empty lost

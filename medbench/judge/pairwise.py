@@ -1,5 +1,7 @@
 """Pairwise judging: both answers in one prompt, in both orders (or one random order); a win or loss
-counts only when the orders agree, and position consistency is reported."""
+counts only when the orders agree, and position consistency is reported. Nothing to judge is not
+judged: an item whose two answers are both empty is counted and never sent, and an empty answer loses
+to a non-empty one without a request (counted apart)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,22 @@ from medbench.judge.session import JudgeConfig, ask, finish, summary_head
 from medbench.rundir import RunFolder
 from medbench.templates import render_template
 
+BOTH_EMPTY = "both answers empty"  # counted, never sent, no verdict
+ONE_EMPTY = "one answer empty"  # the empty one loses, without a request
+
 
 def run_pairwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
     task, pairs, failed = paired_items(*config.runs, config.task)
     rng = random.Random(config.seed)
     plan = []  # (item id, dimension, A-first?, prompt)
+    decided: dict[str, tuple[str, str | None]] = {}  # nothing to judge: item -> (why, outcome for A)
     for a, b in pairs:
+        empty_a, empty_b = not answer_text(a).strip(), not answer_text(b).strip()
+        if empty_a or empty_b:  # never sent: both empty is no verdict; one empty answer loses
+            decided[str(a["id"])] = (
+                (BOTH_EMPTY, None) if empty_a and empty_b else (ONE_EMPTY, "loss" if empty_a else "win")
+            )
+            continue
         question = question_text(a, config.lang)
         orders = [True, False] if config.order == "both" else [rng.random() < 0.5]
         for dim in rubric["dimensions"]:
@@ -34,7 +46,11 @@ def run_pairwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
                 )
                 plan.append((str(a["id"]), dim["name"], a_first, prompt))
     judge, folder, results = ask(config, rubric, task, plan, "a_first")
-    verdicts: dict[tuple[str, str], dict] = {}
+    verdicts: dict[tuple[str, str], dict] = {
+        (item, dim["name"]): {"id": item, "dimension": dim["name"], "decided": why, "final": outcome}
+        for item, (why, outcome) in decided.items()
+        for dim in rubric["dimensions"]
+    }
     for (item, dim, a_first, _), result in zip(plan, results, strict=True):
         v = result["verdict"]
         entry = verdicts.setdefault((item, dim), {"id": item, "dimension": dim})
@@ -46,7 +62,9 @@ def run_pairwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
         entries = [e for (item, d), e in verdicts.items() if d == dim]
         finals, consistent, both = [], 0, 0
         for e in entries:
-            if config.order == "both":
+            if "decided" in e:
+                pass  # an empty answer decided it (or there was nothing to decide), without a request
+            elif config.order == "both":
                 e["final"] = combine(e.get("a_first"), e.get("b_first"))
                 if e.get("a_first") and e.get("b_first"):
                     both += 1
@@ -59,7 +77,11 @@ def run_pairwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
         summary["dimensions"][dim] = {
             "items": len(entries),
             "judged": len(finals),
-            "parse_failures": sum(1 for e in entries if e["final"] is None and not e.get("errors")),
+            "both_empty": sum(1 for e in entries if e.get("decided") == BOTH_EMPTY),
+            "empty_answer_lost": sum(1 for e in entries if e.get("decided") == ONE_EMPTY),
+            "parse_failures": sum(
+                1 for e in entries if e["final"] is None and not e.get("errors") and "decided" not in e
+            ),
             "request_errors": sum(1 for e in entries if e.get("errors")),
             "rates": rates,
             "ci95": rates_interval(finals, config.seed) if finals else None,

@@ -48,10 +48,13 @@ def markdown(summary: dict) -> str:
                 _pct(s["position_consistency"]),
                 s["parse_failures"],
                 s["request_errors"],
+                s.get("both_empty", 0),
+                s.get("empty_answer_lost", 0),
             ]
         )
     header = ["Dimension", "Judged", "Win", "Tie", "Loss", "Win 95% CI", "Position consistency"]
-    lines += markdown_lines([*header, "Parse failures", "Errors"], rows, "l" + "r" * 8)
+    header += ["Parse failures", "Errors", "Both empty (not sent)", "Empty answer lost (not sent)"]
+    lines += markdown_lines(header, rows, "l" + "r" * 10)
     means = {d: s["mean_score"] for d, s in summary["dimensions"].items() if s.get("mean_score")}
     if means:
         rows = [[d, _num(m["a"]), _num(m["b"])] for d, m in means.items()]
