@@ -190,7 +190,10 @@ def test_zhongjing_suite_judges_against_a_baseline_on_transformers_serve(
         summary = pd.read_json(folder / "summary.json", typ="series")
         for dim in ("safety", "professionalism", "fluency"):
             d = summary["dimensions"][dim]
-            assert d["items"] == 2 and d["judged"] + d["parse_failures"] + d["request_errors"] == 2
+            # every item in one bucket: judged (an empty answer's loss included), unreadable, failed,
+            # or both answers empty (never sent)
+            assert d["items"] == 2
+            assert d["judged"] + d["parse_failures"] + d["request_errors"] + d["both_empty"] == 2
 
 
 @pytest.mark.slow
