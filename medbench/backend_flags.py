@@ -60,15 +60,14 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_client_arguments(parser: argparse.ArgumentParser) -> None:
     """The judge's own chat client: the ``openai`` backend's options (not its model name: the judge
-    names its model with ``--judge-model``), with that backend's defaults; ``--base-url`` required."""
+    names its model with ``--judge-model``), with that backend's defaults; ``--base-url`` is required
+    unless a jury names each judge's server (``--judge``), which the judge checks."""
     from medbench.backends.openai_api import OpenAIConfig
 
     group = parser.add_argument_group("judge client", "the judge's OpenAI-compatible server")
     for option, (kind, default, text) in OpenAIConfig.options().items():
         if option != "model_name":
-            group.add_argument(
-                _flag(option), dest=option, type=kind, default=default, required=default is None, help=text
-            )
+            group.add_argument(_flag(option), dest=option, type=kind, default=default, help=text)
 
 
 def client_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -130,13 +130,14 @@ async def complete(client, body: dict, attempts: int, max_chars: int = MAX_REPLY
     raise AssertionError("unreachable")
 
 
-def client(base_url: str, max_retries: int, timeout: float):
-    """The async OpenAI client every medbench command uses (key from ``OPENAI_API_KEY``)."""
+def client(base_url: str, max_retries: int, timeout: float, key_env: str = "OPENAI_API_KEY"):
+    """The async OpenAI client every medbench command uses (key from ``OPENAI_API_KEY``, or the
+    variable a jury's judge names)."""
     from openai import AsyncOpenAI
 
     return AsyncOpenAI(
         base_url=base_url,
-        api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY",
+        api_key=os.environ.get(key_env) or "EMPTY",
         max_retries=max_retries,
         timeout=timeout,
     )

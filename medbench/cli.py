@@ -106,7 +106,8 @@ def _judge_config(args: argparse.Namespace):
     from medbench.config.fields import check, from_args
     from medbench.config.judge import JudgeConfig
 
-    config = JudgeConfig(runs=args.runs, **from_args(JudgeConfig, args), **client_options(args))
+    runs = args.runs or getattr(args, "human_template", None)
+    config = JudgeConfig(runs=runs, **from_args(JudgeConfig, args), **client_options(args))
     check(config)
     return config
 
@@ -124,9 +125,20 @@ def _print_result(folder, label: str) -> int:
 
 
 def cmd_judge(args: argparse.Namespace) -> int:
-    from medbench.judge import run_judge
+    from medbench.judge import judge_incomplete, run_judge, write_human_template
 
-    return _print_result(run_judge(_judge_config(args))[0], "judge folder")
+    config = _judge_config(args)
+    if args.human_template:
+        sheet = write_human_template(config)
+        print(f"human rating sheet: {sheet} (seats recorded in {sheet.stem}.key.json beside it)")
+        return 0
+    folder, summary = run_judge(config)
+    _print_result(folder, "judge folder")
+    reason = judge_incomplete(summary)
+    if reason:
+        print(f"medbench: judge incomplete: {reason} (exit {INCOMPLETE})", file=sys.stderr)
+        return INCOMPLETE
+    return 0
 
 
 def cmd_arena(args: argparse.Namespace) -> int:

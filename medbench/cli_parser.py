@@ -81,8 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output-root", help="folder for the stage outputs (default: the recipe's output_root)")
 
-    p = sub.add_parser("judge", help="pairwise win/tie/loss between two runs with an LLM judge")
-    p.add_argument("--runs", nargs=2, required=True, metavar=("RUN_A", "RUN_B"))
+    p = sub.add_parser("judge", help="pairwise win/tie/loss between two runs with an LLM judge or a jury")
+    runs = p.add_mutually_exclusive_group(required=True)
+    runs.add_argument("--runs", nargs=2, metavar=("RUN_A", "RUN_B"))
+    runs.add_argument(
+        "--human-template",
+        nargs=2,
+        metavar=("RUN_A", "RUN_B"),
+        help="write the CSV for human raters (both answers, seats drawn at random, no model names)",
+    )
     _judge_arguments(p)
 
     p = sub.add_parser("arena", help="judge every pair of runs and rank them (Bradley-Terry with CIs)")

@@ -25,7 +25,7 @@ class Unreachable(MedbenchError):
 DESCRIBING = ("id", "root", "parent", "max_model_len", "owned_by")
 
 
-def served_model(base_url: str, name: str, timeout: float = 10.0) -> dict:
+def served_model(base_url: str, name: str, timeout: float = 10.0, key_env: str = "OPENAI_API_KEY") -> dict:
     """The ``/v1/models`` entry of ``name`` at ``base_url``, its describing fields only.
 
     A server that does not list its models (no ``/v1/models``: an HTTP error) is recorded as such and
@@ -34,11 +34,7 @@ def served_model(base_url: str, name: str, timeout: float = 10.0) -> dict:
     import httpx
 
     url = base_url.rstrip("/") + "/models"
-    headers = (
-        {"Authorization": f"Bearer {os.environ['OPENAI_API_KEY']}"}
-        if os.environ.get("OPENAI_API_KEY")
-        else {}
-    )
+    headers = {"Authorization": f"Bearer {os.environ[key_env]}"} if os.environ.get(key_env) else {}
     try:
         reply = httpx.get(url, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:

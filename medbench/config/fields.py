@@ -33,12 +33,14 @@ def setting(
     parse: typing.Callable[[str], Any] | None = None,
     metavar: str | None = None,
     factory: typing.Callable[[], Any] | None = None,
+    repeat: bool = False,
 ) -> Any:
     """A declared setting. ``affects``: "answer" (runs that differ in it share no request cache and
     are different leaderboard rows), "items" (it picks which items are scored: different rows), or
     None. ``what`` says what a valid value is, for the error line. ``flag``: True for ``--name``, a
     string for another flag (a ``store_false`` switch of a True default), False for none. ``parse``
-    turns the flag's text into the value (e.g. a comma-separated list)."""
+    turns the flag's text into the value (e.g. a comma-separated list). ``repeat``: the flag may be
+    given several times, each adding one value to the list."""
     if affects is not None and affects not in AFFECTS:
         raise ValueError(f"affects must be one of {AFFECTS} (got {affects!r})")
     metadata = {
@@ -48,6 +50,7 @@ def setting(
         "flag": flag,
         "parse": parse,
         "metavar": metavar,
+        "repeat": repeat,
     }
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
@@ -117,6 +120,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, only: tuple[str, .
         kwargs: dict[str, Any] = {"dest": f.name, "help": meta.get("help") or None}
         if kind is bool:
             kwargs.update(action="store_false" if default else "store_true")
+        elif meta.get("repeat"):
+            kwargs.update(
+                action="append", type=meta.get("parse") or str, default=None, metavar=meta.get("metavar")
+            )
         else:
             kwargs.update(type=meta.get("parse") or kind, default=default, metavar=meta.get("metavar"))
             if choices:
@@ -127,8 +134,15 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, only: tuple[str, .
 
 
 def from_args(cls: type, args: argparse.Namespace) -> dict[str, Any]:
-    """The values of ``cls``'s flagged settings in parsed arguments."""
-    return {name: getattr(args, name) for name in flagged(cls) if hasattr(args, name)}
+    """The values of ``cls``'s flagged settings in parsed arguments (a repeatable flag never given is
+    its declared default)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {name: getattr(args, name) for name in flagged(cls) if hasattr(args, name)}
+    for name, value in values.items():
+        f = fields[name]
+        if value is None and f.metadata.get("repeat") and f.default_factory is not dataclasses.MISSING:
+            values[name] = f.default_factory()
+    return values
 
 
 def _label(cls: type, loc: list[str], source: str | None) -> str:

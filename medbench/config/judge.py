@@ -18,8 +18,23 @@ from medbench.config.run import RunConfig
 class JudgeConfig:
     runs: list[str] = setting(flag=False)  # the command's --runs (two for judge, several for arena)
     rubric: str = setting(help="a rubric in judges/ (iimedgpt_pf, zhongjing_spf, ...)")
-    judge_model: str = setting(help="the judge's model name on its server")
-    base_url: str = setting(flag=False)  # the client's: the openai backend's options
+    judge_model: str | None = setting(None, "the judge's model name on its server (one judge)")
+    base_url: str | None = setting(None, flag=False)  # the client's: the openai backend's options
+    judges: list[str] = setting(
+        help="one judge of a jury: NAME=MODEL@URL, then optionally ,key_env=VAR ,concurrency=N "
+        ",timeout=S ,family=F (F: a model family it shares with a judged model); repeat per judge",
+        flag="--judge",
+        repeat=True,
+        factory=list,
+        metavar="NAME=MODEL@URL",
+    )
+    aggregate: Literal["majority", "mean", "unanimous"] = setting(
+        "majority", "how a jury's verdicts combine (a split jury is a tie; see the README)"
+    )
+    min_valid_judges: Annotated[int, Field(ge=1)] = setting(
+        1, "an item with fewer valid verdicts is excluded and counted, never guessed", what="1 or more"
+    )
+    human: str | None = setting(None, "human ratings CSV (id, dimension, verdict or score, rater)")
     task: str | None = setting(None, "the generation task to judge (when a run has several)")
     lang: Literal["zh", "en"] = setting("zh", "the language of the rubric's prompt")
     order: Literal["both", "random"] = setting("both", "both orders, or one (half cost)")

@@ -1,4 +1,6 @@
-"""``medbench judge``: pairwise win/tie/loss between two run folders with an LLM judge.
+"""``medbench judge``: pairwise win/tie/loss between two run folders with an LLM judge, or a jury of
+several (``--judge NAME=MODEL@URL``, :mod:`medbench.judge.jury`), with each judge's biases, the
+jury's agreement and agreement with human raters in the same summary.
 
 Rubrics are data (``judges/<name>.yaml``): per dimension a prompt (zh/en) and the verdict labels.
 Every pair is judged in both orders by default; a verdict counts as a win (or loss) only if both orders
@@ -21,16 +23,21 @@ from medbench.judge.rubric import combine, load_rubric, parse_verdict
 from medbench.judge.session import JudgeConfig
 from medbench.rundir import RunFolder
 
-__all__ = ["JudgeConfig", "combine", "load_rubric", "paired_items", "parse_verdict", "run_judge"]
+__all__ = [
+    "JudgeConfig",
+    "combine",
+    "judge_incomplete",
+    "load_rubric",
+    "paired_items",
+    "parse_verdict",
+    "run_judge",
+    "write_human_template",
+]
 
 
-def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
-    """Judge two runs with a rubric (pairwise or pointwise, as the rubric says); one judge folder."""
-    from medbench.judge.pairwise import run_pairwise
-    from medbench.judge.pointwise import run_pointwise
-
-    client = [name for name in OpenAIConfig.options() if name != "model_name"]
-    OpenAIConfig.from_options({k: getattr(config, k) for k in client})  # checked as the backend's are
+def _checked(config: JudgeConfig) -> dict:
+    """The rubric, after the checks every judge command makes (two runs, a known order, the rubric's
+    language)."""
     if len(config.runs) != 2:
         raise MedbenchError("medbench judge compares exactly two runs: --runs RUN_A RUN_B")
     if config.order not in ("both", "random"):
@@ -38,6 +45,46 @@ def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
     rubric = load_rubric(config.rubric)
     if any(config.lang not in d["prompt"] for d in rubric["dimensions"]):
         raise MedbenchError(f"rubric {config.rubric} has no '{config.lang}' prompt")
+    return rubric
+
+
+def write_human_template(config: JudgeConfig):
+    """The sheet human raters fill in for two runs (see :mod:`medbench.judge.human`)."""
+    from medbench.judge.human import write_template
+
+    rubric = _checked(config)
+    if rubric.get("kind") == "pointwise":
+        raise MedbenchError(f"rubric {config.rubric} is pointwise: the human sheet is for pairwise verdicts")
+    return write_template(config, rubric)
+
+
+def judge_incomplete(summary: dict) -> str | None:
+    """Why a judge summary is incomplete -- a judge's requests failed (not cached: a re-run asks them
+    again), or items had too few valid verdicts -- or None."""
+    reasons = []
+    judges = summary.get("judges") or {"the judge": summary}
+    for name, judged in judges.items():
+        failed = judged["usage"]["failed"]
+        if failed:
+            reasons.append(f"{'judge ' if name != 'the judge' else ''}{name}: {failed} failed request(s)")
+    few = sum(d.get("too_few_judges", 0) for d in summary["dimensions"].values())
+    if few:
+        reasons.append(
+            f"{few} item-dimension(s) with fewer than {summary['min_valid_judges']} valid verdicts, excluded"
+        )
+    return "; ".join(reasons) + "; re-run to ask again" if reasons else None
+
+
+def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:
+    """Judge two runs with a rubric (pairwise or pointwise, as the rubric says); one judge folder."""
+    from medbench.judge.jury import jury_of
+    from medbench.judge.pairwise import run_pairwise
+    from medbench.judge.pointwise import run_pointwise
+
+    client = [name for name in OpenAIConfig.options() if name != "model_name"]
+    OpenAIConfig.from_options({k: getattr(config, k) for k in client})  # checked as the backend's are
+    rubric = _checked(config)
+    jury_of(config)  # the judges named, before any item is read
     if rubric.get("kind") == "pointwise":
         return run_pointwise(config, rubric)
     return run_pairwise(config, rubric)

@@ -1,4 +1,5 @@
-"""A judge session: the config, the cached concurrent judge client, and the judge folder it writes.
+"""A judge session: the config, the cached concurrent client of each judge of the jury, and the judge
+folder it writes.
 
 Every finished request is kept in a persistent JSON cache keyed on (judge model -- its name and what
 its server says of it --, rubric and version, prompt) -- the prompt holds both answers -- so a re-run
@@ -13,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict
 from pathlib import Path
 
 from medbench import chatcall, thinking
 from medbench.config.judge import JudgeConfig
+from medbench.errors import MedbenchError
+from medbench.judge.jury import JudgeSpec, jury_of
 from medbench.judge.present import markdown
 from medbench.judge.rubric import parse_verdict, score_of
 from medbench.plotting import judge_bars
@@ -30,8 +34,10 @@ from medbench.served import served_model
 class Judge:
     """Cached, concurrent chat-completion calls that return a parsed verdict per prompt."""
 
-    def __init__(self, config: JudgeConfig, rubric: dict) -> None:
-        self.config, self.rubric = config, rubric
+    def __init__(self, spec: JudgeSpec, config: JudgeConfig, rubric: dict, cache) -> None:
+        self.spec, self.config, self.rubric = spec, config, rubric
+        if spec.key_env != "OPENAI_API_KEY" and not os.environ.get(spec.key_env):
+            raise MedbenchError(f"judge {spec.name}: its key variable {spec.key_env} is not set")
         if rubric.get("kind") == "pointwise":
             pattern = re.compile(rubric["score_pattern"])
             self.parse = lambda text: score_of(pattern, text)
@@ -42,12 +48,12 @@ class Judge:
             )
         # what the judge's server says of the model it serves under that name: two servers of two
         # judges under one name share no verdicts (and a server that does not answer is one line)
-        self.served = served_model(config.base_url, config.judge_model, min(config.timeout, 30.0))
-        self.cache = open_cache(config.cache or str(Path(config.output) / ".judge-cache.sqlite"))
+        self.served = served_model(spec.base_url, spec.model, min(spec.timeout, 30.0), spec.key_env)
+        self.cache = cache  # one file; each judge's entries keyed on its own model
         self.usage = chatcall.Usage()
 
     def key(self, prompt: str) -> str:
-        judge = [self.config.judge_model, self.served]
+        judge = [self.spec.model, self.served]
         ident = [judge, self.rubric["rubric"], self.rubric.get("version"), prompt]
         return hashlib.sha256(json.dumps(ident, ensure_ascii=False).encode()).hexdigest()
 
@@ -80,7 +86,7 @@ class Judge:
         async with gate:
             for _ in range(2):  # a reply with no verdict is asked once more
                 body = {
-                    "model": self.config.judge_model,
+                    "model": self.spec.model,
                     "temperature": 0.0,
                     "max_tokens": 256,
                     "messages": [{"role": "user", "content": prompt}],
@@ -104,28 +110,57 @@ class Judge:
         return result
 
     async def ask_all(self, prompts: list[str]) -> list[dict]:
-        client = chatcall.client(self.config.base_url, self.config.max_retries, self.config.timeout)
-        gate = asyncio.Semaphore(self.config.concurrency)
+        spec = self.spec
+        client = chatcall.client(spec.base_url, self.config.max_retries, spec.timeout, spec.key_env)
+        gate = asyncio.Semaphore(spec.concurrency)
         try:
             from tqdm.asyncio import tqdm_asyncio  # a row of the live display in a terminal
 
             asks = [self._ask(client, gate, p) for p in prompts]
-            return await tqdm_asyncio.gather(*asks, desc="Judge requests", total=len(asks))
+            return await tqdm_asyncio.gather(*asks, desc=f"Judge {spec.name}", total=len(asks))
         finally:
             await client.close()
 
 
+async def _ask_jury(judges: list[Judge], prompts: list[str]) -> list[list[dict]]:
+    """Every judge asked at once, each through its own client and concurrency limit."""
+    return list(await asyncio.gather(*(j.ask_all(prompts) for j in judges)))
+
+
 def ask(config: JudgeConfig, rubric: dict, task: str, plan: list[tuple], slot: str):
-    """Ask the judge every planned prompt; record each raw exchange in a new judge folder."""
-    judge = Judge(config, rubric)
-    results = asyncio.run(judge.ask_all([p for *_, p in plan]))
+    """Ask every judge of the jury every planned prompt; record each raw exchange in a new judge
+    folder. Returns the judges, the folder and each judge's results by name."""
+    cache = open_cache(config.cache or str(Path(config.output) / ".judge-cache.sqlite"))
+    judges = [Judge(spec, config, rubric, cache) for spec in jury_of(config)]
+    try:
+        answers = asyncio.run(_ask_jury(judges, [p for *_, p in plan]))
+    finally:
+        cache.close()
+    results = {j.spec.name: r for j, r in zip(judges, answers, strict=True)}
     folder = RunFolder.create(Path(config.output), f"judge-{config.rubric}")
-    folder.write_config({"kind": "judge", "task": task, **asdict(config), "judge_served": judge.served})
+    served = {j.spec.name: j.served for j in judges}
+    folder.write_config(
+        {
+            "kind": "judge",
+            "task": task,
+            **asdict(config),
+            "jury": [asdict(j.spec) for j in judges],
+            "judge_served": served if len(judges) > 1 else judges[0].served,
+        }
+    )
     with open(folder.path / "requests.jsonl", "w", encoding="utf-8") as fh:
-        for (item, dim, which, prompt), result in zip(plan, results, strict=True):
-            record = {"id": item, "dimension": dim, slot: which, "prompt": prompt, **result}
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return judge, folder, results
+        for name, answered in results.items():
+            for (item, dim, which, prompt), result in zip(plan, answered, strict=True):
+                record = {
+                    "judge": name,
+                    "id": item,
+                    "dimension": dim,
+                    slot: which,
+                    "prompt": prompt,
+                    **result,
+                }
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return judges, folder, results
 
 
 def summary_head(config: JudgeConfig, task: str, order: str, failed: list[str]) -> dict:
@@ -143,9 +178,17 @@ def summary_head(config: JudgeConfig, task: str, order: str, failed: list[str]) 
     }
 
 
-def finish(folder: RunFolder, summary: dict, judge: Judge, config: JudgeConfig, entries: list[dict]):
-    """Usage and cost, the per-item verdicts, the summary, its table and chart."""
-    summary["usage"] = usage_record(judge.usage, config)
+def finish(folder: RunFolder, summary: dict, judges: list[Judge], config: JudgeConfig, entries: list[dict]):
+    """Usage and cost (each judge's and the jury's), the per-item verdicts, the summary, its table and
+    chart."""
+    total = chatcall.Usage()
+    for judge in judges:
+        for field in ("requests", "cached", "cache_rejected", "prompt_tokens", "completion_tokens"):
+            setattr(total, field, getattr(total, field) + getattr(judge.usage, field))
+        total.failures += judge.usage.failures
+        if len(judges) > 1:
+            summary["judges"][judge.spec.name]["usage"] = usage_record(judge.usage, cost(judge))
+    summary["usage"] = usage_record(total, sum(cost(j) for j in judges))
     with open(folder.path / "verdicts.jsonl", "w", encoding="utf-8") as fh:
         for e in entries:
             fh.write(json.dumps(e, ensure_ascii=False) + "\n")
@@ -155,13 +198,19 @@ def finish(folder: RunFolder, summary: dict, judge: Judge, config: JudgeConfig, 
     return folder, summary
 
 
-def usage_record(usage: chatcall.Usage, config: JudgeConfig) -> dict:
+def cost(judge: Judge) -> float:
+    """What one judge's requests cost at its prices (per 1M tokens)."""
+    u, spec = judge.usage, judge.spec
+    return (u.prompt_tokens * spec.price_in + u.completion_tokens * spec.price_out) / 1e6
+
+
+def usage_record(usage: chatcall.Usage, estimated_cost: float) -> dict:
     return {
         "requests": usage.requests,
         "cached": usage.cached,
         "cache_rejected": usage.cache_rejected,
+        "failed": len(usage.failures),
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
-        "estimated_cost": (usage.prompt_tokens * config.price_in + usage.completion_tokens * config.price_out)
-        / 1e6,
+        "estimated_cost": estimated_cost,
     }

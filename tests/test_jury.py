@@ -1,0 +1,296 @@
+"""A jury of judges on loopback: the combined verdict, the agreement statistics, each judge's biases
+and agreement with human raters equal hand computations; failing judges are counted, never guessed;
+a killed jury resumes, and a judge added later is the only one asked."""
+
+import json
+import re
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from medbench.cli import main
+from medbench.errors import MedbenchError
+from medbench.judge import JudgeConfig, run_judge
+from tests.servers import ScriptedChat
+
+# the answers' lengths (characters after the name): A is longer on items 1-3, B on 4-6, by gaps of
+# every size the length bins hold
+LEN_A = {1: 30, 2: 300, 3: 700, 4: 5, 5: 10, 6: 20}
+LEN_B = {1: 5, 2: 40, 3: 100, 4: 80, 5: 400, 6: 650}
+# the human raters' labels (A's side): r1's, and r2 who differs on item 6 only
+HUMAN = {1: "win", 2: "win", 3: "tie", 4: "loss", 5: "loss", 6: "tie"}
+WORD = {"win": "Win", "loss": "Lose", "tie": "Tie"}
+FLIP = {"win": "loss", "loss": "win", "tie": "tie"}
+DIM = "professionalism_fluency"
+
+
+def _runs(root: Path) -> list[str]:
+    runs = []
+    for name, lengths in (("run-a", LEN_A), ("run-b", LEN_B)):
+        folder = root / name
+        (folder / "samples").mkdir(parents=True)
+        (folder / "config.json").write_text(json.dumps({"model": f"/models/{name}"}), encoding="utf-8")
+        lines = [
+            json.dumps({"id": str(i), "question": f"问题{i}", "raw": f"{name[-1].upper()}{i}答" + "长" * n})
+            for i, n in lengths.items()
+        ]
+        (folder / "samples" / "huatuo26m.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        runs.append(str(folder))
+    return runs
+
+
+def _seats(prompt: str) -> tuple[str, str]:
+    return re.search(r"Answer1:(\S+)", prompt).group(1), re.search(r"Answer2:(\S+)", prompt).group(1)
+
+
+def longer(prompt: str) -> str:
+    """Prefers the longer answer, in either seat."""
+    first, second = _seats(prompt)
+    return "Win" if len(first) > len(second) else "Lose"
+
+
+def first_seat(prompt: str) -> str:
+    """Always picks answer 1."""
+    return "Win"
+
+
+def humanlike(prompt: str) -> str:
+    """Agrees with the humans' label, in either seat."""
+    first, _ = _seats(prompt)
+    verdict = HUMAN[int(first[1])]
+    return WORD[verdict if first.startswith("A") else FLIP[verdict]]
+
+
+def _serve(stack: ExitStack, reply, **kw) -> tuple[ScriptedChat, str]:
+    script = ScriptedChat(kw.pop("rules", []), reply=reply, **kw)
+    return script, stack.enter_context(script.serving())
+
+
+def _config(runs, judges, tmp_path, **kw) -> JudgeConfig:
+    return JudgeConfig(
+        runs=runs,
+        rubric="iimedgpt_pf",
+        judges=judges,
+        lang="en",
+        max_retries=1,
+        output=str(tmp_path / "out"),
+        **kw,
+    )
+
+
+def _ratings(path: Path) -> str:
+    rows = ["id,dimension,verdict,rater"]
+    rows += [f"{i},{DIM},{v},r1" for i, v in HUMAN.items()]
+    rows += [f"{i},{DIM},{'win' if i == 6 else v},r2" for i, v in HUMAN.items()]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_three_scripted_judges_agree_and_err_as_computed_by_hand(tmp_path):
+    runs = _runs(tmp_path)
+    with ExitStack() as stack:
+        urls = {name: _serve(stack, reply)[1] for name, reply in
+                (("longer", longer), ("first", first_seat), ("human", humanlike))}  # fmt: skip
+        judges = [f"{name}={name}-model@{url}" for name, url in urls.items()]
+        config = _config(runs, judges, tmp_path, human=_ratings(tmp_path / "ratings.csv"))
+        folder, summary = run_judge(config)
+    # per item (A's side): longer w w w l l l; first-seat: tie everywhere (each order picks seat 1);
+    # human-like: w w t l l t. Majority: w w t l l t -- the jury says what the humans say
+    jury = summary["dimensions"][DIM]
+    assert jury["judged"] == 6 and jury["rates"] == {"win": 2 / 6, "tie": 2 / 6, "loss": 2 / 6}
+    verdicts = {v["id"]: v["final"] for v in map(json.loads, (folder.path / "verdicts.jsonl").open())}
+    assert verdicts == {str(i): v for i, v in HUMAN.items()}
+    judged = {n: j["dimensions"][DIM] for n, j in summary["judges"].items()}
+    assert judged["first"]["rates"]["tie"] == 1.0 and judged["first"]["position_consistency"] == 0.0
+    assert judged["longer"]["rates"] == {"win": 0.5, "tie": 0.0, "loss": 0.5}
+    assert all(j["usage"]["requests"] == 12 for j in summary["judges"].values())
+
+    agree = summary["agreement"][DIM]
+    # Cohen: longer vs human agree on 4 of 6, expected 1/3 -> (2/3 - 1/3) / (2/3) = 0.5;
+    # first-seat says tie only: observed = expected = 1/3 (vs human), 0 = 0 (vs longer) -> 0
+    assert agree["cohen"]["longer vs human"]["value"] == pytest.approx(0.5)
+    assert agree["cohen"]["longer vs first"]["value"] == pytest.approx(0.0)
+    assert agree["cohen"]["first vs human"]["value"] == pytest.approx(0.0)
+    # every item split 2-1 -> P_i = 1/3; category shares 5/18, 8/18, 5/18 -> P_e = 114/324;
+    # Fleiss = (108 - 114) / (324 - 114) = -1/35. Krippendorff (nominal): coincidences o_ww = o_tt =
+    # o_ll = 2, o_wt = o_tw = o_lt = o_tl = 3; D_o = 12/18, D_e = 210/306 -> alpha = 1 - 3672/3780 = 1/35
+    assert agree["fleiss"]["value"] == pytest.approx(-1 / 35)
+    assert agree["alpha"]["value"] == pytest.approx(1 / 35) and agree["alpha"]["level"] == "nominal"
+    assert agree["alpha"]["n"] == 6 and len(agree["alpha"]["ci95"]) == 2
+
+    bias = {n: d["dimensions"][DIM] for n, d in summary["diagnostics"].items()}
+    assert bias["longer"]["longer_win_rate"] == 1.0
+    low, high = bias["longer"]["length_slope_ci95"]
+    assert bias["longer"]["length_slope_per_100_chars"] > 0 and 0 < low <= high
+    assert bias["first"]["first_position_win_rate"] == 1.0 and bias["first"]["order_flip_rate"] == 1.0
+    assert bias["first"]["length_slope_per_100_chars"] is None  # one outcome only: no slope to fit
+    assert set(bias["longer"]["length_bins"]) == {"0-49", "50-199", "200-499", "500+"}
+    assert bias["human"]["order_flip_rate"] == 0.0
+
+    human = summary["human"]["dimensions"][DIM]
+    assert human["raters"] == ["r1", "r2"] and human["raters_split"] == 1  # item 6: tie vs win
+    # r1 vs r2: agree on 5 of 6; expected (2*3 + 2*1 + 2*2) / 36 = 1/3 -> (5/6 - 1/3) / (2/3) = 0.75
+    assert human["inter_rater"]["cohen"]["r1 vs r2"]["value"] == pytest.approx(0.75)
+    assert human["judges"]["human"]["accuracy"] == 1.0 and human["judges"]["human"]["n"] == 5
+    assert human["judges"]["human"]["kappa"]["value"] == pytest.approx(1.0)
+    assert human["judges"]["jury"]["accuracy"] == 1.0
+    # longer vs the humans' label on items 1-5: w w t l l against w w w l l -> 4/5 right
+    assert human["judges"]["longer"]["accuracy"] == pytest.approx(0.8)
+    assert human["judges"]["longer"]["confusion"]["tie"] == {"win": 1, "tie": 0, "loss": 0}
+
+    assert summary["disagreements_total"] == 6  # first-seat's tie disagrees with every decisive verdict
+    shown = summary["disagreements"][0]
+    assert set(shown["judges"]) == {"longer", "first", "human"} and shown["answer_a"].startswith("A1答")
+    assert all(len(j["replies"]) == 2 for j in shown["judges"].values())
+    table = (folder.path / "results.md").read_text(encoding="utf-8")
+    for text in ("a jury of 3 judges, majority verdict", "Krippendorff's alpha (nominal)", "Judge biases"):
+        assert text in table
+
+
+def test_a_self_judging_model_is_flagged(tmp_path):
+    runs = _runs(tmp_path)
+    with ExitStack() as stack:
+        _, url = _serve(stack, humanlike)
+        _, other = _serve(stack, longer)
+        judges = [f"self=/elsewhere/run-a@{url}", f"kin=qwen-72b@{other},family=run-b"]
+        summary = run_judge(_config(runs, judges, tmp_path))[1]
+    flags = {n: d["self_preference"] for n, d in summary["diagnostics"].items()}
+    assert flags["self"]["model"] == "a" and "is the judged model run-a" in flags["self"]["why"]
+    assert flags["kin"]["model"] == "b" and "family 'run-b'" in flags["kin"]["why"]
+    # self (human-like) favours A on 2 of 6 items; the other judge (longer) on 3 of 6
+    assert flags["self"]["its_rate"] == pytest.approx(2 / 6) and flags["self"]["others_rate"] == 0.5
+
+
+def test_too_few_valid_verdicts_exclude_and_count_the_item_and_the_exit_status_says_so(tmp_path, capsys):
+    runs = _runs(tmp_path)
+    with ExitStack() as stack:
+        failing, bad = _serve(stack, longer, rules=[("", "500")])
+        _, good = _serve(stack, longer)
+        args = ["judge", "--runs", *runs, "--rubric", "iimedgpt_pf", "--lang", "en", "--max-retries", "0"]
+        args += ["--judge", f"good=g@{good}", "--judge", f"down=d@{bad}", "--min-valid-judges", "2"]
+        status = main([*args, "--output", str(tmp_path / "out")])
+    assert status == 3
+    err = capsys.readouterr().err
+    assert "judge incomplete: judge down: 12 failed request(s)" in err
+    assert "6 item-dimension(s) with fewer than 2 valid verdicts, excluded" in err
+    summary = json.loads(next((tmp_path / "out").glob("*judge-*/summary.json")).read_text())
+    jury = summary["dimensions"][DIM]
+    assert jury["judged"] == 0 and jury["too_few_judges"] == 6 and jury["rates"]["win"] is None
+    assert summary["judges"]["good"]["dimensions"][DIM]["judged"] == 6
+    assert summary["judges"]["down"]["dimensions"][DIM]["request_errors"] == 6
+    assert failing.total >= 12
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nomodel", "expected NAME=MODEL@URL"),
+        ("../x=m@http://127.0.0.1:9/v1", "must be 1-40 letters"),
+        ("a" * 300 + "=m@http://127.0.0.1:9/v1", "must be 1-40 letters"),
+        ("j=m@http://127.0.0.1:9/v1,concurrency=0", "concurrency must be a whole number"),
+        ("j=m@http://127.0.0.1:9/v1,colour=red", "unknown option 'colour'"),
+        ("j=m@http://127.0.0.1:9/v1,key_env=lower case", "key_env must be an environment variable"),
+    ],
+)
+def test_a_bad_judge_spec_is_one_line(tmp_path, spec, message):
+    with pytest.raises(MedbenchError, match=re.escape(message)):
+        run_judge(_config(_runs(tmp_path), [spec], tmp_path))
+
+
+def test_two_judges_of_one_name_or_more_valid_verdicts_than_judges_are_refused(tmp_path):
+    runs = _runs(tmp_path)
+    with pytest.raises(MedbenchError, match="two judges are named 'j'"):
+        run_judge(_config(runs, ["j=a@http://127.0.0.1:9/v1", "j=b@http://127.0.0.1:9/v1"], tmp_path))
+    with pytest.raises(MedbenchError, match="--min-valid-judges 3 is more than the jury's 2"):
+        judges = ["j=a@http://127.0.0.1:9/v1", "k=b@http://127.0.0.1:9/v1"]
+        run_judge(_config(runs, judges, tmp_path, min_valid_judges=3))
+
+
+def test_a_killed_jury_resumes_and_a_fourth_judge_is_the_only_one_asked(tmp_path):
+    runs = _runs(tmp_path)
+    with ExitStack() as stack:
+        served = {n: _serve(stack, r, delay=0.2) for n, r in
+                  (("longer", longer), ("first", first_seat), ("human", humanlike))}  # fmt: skip
+        judges = [f"{n}={n}-model@{url},concurrency=1" for n, (_, url) in served.items()]
+        cmd = [sys.executable, "-m", "medbench", "judge", "--runs", *runs, "--rubric", "iimedgpt_pf"]
+        cmd += ["--lang", "en", "--output", str(tmp_path / "out")]
+        cmd += [x for j in judges for x in ("--judge", j)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while sum(s.total for s, _ in served.values()) < 12 and time.time() < deadline:
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+        before = {n: s.total for n, (s, _) in served.items()}
+        assert 0 < sum(before.values()) < 36
+        summary = run_judge(_config(runs, judges, tmp_path))[1]
+        asked = {n: s.total - before[n] for n, (s, _) in served.items()}
+        finished = summary["usage"]["cached"]
+        assert sum(asked.values()) == 36 - finished == summary["usage"]["requests"]  # nothing asked twice
+        assert all(before[n] + asked[n] >= 12 for n in served)
+
+        fourth, url = _serve(stack, humanlike)
+        summary = run_judge(_config(runs, [*judges, f"late=late-model@{url}"], tmp_path))[1]
+        assert all(s.total == before[n] + asked[n] for n, (s, _) in served.items())  # none asked again
+        assert fourth.total == 12 and summary["usage"]["requests"] == 12 and summary["usage"]["cached"] == 36
+        assert summary["judges"]["late"]["usage"]["requests"] == 12
+
+
+def test_human_sheet_hides_the_models_records_the_seats_and_reads_back(tmp_path, capsys):
+    runs = _runs(tmp_path)
+    out = tmp_path / "sheets"
+    args = ["judge", "--human-template", *runs, "--rubric", "iimedgpt_pf", "--output", str(out)]
+    assert main(args) == 0
+    sheet = out / "human-iimedgpt_pf-huatuo26m.csv"
+    text = sheet.read_text(encoding="utf-8-sig")
+    assert "run-a" not in text and "run-b" not in text
+    key = json.loads((out / "human-iimedgpt_pf-huatuo26m.key.json").read_text())
+    assert key["runs"] == ["run-a", "run-b"] and set(key["a_first"]) == {str(i) for i in HUMAN}
+    assert len(set(key["a_first"].values())) == 2  # seats drawn: both orders occur
+    assert main(args) == 2 and "exists (it may hold ratings)" in capsys.readouterr().err  # never overwritten
+
+    import csv
+
+    rows = list(csv.DictReader(text.splitlines()))
+    for row in rows:  # a rater who agrees with HUMAN, writing seats as the sheet shows them
+        verdict = HUMAN[int(row["id"])]
+        seat_verdict = verdict if key["a_first"][row["id"]] else FLIP[verdict]
+        row["verdict"], row["rater"] = {"win": "1", "loss": "2", "tie": "tie"}[seat_verdict], "r1"
+    with open(sheet, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with ExitStack() as stack:
+        _, url = _serve(stack, humanlike)
+        summary = run_judge(_config(runs, [f"h=h@{url}"], tmp_path, human=str(sheet)))[1]
+    assert summary["human"]["dimensions"][DIM]["judges"]["h"]["accuracy"] == 1.0
+
+    key_file = out / "human-iimedgpt_pf-huatuo26m.key.json"
+    key_file.rename(tmp_path / "elsewhere.json")
+    with pytest.raises(MedbenchError, match=r"its key file .*key.json .* must lie beside it"):
+        run_judge(_config(runs, ["h=h@http://127.0.0.1:9/v1"], tmp_path, human=str(sheet)))
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("id,dimension,verdict\n1,professionalism_fluency,win\n", "no column rater"),
+        ("id,dimension,verdict,rater\n1,safety,win,r1\n", ":2: field 'dimension' 'safety' is not one of"),
+        ("id,dimension,verdict,rater\n1,professionalism_fluency,best,r1\n", ":2: field 'verdict' must be"),
+        ("id,dimension,verdict,rater\n1,professionalism_fluency,win,\n", ":2: field 'rater' is empty"),
+        ("id,dimension,verdict,rater\n1,professionalism_fluency,win,r1\n1,professionalism_fluency,tie,r1\n",
+         ":3: rater 'r1' rated item '1' on professionalism_fluency twice"),
+        ("id,dimension,verdict,rater\n" + "x" * 300 + ",professionalism_fluency,win,r1\n", "300 characters"),
+    ],
+)  # fmt: skip
+def test_a_bad_human_sheet_is_one_line_before_any_request(tmp_path, rows, message):
+    sheet = tmp_path / "ratings.csv"
+    sheet.write_text(rows, encoding="utf-8")
+    script = ScriptedChat([], reply=longer)
+    with script.serving() as url, pytest.raises(MedbenchError, match=re.escape(message)):
+        run_judge(_config(_runs(tmp_path), [f"j=j@{url}"], tmp_path, human=str(sheet)))
+    assert script.total == 0
