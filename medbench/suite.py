@@ -67,12 +67,25 @@ def plan(config: SuiteConfig) -> dict:
     judge = suite.get("judge")
     judge_plan = None
     if judge:
+        named = config.judges or (config.judge_model and config.judge_base_url)
+        if config.judges:  # a bad --judge is one line now, not after every task has run
+            from medbench.config.judge import JudgeConfig
+            from medbench.judge.jury import jury_of
+
+            jury_of(
+                JudgeConfig(
+                    runs=[],
+                    rubric=judge["rubric"],
+                    judges=config.judges,
+                    min_valid_judges=config.min_valid_judges,
+                    output=config.output,
+                )
+            )
         missing = [
             flag
             for flag, value in (
                 ("--baseline", config.baseline),
-                ("--judge-model", config.judge_model),
-                ("--judge-base-url", config.judge_base_url),
+                ("--judge-model and --judge-base-url (or --judge per juror)", named),
             )
             if not value
         ]
@@ -163,8 +176,11 @@ def _run_suite(config: SuiteConfig) -> tuple[Path, dict]:
                     runs=[task_runs[task], _baseline_run(config.baseline, task)],
                     task=task,
                     rubric=judge["rubric"],
-                    judge_model=config.judge_model,
-                    base_url=config.judge_base_url,
+                    judge_model=None if config.judges else config.judge_model,
+                    base_url=None if config.judges else config.judge_base_url,
+                    judges=config.judges,
+                    aggregate=config.aggregate,
+                    min_valid_judges=config.min_valid_judges,
                     output=str(runs_dir),
                 )
             )

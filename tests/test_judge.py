@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -178,17 +179,22 @@ def test_verdict_parsing_and_order_combination():
 
 
 @pytest.mark.slow
-def test_judge_runs_end_to_end_against_transformers_serve(tiny_model, served_tiny, shared_data, tmp_path):
+def test_a_two_judge_jury_of_tiny_models_on_transformers_serve_judges_dialogue_items(
+    tiny_model, served_tiny, shared_data, tmp_path
+):
+    from medbench.models import tiny_model_dir
     from medbench.runner import RunConfig, run
+    from medbench.serve import transformers_serve
+    from medbench.tiny import TinyConfig
 
     common = dict(
-        tasks=["cmtmedqa"], limit=3, max_new_tokens=8, data_dir=str(shared_data), output=str(tmp_path)
+        tasks=["cmtmedqa"], limit=1, max_new_tokens=8, data_dir=str(shared_data), output=str(tmp_path)
     )
     run_a, _ = run(RunConfig(model=tiny_model, **common))
     run_b, _ = run(RunConfig(model=tiny_model, temperature=1.0, **common))
     config = JudgeConfig(
         runs=[str(run_a.path), str(run_b.path)],
-        rubric="iimedgpt_pf",
+        rubric="zhongjing_spf",  # the Zhongjing suite's rubric, on its dialogue task
         judge_model=tiny_model,
         base_url=served_tiny,
         concurrency=2,
@@ -196,21 +202,34 @@ def test_judge_runs_end_to_end_against_transformers_serve(tiny_model, served_tin
     )
     folder, summary = run_judge(config)
     # an item whose replies (the tiny model's 8 tokens) are empty is decided, or skipped, unsent
-    first = summary["dimensions"]["professionalism_fluency"]
+    first = summary["dimensions"]["safety"]
     decided = first["both_empty"] + first["empty_answer_lost"]
-    assert summary["usage"]["requests"] == 2 * (3 - decided), first
-    for path, who in ((run_a.path, "甲"), (run_b.path, "乙")):  # answers with text: the judge reads them
+    assert summary["usage"]["requests"] <= 2 * 3 * 2 * (1 - decided), first  # asked at most twice each
+    for path, who in ((run_a.path, "甲"), (run_b.path, "乙")):  # answers with text: the judges read them
         ids = [json.loads(x)["id"] for x in (path / "samples" / "cmtmedqa.jsonl").read_text().splitlines()]
         _replies(str(path), {i: f"{who}的回答{i}" for i in ids}, "cmtmedqa")
-    folder, summary = run_judge(config)
-    dim = summary["dimensions"]["professionalism_fluency"]
-    assert dim["items"] == 3
-    assert dim["judged"] + dim["parse_failures"] + dim["request_errors"] == 3
+    other = str(tiny_model_dir(TinyConfig(seed=1)))  # a second tiny model, on its own server
+    with transformers_serve(other) as other_url:
+        jury = replace(config, judge_model=None, base_url=None)
+        jury.judges = [f"first={tiny_model}@{served_tiny}", f"second={other}@{other_url},concurrency=2"]
+        folder, summary = run_judge(jury)
+    assert set(summary["judges"]) == {"first", "second"}
+    for dim in ("safety", "professionalism", "fluency"):
+        d = summary["dimensions"][dim]
+        # every item in one bucket: the jury's verdict, or too few valid verdicts (a tiny judge's
+        # replies rarely name a verdict)
+        assert d["items"] == 1 and d["judged"] + d["too_few_judges"] == 1
+        for judge in summary["judges"].values():
+            own = judge["dimensions"][dim]
+            assert own["judged"] + own["parse_failures"] + own["request_errors"] == 1
+        assert "alpha" in summary["agreement"][dim]
     requests = [
         json.loads(x) for x in (folder.path / "requests.jsonl").read_text(encoding="utf-8").splitlines()
     ]
-    assert len(requests) == 6 and all(r["replies"] for r in requests)
-    assert "患者：" in requests[0]["prompt"]  # the dialogue history is shown to the judge
+    assert len(requests) == 2 * 3 * 2  # judges x dimensions x orders
+    assert all(r["replies"] for r in requests)
+    assert {r["judge"] for r in requests} == {"first", "second"}
+    assert "患者：" in requests[0]["prompt"]  # the dialogue history is shown to the judges
 
 
 def test_pointwise_rubric_rates_each_answer_and_compares_item_by_item(runs, tmp_path):

@@ -180,13 +180,14 @@ def test_zhongjing_suite_judges_against_a_baseline_on_transformers_serve(
             limit=2,
             max_new_tokens=8,
             baseline=str(baseline.path),
-            judge_model=tiny_model,
-            judge_base_url=served_tiny,
+            judges=[f"served={tiny_model}@{served_tiny}"],  # a jury (of one) named with --judge
         )
     )
-    judged = sorted((root / "runs").glob("*-judge-zhongjing_spf"))
+    judged = sorted((root / "runs").glob("*-judge-zhongjing_spf*"))  # -2: two in one second
     assert len(judged) == 2  # cmtmedqa and huatuo26m
     for folder in judged:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        assert [j["name"] for j in config["jury"]] == ["served"]
         summary = pd.read_json(folder / "summary.json", typ="series")
         for dim in ("safety", "professionalism", "fluency"):
             d = summary["dimensions"][dim]

@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from medbench.config.fields import same_as, setting
+from medbench.config.judge import JudgeConfig
 from medbench.config.run import RunConfig
 
 
@@ -22,6 +26,9 @@ class SuiteConfig:
     baseline: str | None = setting(None, "run folder(s) of the baseline model, for the judge step")
     judge_model: str | None = setting(None, "the judge step's model (an OpenAI-compatible server)")
     judge_base_url: str | None = setting(None, "the judge's server (key from OPENAI_API_KEY)")
+    judges: list[str] = same_as(JudgeConfig, "judges")  # a jury instead of one judge
+    aggregate: Literal["majority", "mean", "unanimous"] = same_as(JudgeConfig, "aggregate")
+    min_valid_judges: Annotated[int, Field(ge=1)] = same_as(JudgeConfig, "min_valid_judges")
     items: str | None = setting(None, "MICA item texts (JSON)")
     # the model's backend and its options, as for ``medbench run``
     backend: str = same_as(RunConfig, "backend")
