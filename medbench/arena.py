@@ -1,9 +1,10 @@
 """``medbench arena``: judge every pair of runs and rank the models with a Bradley-Terry fit.
 
-Each pair goes through :func:`medbench.judge.run_judge` (same rubric, cache and both-order rule), so an
-arena over runs already judged pairwise costs nothing more. Ties count as half a win for each side; a
-single virtual tie between every pair keeps strengths finite when a model never wins. Ratings are on
-an Elo-like scale (400 * log10 strength, mean 1000) with bootstrap 95% CIs over items.
+Each pair goes through :func:`medbench.judge.run_judge` (same rubric, cache and both-order rule, the
+same jury and its combined verdict), so an arena over runs already judged pairwise costs nothing more.
+Ties count as half a win for each side; a single virtual tie between every pair keeps strengths finite
+when a model never wins. Ratings are on an Elo-like scale (400 * log10 strength, mean 1000) with
+bootstrap 95% CIs over items.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def run_arena(
 ) -> tuple[RunFolder, dict]:
     if len(config.runs) < 3:
         raise MedbenchError("an arena ranks three or more runs (for two, use medbench judge)")
+    if config.human:
+        raise MedbenchError("--human is for medbench judge (two runs and the sheet rated for them)")
     rubric = load_rubric(config.rubric)
     dimension = dimension or rubric["dimensions"][0]["name"]
     if dimension not in {d["name"] for d in rubric["dimensions"]}:
@@ -90,6 +93,8 @@ def run_arena(
         ],
         "games": {f"{names[i]} vs {names[j]}": len(s) for (i, j), s in per_pair.items()},
         "judge_folders": judge_folders,
+        "jury": config.judges or [config.judge_model],
+        "aggregate": config.aggregate if config.judges else None,
     }
     folder = RunFolder.create(Path(config.output), f"arena-{config.rubric}")
     folder.write_json("summary.json", summary)

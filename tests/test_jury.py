@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -294,3 +295,64 @@ def test_a_bad_human_sheet_is_one_line_before_any_request(tmp_path, rows, messag
     with script.serving() as url, pytest.raises(MedbenchError, match=re.escape(message)):
         run_judge(_config(_runs(tmp_path), [f"j=j@{url}"], tmp_path, human=str(sheet)))
     assert script.total == 0
+
+
+def _plain_runs(root: Path, names: str) -> list[str]:
+    """Runs whose answer to item i is '<name>答<i>' (one short word: the judges read the name)."""
+    runs = []
+    for name in names:
+        folder = root / f"run-{name}"
+        (folder / "samples").mkdir(parents=True)
+        (folder / "config.json").write_text("{}", encoding="utf-8")
+        lines = [
+            json.dumps({"id": str(i), "question": f"问题{i}", "raw": f"{name}答{i}"}) for i in range(1, 6)
+        ]
+        (folder / "samples" / "huatuo26m.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        runs.append(str(folder))
+    return runs
+
+
+def test_the_arena_ranks_on_the_jurys_verdicts(tmp_path):
+    from medbench.arena import run_arena
+
+    runs = _plain_runs(tmp_path, "ABC")
+    strength = {"A": 3, "B": 2, "C": 1}
+
+    def prefer(order):
+        def reply(prompt):
+            first, second = (x[0] for x in re.findall(r"Answer[12]:(\S+)", prompt))
+            return "Win" if order * strength[first] > order * strength[second] else "Lose"
+
+        return reply
+
+    with ExitStack() as stack:
+        judges = [f"{n}={n}@{_serve(stack, prefer(o))[1]}" for n, o in (("p", 1), ("q", 1), ("contrary", -1))]
+        summary = run_arena(_config(runs, judges, tmp_path), bootstrap=50)[1]
+        alone = run_arena(_config(runs, judges[2:], tmp_path), bootstrap=50)[1]  # the contrary judge alone
+    assert [r["model"] for r in summary["ranking"]] == ["run-A", "run-B", "run-C"]  # 2 of 3 judges
+    assert [r["model"] for r in alone["ranking"]] == ["run-C", "run-B", "run-A"]
+    assert all(lo <= r["rating"] <= hi for r in summary["ranking"] for lo, hi in [r["ci95"]])
+    with pytest.raises(MedbenchError, match="--human is for medbench judge"):
+        run_arena(_config(runs, judges, tmp_path, human=str(tmp_path / "r.csv")))
+
+
+def test_a_pointwise_jury_combines_scores_and_agrees_on_an_ordinal_scale(tmp_path):
+    runs = _plain_runs(tmp_path, "AB")
+
+    def rater(scores):
+        return lambda prompt: str(scores[re.search(r"Answer to rate: (\S)", prompt).group(1)])
+
+    with ExitStack() as stack:
+        judges = [f"high=h@{_serve(stack, rater({'A': 3, 'B': 1}))[1]}"]
+        judges += [f"flat=f@{_serve(stack, rater({'A': 2, 'B': 2}))[1]}"]
+        kw = dict(rubric="chimed_rubric")
+        mean = run_judge(replace(_config(runs, judges, tmp_path, aggregate="mean"), **kw))[1]
+        unanimous = run_judge(replace(_config(runs, judges, tmp_path, aggregate="unanimous"), **kw))[1]
+    d = mean["dimensions"]["fluency"]
+    assert d["mean_score"] == {"a": 2.5, "b": 1.5} and d["rates"]["win"] == 1.0 and d["judged"] == 5
+    assert mean["judges"]["flat"]["dimensions"]["fluency"]["rates"]["tie"] == 1.0
+    assert mean["agreement"]["fluency"]["alpha"]["level"] == "ordinal"
+    # the two judges never give one score to an answer: a unanimous jury has none (counted, excluded)
+    u = unanimous["dimensions"]["fluency"]
+    assert u["judged"] == 0 and u["jury_split"] == 5
+    assert mean["usage"]["cached"] == 0 and unanimous["usage"]["requests"] == 0  # the same judges: cached
