@@ -91,6 +91,10 @@ def _read(path: Path) -> Folder:
         data = [asdict(schemas.build(Score, s, result)) for s in data]
         for score in data:  # a task name names the report's pages and reads samples/<task>.jsonl
             plain_name(score["task"], "task name", result)
+    if kind == "judge":  # the fields the report shows, each of its declared type
+        from medbench.judge.summary_schema import checked
+
+        data = checked(data, result)
     status = path / "status.json"
     status = schemas.read(schemas.RunStatus, status).record() if status.is_file() else {}
     model = _json(path / "model.json", {}) or {}

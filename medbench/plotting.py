@@ -96,6 +96,41 @@ def judge_bars(summary: dict, path: Path) -> None:
     save(fig, path)
 
 
+def judge_length_bias(summary: dict, path: Path) -> bool:
+    """The longer answer's share of decisive verdicts by length gap, one line per judge (its dimensions
+    pooled), each point labelled with its n; False (nothing drawn) when no judge saw a length gap."""
+    from medbench.judge.diagnostics import bin_order
+
+    pooled: dict[str, dict[str, list[int]]] = {}
+    for name, d in (summary.get("diagnostics") or {}).items():
+        for bias in d["dimensions"].values():
+            for label, b in bias["length_bins"].items():
+                cell = pooled.setdefault(name, {}).setdefault(label, [0, 0])
+                cell[0] += b["longer_won"]
+                cell[1] += b["n"]
+    if not pooled:
+        return False
+    plt = pyplot()
+    labels = sorted({label for bins in pooled.values() for label in bins}, key=bin_order)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for name, bins in pooled.items():
+        xs = [i for i, label in enumerate(labels) if label in bins]
+        ys = [100 * bins[labels[i]][0] / bins[labels[i]][1] for i in xs]
+        ax.plot(xs, ys, marker="o", label=name)
+        for x, y in zip(xs, ys, strict=True):
+            n = bins[labels[x]][1]
+            ax.annotate(f"n={n}", (x, y), textcoords="offset points", xytext=(0, 6), fontsize=7)
+    ax.axhline(50, color="#888888", linewidth=0.8, linestyle="--")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_ylim(-5, 110)
+    ax.set_xlabel("length gap between the answers (characters)")
+    ax.set_ylabel("longer answer wins (% of decisive)")
+    ax.set_title(f"Length bias: {summary['model_a']} vs {summary['model_b']}", fontsize=10, loc="left")
+    ax.legend(frameon=False, fontsize=8)
+    save(fig, path)
+    return True
+
+
 def bias_bars(summaries_by_model: dict[str, list[dict]], path: Path) -> None:
     """Bars per model for each scale, each panel on its scale's range (ChiMed-GPT Figure 2 style)."""
     plt = pyplot()

@@ -168,6 +168,11 @@ def write_pages(
         judge_plots={
             f.path.name: data_uri(plots / f"judge-{f.path.name}.png") for f in folders if f.kind == "judge"
         },
+        judge_length_plots={
+            f.path.name: data_uri(plots / f"judge-length-{f.path.name}.png")
+            for f in folders
+            if f.kind == "judge"
+        },
         bias=[f for f in folders if f.kind == "bias"],
         bias_plot=data_uri(plots / "bias.png"),
         runs=[

@@ -145,9 +145,11 @@ def extra_plots(folders: list[Folder], out: Path) -> None:
     """Judge stacked bars (one per judge folder) and the bias chart across models."""
     from medbench.plotting import bias_bars as plot_bias
     from medbench.plotting import judge_bars as plot_judge
+    from medbench.plotting import judge_length_bias
 
     for judge in (f for f in folders if f.kind == "judge" and "dimensions" in f.data):
         plot_judge(judge.data, out / f"judge-{judge.path.name}")
+        judge_length_bias(judge.data, out / f"judge-length-{judge.path.name}")
     bias = {f.model: f.data for f in folders if f.kind == "bias"}
     if bias:
         plot_bias(bias, out / "bias")

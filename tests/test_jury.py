@@ -356,3 +356,27 @@ def test_a_pointwise_jury_combines_scores_and_agrees_on_an_ordinal_scale(tmp_pat
     u = unanimous["dimensions"]["fluency"]
     assert u["judged"] == 0 and u["jury_split"] == 5
     assert mean["usage"]["cached"] == 0 and unanimous["usage"]["requests"] == 0  # the same judges: cached
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s["diagnostics"]["longer"]["dimensions"][DIM]["length_bins"]["0-49"].update(n=0),
+        lambda s: s["agreement"][DIM]["cohen"].update({"longer vs first": {"value": "high", "n": 1}}),
+        lambda s: s["disagreements"].append({"id": ["../x"], "dimension": DIM}),
+        lambda s: s["judges"]["first"].update(usage=[1, 2]),
+    ],
+)
+def test_a_received_jury_summary_of_the_wrong_shape_is_left_out_of_the_report(tmp_path, edit, capsys, caplog):
+    runs = _runs(tmp_path)
+    with ExitStack() as stack:
+        judges = [f"longer=l@{_serve(stack, longer)[1]}", f"first=f@{_serve(stack, first_seat)[1]}"]
+        folder = run_judge(_config(runs, judges, tmp_path))[0]
+    path = folder.path / "summary.json"
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    edit(summary)
+    path.write_text(json.dumps(summary), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "out"), "--out", str(tmp_path / "site")]) in (0, 2)
+    assert "Traceback" not in capsys.readouterr().err
+    assert f"skipping {folder.path}: {path}: field " in caplog.text  # the folder left out, in one line

@@ -11,9 +11,11 @@ from selenium.webdriver.common.by import By
 
 from medbench.bias_run import BiasConfig, run_bias
 from medbench.cli import main
+from medbench.judge import JudgeConfig, run_judge
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
 from tests.servers import ScriptedChat
+from tests.test_jury import _runs, first_seat, longer
 
 ROOT = Path(__file__).resolve().parent.parent
 XSS = "<script>alert(1)</script>"
@@ -48,9 +50,27 @@ def site(tiny_model, tmp_path_factory):
                 backend_options={"model_name": "scripted", "base_url": url},
             )
         )
+    judged = _runs(tmp_path_factory.mktemp("judged"))  # two runs of answers, judged by a jury
+    with ScriptedChat([], reply=longer).serving() as a, ScriptedChat([], reply=first_seat).serving() as b:
+        jury = [f"longer=l@{a}", f"first=f@{b}"]
+        run_judge(JudgeConfig(runs=judged, rubric="iimedgpt_pf", judges=jury, lang="en", output=str(runs)))
     out = tmp_path_factory.mktemp("site")
     assert main(["report", str(runs), "--out", str(out)]) == 0
     return runs, out
+
+
+def test_the_index_page_shows_the_jury_its_agreement_biases_and_disagreements(site):
+    _, out = site
+    page = (out / "index.html").read_text(encoding="utf-8")
+    for text in (
+        "Each judge of the jury (2 judges, majority verdict",
+        "Krippendorff's alpha (nominal)",
+        "Judge biases",
+        "longer answer won, by the length gap",
+        "Where the judges disagree (6",
+    ):
+        assert text in page, text
+    assert page.count("<details>") == 6 and "A1答" in page  # each disagreement, with both answers
 
 
 def test_markdown_leaderboard_numbers_equal_the_run_folders_metrics(site):
@@ -65,7 +85,11 @@ def test_markdown_leaderboard_numbers_equal_the_run_folders_metrics(site):
     board = board[board["source"] == "measured"]
     markdown = (out / "leaderboard.md").read_text()
     checked = 0
-    for folder in (f for f in runs.iterdir() if not f.name.startswith(".") and "bias" not in f.name):
+    for folder in (
+        f
+        for f in runs.iterdir()
+        if not f.name.startswith(".") and "bias" not in f.name and "judge" not in f.name
+    ):
         config = json.loads((folder / "config.json").read_text())
         row = board[
             board["model"] == Path(config["backend_options"].get("model_name") or config["model"]).name

@@ -41,6 +41,11 @@ def _bin(gap: int) -> str:
     return f"{low}+"
 
 
+def bin_order(label: str) -> int:
+    """A length bin's place in order (its lower edge)."""
+    return int(label.split("-")[0].rstrip("+"))
+
+
 def _slope(seated: list[tuple[str, int, bool]]) -> float | None:
     """The logistic slope of "answer 1 wins" on the length gap per 100 characters (None when the
     verdicts are all one way, or the gap never varies)."""
@@ -88,7 +93,7 @@ def seat_bias(seated: list[tuple[str, str | None, int]], consistency: float | No
         "order_flip_rate": None if consistency is None else 1 - consistency,
         "longer_win_rate": longer / len(uneven) if uneven else None,
         "longer_win_ci95": _listed(intervals.proportion(longer, len(uneven))),
-        "length_bins": dict(sorted(bins.items(), key=lambda kv: int(kv[0].split("-")[0].rstrip("+")))),
+        "length_bins": dict(sorted(bins.items(), key=lambda kv: bin_order(kv[0]))),
         "length_slope_per_100_chars": slope,
         "length_slope_ci95": _listed(ci),
     }
