@@ -380,3 +380,20 @@ def test_a_received_jury_summary_of_the_wrong_shape_is_left_out_of_the_report(tm
     assert main(["report", str(tmp_path / "out"), "--out", str(tmp_path / "site")]) in (0, 2)
     assert "Traceback" not in capsys.readouterr().err
     assert f"skipping {folder.path}: {path}: field " in caplog.text  # the folder left out, in one line
+
+
+def test_each_judge_sends_its_own_key_and_a_missing_key_variable_is_one_line(tmp_path, monkeypatch):
+    runs = _runs(tmp_path)
+    monkeypatch.setenv("JUDGE_ONE_KEY", "sk-one")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with ExitStack() as stack:
+        one, url_one = _serve(stack, longer)
+        other, url_other = _serve(stack, longer)
+        judges = [f"one=m@{url_one},key_env=JUDGE_ONE_KEY", f"other=n@{url_other}"]
+        run_judge(_config(runs, judges, tmp_path))
+        with pytest.raises(MedbenchError, match="judge late: its key variable JUDGE_UNSET_KEY is not set"):
+            run_judge(_config(runs, [*judges, f"late=k@{url_other},key_env=JUDGE_UNSET_KEY"], tmp_path))
+    def keys(script):
+        return {v for h in script.seen_headers for k, v in h.items() if k.lower() == "authorization"}
+
+    assert keys(one) == {"Bearer sk-one"} and "Bearer sk-one" not in keys(other)
