@@ -393,6 +393,7 @@ def test_each_judge_sends_its_own_key_and_a_missing_key_variable_is_one_line(tmp
         run_judge(_config(runs, judges, tmp_path))
         with pytest.raises(MedbenchError, match="judge late: its key variable JUDGE_UNSET_KEY is not set"):
             run_judge(_config(runs, [*judges, f"late=k@{url_other},key_env=JUDGE_UNSET_KEY"], tmp_path))
+
     def keys(script):
         return {v for h in script.seen_headers for k, v in h.items() if k.lower() == "authorization"}
 
