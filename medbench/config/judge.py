@@ -22,7 +22,8 @@ class JudgeConfig:
     base_url: str | None = setting(None, flag=False)  # the client's: the openai backend's options
     judges: list[str] = setting(
         help="one judge of a jury: NAME=MODEL@URL, then optionally ,key_env=VAR ,concurrency=N "
-        ",timeout=S ,family=F (F: a model family it shares with a judged model); repeat per judge",
+        ",timeout=S ,price_in=P ,price_out=P ,family=F (F: a model family it shares with a judged "
+        "model); repeat per judge",
         flag="--judge",
         repeat=True,
         factory=list,
@@ -34,7 +35,7 @@ class JudgeConfig:
     min_valid_judges: Annotated[int, Field(ge=1)] = setting(
         1, "an item with fewer valid verdicts is excluded and counted, never guessed", what="1 or more"
     )
-    human: str | None = setting(None, "human ratings CSV (id, dimension, verdict or score, rater)")
+    human: str | None = setting(None, "human ratings CSV (id, dimension, verdict, rater; see the README)")
     task: str | None = setting(None, "the generation task to judge (when a run has several)")
     lang: Literal["zh", "en"] = setting("zh", "the language of the rubric's prompt")
     order: Literal["both", "random"] = setting("both", "both orders, or one (half cost)")
@@ -43,7 +44,7 @@ class JudgeConfig:
     timeout: float = setting(120.0, flag=False)
     max_reply_chars: int = setting(65536, flag=False)
     seed: Annotated[int, Field(ge=0)] = setting(
-        1234, "seed of the answers' order (--order random)", what="0 or more"
+        1234, "seed of the answers' seats (--order random, --human-template)", what="0 or more"
     )
     output: str = same_as(RunConfig, "output")
     cache: str | None = setting(None, flag=False)  # default <output>/.judge-cache.sqlite
