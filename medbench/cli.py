@@ -197,6 +197,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_contamination(args: argparse.Namespace) -> int:
+    from medbench.config.contamination import ContaminationConfig
+    from medbench.config.fields import check, from_args
+    from medbench.contamination import run_contamination
+
+    config = ContaminationConfig(**from_args(ContaminationConfig, args))
+    check(config)
+    return _print_result(run_contamination(config)[0], "contamination folder")
+
+
 def cmd_bias(args: argparse.Namespace) -> int:
     from medbench.bias_run import BiasConfig, run_bias
     from medbench.config.fields import from_args

@@ -1,0 +1,116 @@
+"""The contamination audit: which evaluation items training files hold, by 13-gram overlap, whole
+text and near-duplicates, on a constructed corpus whose contamination is known."""
+
+import json
+import re
+
+import pytest
+
+from medbench.cli import main
+from medbench.config.contamination import ContaminationConfig
+from medbench.contamination import evaluation_items, item_text, run_contamination
+from medbench.errors import MedbenchError
+from medbench.overlap import N, ngrams, normalise
+from medbench.paths import SAMPLES_DIR
+
+TASKS = ["medqa_mcmle", "cmexam", "ceval_med"]
+
+
+def _paraphrase(text: str) -> str:
+    """Every 12th character of the normalised text replaced: no 13-character run survives, three in
+    four 3-character shingles do."""
+    return "".join("某" if i % 12 == 11 else c for i, c in enumerate(normalise(text)))
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """SFT records holding 10 bundled test items verbatim and 5 paraphrased, among unrelated text."""
+    config = ContaminationConfig(train=["x"], tasks=TASKS, data_dir=str(SAMPLES_DIR))
+    docs = evaluation_items(config)
+    usable = sorted(k for k, d in docs.items() if len(normalise(item_text(d)[1])) >= 24)
+    verbatim, paraphrased = usable[:10], usable[10:15]
+    records = [
+        {
+            "instruction": "介绍一下高血压的日常护理。",
+            "input": "",
+            "output": "低盐饮食，规律服药，定期测量血压。",
+        }
+    ]
+    for key in verbatim:
+        whole, stem = item_text(docs[key])
+        records.append({"instruction": stem, "input": "", "output": whole[len(stem) :] or "答案见解析"})
+    for key in paraphrased:
+        records.append({"instruction": _paraphrase(item_text(docs[key])[1]), "input": "", "output": "略"})
+    records.append(
+        {"instruction": "糖尿病患者能吃水果吗？", "input": "", "output": "血糖控制平稳时可少量食用低糖水果。"}
+    )
+    path = tmp_path / "sft.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    return path, verbatim, paraphrased, len(docs)
+
+
+def test_the_audit_flags_exactly_the_copied_and_the_paraphrased_items(corpus, tmp_path):
+    path, verbatim, paraphrased, total = corpus
+    config = ContaminationConfig(
+        train=[str(path)], tasks=TASKS, data_dir=str(SAMPLES_DIR), output=str(tmp_path)
+    )
+    folder, summary = run_contamination(config)
+    rows = {(r["task"], r["id"]): r for r in map(json.loads, (folder.path / "contamination.jsonl").open())}
+    assert len(rows) == total
+    by_overlap = {k for k, r in rows.items() if "overlap" in r["why"]}
+    by_near = {k for k, r in rows.items() if "near_duplicate" in r["why"]}
+    assert by_overlap == set(verbatim)
+    assert all(rows[k]["share"] == 1.0 and rows[k]["exact"] == 1 for k in verbatim)
+    assert by_near - by_overlap == set(paraphrased)
+    assert {k for k, r in rows.items() if r["flagged"]} == set(verbatim) | set(paraphrased)
+    assert sum(t["flagged"] for t in summary["tasks"].values()) == 15
+    assert summary["training"][0]["records"] == 17 and len(summary["training"][0]["sha256"]) == 64
+    assert "Near-duplicate" in (folder.path / "results.md").read_text(encoding="utf-8")
+
+
+def test_chinese_text_is_normalised_and_cut_into_character_ngrams():
+    assert normalise("ＡＢ，c d。１２") == "abcd12"  # width, case, punctuation and spaces
+    grams = ngrams("一二三四五六七八九十甲乙丙丁")
+    assert len(grams) == 14 - N + 1 and all(len(g) == N for g in grams)
+    assert ngrams("短文本") == {"短文本"}
+
+
+def test_a_bad_training_file_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"instruction": "好"}\nnot json\n', encoding="utf-8")
+    config = ContaminationConfig(
+        train=[str(bad)], tasks=["cmexam"], data_dir=str(SAMPLES_DIR), output=str(tmp_path)
+    )
+    with pytest.raises(MedbenchError, match=re.escape(f"{bad}:2: not a JSON value")):
+        run_contamination(config)
+    args = ["contamination", "--tasks", "cmexam", "--train", str(tmp_path / "none.jsonl")]
+    assert main([*args, "--data-dir", str(SAMPLES_DIR), "--output", str(tmp_path)]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_model_trained_on_the_items_is_audited_from_its_model_card(corpus, tiny_model, tmp_path):
+    from medbench.train.config import load_recipe
+    from medbench.train.run import run_stage, stage_config
+
+    path, verbatim, paraphrased, _ = corpus
+    recipe = load_recipe("tiny", str(tmp_path / "models"))
+    config = stage_config(recipe, "sft", [f"data={path}", "model=base", "training.num_train_epochs=1"])
+    card = run_stage("sft", config, recipe)
+    assert str(path) in card["data_sha256"]
+    audit = ContaminationConfig(
+        model_card=config.output_dir, tasks=TASKS, data_dir=str(SAMPLES_DIR), output=str(tmp_path / "audit")
+    )
+    folder, summary = run_contamination(audit)
+    assert [t["file"] for t in summary["training"]] == [str(path)]  # the held-out file is not training data
+    flagged = {
+        (r["task"], r["id"])
+        for r in map(json.loads, (folder.path / "contamination.jsonl").open())
+        if r["flagged"]
+    }
+    assert flagged == set(verbatim) | set(paraphrased)
+    path.write_text(
+        path.read_text(encoding="utf-8") + '{"instruction": "新加的", "input": "", "output": "x"}\n'
+    )
+    with pytest.raises(MedbenchError, match="changed since training"):  # edited after training
+        run_contamination(audit)
