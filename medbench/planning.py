@@ -163,6 +163,10 @@ def plan(config: RunConfig, replay=None) -> RunPlan:
         config.chat = True  # a chat API: every prompt as messages (few-shot examples as turns)
         log.warning("%s backend: prompts go as chat messages (--chat)", config.backend)
     resolve_data_dir(config.data_dir)  # a wrong --data-dir fails before the model loads
+    if config.exclude_contaminated:  # a missing or malformed audit, too
+        from medbench.clean import read_audit
+
+        read_audit(config.exclude_contaminated)
     decoding = gen_kwargs(config)
     plain = task_manager(include_path=config.include_path)
     config.resolved_tasks = resolve_tasks(config.tasks, plain.all_tasks, config.mode)

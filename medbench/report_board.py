@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from medbench.clean import METRIC as CLEAN
 from medbench.compare import ALPHA, pooled
 from medbench.config.plugin_files import BenchmarkGroup, checked
 from medbench.errors import MedbenchError
@@ -146,23 +147,32 @@ def _measured(runs: list[Folder], rows: Rows, headline: Headline, every_task: bo
             picked = main_metric(scores, task, headline)
             if not picked:
                 continue
-            s = scores[(task, *picked)]
-            key = column_label(task, *picked)
-            columns.setdefault(key, Column(key, group_of(task), task, task, picked[0]))
-            low, high = s.get("ci_low"), s.get("ci_high")
-            cells[key] = Cell(
-                None if s["value"] is None else 100 * s["value"],
-                None if low is None else 100 * low,
-                None if high is None else 100 * high,
-                s["n"],
-                excluded(s),
-                link=f"tasks/{task}.html",
-            )
+            shown_metrics = [picked]
+            if (task, CLEAN, "") in scores:  # beside the full score: the items an audit left clean
+                shown_metrics.append((CLEAN, ""))
+            for metric in shown_metrics:
+                s = scores[(task, *metric)]
+                key = column_label(task, *metric)
+                columns.setdefault(key, Column(key, group_of(task), task, task, metric[0]))
+                cells[key] = _cell(s, task)
         rows.cells(folder[model], list(cells)).update(cells)
     for column in columns.values():
         if column.metric == "acc":
             _mark_ties(column, [(folder[m], rows.cells(folder[m], [])) for m in table])
     return columns
+
+
+def _cell(s: dict, task: str) -> Cell:
+    """A score as a leaderboard cell (x100), with its interval, n and exclusions."""
+    low, high = s.get("ci_low"), s.get("ci_high")
+    return Cell(
+        None if s["value"] is None else 100 * s["value"],
+        None if low is None else 100 * low,
+        None if high is None else 100 * high,
+        s["n"],
+        excluded(s),
+        link=f"tasks/{task}.html",
+    )
 
 
 def _mark_ties(column: Column, measured_cells: list[tuple[Folder, dict[str, Cell]]]) -> None:

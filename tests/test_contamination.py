@@ -114,3 +114,52 @@ def test_a_model_trained_on_the_items_is_audited_from_its_model_card(corpus, tin
     )
     with pytest.raises(MedbenchError, match="changed since training"):  # edited after training
         run_contamination(audit)
+
+
+def test_a_run_scores_each_audited_task_again_without_its_flagged_items(corpus, tiny_model, tmp_path):
+    from medbench.runner import RunConfig, run
+
+    path, verbatim, paraphrased, _ = corpus
+    audit, _ = run_contamination(
+        ContaminationConfig(train=[str(path)], tasks=TASKS, data_dir=str(SAMPLES_DIR), output=str(tmp_path))
+    )
+    folder, _ = run(
+        RunConfig(
+            model=tiny_model,
+            tasks=[*TASKS, "cmmlu_med"],  # CMMLU was not audited: no clean score for it
+            data_dir=str(SAMPLES_DIR),
+            output=str(tmp_path / "runs"),
+            exclude_contaminated=str(audit.path),
+        )
+    )
+    scores = json.loads((folder.path / "metrics.json").read_text(encoding="utf-8"))
+    full = {s["task"]: s["n"] for s in scores if s["metric"] == "acc" and s["convention"] == ""}
+    clean = {s["task"]: s for s in scores if s["metric"] == "clean_acc"}
+    flagged = {}
+    for task, _ in [*verbatim, *paraphrased]:
+        flagged[task] = flagged.get(task, 0) + 1
+    assert flagged and set(flagged) <= set(clean)
+    for task, s in clean.items():
+        assert s["n"] == full[task] - flagged.get(task, 0)
+        assert s["ci_method"] == "wilson" if s["n"] else s["value"] is None  # no item left: no score
+    record = json.loads((folder.path / "clean.json").read_text(encoding="utf-8"))
+    assert record["not_audited"] and all(t.startswith("cmmlu") for t in record["not_audited"])
+    assert "flagged item(s) left out" in (folder.path / "results.md").read_text(encoding="utf-8")
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "site"), "--no-published"]) == 0
+    header = (tmp_path / "site" / "leaderboard.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert "cmexam (clean_acc)" in header and "cmexam (acc)" in header  # the clean score beside the full
+
+
+def test_a_malformed_audit_is_one_line_before_the_model_loads(tmp_path):
+    from medbench.runner import RunConfig, run
+
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "audit" / "contamination.jsonl").write_text('{"task": "cmexam", "id": 1, "flagged": "yes"}\n')
+    config = RunConfig(
+        model="/no/such/model",
+        tasks=["cmexam"],
+        data_dir=str(SAMPLES_DIR),
+        exclude_contaminated=str(tmp_path / "audit"),
+    )
+    with pytest.raises(MedbenchError, match=r"contamination.jsonl:1: expected an object with task, id"):
+        run(config)

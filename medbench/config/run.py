@@ -84,6 +84,12 @@ class RunConfig:
         metavar="COLUMN[,COLUMN]",
         factory=list,
     )
+    exclude_contaminated: str | None = setting(
+        None,
+        "a contamination audit folder (medbench contamination): also score each audited task without "
+        "the items it flags (clean_acc, beside acc)",
+        metavar="AUDIT_FOLDER",
+    )
     fragile_margin: Annotated[float | None, Field(gt=0, allow_inf_nan=False)] = setting(
         None,
         "loglik MC: an item whose top two options are closer than this (nats) is fragile; results give "

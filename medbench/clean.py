@@ -1,0 +1,103 @@
+"""``--exclude-contaminated AUDIT``: each task scored again without the items a contamination audit
+(``medbench contamination``) flags, beside the full score.
+
+The audit folder is someone else's file as much as the user's own: ``contamination.jsonl`` is read
+like user input (each line an object with a task, an id and a flag; one line naming file and row if
+not). A task the audit did not cover gets no clean score -- it is named in the results, never given
+the full score under a clean label. The clean score is accuracy over the right-or-wrong items that
+were scored and not flagged (metric ``clean_acc``, beside ``acc`` on the leaderboard), with its
+Wilson interval and n.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from medbench import intervals, sample_files
+from medbench.errors import MedbenchError
+from medbench.hashing import sha256_file
+from medbench.summary import Score
+
+#: the clean score's metric: its own name, so no reader takes it for the full accuracy
+METRIC = "clean_acc"
+
+
+@dataclass
+class Audit:
+    file: str
+    sha256: str
+    flagged: dict[str, set[str]]  # task -> flagged item ids
+    audited: set[str]  # every task the audit covered
+
+
+def read_audit(folder: str) -> Audit:
+    """An audit folder's per-item flags, validated."""
+    path = Path(folder) / "contamination.jsonl"
+    if not path.is_file():
+        raise MedbenchError(
+            f"--exclude-contaminated {folder}: no contamination.jsonl (a medbench contamination folder)"
+        )
+    flagged: dict[str, set[str]] = {}
+    audited: set[str] = set()
+    for number, row in sample_files.lines(path):
+        ok = (
+            isinstance(row, dict)
+            and isinstance(row.get("task"), str)
+            and isinstance(row.get("flagged"), bool)
+        )
+        if not ok or not isinstance(row.get("id"), str) or len(row["task"]) > 200 or len(row["id"]) > 200:
+            raise MedbenchError(
+                f"{path}:{number}: expected an object with task, id (text) and flagged (true/false)"
+            )
+        audited.add(row["task"])
+        if row["flagged"]:
+            flagged.setdefault(row["task"], set()).add(row["id"])
+    return Audit(str(path), sha256_file(path), flagged, audited)
+
+
+def _audited_as(task: str, audit: Audit) -> str | None:
+    """The audit's name for a run's task (``medqa_mcmle_gen`` was audited as ``medqa_mcmle``)."""
+    for name in (task, task.removesuffix("_gen").removesuffix("_loglik")):
+        if name in audit.audited:
+            return name
+    return None
+
+
+def clean_scores(records: dict[str, list[dict]], audit: Audit) -> tuple[list[Score], list[str], dict]:
+    """Per task: the clean accuracy; the tasks the audit did not cover; what each score left out."""
+    scores, uncovered, record = [], [], {}
+    for task, items in records.items():
+        scored = [r for r in items if "correct" in r and "error" not in r]
+        if not scored:
+            continue  # not right-or-wrong (open generation)
+        name = _audited_as(task, audit)
+        if name is None:
+            uncovered.append(task)
+            continue
+        dropped = audit.flagged.get(name, set())
+        clean = [r for r in scored if str(r.get("id")) not in dropped]
+        right = sum(bool(r["correct"]) for r in clean)
+        score = Score(task, METRIC, right / len(clean) if clean else None, len(clean))
+        interval = intervals.proportion(right, len(clean))
+        if interval:
+            score.ci_low, score.ci_high, score.ci_method = *interval, intervals.WILSON
+        scores.append(score)
+        record[task] = {
+            "scored": len(scored),
+            "flagged_left_out": len(scored) - len(clean),
+            "clean": len(clean),
+        }
+    return scores, uncovered, record
+
+
+def markdown(record: dict, uncovered: list[str], audit: Audit) -> str:
+    if not record and not uncovered:
+        return ""
+    lines = ["", f"Clean subsets (contamination audit {audit.file}, sha256 {audit.sha256[:12]}):", ""]
+    lines += [
+        f"- {t}: {r['flagged_left_out']} flagged item(s) left out, {r['clean']} scored"
+        for t, r in record.items()
+    ]
+    lines += [f"- {t}: not in the audit, no clean score" for t in uncovered]
+    return "\n".join(lines) + "\n"
