@@ -15,7 +15,7 @@ from medbench.judge.items import answer_text, paired_items
 from medbench.judge.jury import combine_verdicts
 from medbench.judge.rubric import FLIP, OUTCOMES, combine, question_text
 from medbench.judge.sections import jury_sections
-from medbench.judge.session import JudgeConfig, ask, finish, summary_head
+from medbench.judge.session import JudgeConfig, ask, finish, summary_head, tables
 from medbench.rundir import RunFolder
 from medbench.templates import render_template
 
@@ -125,22 +125,7 @@ def run_pairwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
     per_judge = {name: judge_entries(plan, answered, config.order) for name, answered in results.items()}
     entries = jury_entries(config, rubric, decided, per_judge)
     summary = summary_head(config, task, config.order, failed)
-    for dim in dims:
-        summary["dimensions"][dim] = dimension_stats(
-            [e for e in entries if e["dimension"] == dim], config.seed
-        )
-    if len(judges) > 1:
-        summary["aggregate"] = config.aggregate
-        summary["min_valid_judges"] = config.min_valid_judges
-        summary["judges"] = {}
-        for name, judged in per_judge.items():
-            own = [{"id": i, "dimension": d, **e} for (i, d), e in judged.items()]
-            own += [e for e in entries if "decided" in e]
-            summary["judges"][name] = {
-                "dimensions": {
-                    d: dimension_stats([e for e in own if e["dimension"] == d], config.seed) for d in dims
-                }
-            }
+    tables(summary, config, entries, per_judge, dimension_stats, dims)
     jury_sections(summary, config, judges, pairs, plan, results, entries, ratings)
     return finish(folder, summary, judges, config, entries)
 

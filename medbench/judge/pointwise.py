@@ -9,7 +9,7 @@ from medbench.judge.items import answer_text, paired_items
 from medbench.judge.jury import combine_scores
 from medbench.judge.pairwise import rates_interval
 from medbench.judge.rubric import OUTCOMES, question_text
-from medbench.judge.session import JudgeConfig, ask, finish, summary_head
+from medbench.judge.session import JudgeConfig, ask, finish, summary_head, tables
 from medbench.rundir import RunFolder
 from medbench.templates import render_template
 
@@ -39,19 +39,8 @@ def run_pointwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
     entries = jury_scores(config, per_judge)
     summary = summary_head(config, task, "pointwise", failed)
     dims = [d["name"] for d in rubric["dimensions"]]
-    summary["dimensions"] = {
-        d: score_stats([e for e in entries if e["dimension"] == d], config.seed) for d in dims
-    }
+    tables(summary, config, entries, per_judge, score_stats, dims)
     if len(judges) > 1:
-        summary["aggregate"], summary["min_valid_judges"] = config.aggregate, config.min_valid_judges
-        summary["judges"] = {}
-        for name, scored in per_judge.items():
-            own = [{"id": i, "dimension": d, **e} for (i, d), e in scored.items()]
-            summary["judges"][name] = {
-                "dimensions": {
-                    d: score_stats([e for e in own if e["dimension"] == d], config.seed) for d in dims
-                }
-            }
         summary["agreement"] = {
             d: agreement(
                 {

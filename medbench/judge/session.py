@@ -178,6 +178,28 @@ def summary_head(config: JudgeConfig, task: str, order: str, failed: list[str]) 
     }
 
 
+def tables(summary: dict, config: JudgeConfig, entries: list[dict], per_judge: dict, stats, dims: list[str]):
+    """The jury's statistics per dimension and, for a jury of several, each judge's own (``stats``:
+    one dimension's records -> its statistics). Items decided without a request count for every
+    judge alike."""
+
+    def by_dimension(records: list[dict]) -> dict[str, dict]:
+        return {d: stats([e for e in records if e["dimension"] == d], config.seed) for d in dims}
+
+    summary["dimensions"] = by_dimension(entries)
+    if len(per_judge) > 1:
+        summary["aggregate"], summary["min_valid_judges"] = config.aggregate, config.min_valid_judges
+        decided = [e for e in entries if "decided" in e]
+        summary["judges"] = {
+            name: {
+                "dimensions": by_dimension(
+                    [{"id": i, "dimension": d, **e} for (i, d), e in own.items()] + decided
+                )
+            }
+            for name, own in per_judge.items()
+        }
+
+
 def finish(folder: RunFolder, summary: dict, judges: list[Judge], config: JudgeConfig, entries: list[dict]):
     """Usage and cost (each judge's and the jury's), the per-item verdicts, the summary, its table and
     chart."""
