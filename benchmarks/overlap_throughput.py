@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = args.data_dir or str(SAMPLES_DIR)
     config = ContaminationConfig(train=["-"], tasks=args.tasks.split(","), data_dir=data_dir)
-    docs = evaluation_items(config)
+    docs, _ = evaluation_items(config)
     texts = {f"{t}\t{i}": item_text(d) for (t, i), d in docs.items()}
     started = time.perf_counter()
     index = OverlapIndex({k: v[0] for k, v in texts.items()}, {k: v[1] for k, v in texts.items()})

@@ -11,6 +11,7 @@ Wilson interval and n.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,15 +30,45 @@ class Audit:
     sha256: str
     flagged: dict[str, set[str]]  # task -> flagged item ids
     audited: set[str]  # every task the audit covered
+    data_sha256: dict[str, list[str]]  # task -> the sha256 of the data files the audit read
+
+
+def _data_sha256(folder: str) -> dict[str, list[str]]:
+    """The audit's summary: it checked training data (a probe alone flags nothing), and the sha256 of
+    the evaluation data each task read."""
+    path = Path(folder) / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise MedbenchError(
+            f"{path}: missing or not readable JSON (a medbench contamination folder)"
+        ) from None
+    if not isinstance(summary, dict) or "training" not in summary:
+        raise MedbenchError(
+            f"--exclude-contaminated {folder}: this audit checked no training data (a Min-K% probe flags no "
+            "item); audit with --train or --model-card"
+        )
+    data = summary.get("data_sha256")
+    ok = isinstance(data, dict) and all(
+        isinstance(t, str) and isinstance(v, list) and all(isinstance(h, str) and len(h) == 64 for h in v)
+        for t, v in data.items()
+    )
+    if not ok:
+        raise MedbenchError(
+            f"{path}: no data_sha256 (task -> sha256 list of the data it audited); audit again with this "
+            "medbench"
+        )
+    return data
 
 
 def read_audit(folder: str) -> Audit:
-    """An audit folder's per-item flags, validated."""
+    """An audit folder's per-item flags and the data they are about, validated."""
     path = Path(folder) / "contamination.jsonl"
     if not path.is_file():
         raise MedbenchError(
             f"--exclude-contaminated {folder}: no contamination.jsonl (a medbench contamination folder)"
         )
+    data_sha256 = _data_sha256(folder)
     flagged: dict[str, set[str]] = {}
     audited: set[str] = set()
     for number, row in sample_files.lines(path):
@@ -53,7 +84,23 @@ def read_audit(folder: str) -> Audit:
         audited.add(row["task"])
         if row["flagged"]:
             flagged.setdefault(row["task"], set()).add(row["id"])
-    return Audit(str(path), sha256_file(path), flagged, audited)
+    return Audit(str(path), sha256_file(path), flagged, audited, data_sha256)
+
+
+def check_same_data(audit: Audit, files: dict[str, dict[str, str]]) -> None:
+    """Refuse, in one line, an audit made on other evaluation data than this run reads (``files``: per
+    task, path -> sha256): its item ids would name other items."""
+    for task, read in files.items():
+        name = _audited_as(task, audit)
+        if name is None:
+            continue
+        audited = set(audit.data_sha256.get(name, []))
+        if audited != set(read.values()):
+            raise MedbenchError(
+                f"--exclude-contaminated: the audit read other data for {name} than this run reads (sha256 "
+                f"{', '.join(sorted(h[:12] for h in audited)) or 'none'} vs "
+                f"{', '.join(sorted(h[:12] for h in read.values())) or 'none'}); audit this data again"
+            )
 
 
 def _audited_as(task: str, audit: Audit) -> str | None:

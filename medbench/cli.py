@@ -202,7 +202,8 @@ def cmd_contamination(args: argparse.Namespace) -> int:
     from medbench.config.fields import check, from_args
     from medbench.contamination import run_contamination
 
-    config = ContaminationConfig(**from_args(ContaminationConfig, args))
+    probed = _model_and_backend(args) if args.model or args.model_name else {}
+    config = ContaminationConfig(**{**from_args(ContaminationConfig, args), **probed})
     check(config)
     return _print_result(run_contamination(config)[0], "contamination folder")
 

@@ -125,11 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by-group", action="store_true", help="pool a group's subjects into one comparison")
 
     p = sub.add_parser(
-        "contamination", help="which evaluation items training files hold (n-gram overlap, near-duplicates)"
+        "contamination",
+        help="which evaluation items training files hold (n-gram overlap, near-duplicates); a model's "
+        "Min-K%% probe",
     )
     from medbench.config.contamination import ContaminationConfig
 
     add_arguments(p, ContaminationConfig)
+    add_backend_arguments(p)
 
     p = sub.add_parser("bias", help="attitude scales toward people with mental illness (CAMI, MICA)")
     add_arguments(p, BiasConfig)

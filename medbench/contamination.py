@@ -1,85 +1,51 @@
-"""``medbench contamination``: what of each evaluation item a training corpus holds, item by item.
+"""``medbench contamination``: what of each evaluation item a training corpus holds, item by item, and
+what a model's own likelihoods say about items it may have seen.
 
-Every item of the tasks named (its question, options, reference answer and dialogue history) is
-indexed (:mod:`medbench.overlap`); the training files stream past the index once. Each item gets its
-13-gram overlap share, the number of training records holding its whole text, and its best
-near-duplicate similarity; it is flagged when any of them says the training data holds it. The folder
-records the training files' sha256, so an audit names exactly what was checked.
+Overlap (``--train`` / ``--model-card``): every item of the tasks named (its question, options,
+reference answer and dialogue history) is indexed (:mod:`medbench.overlap`); the training files
+(:mod:`medbench.training_files`) stream past the index once. Each item gets its 13-gram overlap share,
+the number of training records holding its whole text, and its best near-duplicate similarity; it is
+flagged when any of them says the training data holds it.
 
-Training files: ``.jsonl`` (one JSON value per line: every string in it is text), ``.json`` (a list of
-such records), ``.csv`` (every cell), anything else a text file of lines. A line that is not JSON in a
-``.jsonl`` file is one line naming file and row, never skipped in silence.
+Probe (``--model``): the Min-K% Prob of each item's text against its option-shuffled copies
+(:mod:`medbench.mink`), through any backend that scores log-likelihoods; it flags nothing, and with
+the training data known it is checked against the overlap (AUROC).
+
+The folder records the training files' and the evaluation data's sha256, so an audit names exactly
+what was checked, and ``--exclude-contaminated`` refuses it for other data.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterator
+import random
 from dataclasses import asdict
 from pathlib import Path
 
-from medbench import overlap
+from medbench import mink, overlap
 from medbench.config.contamination import ContaminationConfig
-from medbench.datasources import read_text
 from medbench.errors import MedbenchError
 from medbench.hashing import sha256_file
 from medbench.rundir import RunFolder
 from medbench.safe_cells import markdown_lines
+from medbench.training_files import card_files, training_records
+
+REASONS = ("overlap", "exact", "near_duplicate")
 
 
-def _strings(value) -> list[str]:
-    """Every string in a JSON value (the text a training record holds), depth first."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
-
-
-def training_records(path: Path) -> Iterator[list[str]]:
-    """A training file's records, each as its text fields."""
-    text = read_text(path, "training file")
-    if path.suffix == ".jsonl":
-        for row, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                yield _strings(json.loads(line))
-            except ValueError:
-                raise MedbenchError(
-                    f"{path}:{row}: not a JSON value (a .jsonl file holds one per line)"
-                ) from None
-    elif path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise MedbenchError(f"{path}: not readable JSON") from None
-        for record in data if isinstance(data, list) else [data]:
-            yield _strings(record)
-    elif path.suffix == ".csv":
-        for cells in csv.reader(text.splitlines()):
-            yield [c for c in cells if c]
-    else:
-        for line in text.splitlines():
-            if line.strip():
-                yield [line]
-
-
-def item_text(doc: dict) -> tuple[str, str]:
+def item_text(doc: dict, options: list | None = None) -> tuple[str, str]:
     """An item's whole text (history, question, options, reference) and its stem (question and
-    options: what a paraphrase would copy)."""
-    options = doc.get("options") or []
-    option_text = "".join(str(o[1]) for o in options if isinstance(o, (list, tuple)) and len(o) == 2)
+    options: what a paraphrase would copy); ``options``: another order of the item's options."""
+    listed = (doc.get("options") or []) if options is None else options
+    option_text = "".join(str(o[1]) for o in listed if isinstance(o, (list, tuple)) and len(o) == 2)
     stem = str(doc.get("question") or doc.get("text") or "") + option_text
     history = "".join(str(t) for turn in doc.get("history") or [] for t in turn)
     return history + stem + str(doc.get("reference") or ""), stem
 
 
-def evaluation_items(config: ContaminationConfig) -> dict[tuple[str, str], dict]:
-    """Every item of the tasks (groups expanded), keyed (task, id)."""
+def evaluation_items(config) -> tuple[dict[tuple[str, str], dict], dict[str, list[str]]]:
+    """Every item of the tasks (groups expanded), keyed (task, id), and the sha256 of the data files
+    each task read (``config``: anything with tasks, data_dir and include_path)."""
     from medbench.catalog import _split_names, leaf_tasks, load_task_data, task_config
     from medbench.datasources import resolve_data_dir
     from medbench.planning import resolve_tasks, task_manager
@@ -87,77 +53,22 @@ def evaluation_items(config: ContaminationConfig) -> dict[tuple[str, str], dict]
     manager = task_manager(include_path=config.include_path)
     data_dir = resolve_data_dir(config.data_dir)
     metadata = {"data_dir": str(data_dir)} if data_dir else {}
-    items = {}
+    items, data_sha256 = {}, {}
     for name in resolve_tasks(config.tasks, manager.all_tasks, None):
         for leaf in leaf_tasks(manager, name):
             data = load_task_data(manager, leaf, metadata)
             split, _ = _split_names(task_config(manager, leaf))
             if data is None or split not in data:
                 raise MedbenchError(f"task {leaf}: no evaluated split '{split}' to audit")
+            report = getattr(data, "report", None)
+            data_sha256[leaf] = sorted(set(report.files.values())) if report else []
             for doc in data[split]:
                 items[(leaf, str(doc["id"]))] = doc
-    return items
+    return items, data_sha256
 
 
-CARD = "medbench_model_card.json"
-
-
-def card_files(model_dir: str, depth: int = 10) -> list[Path]:
-    """The files a medbench-trained model was trained on: its card's, then its base model's (the
-    stage before), each still holding the bytes the card's sha256 names; a held-out evaluation file is
-    not training data and is left out."""
-    from medbench import schemas
-
-    files: list[Path] = []
-    folder: str | None = model_dir
-    while folder and depth:
-        path = Path(folder) / CARD
-        if not path.is_file():
-            if folder == model_dir:
-                raise MedbenchError(f"--model-card {model_dir}: no {CARD} (a model medbench trained has one)")
-            break  # a base model medbench did not train
-        card = schemas.read(schemas.ModelCard, path)
-        held_out = _held_out(card.config.get("eval_data"))
-        for name, digest in card.data_sha256.items():
-            file = Path(name)
-            if held_out is not None and file.resolve() == held_out:
-                continue
-            if not file.is_file():
-                raise MedbenchError(
-                    f"{path}: training file {name[:200]} is not here (run from where it was trained)"
-                )
-            if sha256_file(file) != digest:
-                raise MedbenchError(
-                    f"{path}: training file {name[:200]} changed since training (sha256 differs): the audit "
-                    "would not check what the model saw"
-                )
-            files.append(file)
-        folder, depth = card.base_model, depth - 1
-    return list(dict.fromkeys(files))
-
-
-def _held_out(spec) -> Path | None:
-    """A stage's held-out evaluation file (``bundled:...`` or a path), resolved."""
-    from medbench.paths import RESOURCES_DIR
-
-    if not isinstance(spec, str) or not spec:
-        return None
-    return (
-        RESOURCES_DIR / spec.removeprefix("bundled:") if spec.startswith("bundled:") else Path(spec)
-    ).resolve()
-
-
-def run_contamination(config: ContaminationConfig) -> tuple[RunFolder, dict]:
-    """Index the items, stream the training files past them, write the audit folder."""
-    if not config.train and not config.model_card:
-        raise MedbenchError("name the training data: --train FILE[,FILE...] or --model-card MODEL_DIR")
-    files = [Path(f).expanduser() for f in config.train]
-    for f in files:
-        if not f.is_file():
-            raise MedbenchError(f"--train {f}: no such file")
-    if config.model_card:
-        files += card_files(config.model_card)
-    docs = evaluation_items(config)
+def overlap_rows(docs: dict[tuple[str, str], dict], files: list[Path]) -> tuple[dict, list[dict]]:
+    """Each item's overlap with the training files (keyed (task, id)), and what each file held."""
     texts = {f"{t}\t{i}": item_text(d) for (t, i), d in docs.items()}
     index = overlap.OverlapIndex({k: v[0] for k, v in texts.items()}, {k: v[1] for k, v in texts.items()})
     trained = []
@@ -165,52 +76,123 @@ def run_contamination(config: ContaminationConfig) -> tuple[RunFolder, dict]:
         before = index.lines
         index.scan(training_records(f))
         trained.append({"file": str(f), "sha256": sha256_file(f), "records": index.lines - before})
-    rows = []
+    rows = {}
     for key, match in index.matches.items():
         task, item = key.split("\t", 1)
-        why = [
-            reason
-            for reason, hit in (
-                ("overlap", match.share >= overlap.FLAG_SHARE),
-                ("exact", match.exact > 0),
-                ("near_duplicate", match.near >= overlap.NEAR),
-            )
-            if hit
-        ]
-        rows.append(
-            {
-                "task": task,
-                "id": item,
-                "ngrams": match.grams,
-                "share": round(match.share, 4),
-                "exact": match.exact,
-                "near": round(match.near, 4),
-                "near_record": match.near_line,
-                "first_record": match.first_line,
-                "flagged": bool(why),
-                "why": why,
-            }
-        )
-    summary = {
-        "n": overlap.N,
-        "flag_share": overlap.FLAG_SHARE,
-        "near": overlap.NEAR,
-        "training": trained,
-        "tasks": {},
-    }
+        hits = (match.share >= overlap.FLAG_SHARE, match.exact > 0, match.near >= overlap.NEAR)
+        why = [reason for reason, hit in zip(REASONS, hits, strict=True) if hit]
+        rows[(task, item)] = {
+            "task": task,
+            "id": item,
+            "ngrams": match.grams,
+            "share": round(match.share, 4),
+            "exact": match.exact,
+            "near": round(match.near, 4),
+            "near_record": match.near_line,
+            "first_record": match.first_line,
+            "flagged": bool(why),
+            "why": why,
+        }
+    return rows, trained
+
+
+def overlap_summary(rows: list[dict]) -> dict[str, dict]:
+    """Per task: items, flagged, their share, and how many each rule found."""
+    out = {}
     for task in dict.fromkeys(r["task"] for r in rows):
         mine = [r for r in rows if r["task"] == task]
-        flagged = [r for r in mine if r["flagged"]]
-        summary["tasks"][task] = {
+        flagged = sum(r["flagged"] for r in mine)
+        out[task] = {
             "items": len(mine),
-            "flagged": len(flagged),
-            "share": len(flagged) / len(mine) if mine else 0.0,
-            **{why: sum(why in r["why"] for r in mine) for why in ("overlap", "exact", "near_duplicate")},
+            "flagged": flagged,
+            "share": flagged / len(mine) if mine else 0.0,
+            **{why: sum(why in r["why"] for r in mine) for why in REASONS},
         }
+    return out
+
+
+def training_files(config: ContaminationConfig) -> list[Path]:
+    files = [Path(f).expanduser() for f in config.train]
+    for f in files:
+        if not f.is_file():
+            raise MedbenchError(f"--train {f}: no such file")
+    return files + (card_files(config.model_card) if config.model_card else [])
+
+
+def _copied(row: dict) -> bool | None:
+    """The probe's label from the overlap: copied (n-gram overlap or whole text), found nowhere, or
+    None (a near-duplicate only: neither)."""
+    if "overlap" in row["why"] or "exact" in row["why"]:
+        return True
+    return None if row["flagged"] else False
+
+
+def _probe(config: ContaminationConfig, docs: dict, rows: dict) -> dict:
+    """Min-K% of every item (and its shuffles) through the configured backend; adds to ``rows``."""
+    from medbench.backends import backend_config
+
+    backend = backend_config(config.backend, config.backend_options)
+    if not backend.capabilities.loglik:
+        raise MedbenchError(
+            f"the Min-K% probe needs a backend that scores log-likelihoods ({config.backend} does not)"
+        )
+    backend.resolve()
+    config.backend_options = asdict(backend)
+    model_path, model_fp = backend.identity(config.model)
+    texts = {}
+    for (task, item), doc in docs.items():
+        rng = random.Random(f"{config.seed}:{task}:{item}")
+        orders = mink.shuffles(list(doc.get("options") or []), config.references, rng)
+        texts[(task, item)] = (item_text(doc)[0], [item_text(doc, order)[0] for order in orders])
+    lm = backend.make_lm(model_path, config.seed)
+    try:
+        values, cut = mink.probe(lm, texts, config.min_k)
+    finally:
+        backend.release(lm)
+    for key, value in values.items():
+        rows[key].update(value)
+    tasks = dict.fromkeys(task for task, _ in docs)
+    summary = {
+        "model": config.model,
+        "model_fingerprint": model_fp,
+        "k_percent": config.min_k,
+        "references": config.references,
+        "cut_to_window": cut,
+        "caveats": mink.CAVEATS,
+        "tasks": {t: mink.task_summary([r for r in rows.values() if r["task"] == t]) for t in tasks},
+    }
+    if config.train or config.model_card:
+        summary["separation"] = mink.separation(list(rows.values()), _copied)
+    return summary
+
+
+def run_contamination(config: ContaminationConfig) -> tuple[RunFolder, dict]:
+    """Index the items, stream the training files past them, probe the model; write the folder."""
+    if not (config.train or config.model_card or config.model):
+        raise MedbenchError(
+            "name the training data (--train FILE[,FILE...] or --model-card MODEL_DIR) or a model to "
+            "probe (--model)"
+        )
+    files = training_files(config)
+    docs, data_sha256 = evaluation_items(config)
+    summary: dict = {"data_sha256": data_sha256}
+    if files:
+        rows, trained = overlap_rows(docs, files)
+        summary.update(
+            n=overlap.N,
+            flag_share=overlap.FLAG_SHARE,
+            near=overlap.NEAR,
+            training=trained,
+            tasks=overlap_summary(list(rows.values())),
+        )
+    else:
+        rows = {key: {"task": key[0], "id": key[1]} for key in docs}
+    if config.model:
+        summary["probe"] = _probe(config, docs, rows)
     folder = RunFolder.create(Path(config.output), "contamination")
     folder.write_config({"kind": "contamination", **asdict(config)})
     with open(folder.path / "contamination.jsonl", "w", encoding="utf-8") as fh:
-        for r in rows:
+        for r in rows.values():
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     folder.write_json("summary.json", summary)
     (folder.path / "results.md").write_text(markdown(summary), encoding="utf-8")
@@ -218,6 +200,13 @@ def run_contamination(config: ContaminationConfig) -> tuple[RunFolder, dict]:
 
 
 def markdown(summary: dict) -> str:
+    lines = overlap_markdown(summary) if "training" in summary else []
+    if "probe" in summary:
+        lines += mink_markdown(summary["probe"])
+    return "\n".join(lines) + "\n"
+
+
+def overlap_markdown(summary: dict) -> list[str]:
     records = sum(t["records"] for t in summary["training"])
     lines = [
         f"Contamination audit: {len(summary['training'])} training file(s), {records} records; an item is "
@@ -226,17 +215,54 @@ def markdown(summary: dict) -> str:
         "",
     ]
     rows = [
-        [
-            task,
-            s["items"],
-            s["flagged"],
-            f"{100 * s['share']:.1f}%",
-            s["overlap"],
-            s["exact"],
-            s["near_duplicate"],
-        ]
+        [task, s["items"], s["flagged"], f"{100 * s['share']:.1f}%", *(s[why] for why in REASONS)]
         for task, s in summary["tasks"].items()
     ]
     header = ["Task", "Items", "Flagged", "Share", "By n-gram overlap", "Whole text", "Near-duplicate"]
+    return lines + markdown_lines(header, rows, "lrrrrrr")
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def mink_markdown(probe: dict) -> list[str]:
+    lines = [
+        "",
+        f"Min-K% Prob probe ({probe['model']}, k = {probe['k_percent']:g}%): each item's text against "
+        f"{probe['references']} copies with its options shuffled; gap = its Min-K% minus theirs"
+        + (f"; {probe['cut_to_window']} text(s) cut to the model's window" if probe["cut_to_window"] else "")
+        + ".",
+        "",
+    ]
+    rows = [
+        [
+            task,
+            s["items"],
+            _number(s["min_k_mean"]),
+            s["with_reference"],
+            _number(s["gap_mean"]),
+            s["gap_positive"],
+            _number(s["wilcoxon_p"], 4),
+        ]
+        for task, s in probe["tasks"].items()
+    ]
+    header = ["Task", "Items", "Mean Min-K%", "With reference", "Mean gap", "Gap > 0", "Wilcoxon p (gap > 0)"]
     lines += markdown_lines(header, rows, "lrrrrrr")
-    return "\n".join(lines) + "\n"
+    found = probe.get("separation")
+    if found:
+        lines += [
+            "",
+            f"Against the training data: {found['copied']} item(s) copied, {found['not_found']} found "
+            f"nowhere ({found['left_out_near_duplicates']} near-duplicate-only item(s) left out).",
+        ]
+        for score in ("min_k", "gap"):
+            if found[score]:
+                lines.append(
+                    f"- {score}: AUROC {found[score]['auroc']:.3f} "
+                    f"(one-sided Mann-Whitney p = {found[score]['mannwhitney_p']:.4f})"
+                )
+    elif "separation" in probe:
+        lines += ["", "Against the training data: no AUROC (the audit found no copied item, or none clean)."]
+    lines += ["", "Caveats:", *(f"- {c}" for c in probe["caveats"])]
+    return lines

@@ -163,10 +163,11 @@ def plan(config: RunConfig, replay=None) -> RunPlan:
         config.chat = True  # a chat API: every prompt as messages (few-shot examples as turns)
         log.warning("%s backend: prompts go as chat messages (--chat)", config.backend)
     resolve_data_dir(config.data_dir)  # a wrong --data-dir fails before the model loads
+    audit = None
     if config.exclude_contaminated:  # a missing or malformed audit, too
         from medbench.clean import read_audit
 
-        read_audit(config.exclude_contaminated)
+        audit = read_audit(config.exclude_contaminated)
     decoding = gen_kwargs(config)
     plain = task_manager(include_path=config.include_path)
     config.resolved_tasks = resolve_tasks(config.tasks, plain.all_tasks, config.mode)
@@ -190,6 +191,10 @@ def plan(config: RunConfig, replay=None) -> RunPlan:
     thinking.check_run(config, manager)
     check_no_task_twice(manager, config.resolved_tasks)
     reports, sizes = _read_data(config, manager, metadata)
+    if audit is not None:
+        from medbench.clean import check_same_data
+
+        check_same_data(audit, {task: report.files for task, report in reports.items()})
     selection = shard_items(config.shard, sizes, config.limit)
     model_path, model_fp = identified or _identity(backend, config, replay)
     return RunPlan(

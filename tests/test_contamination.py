@@ -3,6 +3,7 @@ text and near-duplicates, on a constructed corpus whose contamination is known."
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -26,9 +27,9 @@ def _paraphrase(text: str) -> str:
 def corpus(tmp_path):
     """SFT records holding 10 bundled test items verbatim and 5 paraphrased, among unrelated text."""
     config = ContaminationConfig(train=["x"], tasks=TASKS, data_dir=str(SAMPLES_DIR))
-    docs = evaluation_items(config)
+    docs, _ = evaluation_items(config)
     usable = sorted(k for k, d in docs.items() if len(normalise(item_text(d)[1])) >= 24)
-    verbatim, paraphrased = usable[:10], usable[10:15]
+    verbatim, paraphrased = usable[::2][:10], usable[1::2][:5]  # every task has some of each
     records = [
         {
             "instruction": "介绍一下高血压的日常护理。",
@@ -36,9 +37,8 @@ def corpus(tmp_path):
             "output": "低盐饮食，规律服药，定期测量血压。",
         }
     ]
-    for key in verbatim:
-        whole, stem = item_text(docs[key])
-        records.append({"instruction": stem, "input": "", "output": whole[len(stem) :] or "答案见解析"})
+    for key in verbatim:  # in the response: SFT's loss is on responses only, so the model learns them
+        records.append({"instruction": "出一道医学考试题。", "input": "", "output": item_text(docs[key])[0]})
     for key in paraphrased:
         records.append({"instruction": _paraphrase(item_text(docs[key])[1]), "input": "", "output": "略"})
     records.append(
@@ -89,26 +89,40 @@ def test_a_bad_training_file_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_model_trained_on_the_items_is_audited_from_its_model_card(corpus, tiny_model, tmp_path):
+def test_a_model_trained_on_the_items_is_audited_from_its_model_card_and_probed(corpus, tiny_model, tmp_path):
     from medbench.train.config import load_recipe
     from medbench.train.run import run_stage, stage_config
 
     path, verbatim, paraphrased, _ = corpus
     recipe = load_recipe("tiny", str(tmp_path / "models"))
-    config = stage_config(recipe, "sft", [f"data={path}", "model=base", "training.num_train_epochs=1"])
+    config = stage_config(recipe, "sft", [f"data={path}", "model=base", "training.num_train_epochs=5"])
     card = run_stage("sft", config, recipe)
     assert str(path) in card["data_sha256"]
     audit = ContaminationConfig(
-        model_card=config.output_dir, tasks=TASKS, data_dir=str(SAMPLES_DIR), output=str(tmp_path / "audit")
+        model_card=config.output_dir,
+        model=config.output_dir,  # and the Min-K% probe of the same model
+        tasks=TASKS,
+        data_dir=str(SAMPLES_DIR),
+        output=str(tmp_path / "audit"),
     )
     folder, summary = run_contamination(audit)
     assert [t["file"] for t in summary["training"]] == [str(path)]  # the held-out file is not training data
-    flagged = {
-        (r["task"], r["id"])
-        for r in map(json.loads, (folder.path / "contamination.jsonl").open())
-        if r["flagged"]
-    }
-    assert flagged == set(verbatim) | set(paraphrased)
+    rows = [json.loads(line) for line in (folder.path / "contamination.jsonl").open()]
+    assert {(r["task"], r["id"]) for r in rows if r["flagged"]} == set(verbatim) | set(paraphrased)
+    assert all(r["min_k"] < 0 and r["min_k_reference"] < 0 for r in rows)  # every option-shuffled item
+    # the probe separates the 10 items the model was trained on from the 9 it never saw ...
+    found = summary["probe"]["separation"]
+    assert (found["copied"], found["not_found"], found["left_out_near_duplicates"]) == (10, 9, 5)
+    assert found["min_k"]["auroc"] >= 0.9 and found["min_k"]["mannwhitney_p"] < 0.01
+    assert "AUROC" in (folder.path / "results.md").read_text(encoding="utf-8")
+    # ... and the same model before that training does not: the probe measures training, not the items
+    before, _ = run_contamination(
+        ContaminationConfig(
+            train=[str(path)], model=tiny_model, tasks=TASKS, data_dir=str(SAMPLES_DIR), output=str(tmp_path)
+        )
+    )
+    control = json.loads((before.path / "summary.json").read_text())["probe"]["separation"]["min_k"]
+    assert control["auroc"] < 0.8 and control["mannwhitney_p"] > 0.05
     path.write_text(
         path.read_text(encoding="utf-8") + '{"instruction": "新加的", "input": "", "output": "x"}\n'
     )
@@ -150,16 +164,79 @@ def test_a_run_scores_each_audited_task_again_without_its_flagged_items(corpus, 
     assert "cmexam (clean_acc)" in header and "cmexam (acc)" in header  # the clean score beside the full
 
 
-def test_a_malformed_audit_is_one_line_before_the_model_loads(tmp_path):
+def _audit(tmp_path, data_dir=SAMPLES_DIR, **settings):
+    config = ContaminationConfig(tasks=["cmexam"], data_dir=str(data_dir), output=str(tmp_path), **settings)
+    return run_contamination(config)[0].path
+
+
+def _unflag(folder):  # a row no audit writes
+    (folder / "contamination.jsonl").write_text('{"task": "cmexam", "id": 1, "flagged": "yes"}\n')
+
+
+def _forget_data(folder):  # a summary without the data's fingerprints
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["data_sha256"] = {"cmexam": ["not a sha256"]}
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        (_unflag, r"contamination.jsonl:1: expected an object with task, id"),
+        (_forget_data, r"summary.json: no data_sha256"),
+        (lambda folder: (folder / "summary.json").unlink(), r"summary.json: missing or not readable JSON"),
+    ],
+    ids=["bad-row", "no-data-fingerprint", "no-summary"],
+)
+def test_a_malformed_audit_is_one_line_before_the_model_loads(corpus, tmp_path, tamper, message):
     from medbench.runner import RunConfig, run
 
-    (tmp_path / "audit").mkdir()
-    (tmp_path / "audit" / "contamination.jsonl").write_text('{"task": "cmexam", "id": 1, "flagged": "yes"}\n')
+    audit = _audit(tmp_path, train=[str(corpus[0])])
+    tamper(audit)
     config = RunConfig(
-        model="/no/such/model",
-        tasks=["cmexam"],
-        data_dir=str(SAMPLES_DIR),
-        exclude_contaminated=str(tmp_path / "audit"),
+        model="/no/such/model", tasks=["cmexam"], data_dir=str(SAMPLES_DIR), exclude_contaminated=str(audit)
     )
-    with pytest.raises(MedbenchError, match=r"contamination.jsonl:1: expected an object with task, id"):
+    with pytest.raises(MedbenchError, match=message):
         run(config)
+
+
+def test_an_audit_of_other_data_or_of_no_training_data_is_refused_before_the_model_loads(
+    corpus, tiny_model, tmp_path, monkeypatch
+):
+    """Item ids name items only in the data the audit read: an audit of another copy of the data would
+    drop other items. A probe-only audit flags nothing: it would leave every item in, called clean."""
+    import medbench.backends.hf as hf
+    from medbench.runner import RunConfig, run
+
+    audit = _audit(tmp_path, train=[str(corpus[0])])
+    probe_only = _audit(tmp_path / "probe", model=tiny_model)
+    edited = tmp_path / "data"
+    shutil.copytree(SAMPLES_DIR, edited)
+    with open(edited / "cmexam" / "val.csv", "a", encoding="utf-8") as fh:
+        fh.write("\n")  # the same items; other bytes
+    monkeypatch.setattr(hf.HFConfig, "make_lm", lambda *a: pytest.fail("the model was loaded"))
+    config = RunConfig(
+        model=tiny_model, tasks=["cmexam"], data_dir=str(edited), exclude_contaminated=str(audit)
+    )
+    with pytest.raises(MedbenchError, match=r"the audit read other data for cmexam than this run reads"):
+        run(config)
+    config.data_dir, config.exclude_contaminated = str(SAMPLES_DIR), str(probe_only)
+    with pytest.raises(MedbenchError, match=r"this audit checked no training data \(a Min-K% probe"):
+        run(config)
+
+
+def test_the_probe_runs_from_the_command_line_with_its_caveats(tiny_model, tmp_path, capsys):
+    with pytest.raises(SystemExit) as done:  # a literal % in a setting's help once broke --help
+        main(["contamination", "--help"])
+    assert done.value.code == 0 and "Min-K% Prob" in capsys.readouterr().out
+    args = ["contamination", "--tasks", "cmexam", "--model", tiny_model, "--backend", "hf-fast"]
+    assert main([*args, "--min-k", "10", "--data-dir", str(SAMPLES_DIR), "--output", str(tmp_path)]) == 0
+    (folder,) = tmp_path.glob("*contamination*")
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert "training" not in summary and summary["probe"]["k_percent"] == 10
+    assert summary["probe"]["tasks"]["cmexam"]["items"] == 7
+    text = (folder / "results.md").read_text(encoding="utf-8")
+    assert "Min-K% Prob probe" in text and "not proof of training" in text
+    assert "Against the training" not in text  # no training data named: no AUROC
+    assert main(["contamination", "--tasks", "cmexam", "--min-k", "0", "--model", tiny_model]) == 2
+    assert "--min-k must be in (0, 100]" in capsys.readouterr().err

@@ -94,3 +94,16 @@ def test_vllm_fast_backend_runs_from_the_cli_with_the_hf_scores(vllm_tiny, tmp_p
     assert [s.task for s in plain if s.metric == "fragile_rate"] == [
         s.task for s in fast if s.metric == "fragile_rate"
     ]
+
+
+def test_per_token_log_probabilities_equal_the_hf_backends(engine, vllm_tiny):
+    """The Min-K% probe's input: vLLM's prompt_logprobs, one request per text, are hf's numbers."""
+    from medbench.tokenprobs import token_logprobs
+
+    hf = HFLM(pretrained=vllm_tiny, device="cpu", batch_size=4)
+    sequences = [[hf.prefix_token_id, *hf.tok_encode(t)] for t in ("急性细菌感染时白细胞增多", "低盐饮食。")]
+    got, expected = token_logprobs(engine, sequences), token_logprobs(hf, sequences)
+    assert [len(g) for g in got] == [len(s) - 1 for s in sequences]
+    assert (
+        max(abs(a - b) for g, e in zip(got, expected, strict=True) for a, b in zip(g, e, strict=True)) <= 1e-3
+    )

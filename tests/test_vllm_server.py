@@ -57,6 +57,22 @@ def test_mixed_requests_equal_hf_scoring_with_one_request_per_context(served, sh
 
 
 @pytest.mark.slow
+def test_per_token_log_probabilities_equal_the_hf_backends(served):
+    """The Min-K% probe's input through the server: one echo request per text, hf's numbers."""
+    from medbench.tokenprobs import token_logprobs
+
+    model, url = served
+    lm = backend_config("vllm-server", {"base_url": url}).make_lm(model, seed=0)
+    hf = HFLM(pretrained=model, device="cpu", batch_size=4)
+    sequences = [[hf.prefix_token_id, *hf.tok_encode(t)] for t in ("急性细菌感染时白细胞增多", "低盐饮食。")]
+    got, expected = token_logprobs(lm, sequences), token_logprobs(hf, sequences)
+    assert lm.requests_by_kind == {"echo": 2}
+    assert (
+        max(abs(a - b) for g, e in zip(got, expected, strict=True) for a, b in zip(g, e, strict=True)) <= 1e-3
+    )
+
+
+@pytest.mark.slow
 def test_a_run_on_the_server_equals_the_hf_run(served, tmp_path):
     model, url = served
     common = ["run", "--model", model, "--tasks", "ceval_med,huatuo26m", "--data-dir", str(SAMPLES_DIR)]

@@ -117,6 +117,38 @@ class ServerLM(TemplateLM):
             greedy = greedy and best == f"token_id:{token}"
         return total, greedy
 
+    async def _prompt_logprobs(self, replica: int, tokens: list[int]) -> list[float]:
+        """Each token's log-probability after the tokens before it (the first has none): one echo
+        request."""
+        self.requests_by_kind["echo"] += 1
+        body = {
+            "model": self.model,
+            "prompt": tokens,
+            "max_tokens": 0,
+            "echo": True,
+            "logprobs": 0,
+            "temperature": 0.0,
+        }
+        values = (await self._post(replica, body)).logprobs.token_logprobs
+        if values is None or len(values) != len(tokens):
+            raise MedbenchError("vllm-server: an echo reply without one log-probability per prompt token")
+        return [float(v) for v in values[1:]]
+
+    def token_logprobs(self, sequences: list[list[int]]) -> list[list[float]]:
+        """Per-token log-probabilities of whole sequences (the Min-K% probe: :mod:`medbench.tokenprobs`)."""
+
+        async def every() -> list[list[float]]:
+            plan = self.pool.plan(sequences)
+            self.pool.open()
+            try:
+                return await asyncio.gather(
+                    *(self._prompt_logprobs(r, s) for r, s in zip(plan, sequences, strict=True))
+                )
+            finally:
+                await self.pool.close()
+
+        return asyncio.run(every())
+
     async def _score(self, requests) -> list[tuple[float, bool]]:
         groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
         fallback = []

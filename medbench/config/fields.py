@@ -117,7 +117,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, only: tuple[str, .
         required = declared is dataclasses.MISSING
         default = None if required else declared
         choices, kind = _choices_and_type(_hint(cls, f.name))
-        kwargs: dict[str, Any] = {"dest": f.name, "help": meta.get("help") or None}
+        # argparse formats help with %: a literal percent sign (Min-K%) is written %%
+        kwargs: dict[str, Any] = {"dest": f.name, "help": (meta.get("help") or "").replace("%", "%%") or None}
         if kind is bool:
             kwargs.update(action="store_false" if default else "store_true")
         elif meta.get("repeat"):

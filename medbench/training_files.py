@@ -1,0 +1,107 @@
+"""The training data a contamination audit checks: training files read as records of text, and the
+files a medbench-trained model's card names.
+
+Training files: ``.jsonl`` (one JSON value per line: every string in it is text), ``.json`` (a list of
+such records), ``.csv`` (every cell), anything else a text file of lines. A line that is not JSON in a
+``.jsonl`` file is one line naming file and row, never skipped in silence. A model card's files are
+checked against the sha256 it recorded: an audit of edited files would not check what the model saw.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from medbench.datasources import read_text
+from medbench.errors import MedbenchError
+from medbench.hashing import sha256_file
+
+
+def _strings(value) -> list[str]:
+    """Every string in a JSON value (the text a training record holds), depth first."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def training_records(path: Path) -> Iterator[list[str]]:
+    """A training file's records, each as its text fields."""
+    text = read_text(path, "training file")
+    if path.suffix == ".jsonl":
+        for row, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                yield _strings(json.loads(line))
+            except ValueError:
+                raise MedbenchError(
+                    f"{path}:{row}: not a JSON value (a .jsonl file holds one per line)"
+                ) from None
+    elif path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise MedbenchError(f"{path}: not readable JSON") from None
+        for record in data if isinstance(data, list) else [data]:
+            yield _strings(record)
+    elif path.suffix == ".csv":
+        for cells in csv.reader(text.splitlines()):
+            yield [c for c in cells if c]
+    else:
+        for line in text.splitlines():
+            if line.strip():
+                yield [line]
+
+
+CARD = "medbench_model_card.json"
+
+
+def card_files(model_dir: str, depth: int = 10) -> list[Path]:
+    """The files a medbench-trained model was trained on: its card's, then its base model's (the
+    stage before), each still holding the bytes the card's sha256 names; a held-out evaluation file is
+    not training data and is left out."""
+    from medbench import schemas
+
+    files: list[Path] = []
+    folder: str | None = model_dir
+    while folder and depth:
+        path = Path(folder) / CARD
+        if not path.is_file():
+            if folder == model_dir:
+                raise MedbenchError(f"--model-card {model_dir}: no {CARD} (a model medbench trained has one)")
+            break  # a base model medbench did not train
+        card = schemas.read(schemas.ModelCard, path)
+        held_out = _held_out(card.config.get("eval_data"))
+        for name, digest in card.data_sha256.items():
+            file = Path(name)
+            if held_out is not None and file.resolve() == held_out:
+                continue
+            if not file.is_file():
+                raise MedbenchError(
+                    f"{path}: training file {name[:200]} is not here (run from where it was trained)"
+                )
+            if sha256_file(file) != digest:
+                raise MedbenchError(
+                    f"{path}: training file {name[:200]} changed since training (sha256 differs): the audit "
+                    "would not check what the model saw"
+                )
+            files.append(file)
+        folder, depth = card.base_model, depth - 1
+    return list(dict.fromkeys(files))
+
+
+def _held_out(spec) -> Path | None:
+    """A stage's held-out evaluation file (``bundled:...`` or a path), resolved."""
+    from medbench.paths import RESOURCES_DIR
+
+    if not isinstance(spec, str) or not spec:
+        return None
+    return (
+        RESOURCES_DIR / spec.removeprefix("bundled:") if spec.startswith("bundled:") else Path(spec)
+    ).resolve()
