@@ -23,6 +23,12 @@ from medbench.summary import Score
 #: the clean score's metric: its own name, so no reader takes it for the full accuracy
 METRIC = "clean_acc"
 
+#: what a clean-only report says first
+CLEAN_ONLY = (
+    "Clean subsets only (--clean-only): each score leaves out the items a contamination audit flagged "
+    "(clean_acc); a run without an audit has no score here, and the papers' rows are left out.\n\n"
+)
+
 
 @dataclass
 class Audit:
@@ -138,13 +144,22 @@ def clean_scores(records: dict[str, list[dict]], audit: Audit) -> tuple[list[Sco
     return scores, uncovered, record
 
 
-def markdown(record: dict, uncovered: list[str], audit: Audit) -> str:
+def markdown(record: dict, uncovered: list[str], audit: Audit, source: str) -> str:
     if not record and not uncovered:
         return ""
-    lines = ["", f"Clean subsets (contamination audit {audit.file}, sha256 {audit.sha256[:12]}):", ""]
+    where = "the model card's training files" if source == "model card" else audit.file
+    lines = ["", f"Clean subsets (contamination audit of {where}, sha256 {audit.sha256[:12]}):", ""]
     lines += [
         f"- {t}: {r['flagged_left_out']} flagged item(s) left out, {r['clean']} scored"
         for t, r in record.items()
     ]
     lines += [f"- {t}: not in the audit, no clean score" for t in uncovered]
     return "\n".join(lines) + "\n"
+
+
+def only_clean(folders: list) -> list:
+    """The folders as a clean-only report shows them: each run's clean scores and nothing else."""
+    for folder in folders:
+        if folder.kind == "run":
+            folder.data = [s for s in folder.data if s["metric"] == METRIC]
+    return folders

@@ -175,8 +175,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         config.folders,
         config.out,
         config.formats,
-        with_published=not config.no_published,
+        with_published=not (config.no_published or config.clean_only),
         headline=config.convention,
+        clean_only=config.clean_only,
     )
     print(f"report written to {target}")
     return 0

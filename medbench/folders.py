@@ -34,6 +34,7 @@ class Folder:
     identity: str = ""  # full model name + fingerprint
     name: str = ""  # the row label without the settings that tell runs of one model apart
     status: dict = field(default_factory=dict)
+    contamination: dict | None = None  # a run's clean.json (schemas.CleanRecord): what an audit flagged
 
     @property
     def full_name(self) -> str:
@@ -103,6 +104,8 @@ def _read(path: Path) -> Folder:
     # an API model is its name: the server's address (a port that changes per session) is not the model
     fingerprint = json.dumps({k: v for k, v in model.items() if k != "api"}, sort_keys=True)
     folder = Folder(path, kind, "", config, data, status=status)
+    if kind == "run" and (path / "clean.json").is_file():
+        folder.contamination = asdict(schemas.read(schemas.CleanRecord, path / "clean.json"))
     folder.identity = f"{folder.full_name}|{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
     return folder
 

@@ -66,6 +66,17 @@ class Row:
     cells: dict[str, Cell] = field(default_factory=dict)
     averages: dict[str, float | None] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)  # a published row's paper tables
+    contamination: str = ""  # what contamination audits of its runs found (empty: none audited)
+    contaminated: bool = False  # an audit flagged some of its items
+
+    def audited(self, record: dict) -> None:
+        """Mark the row with a run's clean.json: how many of its scored items an audit flagged."""
+        flagged = sum(t.get("flagged_left_out", 0) for t in record["tasks"].values())
+        scored = sum(t.get("scored", 0) for t in record["tasks"].values())
+        found = f"{flagged} of {scored} scored items flagged ({record['source']} audit)"
+        self.contaminated = self.contaminated or flagged > 0
+        if found not in self.contamination:
+            self.contamination = "; ".join(filter(None, [self.contamination, found]))
 
 
 @dataclass
@@ -116,11 +127,12 @@ class Rows:
             runs = [row for row, held in rows if held in self.status]
             if len(runs) == 1 and not any(k in runs[0].cells for k in keys):
                 return runs[0].cells
-        for row, held in rows:
-            if held == label:
-                return row.cells
-        row = Row(folder.name or folder.model, True, folder.full_name, self.status.get(label, ""))
-        rows.append((row, label))
+        row = next((row for row, held in rows if held == label), None)
+        if row is None:
+            row = Row(folder.name or folder.model, True, folder.full_name, self.status.get(label, ""))
+            rows.append((row, label))
+        if folder.contamination:
+            row.audited(folder.contamination)
         return row.cells
 
     def rows(self) -> list[Row]:
@@ -148,7 +160,7 @@ def _measured(runs: list[Folder], rows: Rows, headline: Headline, every_task: bo
             if not picked:
                 continue
             shown_metrics = [picked]
-            if (task, CLEAN, "") in scores:  # beside the full score: the items an audit left clean
+            if picked != (CLEAN, "") and (task, CLEAN, "") in scores:  # beside it: the clean items
                 shown_metrics.append((CLEAN, ""))
             for metric in shown_metrics:
                 s = scores[(task, *metric)]
@@ -307,6 +319,8 @@ def leaderboard(
                 record[f"{column.key} high"] = None if high is None else round(high, 2)
                 record[f"{column.key} n"] = cell.n if cell and row.measured else None
                 record[f"{column.key} excluded"] = cell.excluded if cell and row.measured else None
+        if any(r.contamination for r in grouped.rows):  # a column only where some run was audited
+            record["contamination"] = row.contamination or None
         records.append(record)
     table = pd.DataFrame(records, columns=["model", "source", "status", "model_id"] if not records else None)
     for name in (c for c in table.columns if c.endswith(" n")):

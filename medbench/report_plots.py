@@ -110,10 +110,10 @@ def stage_progression(runs: list[Folder], out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     for recipe, stages in stage_runs(runs).items():
         order = stage_order(stages)
-        tables: dict[str, dict] = {}
+        tables: dict[str, dict] = {stage: {} for stage in order}  # a stage may have no score to show
         for stage in order:  # every run of the stage's model, whatever its row label
             for scores in measured(stages[stage]).values():
-                tables.setdefault(stage, {}).update(scores)
+                tables[stage].update(scores)
         groups = {t for scores in tables.values() for t, _, c in scores if c == "micro"}
         every = {t for scores in tables.values() for t, _, _ in scores}
         tasks = sorted(groups | {t for t in every if not any(t.startswith(f"{g}_") for g in groups)})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medbench.clean import CLEAN_ONLY, only_clean
 from medbench.folders import collect
 from medbench.report import Headline, check_headline, paper_tables
 from medbench.report_board import board as grouped
@@ -31,9 +32,12 @@ def build(
     with_published: bool = True,
     tables: list[str] | None = None,
     headline: Headline = None,
+    clean_only: bool = False,
 ) -> Path:
     check_headline(headline)
     folders, incomplete = collect(paths)
+    if clean_only:
+        folders = only_clean(folders)
     runs = [f for f in folders if f.kind == "run"]
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
@@ -42,7 +46,8 @@ def build(
     skipped_note = "".join(f"\n- left out: {p} ({why})" for p, why in incomplete)
     if "md" in formats:
         (target / "leaderboard.md").write_text(
-            markdown_safe(board)
+            (CLEAN_ONLY if clean_only else "")
+            + markdown_safe(board)
             + "\n"
             + (f"\nRun folders not reported:{skipped_note}\n" if incomplete else ""),
             encoding="utf-8",

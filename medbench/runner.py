@@ -21,7 +21,17 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medbench import circular, clean, console, llm_extract, margins, progress, sample_files, slices, thinking
+from medbench import (
+    card_audit,
+    circular,
+    console,
+    llm_extract,
+    margins,
+    progress,
+    sample_files,
+    slices,
+    thinking,
+)
 from medbench.checks import check_generation_budget, warn_unusable
 from medbench.compare import groups
 from medbench.config.identity import answer_identity
@@ -155,15 +165,9 @@ def record(
         found = slices.slices(records, resolved.config.slice_by, groups(folder.path, lm_eval_results))
         folder.write_json("slices.json", slices.record(found))
         appendix += slices.markdown(found)
-    if resolved.config.exclude_contaminated:
-        audit = clean.read_audit(resolved.config.exclude_contaminated)
-        found, uncovered, left_out = clean.clean_scores(records, audit)
-        scores += found
-        folder.write_json(
-            "clean.json",
-            {"audit": audit.file, "sha256": audit.sha256, "tasks": left_out, "not_audited": uncovered},
-        )
-        appendix += clean.markdown(left_out, uncovered, audit)
+    found, note = card_audit.record_clean(resolved, folder, records)
+    scores += found
+    appendix += note
     threshold = resolved.config.fragile_margin or resolved.backend.margin_noise
     fragility = margins.summarise(records, threshold)
     scores += [f.score() for f in fragility]

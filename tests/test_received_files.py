@@ -24,7 +24,15 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=8,
 )
-FILES = ["config.json", "metrics.json", "status.json", "model.json", "data.json", "samples/huatuo26m.jsonl"]
+FILES = [
+    "config.json",
+    "metrics.json",
+    "status.json",
+    "model.json",
+    "data.json",
+    "clean.json",
+    "samples/huatuo26m.jsonl",
+]
 SAMPLE = {"doc_id": 0, "id": "0", "question": "胃痛怎么办？", "reference": "就医。", "raw": "多喝水。"}
 
 

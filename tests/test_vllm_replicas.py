@@ -4,7 +4,6 @@ numbers equal a one-replica run."""
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -13,27 +12,17 @@ pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'medbench
 from medbench.backends import backend_config  # noqa: E402
 from medbench.backends._replicas import ReplicaPool  # noqa: E402
 from medbench.cli import main  # noqa: E402
-from medbench.models import tiny_model_dir  # noqa: E402
 from medbench.paths import SAMPLES_DIR  # noqa: E402
-from medbench.serve import vllm_serve  # noqa: E402
-from medbench.tiny import TinyConfig  # noqa: E402
 from tests.helpers import mixed_mc_requests  # noqa: E402
 
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
 
 @pytest.fixture(scope="module")
-def replicas(_isolated_cache):
-    """The tiny model on two vLLM servers, started side by side."""
-    model = str(tiny_model_dir(TinyConfig(num_attention_heads=2, num_key_value_heads=1)))
-    servers = [vllm_serve(model, "--dtype", "float32", "--max-model-len", "2048") for _ in range(2)]
-    with ThreadPoolExecutor(2) as pool:
-        urls = list(pool.map(lambda s: s.__enter__(), servers))
-    try:
-        yield model, urls
-    finally:
-        for server in servers:
-            server.__exit__(None, None, None)
+def replicas(vllm_servers):
+    """The tiny model on two vLLM servers (conftest: shared with test_vllm_server, which uses the
+    first; the second is the one killed here)."""
+    return vllm_servers
 
 
 @pytest.fixture

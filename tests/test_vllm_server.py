@@ -15,21 +15,17 @@ from lm_eval.models.huggingface import HFLM  # noqa: E402
 
 from medbench.backends import backend_config  # noqa: E402
 from medbench.cli import main  # noqa: E402
-from medbench.models import tiny_model_dir  # noqa: E402
 from medbench.paths import SAMPLES_DIR  # noqa: E402
-from medbench.serve import vllm_serve  # noqa: E402
-from medbench.tiny import TinyConfig  # noqa: E402
 from tests.helpers import mixed_mc_requests, predictions  # noqa: E402
 
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
 
 @pytest.fixture(scope="module")
-def served(_isolated_cache):
-    """vLLM's server with the tiny model (32-dim heads: vLLM's CPU attention has no kernel for 16)."""
-    model = str(tiny_model_dir(TinyConfig(num_attention_heads=2, num_key_value_heads=1)))
-    with vllm_serve(model, "--dtype", "float32", "--max-model-len", "2048") as url:
-        yield model, url
+def served(vllm_servers):
+    """vLLM's server with the tiny model (the first of the session's two: conftest)."""
+    model, urls = vllm_servers
+    return model, urls[0]
 
 
 def _prefix_cache_hits(url: str) -> float:

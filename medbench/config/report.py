@@ -24,6 +24,11 @@ class ReportConfig:
     out: str = setting("reports/site", "where the report goes (default reports/site)")
     format: Literal["all", "md", "html", "csv", "latex"] = setting("all", "which files to write")
     no_published: bool = setting(False, "leave the papers' published rows out")
+    clean_only: bool = setting(
+        False,
+        "only the clean-subset scores (clean_acc: the items no contamination audit flagged); runs "
+        "without an audit get no score, and the papers' rows are left out",
+    )
     convention: str | None = setting(
         None,
         "headline metric convention for every task (cmexam-official, jieba, mention-set, ...; README "

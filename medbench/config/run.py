@@ -90,6 +90,12 @@ class RunConfig:
         "the items it flags (clean_acc, beside acc)",
         metavar="AUDIT_FOLDER",
     )
+    card_audit: bool = setting(
+        True,
+        "skip the automatic contamination audit of a model medbench trained (its card's training files "
+        "against the run's items: contamination.json, clean_acc)",
+        flag="--no-card-audit",
+    )
     fragile_margin: Annotated[float | None, Field(gt=0, allow_inf_nan=False)] = setting(
         None,
         "loglik MC: an item whose top two options are closer than this (nats) is fragile; results give "
