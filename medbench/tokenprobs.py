@@ -16,7 +16,10 @@ the window's first tokens; the caller is told how many were cut.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+
+log = logging.getLogger("medbench")
 
 
 def token_logprobs(lm, sequences: Sequence[Sequence[int]]) -> list[list[float]]:
@@ -32,6 +35,11 @@ def token_logprobs(lm, sequences: Sequence[Sequence[int]]) -> list[list[float]]:
     engine = getattr(lm, "model", None)
     if hasattr(engine, "llm_engine"):  # a vLLM engine in this process
         return _vllm(engine, sequences)
+    log.warning(
+        "%s: no one-pass per-token scoring; each token is scored as its own request (slow: vLLM with "
+        "--data-parallel-size 1 or a vllm-server is one pass per text)",
+        type(lm).__name__,
+    )
     return _generic(lm, sequences)
 
 
