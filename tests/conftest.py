@@ -59,7 +59,10 @@ def vllm_servers(_isolated_cache):
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache for each CPU engine
     model = str(tiny_model_dir(TinyConfig(num_attention_heads=2, num_key_value_heads=1)))
-    servers = [vllm_serve(model, "--dtype", "float32", "--max-model-len", "2048") for _ in range(2)]
+    # --enforce-eager: vLLM's torch.compile of the tiny model is 25 of the 45 s a start takes on 2 cores,
+    # and what these tests check is medbench's requests (test_vllm_backend starts one compiled engine)
+    flags = ("--dtype", "float32", "--max-model-len", "2048", "--enforce-eager")
+    servers = [vllm_serve(model, *flags) for _ in range(2)]
     with ThreadPoolExecutor(2) as pool:
         urls = list(pool.map(lambda s: s.__enter__(), servers))
     try:
