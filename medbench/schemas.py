@@ -18,7 +18,7 @@ import json
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -87,7 +87,7 @@ class CleanRecord:
 
     audit: str  # the audit's contamination.jsonl
     sha256: str
-    source: str  # "--exclude-contaminated" or "model card" (the run's automatic audit)
+    source: Literal["--exclude-contaminated", "model card"]  # the audit named, or the run's own
     tasks: dict[str, dict[str, int]]  # task -> scored, flagged_left_out, clean
     not_audited: list[str] = field(default_factory=list)
 

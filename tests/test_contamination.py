@@ -170,7 +170,7 @@ def _a_run_of_the_trained_model_audits_itself(trained, untrained, tmp_path):
     assert "(acc)" not in header and "(clean_acc)" in header
 
 
-def test_a_run_scores_each_audited_task_again_without_its_flagged_items(corpus, tiny_model, tmp_path):
+def test_a_run_scores_each_audited_task_again_without_its_flagged_items(corpus, tiny_model, tmp_path, capsys):
     from medbench.runner import RunConfig, run
 
     path, verbatim, paraphrased, _ = corpus
@@ -208,6 +208,10 @@ def test_a_run_scores_each_audited_task_again_without_its_flagged_items(corpus, 
     assert (
         row["contamination"] == f"{left_out} of {scored} scored items flagged (--exclude-contaminated audit)"
     )
+    record["source"] = "=HYPERLINK(1)"  # a received clean.json is read like user input
+    (folder.path / "clean.json").write_text(json.dumps(record), encoding="utf-8")
+    assert main(["report", str(folder.path), "--out", str(tmp_path / "site2"), "--no-published"]) == 2
+    assert "clean.json: field source: input should be" in capsys.readouterr().err
 
 
 def _audit(tmp_path, data_dir=SAMPLES_DIR, **settings):
