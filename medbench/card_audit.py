@@ -13,13 +13,12 @@ be audited: the run says so (a warning, ``contamination.json``'s ``skipped``) an
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 
-from medbench import clean, overlap
+from medbench import clean
 from medbench.clean import Audit
 from medbench.errors import MedbenchError
 from medbench.hashing import sha256_file
@@ -40,7 +39,7 @@ def trained_files(model_path: str) -> list[Path]:
 def audit_run(resolved, folder) -> Audit | None:
     """Audit the run's items against its model's training files; None when there is nothing to audit
     (not a trained model, an API model, ``--no-card-audit``) or the card's files cannot be checked."""
-    from medbench.contamination import evaluation_items, overlap_rows, overlap_summary
+    from medbench.contamination import evaluation_items, overlap_record, overlap_rows, write_rows
 
     config = resolved.config
     if not config.card_audit or not resolved.backend.capabilities.local:
@@ -59,18 +58,8 @@ def audit_run(resolved, folder) -> Audit | None:
     docs, data_sha256 = evaluation_items(tasks)
     rows, trained = overlap_rows(docs, files)
     path = folder.path / "contamination.jsonl"
-    with open(path, "w", encoding="utf-8") as fh:
-        for row in rows.values():
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    summary = {
-        "source": "model card",
-        "n": overlap.N,
-        "flag_share": overlap.FLAG_SHARE,
-        "near": overlap.NEAR,
-        "training": trained,
-        "tasks": overlap_summary(list(rows.values())),
-        "data_sha256": data_sha256,
-    }
+    write_rows(path, rows)
+    summary = {"source": "model card", **overlap_record(rows, trained), "data_sha256": data_sha256}
     folder.write_json("contamination.json", summary)
     flagged: dict[str, set[str]] = {}
     for row in rows.values():

@@ -96,6 +96,24 @@ def overlap_rows(docs: dict[tuple[str, str], dict], files: list[Path]) -> tuple[
     return rows, trained
 
 
+def overlap_record(rows: dict, trained: list[dict]) -> dict:
+    """The overlap check's summary: its rules, the training files, and per task what it flagged."""
+    return {
+        "n": overlap.N,
+        "flag_share": overlap.FLAG_SHARE,
+        "near": overlap.NEAR,
+        "training": trained,
+        "tasks": overlap_summary(list(rows.values())),
+    }
+
+
+def write_rows(path: Path, rows: dict) -> None:
+    """``contamination.jsonl``: one item's findings per line."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in rows.values():
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
 def overlap_summary(rows: list[dict]) -> dict[str, dict]:
     """Per task: items, flagged, their share, and how many each rule found."""
     out = {}
@@ -178,22 +196,14 @@ def run_contamination(config: ContaminationConfig) -> tuple[RunFolder, dict]:
     summary: dict = {"data_sha256": data_sha256}
     if files:
         rows, trained = overlap_rows(docs, files)
-        summary.update(
-            n=overlap.N,
-            flag_share=overlap.FLAG_SHARE,
-            near=overlap.NEAR,
-            training=trained,
-            tasks=overlap_summary(list(rows.values())),
-        )
+        summary.update(overlap_record(rows, trained))
     else:
         rows = {key: {"task": key[0], "id": key[1]} for key in docs}
     if config.model:
         summary["probe"] = _probe(config, docs, rows)
     folder = RunFolder.create(Path(config.output), "contamination")
     folder.write_config({"kind": "contamination", **asdict(config)})
-    with open(folder.path / "contamination.jsonl", "w", encoding="utf-8") as fh:
-        for r in rows.values():
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    write_rows(folder.path / "contamination.jsonl", rows)
     folder.write_json("summary.json", summary)
     (folder.path / "results.md").write_text(markdown(summary), encoding="utf-8")
     return folder, summary
