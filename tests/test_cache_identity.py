@@ -111,13 +111,14 @@ def test_dtype_and_backend_changes_make_fresh_requests_and_separate_rows(tiny_mo
     assert any("backend=hf-fast" in label for label in labels)
 
 
-def _served(root: str, letter: str):
+def _served(root: str | None, letter: str):
+    """A server of one model named ``default`` that answers ``letter``; its listing names the
+    checkpoint (vLLM's ``root``) unless ``root`` is None (only an id, as many non-vLLM servers list)."""
     from tests.servers import ScriptedChat
 
     server = ScriptedChat([], reply=f"答案：{letter}")
-    server.models = [
-        {"id": "default", "object": "model", "created": 1, "root": root, "permission": [{"id": "x"}]}
-    ]
+    entry = {"id": "default", "object": "model", "created": 1, "owned_by": "me", "permission": [{"id": "x"}]}
+    server.models = [entry if root is None else {**entry, "root": root}]
     return server
 
 
@@ -150,6 +151,38 @@ def test_two_servers_of_different_models_under_one_name_share_no_answers(tmp_pat
     assert json.loads((second.path / "model.json").read_text())["served"]["root"] == "/models/b"
     folders, _ = collect([str(tmp_path)])
     assert len({f.model for f in folders}) == 2  # two rows, not one
+
+
+@pytest.mark.parametrize("listing", ["only an id", "no /v1/models"])
+def test_two_servers_whose_listing_does_not_identify_the_model_share_no_answers(tmp_path, caplog, listing):
+    """Issue 36: a listing without ``root`` (or no listing) cannot tell two models apart, so the
+    server's address joins the cache key, and the run says so."""
+    servers = [_served(None, "A"), _served(None, "B")]
+    if listing == "no /v1/models":
+        for server in servers:
+            server.models = None
+    with servers[0].serving() as first_url:
+        _, first_calls, first_scores = _served_run(first_url, tmp_path)
+    with servers[1].serving() as second_url:
+        second, second_calls, second_scores = _served_run(second_url, tmp_path)
+    assert first_calls["model_requests"] and second_calls["model_requests"], "answers of one server reused"
+    accuracy = [
+        next(s.value for s in scores if s.metric == "acc") for scores in (first_scores, second_scores)
+    ]
+    assert accuracy[0] != accuracy[1]
+    served = json.loads((second.path / "model.json").read_text())["served"]
+    assert served["server"] == second_url and "does not say which model" in served["keyed_on_server"]
+    assert f"the server at {second_url} does not say which model 'default' is" in caplog.text
+    folders, _ = collect([str(tmp_path)])
+    assert len({f.model for f in folders}) == 2  # two rows, not one
+
+
+def test_replicas_whose_listing_does_not_identify_the_model_are_keyed_on_every_address():
+    from medbench.backends.vllm_server import VLLMServerConfig
+
+    with _served(None, "A").serving() as one, _served(None, "A").serving() as two:
+        _, fp = VLLMServerConfig(base_url=f"{one},{two}", model_name="default").identity("default")
+    assert fp["served"]["server"] == [one, two] and fp["served"]["id"] == "default"
 
 
 def test_a_server_that_does_not_serve_the_name_or_does_not_answer_is_one_line(tmp_path):

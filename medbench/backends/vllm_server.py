@@ -26,7 +26,8 @@ class VLLMServerConfig(OpenAIConfig):
     def identity(self, model: str) -> tuple[str, dict]:
         """The served model as its replicas describe it: an unreachable replica is left to the
         failover (:mod:`medbench.backends._replicas`); replicas that serve different models, or none
-        that answers, is one line."""
+        that answers, is one line. Replicas whose listing does not identify the model
+        (:func:`medbench.served.pinned`) are keyed on every address given."""
         from medbench.errors import MedbenchError
         from medbench.served import Unreachable, served_model
 
@@ -39,11 +40,13 @@ class VLLMServerConfig(OpenAIConfig):
                 unreachable.append(str(exc))
         if not described:
             raise MedbenchError(unreachable[0])
-        kinds = {repr(sorted(d.items())) for d in described.values()}
-        if len(kinds) > 1:
-            shown = "; ".join(f"{url}: {d}" for url, d in described.items())
+        listed = {url: {k: v for k, v in d.items() if k != "server"} for url, d in described.items()}
+        if len({repr(sorted(d.items())) for d in listed.values()}) > 1:
+            shown = "; ".join(f"{url}: {d}" for url, d in listed.items())
             raise MedbenchError(f"the replicas serve different models under the name {name!r} ({shown})")
         served = next(iter(described.values()))
+        if "server" in served:
+            served = {**served, "server": self.urls()}
         return name, {"api": self.urls(), "model_name": name, "served": served, "protocol": "completions"}
 
     def make_lm(self, model: str, seed: int):
