@@ -15,7 +15,7 @@ from pathlib import Path
 from medbench import sources
 from medbench.catalog import leaf_tasks, task_config
 from medbench.errors import MedbenchError
-from medbench.hubdata import Mirror, local_file, verify
+from medbench.hubdata import Mirror, local_file, verify, verify_extracted
 
 #: a benchmark with no pinned source: public ones not pinned yet, and the licensed ones
 BY_HAND = (
@@ -191,6 +191,7 @@ def check(tasks: list[str], suite: str | None = None, every: bool = False) -> tu
                 problems.append(f"{source.local}: not pulled ({source.pin}); run medbench data pull")
         except MedbenchError as exc:
             problems.append(str(exc))
+    bad = set()
     for need in wanted:
         if need.mirror is None:
             continue
@@ -199,6 +200,12 @@ def check(tasks: list[str], suite: str | None = None, every: bool = False) -> tu
                 continue
             seen.add((need.mirror, name))
             problem = verify(need.mirror, name)
+            if problem:
+                problems.append(problem)
+                bad.add((need.mirror, name))
+        if need.mirror.archive and (need.mirror, need.mirror.archive) not in bad:
+            seen.add((need.mirror, need.split, need.subject))  # its member, as a run reads it
+            problem = verify_extracted(need.mirror, need.split, need.subject, need.task)
             if problem:
                 problems.append(problem)
     return problems, len(seen)

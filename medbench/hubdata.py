@@ -7,25 +7,24 @@ filled in), and, where the mirror ships one zip, the ``archive`` whose members t
 When no local data folder is given, the files come from the hub cache (downloaded when the hub is
 reachable; offline, the cache must already hold them: ``medbench data pull`` fills it). The hub's
 cache keeps each file under its own hash (sha256 for large files, the git blob hash for small
-ones), so :func:`verify` can check every cached file against the hash the pinned revision names.
-A member of an archive is extracted once into medbench's cache and checked against the archive's
-CRC. The files read and their sha256 go into the run folder's data.json as for local files, with the
-mirror and revision beside them.
+ones), so :func:`verify` checks every cached file against the hash the pinned revision names, on
+every read (the cache is received input: a blob altered in place is never read). A member of an
+archive is extracted into medbench's cache and hashed against the verified archive's own bytes on
+every read (:mod:`medbench.archives`). The files read and their sha256 go into the run folder's
+data.json as for local files, with the mirror and revision beside them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from medbench import archives
 from medbench.errors import MedbenchError
 from medbench.hashing import sha256_file
 from medbench.paths import cache_dir
-from medbench.safe_names import inside
+from medbench.sources import git_blob_id
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def download(mirror: Mirror, filename: str, task: str, local: str = "") -> Path:
     from huggingface_hub import hf_hub_download
 
     try:
-        return Path(
+        path = Path(
             hf_hub_download(
                 mirror.repo,
                 filename,
@@ -96,37 +95,28 @@ def download(mirror: Mirror, filename: str, task: str, local: str = "") -> Path:
             f"{task}: no local data (--data-dir) and {mirror.repo}@{mirror.revision[:12]}:{filename} is "
             f"not in the hub cache {hub_cache()}; {how}{instead}"
         ) from None
+    problem = verify(mirror, filename)  # the cache is received input: hashed on every read
+    if problem:
+        raise MedbenchError(f"{task}: {problem}")
+    return path
 
 
-def _extracted(mirror: Mirror, archive: Path, member: str, task: str) -> Path:
-    """``member`` of the mirror's archive, extracted once into medbench's cache."""
+def _extracted(mirror: Mirror, archive: Path, member: str, task: str, extract: bool = True) -> Path | None:
+    """``member`` of the mirror's archive, extracted into medbench's cache and checked on every read."""
+    root = cache_dir() / "hub" / f"{mirror.repo.replace('/', '--')}@{mirror.revision}"
+    where = f"{task}: {mirror.repo}@{mirror.revision[:12]}:{mirror.archive}"
+    return archives.member(archive, member, root, where, extract)
+
+
+def verify_extracted(mirror: Mirror, split: str, subject: str | None, task: str) -> str | None:
+    """Why the extracted copy of one archive member differs from the (verified) cached archive's
+    member, or None (also when nothing is extracted yet)."""
+    archive = hub_cache() / f"datasets--{mirror.repo.replace('/', '--')}" / "snapshots" / mirror.revision
     try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise MedbenchError(
-            f"{task}: {mirror.repo}@{mirror.revision[:12]}:{mirror.archive} in the hub cache is not a "
-            f"readable zip ({exc}; cut short?): delete {archive.resolve()} and run `medbench data pull`"
-        ) from None
-    with zf:
-        names = [n for n in zf.namelist() if n == member or n.endswith("/" + member)]
-        if len(names) != 1:
-            raise MedbenchError(
-                f"{task}: {mirror.repo}@{mirror.revision[:12]}:{mirror.archive} has "
-                f"{'no' if not names else 'several'} member {member}"
-            )
-        root = cache_dir() / "hub" / f"{mirror.repo.replace('/', '--')}@{mirror.revision}"
-        where = f"{task}: {mirror.repo}@{mirror.revision[:12]}:{mirror.archive}"
-        out = inside(root, names[0], "archive member", where)  # zip-slip: ../ or an absolute name
-        if not out.is_file() or _crc(out) != zf.getinfo(names[0]).CRC:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            partial = out.with_suffix(out.suffix + ".partial")
-            partial.write_bytes(zf.read(names[0]))  # ZipFile checks the member's CRC as it reads
-            partial.replace(out)
-    return out
-
-
-def _crc(path: Path) -> int:
-    return zlib.crc32(path.read_bytes()) & 0xFFFFFFFF
+        _extracted(mirror, archive / str(mirror.archive), mirror.name(split, subject), task, extract=False)
+    except MedbenchError as exc:
+        return str(exc)
+    return None
 
 
 def local_file(mirror: Mirror, split: str, subject: str | None, task: str, local: str = "") -> Path:
@@ -134,12 +124,7 @@ def local_file(mirror: Mirror, split: str, subject: str | None, task: str, local
     if not mirror.archive:
         return download(mirror, mirror.name(split, subject), task, local)
     archive = download(mirror, mirror.archive, task, local)
-    return _extracted(mirror, archive, mirror.name(split, subject), task)
-
-
-def _git_blob_sha1(path: Path) -> str:
-    data = path.read_bytes()
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's own id
+    return _extracted(mirror, archive, mirror.name(split, subject), task)  # type: ignore[return-value]
 
 
 def verify(mirror: Mirror, filename: str) -> str | None:
@@ -152,7 +137,7 @@ def verify(mirror: Mirror, filename: str) -> str | None:
         return f"{mirror.repo}@{mirror.revision[:12]}:{filename} is not in the hub cache (medbench data pull)"
     if not link.is_symlink():  # a cache copied without its links: the file's name is no hash
         blobs = repo_dir / "blobs"
-        names = {sha256_file(link), _git_blob_sha1(link)}
+        names = {sha256_file(link), git_blob_id(link)}
         if blobs.is_dir() and any((blobs / n).is_file() for n in names):
             return None
         return (
@@ -160,7 +145,7 @@ def verify(mirror: Mirror, filename: str) -> str | None:
             f"blob of the cache ({blobs}): altered, or copied without its blobs; pull it again"
         )
     expected = link.resolve().name
-    actual = sha256_file(link) if len(expected) == 64 else _git_blob_sha1(link)
+    actual = sha256_file(link) if len(expected) == 64 else git_blob_id(link)
     if actual != expected:
         return (
             f"{mirror.repo}@{mirror.revision[:12]}:{filename}: content hash {actual[:16]}… is not the "

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -176,3 +177,76 @@ def test_a_cache_copied_without_its_links_verifies_and_an_altered_copy_does_not(
     plain.write_bytes(plain.read_bytes()[:-7] + b"garbage")
     assert main(["data", "verify", "--tasks", TASKS]) == 1
     assert "matches no blob of the cache" in capsys.readouterr().err
+
+
+def _run(model: str, tasks: str, out: Path) -> int:
+    return main(["run", "--model", model, "--tasks", tasks, "--limit", "2", "--output", str(out)])
+
+
+def test_a_cached_blob_altered_in_place_stops_the_run_in_one_line(hub, tiny_model, tmp_path, capsys):
+    """issue 36: the run read an altered blob (answers changed: 15.00 -> 100.00); only `data verify`
+    noticed."""
+    _, blobs = hub
+    name = "physician/val/0000.parquet"
+    rows = [
+        {"id": i, **r, "answer": "A", "explanation": ""} for i, r in enumerate(_rows("physician", "val", 5))
+    ]
+    altered = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), altered)
+    blobs[name].write_bytes(altered.getvalue())  # a valid file with other answers, under the old hash
+    assert _run(tiny_model, "ceval_med_physician", tmp_path / "r") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and name in err[0] and "not the pinned" in err[0], err
+    assert not list((tmp_path / "r").glob("*/metrics.json"))
+
+
+def _with_crc(data: bytes, crc: int, start: int) -> bytes:
+    """``data`` with each of the 64 bytes from ``start`` set to ``a`` or ``b`` so that its CRC32 is ``crc``
+    (CRC32 is affine over GF(2): each a->b flip adds a fixed vector; solved by Gaussian elimination)."""
+    base = bytearray(data)
+    base[start : start + 64] = b"a" * 64
+    flips = []
+    for i in range(64):
+        one = bytearray(base)
+        one[start + i] = ord("b")
+        flips.append(zlib.crc32(bytes(one)) ^ zlib.crc32(bytes(base)))
+    want = zlib.crc32(bytes(base)) ^ crc
+    pivots: dict[int, tuple[int, int]] = {}  # bit -> (vector, set of flips as a mask)
+    for i, vec in enumerate(flips):
+        mask = 1 << i
+        for bit in sorted(pivots, reverse=True):
+            if vec >> bit & 1:
+                vec, mask = vec ^ pivots[bit][0], mask ^ pivots[bit][1]
+        if vec:
+            pivots[vec.bit_length() - 1] = (vec, mask)
+    chosen = 0
+    for bit in sorted(pivots, reverse=True):
+        if want >> bit & 1:
+            want, chosen = want ^ pivots[bit][0], chosen ^ pivots[bit][1]
+    assert want == 0
+    for i in range(64):
+        if chosen >> i & 1:
+            base[start + i] = ord("b")
+    return bytes(base)
+
+
+def test_an_extracted_member_altered_with_its_crc_restored_stops_the_run_in_one_line(
+    hub, tiny_model, tmp_path, capsys
+):
+    """issue 36: the extracted member was trusted on its CRC32 (answers changed, CRC restored:
+    15.00 -> 100.00 while `data verify` said all files match)."""
+    assert _run(tiny_model, "cmmlu_med_anatomy", tmp_path / "a") == 0
+    (member,) = Path(os.environ["MEDBENCH_CACHE"]).rglob("test/anatomy.csv")
+    original = member.read_bytes()
+    text = _csv("anatomy", "test").replace(",A\n", ",B\n").replace(",C\n", ",B\n")
+    text = text.replace("第4题：", "第4题：" + "a" * 64)  # 64 letters of free text to restore the CRC
+    start = text.encode().index(b"a" * 64)
+    forged = _with_crc(text.encode(), zlib.crc32(original), start)
+    assert forged != original and zlib.crc32(forged) == zlib.crc32(original)
+    member.write_bytes(forged)
+    assert _run(tiny_model, "cmmlu_med_anatomy", tmp_path / "b") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(member) in err[0] and "altered" in err[0], err
+    assert not list((tmp_path / "b").glob("*/metrics.json"))
+    assert main(["data", "verify", "--tasks", "cmmlu_med_anatomy"]) == 1
+    assert str(member) in capsys.readouterr().err
