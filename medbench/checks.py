@@ -42,8 +42,16 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def check_config(config: RunConfig) -> None:
     """Every run setting within its declared type and range (:mod:`medbench.config.run`; the
-    backend's own options: its ``validate``), and ``--shard`` in its I/N form."""
+    backend's own options: its ``validate``), ``--shard`` in its I/N form, and the seed of the last
+    repeat (seed + repeats - 1) within a seed's range."""
+    from medbench.config.run import MAX_SEED
+
     check(config)
+    if config.seed + config.repeats - 1 > MAX_SEED:
+        raise MedbenchError(
+            f"--seed {config.seed} with --repeats {config.repeats}: the last repeat's seed would pass "
+            f"{MAX_SEED} (numpy and torch take a 32-bit seed)"
+        )
     if config.shard is not None:
         parse_shard(config.shard)
 

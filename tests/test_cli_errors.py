@@ -152,6 +152,12 @@ RUN = ["run", "--model", "tiny", "--tasks", "medqa_mcmle"]
         (["--max-new-tokens", "1000000000"], "--max-new-tokens must be at least 1 and at most 1048576"),
         (["--extractor-timeout", "0"], "--extractor-timeout must be a positive number"),
         (["--extractor-max-retries", "-1"], "--extractor-max-retries must be 0 or more"),
+        # issue 36, "Tracebacks": numpy's ValueError and islice's, after the run folder was made
+        (["--seed", str(2**32)], "--seed must be 0 or more and at most 4294967295 (numpy and torch"),
+        (["--limit", str(10**23)], f"--limit must be at least 1 item per task and at most {sys.maxsize}"),
+        (["--seed", str(2**32 - 1), "--repeats", "2"], "the last repeat's seed would pass 4294967295"),
+        # issue 36, "Confusing": lm-eval ran a device it does not know on cuda or cpu, recording the name
+        (["--device", "nonsense"], "--device must be cpu, cuda, cuda:N, mps or mps:0 (got nonsense)"),
     ],
 )
 def test_out_of_range_run_options_are_one_line_never_a_silent_default(capsys, tmp_path, extra, message):
@@ -264,7 +270,10 @@ def test_data_verify_without_a_name_says_what_to_name(capsys):
     ("extra", "message"),
     [
         (["--price-in", "-1"], "--price-in must be 0 or more (got -1.0)"),
-        (["--seed", "-3"], "--seed must be 0 or more (got -3)"),
+        (
+            ["--seed", "-3"],
+            "--seed must be 0 or more and at most 4294967295 (numpy and torch take a 32-bit seed) (got -3)",
+        ),
         (["--timeout", "0"], "--timeout must be a positive number of seconds (got 0.0)"),
         (["--timeout", "nan"], "--timeout must be a positive number of seconds (got nan)"),
     ],

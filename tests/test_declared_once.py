@@ -60,7 +60,7 @@ def _with_field(tmp_path: Path, declaration: str) -> dict:
             (copy / kind).symlink_to(source)
     run_py = copy / "medbench" / "config" / "run.py"
     text = run_py.read_text(encoding="utf-8")
-    anchor = "    seed: Annotated[int, Field(ge=0)] = setting("
+    anchor = "    seed: Seed = setting("
     assert anchor in text
     run_py.write_text(text.replace(anchor, declaration + anchor, 1), encoding="utf-8")
     proc = subprocess.run(

@@ -10,6 +10,10 @@ from medbench.errors import MedbenchError
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 
+#: the devices lm-eval's Hugging Face model places itself on; any other name it silently replaces with
+#: cuda or cpu, so the run would not be on the device its config.json records
+DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps(:0)?")
+
 
 def default_device() -> str:
     """The GPU when PyTorch sees one, else the CPU: a user on a GPU machine should not have to say so."""
@@ -42,12 +46,20 @@ class HFConfig(BackendConfig):
             at_least(self.batch_size, 1, "--batch-size", "at least 1")
         if self.dtype not in DTYPES:
             raise MedbenchError(f"--dtype must be one of {', '.join(DTYPES)} (got {self.dtype})")
+        if self.device is not None and not DEVICE.fullmatch(self.device):
+            raise MedbenchError(f"--device must be cpu, cuda, cuda:N, mps or mps:0 (got {self.device})")
         if self.device and self.device.startswith("cuda"):
             import torch
 
             if not torch.cuda.is_available():
                 raise MedbenchError(
                     f"--device {self.device}: PyTorch sees no CUDA GPU on this machine (use --device cpu)"
+                )
+            index = int(self.device.partition(":")[2] or 0)
+            if index >= torch.cuda.device_count():
+                raise MedbenchError(
+                    f"--device {self.device}: PyTorch sees {torch.cuda.device_count()} CUDA GPU(s) "
+                    f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})"
                 )
 
     def resolve(self) -> None:

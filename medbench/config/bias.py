@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from medbench.config.fields import same_as, setting
-from medbench.config.run import RunConfig
+from medbench.config.run import RunConfig, Seed
 
 
 @dataclass
@@ -25,7 +25,7 @@ class BiasConfig:
     option_order: Literal["as-is", "reversed", "shuffled"] = setting(
         "as-is", "the order options are shown in"
     )
-    seed: Annotated[int, Field(ge=0)] = same_as(RunConfig, "seed")
+    seed: Seed = same_as(RunConfig, "seed")
     temperature: Annotated[float | None, Field(ge=0, allow_inf_nan=False)] = same_as(RunConfig, "temperature")
     max_new_tokens: int = setting(32, flag=False)
     output: str = same_as(RunConfig, "output")

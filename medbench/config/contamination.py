@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from medbench.config.fields import same_as, setting
-from medbench.config.run import RunConfig, comma_list
+from medbench.config.run import SEED_RANGE, RunConfig, Seed, comma_list
 
 
 @dataclass
@@ -34,7 +34,7 @@ class ContaminationConfig:
     references: Annotated[int, Field(ge=1, le=24)] = setting(
         3, "the probe's reference: option-shuffled copies of each item scored", what="1 to 24"
     )
-    seed: Annotated[int, Field(ge=0)] = setting(1234, "seed of the probe's option shuffles", what="0 or more")
+    seed: Seed = setting(1234, "seed of the probe's option shuffles", what=SEED_RANGE)
     tasks: list[str] = same_as(RunConfig, "tasks")
     data_dir: str | None = same_as(RunConfig, "data_dir")
     include_path: str | None = same_as(RunConfig, "include_path")

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from medbench.config.fields import same_as, setting
-from medbench.config.run import RunConfig
+from medbench.config.run import SEED_RANGE, RunConfig, Seed
 
 
 @dataclass
@@ -43,8 +43,8 @@ class JudgeConfig:
     max_retries: int = setting(5, flag=False)
     timeout: float = setting(120.0, flag=False)
     max_reply_chars: int = setting(65536, flag=False)
-    seed: Annotated[int, Field(ge=0)] = setting(
-        1234, "seed of the answers' seats (--order random, --human-template)", what="0 or more"
+    seed: Seed = setting(
+        1234, "seed of the answers' seats (--order random, --human-template)", what=SEED_RANGE
     )
     output: str = same_as(RunConfig, "output")
     cache: str | None = setting(None, flag=False)  # default <output>/.judge-cache.sqlite

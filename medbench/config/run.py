@@ -9,6 +9,7 @@ validation errors (:func:`check`) all come from here: a new setting is one field
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -18,6 +19,15 @@ from medbench.config.fields import setting
 
 #: no model's context holds more new tokens than this; a larger --max-new-tokens is a typo
 MAX_NEW_TOKENS = 1_048_576
+
+#: numpy's and torch's seeds are 32-bit: a larger one is refused before the run folder, never wrapped
+MAX_SEED = 2**32 - 1
+
+#: a seed, as every command declares it (the run's repeats take seed, seed+1, ...: checks.check_config)
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+
+#: what a valid seed is, for the error line
+SEED_RANGE = f"0 or more and at most {MAX_SEED} (numpy and torch take a 32-bit seed)"
 
 
 def comma_list(text: str) -> list[str]:
@@ -44,11 +54,11 @@ class RunConfig:
     mode: Literal["loglik", "gen"] | None = setting(
         None, "score options by log-likelihood, or generate", affects="answer"
     )
-    limit: Annotated[int | None, Field(ge=1)] = setting(
+    limit: Annotated[int | None, Field(ge=1, le=sys.maxsize)] = setting(
         None,
         "evaluate only the first N items of each task",
         affects="items",
-        what="at least 1 item per task (leave it out for all items)",
+        what=f"at least 1 item per task and at most {sys.maxsize} (leave it out for all items)",
     )
     include_path: str | None = setting(
         None,
@@ -161,11 +171,11 @@ class RunConfig:
         affects="answer",
         what=f"at least 1 and at most {MAX_NEW_TOKENS} (no model's context holds more)",
     )
-    seed: Annotated[int, Field(ge=0)] = setting(
+    seed: Seed = setting(
         1234,
         "seed of sampling and of the few-shot examples' order",
         affects="answer",
-        what="0 or more (numpy and torch take no negative seed)",
+        what=SEED_RANGE,
     )
     # the backend (medbench/backends/<name>.py) and its options (their flags: medbench.backend_flags),
     # recorded resolved (e.g. the device)
