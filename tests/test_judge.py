@@ -10,6 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from medbench.errors import MedbenchError
 from medbench.judge import JudgeConfig, combine, parse_verdict, run_judge
@@ -475,3 +477,128 @@ def test_nothing_to_judge_is_never_sent(runs, tmp_path):
     assert verdicts["1"]["decided"] == "both answers empty" and verdicts["1"]["final"] is None
     assert (verdicts["2"]["final"], verdicts["3"]["final"]) == ("loss", "win")
     assert "| 1 | 2 |" in (folder.path / "results.md").read_text(encoding="utf-8")  # both empty, empty lost
+
+
+EN = {"Win": "win", "Lose": "loss", "Tie": "tie"}
+# how judges name the two answers when they rate each one (issue 36): the rubric says 回答1/Answer1
+ANSWER_FORMS = [
+    ("回答1", "回答2"),
+    ("回答一", "回答二"),
+    ("回答A", "回答B"),
+    ("回答 1", "回答 2"),
+    ("答案1", "答案2"),
+    ("答案一", "答案二"),
+    ("第一个回答", "第二个回答"),
+    ("助手1", "助手2"),
+    ("模型A", "模型B"),
+    ("**回答1**", "**回答2**"),
+    ("Answer 1", "Answer 2"),
+    ("Answer A", "Answer B"),
+    ("answer one", "answer two"),
+    ("First answer", "Second answer"),
+    ("The first response", "The second response"),
+    ("Response A", "Response B"),
+    ("Assistant A", "Assistant B"),
+    ("Model 1", "Model 2"),
+    ("[[A]]", "[[B]]"),
+]
+SEPARATORS = ["：", ":", ": ", " ", "是", "的结果是", " is ", " = ", "：**", "（", " - "]
+# verdict words: the rubrics' labels (read), and words that are no label of theirs (never read)
+LABEL_WORDS = [
+    (ZH, {"win": "胜", "loss": "负", "tie": "平"}),
+    (EN, {"win": "Win", "loss": "Lose", "tie": "Tie"}),
+]
+OTHER_WORDS = [{"win": "好", "loss": "差", "tie": "一般"}, {"win": "better", "loss": "worse", "tie": "same"}]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    forms=st.sampled_from(ANSWER_FORMS),
+    separator=st.sampled_from(SEPARATORS),
+    words=st.sampled_from(LABEL_WORDS),
+    outcome=st.sampled_from(["win", "loss", "tie"]),
+    answer_2_first=st.booleans(),
+    joiner=st.sampled_from(["\n", "，", "; ", " / ", "\n\n"]),
+    preamble=st.sampled_from(["", "两个回答各有优点。\n", "Both answers address the question.\n"]),
+    only_answer_2=st.booleans(),
+)
+def test_a_reply_rating_each_answer_is_read_by_answer_identity_in_any_labelling(
+    forms, separator, words, outcome, answer_2_first, joiner, preamble, only_answer_2
+):
+    """Answer 1's outcome, whatever the answers are called, the separator, the order of the lines, or
+    whether only answer 2 is rated: read right, never backwards (issue 36: 7 of 12 forms were)."""
+    labels, word = words
+    flip = {"win": "loss", "loss": "win", "tie": "tie"}
+    first, second = f"{forms[0]}{separator}{word[outcome]}", f"{forms[1]}{separator}{word[flip[outcome]]}"
+    lines = [second] if only_answer_2 else [second, first] if answer_2_first else [first, second]
+    reply = preamble + joiner.join(lines)
+    names = ["回答1", "回答2"] if labels is ZH else ["Answer1", "Answer2"]
+    assert parse_verdict(reply, labels, names) == outcome
+    assert parse_verdict(reply, labels) == outcome  # the rubric's names are not needed
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    forms=st.sampled_from(
+        [
+            *ANSWER_FORMS,
+            ("Option A", "Option B"),
+            ("候选1", "候选2"),
+            ("方案一", "方案二"),
+            ("A", "B"),
+            ("甲", "乙"),
+        ]
+    ),
+    separator=st.sampled_from(SEPARATORS),
+    words=st.sampled_from([w for _, w in LABEL_WORDS] + OTHER_WORDS),
+    outcome=st.sampled_from(["win", "loss"]),
+    answer_2_first=st.booleans(),
+)
+def test_a_reply_rating_each_answer_is_never_read_backwards(forms, separator, words, outcome, answer_2_first):
+    """Whatever names or words the judge uses, the reply is read for the right answer or counted
+    unreadable: answers named in a way medbench does not know, or rated with words that are no
+    rubric label, are never read from the last line's side."""
+    flip = {"win": "loss", "loss": "win"}
+    lines = [f"{forms[0]}{separator}{words[outcome]}", f"{forms[1]}{separator}{words[flip[outcome]]}"]
+    reply = "\n".join(lines[::-1] if answer_2_first else lines)
+    for labels in (ZH, EN):
+        assert parse_verdict(reply, labels) in (outcome, None)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("回答一：胜\n回答二：负", "win"),  # issue 36: read backwards (loss) before
+        ("回答二：胜", "loss"),
+        ("回答一胜", "win"),
+        ("回答二胜", "loss"),
+        ("回答二：负，因为回答一更全面", "win"),  # answer 2's rating; answer 1 only mentioned
+        ("“回答一”相对于“回答二”的结果：胜", "win"),  # the rubric's phrasing: answer 1's result
+        ("回答1比回答2更好，胜", "win"),
+        ("回答2更好，胜", None),  # answer 2 is better and "win": whose win? unreadable, never a guess
+        ("回答三：胜", None),  # an answer that is neither
+        ("两个回答一致，平", "tie"),  # 一致 is no answer's name
+        ("候选2：胜", None),  # an answer named in a way not known: never read as answer 1's
+        ("A：胜\nB：负", None),
+        ("结论：胜", "win"),
+    ],
+)
+def test_chinese_ratings_by_any_answer_name_are_read_for_that_answer(reply, expected):
+    assert parse_verdict(reply, ZH, ["回答1", "回答2"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("First answer: Win\nSecond answer: Lose", "win"),  # issue 36: read backwards (loss) before
+        ("Second answer: Lose\nFirst answer: Win", "win"),
+        ("Response B: Win", "loss"),
+        ("[[B]]: Lose", "win"),
+        ("Answer1 relative to Answer2: Win", "win"),
+        ("The second answer is better. Win", None),
+        ("Option B: Win", None),
+        ("A Tie would understate Answer1.\nWin", "win"),  # 'A' is an article here
+    ],
+)
+def test_english_ratings_by_any_answer_name_are_read_for_that_answer(reply, expected):
+    assert parse_verdict(reply, EN, ["Answer1", "Answer2"]) == expected

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from medbench.config.plugin_files import Rubric
+from medbench.judge import answer_refs
 from medbench.plugins import load_plugin
 
 OUTCOMES = ("win", "tie", "loss")
@@ -26,58 +27,64 @@ def question_text(record: dict, lang: str) -> str:
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
 
 
-def _standalone(label: str) -> str:
-    """A label as a whole token: a Latin label not inside a Latin word, a Chinese one not inside a
-    Chinese word (``胜`` in ``回答1胜`` is a verdict; in ``胜任``, like ``平`` in ``水平``, it is not)."""
-    letters = "A-Za-z" if label.isascii() else _CJK
-    return rf"(?<![{letters}]){re.escape(label)}(?![{letters}])"
+def _labels_in(line: str, labels: dict[str, str], named: list[answer_refs.Ref]) -> list[tuple[int, str]]:
+    """Where a line names a label as a whole token, and its outcome: a Latin label not inside a Latin
+    word, a Chinese one not inside a Chinese word (``胜`` in ``回答1胜`` is a verdict; in ``胜任``,
+    like ``平`` in ``水平``, it is not) -- unless the word before it is an answer's name
+    (``回答二胜``)."""
+    hits = []
+    for label, outcome in labels.items():
+        letters = "A-Za-z" if label.isascii() else _CJK
+        for m in re.finditer(rf"{re.escape(label)}(?![{letters}])", line, re.IGNORECASE):
+            inside = m.start() > 0 and re.match(f"[{letters}]", line[m.start() - 1])
+            if not inside or answer_refs.owner(named, line, m.start()):
+                hits.append((m.start(), outcome))
+    return sorted(hits)
 
-
-#: what may stand between an answer's name and the label given to it (``回答1：胜``, ``Answer1: Win``,
-#: ``回答2的结果是“负”``)
-_ATTACH = r"[\s:：是为的结果判定评价\"“”'「」*\-—]{0,8}"
 
 #: the answers' names when a rubric declares none (its prompts call them so)
 DEFAULT_NAMES = ("Answer1", "Answer2")
 
 
-def _name(name: str) -> str:
-    """An answer's name, spaced or not before its number (``回答 1``, ``Answer1``)."""
-    head, number = re.fullmatch(r"(.*?)\s*(\d*)", name).groups()
-    return re.escape(head) + (rf"\s*{number}(?!\d)" if number else "")
-
-
 def parse_verdict(reply: str, labels: dict[str, str], names: list[str] | None = None) -> str | None:
-    """Answer 1's result relative to answer 2, read as the rubrics' output format asks (a label alone).
+    """Answer 1's result relative to answer 2, read as the rubric's output format asks (a label alone),
+    or None (asked again, then a parse failure) -- never a guess.
 
-    - A line that gives a label to one answer by name (``回答1：胜``, ``Answer2: Lose``) rates that
-      answer: answer 2's label is flipped to answer 1's side. Every such rating, and the reply's
-      last free-standing label, must agree (``回答1：胜`` then ``回答2：负`` is a win; ``回答1：胜``
-      then ``回答2：胜`` is unreadable).
+    - A label given to an answer by name rates that answer, however the judge names it
+      (``回答1：胜``, ``回答二：负``, ``Second answer: Lose``, ``[[B]]: Win``: see
+      :mod:`medbench.judge.answer_refs`): answer 2's label is flipped to answer 1's side. Every such
+      rating, and the reply's last free-standing label, must agree (``回答1：胜`` then ``回答2：胜`` is
+      unreadable). A label given to an answer that is neither (``回答3``), or to something named in a
+      way not known (``候选2：胜``, ``Option B: Win``), makes the reply unreadable.
     - Otherwise the last line naming a label decides, as the rubric's format says, and it must name
-      exactly one outcome (a line naming both answers, ``回答1相对于回答2：胜``, is answer 1's result).
-    - A label inside a word never counts. Anything ambiguous is None (asked again, then a parse
-      failure).
+      exactly one outcome. Such a line may name answer 1, or answer 2 as what answer 1 is compared
+      with (``回答1相对于回答2：胜``); a line that names answer 2 otherwise (``回答2更好，胜``: whose
+      win?) is unreadable.
+    - A label inside a word never counts.
     """
-    answer_names = [_name(n) for n in (names or DEFAULT_NAMES)]
-    plain = {label: _standalone(label) for label in labels}
+    answer_names = tuple(names or DEFAULT_NAMES)
     rated: set[str] = set()
     last: set[str] | None = None
     for line in (reply or "").splitlines():
-        found = {labels[label] for label, pat in plain.items() if re.search(pat, line, re.IGNORECASE)}
-        if not found:
+        named = answer_refs.refs(line, answer_names)
+        hits = _labels_in(line, labels, named)
+        if not hits:
             continue
-        named = [i for i, n in enumerate(answer_names) if re.search(n, line, re.IGNORECASE)]
-        attached = {
-            (i, labels[label])
-            for i in named
-            for label, pat in plain.items()
-            if re.search(answer_names[i] + _ATTACH + pat, line, re.IGNORECASE)
-        }
-        if attached and {i for i, _ in attached} == set(named):  # each named answer given its label
-            rated |= {outcome if i == 0 else FLIP[outcome] for i, outcome in attached}
-        else:
-            last = found
+        free: set[str] = set()
+        for start, outcome in hits:
+            ref = answer_refs.owner(named, line, start)
+            if ref is not None and not ref.compared:
+                if ref.seat is None:
+                    return None  # a label given to an answer that is neither
+                rated.add(outcome if ref.seat == 0 else FLIP[outcome])
+            elif ref is None and answer_refs.unknown_name_before(line, start):
+                return None
+            else:
+                free.add(outcome)
+        if free:
+            if any(r.seat != 0 for r in named if not r.compared):
+                return None  # a free label on a line about answer 2 (or another): whose is it?
+            last = free
     if rated:
         if len(rated) > 1 or (last is not None and last != rated):
             return None
