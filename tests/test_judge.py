@@ -602,3 +602,18 @@ def test_chinese_ratings_by_any_answer_name_are_read_for_that_answer(reply, expe
 )
 def test_english_ratings_by_any_answer_name_are_read_for_that_answer(reply, expected):
     assert parse_verdict(reply, EN, ["Answer1", "Answer2"]) == expected
+
+
+def test_a_judge_that_always_prefers_a_and_rates_each_answer_shows_a_winning(runs, tmp_path):
+    """Issue 36: a judge naming the answers its own way (First answer / Second answer) was read
+    backwards end to end: "A loses 100%, position consistency 100%", exit 0."""
+
+    def prefers_a(prompt: str) -> str:
+        a_first = re.search(r"Answer1:\s*(\S+)", prompt).group(1).startswith("A")
+        first, second = ("Win", "Lose") if a_first else ("Lose", "Win")
+        return f"First answer: {first}\nSecond answer: {second}"
+
+    with ScriptedChat([], reply=prefers_a).serving() as url:
+        _, summary = run_judge(_config(runs, url, tmp_path))
+    dim = summary["dimensions"]["professionalism_fluency"]
+    assert dim["rates"]["win"] == 1.0 and dim["position_consistency"] == 1.0 and dim["judged"] == 5
