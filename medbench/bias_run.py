@@ -116,8 +116,10 @@ def ask(lm, config: BiasConfig, scale: Scale, repeat: int) -> list[dict]:
 
 
 def bootstrap_ci(values: list[float], seed: int) -> tuple[float, float]:
-    """95% percentile interval of the mean, resampling items (:mod:`medbench.intervals`)."""
-    return intervals.bootstrap_mean(values, seed) or (math.nan, math.nan)
+    """95% percentile interval of the mean, resampling items (:mod:`medbench.intervals`); NaN when
+    there is nothing to resample (every item scored the same: no width to report)."""
+    interval, _ = intervals.bootstrap_mean(values, seed)
+    return interval or (math.nan, math.nan)
 
 
 def summarise(scale: Scale, rows: list[dict], repeats: int, seed: int) -> dict:

@@ -23,7 +23,9 @@ from medbench.safe_cells import markdown_lines
 from medbench.summary import Score
 
 ACC = "circular_acc"
+ORIGIN = "acc_origin"  # right under the benchmark's own option order (rotation 0)
 CHANGED = "answer_changed_rate"
+UNPARSED = "?"  # a reply that named no option letter, counted once
 CONVENTION = "circular"  # the row of a task's circular scores (n: questions, not rotated items)
 
 
@@ -70,6 +72,15 @@ def metadata(tasks: list[str], manager, limit: int | None) -> dict:
     return {"circular_splits": sorted(evaluated), "circular_limit": limit}
 
 
+def _letters(value: object, n: int) -> list[str]:
+    """The option letters a reply (or gold answer) names; a value that is not made of the item's
+    option letters (``[unparsed]``, text) names none."""
+    options = {chr(65 + i) for i in range(n)}
+    if isinstance(value, str) and value and set(value) <= options:
+        return sorted(set(value))
+    return []
+
+
 def _chosen(record: dict) -> str:
     picked = record.get("extracted")
     return picked if isinstance(picked, str) else ""
@@ -89,6 +100,7 @@ class Circular:
     right_every_time: int
     changed: int
     incomplete: int  # questions with a rotation that failed (left out)
+    right_at_origin: int = 0  # right under the benchmark's own order
     chosen: Counter = field(default_factory=Counter)  # letter -> how many replies chose it
     gold: Counter = field(default_factory=Counter)  # letter -> how many rotated items have it as gold
     replies: int = 0
@@ -103,7 +115,8 @@ class Circular:
 
     def scores(self) -> list[Score]:
         out = []
-        for metric, k in ((ACC, self.right_every_time), (CHANGED, self.changed)):
+        counts = ((ACC, self.right_every_time), (ORIGIN, self.right_at_origin), (CHANGED, self.changed))
+        for metric, k in counts:
             interval = intervals.proportion(k, self.questions)
             value = k / self.questions if self.questions else None
             score = Score(
@@ -134,12 +147,13 @@ def summarise(records: dict[str, list[dict]]) -> list[Circular]:
                 continue
             result.questions += 1
             result.right_every_time += all(r.get("correct") for r in group)
+            result.right_at_origin += any(r["rotation"] == 0 and r.get("correct") for r in group)
             picks = {_original(_chosen(r), r["rotation"], n) for r in group}
             result.changed += len(picks) > 1
             for r in group:
                 result.replies += 1
-                result.chosen.update(_chosen(r) or "?")
-                result.gold.update(str(r.get("gold") or ""))
+                result.chosen.update(_letters(_chosen(r), n) or [UNPARSED])
+                result.gold.update(_letters(r.get("gold"), n))
         out.append(result)
     return out
 
@@ -176,7 +190,7 @@ def markdown(results: list[Circular]) -> str:
     """The circular table and the position-bias histogram (chosen vs gold letter shares)."""
     if not results:
         return ""
-    letters = sorted({c for r in results for c in (*r.chosen, *r.gold)} - {"?"})
+    letters = sorted({c for r in results for c in (*r.chosen, *r.gold)} - {UNPARSED})
     rows = []
     for r in results:
         gold = sum(r.gold.values())
@@ -188,16 +202,19 @@ def markdown(results: list[Circular]) -> str:
         ]
         acc = f"{100 * r.right_every_time / r.questions:.2f}" if r.questions else "n/a"
         changed = f"{100 * r.changed / r.questions:.2f}" if r.questions else "n/a"
-        rows.append([r.task, r.questions, r.incomplete, acc, changed, *cells])
+        origin = f"{100 * r.right_at_origin / r.questions:.2f}" if r.questions else "n/a"
+        rows.append([r.task, r.questions, r.incomplete, acc, origin, changed, *cells])
     lines = ["", "CircularEval (--circular): each question under every rotation of its options", ""]
     lines += markdown_lines(
-        ["Task", "Questions", "Incomplete", ACC, CHANGED, *(f"{c} % chosen/gold" for c in letters)],
+        ["Task", "Questions", "Incomplete", ACC, ORIGIN, CHANGED, *(f"{c} % chosen/gold" for c in letters)],
         rows,
-        "lrrrr" + "r" * len(letters),
+        "lrrrrr" + "r" * len(letters),
     )
     lines.append(
-        "circular_acc: right under every rotation; answer_changed_rate: the chosen option depends on the "
+        "circular_acc: right under every rotation; acc_origin: right under the benchmark's own order; "
+        "answer_changed_rate: the chosen option depends on the "
         "order; X % chosen/gold: the share of replies naming letter X, beside the share of rotated items "
-        "whose answer is X. Incomplete: questions with a failed rotation (left out)."
+        "whose answer is X (a reply naming no option letter is counted in no column). Incomplete: "
+        "questions with a failed rotation (left out of every score, acc included)."
     )
     return "\n".join(lines) + "\n"

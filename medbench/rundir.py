@@ -29,13 +29,14 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
-from medbench import chat, thinking
+from medbench import chat, thinking, units
 from medbench._compat import jsonable
 from medbench.datareport import Skipped
 from medbench.margins import margin
 from medbench.paths import PACKAGE_DIR
 from medbench.schemas import SCHEMA_VERSION
 from medbench.summary import Score, markdown_table
+from medbench.writing import failed_write, make_folder, replacing, write_text
 
 
 def _version(package: str) -> str | None:
@@ -65,6 +66,7 @@ def sample_record(sample: dict) -> dict:
         "id": doc.get("id", sample["doc_id"]),
         "prompt": args[0] if args else None,
         "gold": doc.get("answer", sample.get("target")),
+        "unit": units.doc_unit(doc, sample["doc_id"]),  # the unit of analysis (medbench.units)
     }
     messages = chat.decode(record["prompt"])
     if messages is not None:  # --chat on a chat API: the messages it was sent, as messages
@@ -107,17 +109,22 @@ class RunFolder:
         if len(name) > 80:  # a file name has room for 255 bytes: a long served name keeps a hash of itself
             name = f"{name[:63]}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        make_folder(output, "run folders")
         path = output / f"{stamp}-{name}"
         suffix = 1
         while path.exists():
             suffix += 1
             path = output / f"{stamp}-{name}-{suffix}"
-        path.mkdir(parents=True)
+        try:
+            path.mkdir()
+        except OSError as exc:
+            raise failed_write(path, exc) from None
         return cls(path)
 
     def write_json(self, name: str, data) -> None:
+        """One JSON file of the folder, written whole or not at all (:mod:`medbench.writing`)."""
         text = json.dumps(data, ensure_ascii=False, indent=2, default=jsonable)
-        (self.path / name).write_text(text + "\n", encoding="utf-8")
+        write_text(self.path / name, text + "\n")
 
     def write_config(self, config: dict) -> None:
         """config.json: what the folder's numbers depend on, with the folder schema's version."""
@@ -137,15 +144,15 @@ class RunFolder:
         self.write_json(f"results{suffix}.json", results)
         errors = {(f["task"], f["doc_id"]): f["error"] for f in failures or []}
         if failures:
-            with open(self.path / f"failures{suffix}.jsonl", "w", encoding="utf-8") as fh:
+            with replacing(self.path / f"failures{suffix}.jsonl") as fh:
                 for f in failures:
                     fh.write(
                         json.dumps({k: f[k] for k in ("task", "doc_id", "error")}, ensure_ascii=False) + "\n"
                     )
         sample_dir = self.path / f"samples{suffix}"
-        sample_dir.mkdir(exist_ok=True)
+        make_folder(sample_dir, "the per-item outputs")
         for task, items in samples.items():
-            with open(sample_dir / f"{task}.jsonl", "w", encoding="utf-8") as fh:
+            with replacing(sample_dir / f"{task}.jsonl") as fh:
                 for sample in items:
                     record = sample_record(sample)
                     if (task, sample["doc_id"]) in errors:
@@ -183,5 +190,5 @@ class RunFolder:
             )
             table += "".join(f"- {s}\n" for s in skipped[:20])
         table += appendix
-        (self.path / "results.md").write_text(table, encoding="utf-8")
+        write_text(self.path / "results.md", table)
         return table

@@ -234,8 +234,9 @@ def markdown_table(scores: list[Score]) -> str:
     spread = (
         f"± is the std over {repeats} repeats"
         if repeats > 1
-        else "[low, high] is the 95% interval (Wilson for a proportion, a bootstrap over items otherwise, "
-        "over subjects then items for a group; metrics.json names each one's ci_method)"
+        else "[low, high] is the 95% interval over questions (Wilson for a proportion, the Wilson bound "
+        "for another mean in [0, 1], Wilson at the effective n for a macro score, a bootstrap over "
+        "questions otherwise; metrics.json names each one's ci_method)"
     )
     out.append(
         f"Values x100; {spread}. Items: the items each score rests on; Excluded: items of the evaluated "

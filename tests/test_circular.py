@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from medbench import circular
+from medbench import circular, intervals
 from medbench.cli import main
 from medbench.paths import SAMPLES_DIR
 from medbench.runner import RunConfig, run
@@ -71,8 +71,47 @@ def test_a_server_that_always_answers_A_has_no_circular_accuracy(tmp_path):
     assert by[("medqa_mcmle_gen", "answer_changed_rate")].value == 1.0
     (record,) = json.loads((folder.path / "circular.json").read_text(encoding="utf-8"))
     assert record["chosen"] == {"A": 20} and record["gold"] == {"A": 5, "B": 5, "C": 5, "D": 5}
+    origin = sum(r["gold"] == "A" for r in samples if r["rotation"] == 0)
     results = (folder.path / "results.md").read_text(encoding="utf-8")
-    assert "| medqa_mcmle_gen | 5 | 0 | 0.00 | 100.00 | 100 / 25 | 0 / 25 | 0 / 25 | 0 / 25 |" in results
+    histogram = "100 / 25 | 0 / 25 | 0 / 25 | 0 / 25"
+    row = f"| medqa_mcmle_gen | 5 | 0 | 0.00 | {100 * origin / 5:.2f} | 100.00 | {histogram} |"
+    assert row in results
+
+
+def test_a_circular_runs_accuracy_rests_on_its_questions_not_its_rotations(tmp_path):
+    """Issue 36: 5 questions asked under 4 rotations are 5 units: acc's n is 5 and its interval is
+    the one 5 questions allow (the Wilson bound of their per-question means), not 20 items'."""
+    with ScriptedChat([], reply="答案：A").serving() as url:
+        folder, scores = run(_scripted(url, tmp_path))
+    by = {(s.task, s.metric): s for s in scores}
+    acc = by[("medqa_mcmle_gen", "acc")]
+    assert acc.n == 5 and acc.value == pytest.approx(0.25)
+    assert (acc.ci_low, acc.ci_high) == pytest.approx(intervals.wilson(0.25, 5))
+    assert acc.ci_method == intervals.WILSON_BOUND
+    assert acc.ci_high - acc.ci_low > intervals.proportion(5, 20)[1] - intervals.proportion(5, 20)[0]
+    samples = _samples(folder, "medqa_mcmle_gen")
+    assert {r["unit"] for r in samples} == {r["circular_of"] for r in samples}  # declared per record
+    origin = by[("medqa_mcmle_gen", "acc_origin")]
+    right = sum(r["correct"] for r in samples if r["rotation"] == 0)
+    assert (origin.value, origin.n) == (right / 5, 5)
+    assert (origin.ci_low, origin.ci_high) == pytest.approx(intervals.proportion(right, 5))
+    metrics = json.loads((folder.path / "metrics.json").read_text(encoding="utf-8"))
+    assert {m["n"] for m in metrics if m["task"] == "medqa_mcmle_gen"} == {5}
+
+
+def test_a_reply_naming_no_letter_is_one_unparsed_reply_not_its_characters(tmp_path):
+    """Issue 36: ``[unparsed]`` was counted as the letters [ ] a d e n p r s u."""
+    with ScriptedChat([], reply="我不确定").serving() as url:
+        folder, _ = run(_scripted(url, tmp_path))
+    (record,) = json.loads((folder.path / "circular.json").read_text(encoding="utf-8"))
+    assert record["chosen"] == {"?": 20}
+    assert set(record["gold"]) == {"A", "B", "C", "D"}
+    header = next(
+        line
+        for line in (folder.path / "results.md").read_text(encoding="utf-8").splitlines()
+        if "chosen/gold" in line
+    )
+    assert [c.strip()[0] for c in header.split("|") if "chosen/gold" in c] == ["A", "B", "C", "D"]
 
 
 def test_a_failed_question_is_incomplete_and_left_out(tmp_path):
@@ -81,6 +120,8 @@ def test_a_failed_question_is_incomplete_and_left_out(tmp_path):
     by = {(s.task, s.metric): s for s in scores}
     assert by[("medqa_mcmle_gen", "circular_acc")].n == 4
     assert by[("medqa_mcmle_gen", "circular_acc")].n_failed == 1
+    # plain accuracy rests on the same questions (issue 36: it kept the other rotations' items)
+    assert (by[("medqa_mcmle_gen", "acc")].n, by[("medqa_mcmle_gen", "acc")].n_failed) == (4, 1)
 
 
 def test_limit_counts_questions_and_the_shots_stay_unrotated(tiny_model, tmp_path):

@@ -58,19 +58,90 @@ def test_clopper_pearson_inside_solves_the_binomial_tails():
 
 def test_no_items_no_interval():
     assert intervals.proportion(0, 0) is None
-    assert intervals.bootstrap_mean([]) is None
+    assert intervals.bootstrap_mean([]) == (None, "")
     assert intervals.bootstrap([], max) is None
-    assert intervals.clustered([], intervals.micro_mean) is None
+    assert intervals.unit_interval([]) == (None, "")
+    assert intervals.macro([]) is None
+    assert intervals.paired_difference(0, 0, 0, 0) is None
 
 
 def test_the_bootstraps_reproduce_their_fixed_seed_references():
-    values = [0.2, 0.5, 0.9, 0.4, 0.7]
-    assert intervals.bootstrap_mean(values) == pytest.approx((0.34, 0.74))
-    assert intervals.bootstrap(values, max) == pytest.approx((0.5, 0.9))
-    clusters = [[1, 0, 1], [0, 0], [1, 1, 1, 0]]
-    assert intervals.clustered(clusters, intervals.micro_mean) == pytest.approx((0.0, 0.9090909090909091))
-    assert intervals.clustered(clusters, intervals.macro_mean) == pytest.approx((0.0, 0.8895833333333295))
-    assert intervals.bootstrap_mean([1.0, 1.0]) == (1.0, 1.0)  # nothing varies: the point
+    values = [2.0, 5.0, 9.0, 4.0, 7.0]
+    interval, method = intervals.bootstrap_mean(values)
+    assert interval == pytest.approx((3.4, 7.4), abs=0.05) and method == intervals.BOOTSTRAP
+    assert intervals.bootstrap(values, max) == pytest.approx((5.0, 9.0))
+
+
+def test_a_bootstrap_with_nothing_to_resample_gives_no_interval_and_says_so():
+    """Issue 36: a constant sample's bootstrap was the point [x, x]: zero width presented as certainty."""
+    assert intervals.bootstrap_mean([3.0, 3.0, 3.0]) == (None, intervals.DEGENERATE)
+    assert intervals.bootstrap([[1], [1]], lambda xs: 0.5) is None
+
+
+def test_a_mean_of_values_in_0_to_1_gets_the_wilson_bound():
+    interval, method = intervals.unit_interval([0.25, 0.5, 0.25, 0.0, 0.25])
+    assert method == intervals.WILSON_BOUND and interval == pytest.approx(intervals.wilson(0.25, 5))
+    assert intervals.unit_interval([0.0] * 6) == (intervals.proportion(0, 6), intervals.WILSON)
+
+
+def test_newcombes_paired_interval_equals_the_published_construction():
+    """Newcombe (1998) method 10 from its parts: the two Wilson intervals and the corrected phi."""
+    both, only_a, only_b, neither = 12, 2, 9, 7
+    n = both + only_a + only_b + neither
+    p_a, p_b = (both + only_a) / n, (both + only_b) / n
+    (la, ua), (lb, ub) = wilson_by_hand(both + only_a, n), wilson_by_hand(both + only_b, n)
+    phi = (both * neither - only_a * only_b - n / 2) / math.sqrt(14 * 16 * 21 * 9)
+    low = p_b - p_a - math.sqrt((p_b - lb) ** 2 - 2 * phi * (p_b - lb) * (ua - p_a) + (ua - p_a) ** 2)
+    high = p_b - p_a + math.sqrt((ub - p_b) ** 2 - 2 * phi * (ub - p_b) * (p_a - la) + (p_a - la) ** 2)
+    assert intervals.paired_difference(both, only_a, only_b, neither) == pytest.approx((low, high))
+    # three items all fixed: a wide interval, not +100 [+100, +100]
+    low, high = intervals.paired_difference(0, 0, 3, 0)
+    assert low < 0.5 and high == 1.0
+
+
+data = st.integers(0, 50).flatmap(
+    lambda n: st.one_of(
+        st.just([1.0] * n),
+        st.just([0.0] * n),
+        st.just([0.5] * n),
+        st.lists(st.sampled_from([0.0, 1.0]), min_size=n, max_size=n),
+        st.lists(st.floats(0, 1), min_size=n, max_size=n),
+    )
+)
+
+
+@given(data)
+def test_every_interval_of_a_mean_in_0_to_1_is_inside_it_holds_its_estimate_and_has_width(values):
+    """Issue 36's property: at every n = 0..50, all right, all wrong, all tied or mixed, an interval
+    never leaves the metric's range, holds its estimate, and never has zero width where data could
+    vary (a value in [0, 1] always could)."""
+    interval, method = intervals.unit_interval(values)
+    if not values:
+        assert interval is None
+        return
+    low, high = interval
+    mean = sum(values) / len(values)
+    assert 0.0 <= low <= mean + 1e-9 and mean - 1e-9 <= high <= 1.0 and high - low > 0, method
+
+
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1)), max_size=50))
+def test_every_paired_difference_interval_is_inside_minus_1_to_1_with_width(pairs):
+    cells = [pairs.count(cell) for cell in ((1, 1), (1, 0), (0, 1), (0, 0))]
+    interval = intervals.paired_difference(*cells)
+    if not pairs:
+        assert interval is None
+        return
+    low, high = interval
+    difference = (cells[2] - cells[1]) / len(pairs)
+    assert -1.0 <= low <= difference + 1e-9 and difference - 1e-9 <= high <= 1.0 and high - low > 0
+
+
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(1, 30)), min_size=1, max_size=8))
+def test_every_macro_interval_is_inside_0_to_1_with_width(subjects):
+    rates = [(min(k, m) / m, m) for k, m in subjects]
+    low, high = intervals.macro(rates)
+    mean = sum(r for r, _ in rates) / len(rates)
+    assert 0.0 <= low <= mean + 1e-9 and mean - 1e-9 <= high <= 1.0 and high - low > 0
 
 
 @given(st.integers(1, 400).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
@@ -81,10 +152,13 @@ def test_no_interval_leaves_0_to_1_and_each_holds_its_estimate(kn):
         assert 0.0 <= low <= k / n + 1e-12 and k / n - 1e-12 <= high <= 1.0
 
 
-@given(st.lists(st.sampled_from([0.0, 1.0]), min_size=1, max_size=30))
-def test_a_bootstrap_of_rates_stays_in_0_to_1(values):
-    low, high = intervals.bootstrap_mean(values, resamples=200)
-    assert 0.0 <= low <= high <= 1.0
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=30))
+def test_a_bootstrap_of_rates_stays_in_0_to_1_or_says_it_is_degenerate(values):
+    interval, method = intervals.bootstrap_mean(values, resamples=200)
+    if interval is None:
+        assert method == intervals.DEGENERATE
+    else:
+        assert 0.0 <= interval[0] < interval[1] <= 1.0
 
 
 @pytest.mark.slow
@@ -102,7 +176,8 @@ def test_every_measured_score_and_leaderboard_cell_carries_its_interval(tiny_mod
     k = round(physician["value"] * physician["n"])
     assert (physician["ci_low"], physician["ci_high"]) == pytest.approx(wilson_by_hand(k, physician["n"]))
     assert physician["ci_method"] == "wilson"
-    assert by_name[("ceval_med", "acc", "micro (item-weighted)")]["ci_method"] == intervals.CLUSTERED
+    assert by_name[("ceval_med", "acc", "micro (item-weighted)")]["ci_method"] == intervals.WILSON
+    assert by_name[("ceval_med", "acc", "macro (3 subjects)")]["ci_method"] == intervals.WILSON_MACRO
     results = (folder / "results.md").read_text(encoding="utf-8")
     assert f"{100 * physician['ci_low']:.2f}, {100 * physician['ci_high']:.2f}]" in results
     assert "±" not in results
