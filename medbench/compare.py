@@ -1,11 +1,14 @@
 """``medbench compare RUN_A RUN_B``: is B really better than A, task by task, on the items both scored.
 
 Two run folders are compared through their per-sample files (``samples/<task>.jsonl``), read and
-checked like any received file: an item is matched by its id, must have the same gold answer in both,
-and only items scored in both (no failed request) count. For accuracy the test is the exact McNemar
-test -- a two-sided binomial test on the discordant items (right in one run, wrong in the other) --
-and the difference gets a paired bootstrap interval; a per-item continuous metric gets a paired
-bootstrap for both. p-values are Holm-adjusted across the tasks compared, and the items that flipped
+checked like any received file, and only if they read the same data (``data.json``: a file of one
+name with two hashes is one line). The unit compared is the question (:mod:`medbench.units`): an item
+is matched by its unit, must have the same gold answer in both, and only units scored whole in both
+(no failed request) count. Two ``--circular`` runs are compared question by question on the circular
+accuracy (right under every rotation), never rotation by rotation. For accuracy the test is the exact
+McNemar test -- a two-sided binomial test on the discordant questions (right in one run, wrong in the
+other) -- and the difference gets Newcombe's paired score interval; a per-item continuous metric gets
+a paired bootstrap for both. p-values are Holm-adjusted across the tasks compared, and the items that flipped
 are listed with both replies. Nothing is recomputed that the folders hold: each item's score is the
 one the run recorded.
 """
@@ -19,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from medbench import intervals, sample_files
+from medbench import intervals, sample_files, units
 from medbench.errors import MedbenchError
 from medbench.safe_cells import markdown_lines
 
@@ -34,6 +37,7 @@ class Item:
     gold: object
     score: float
     reply: object
+    rotations: int = 1  # >1: a --circular question, scored right only if right under every rotation
 
 
 @dataclass
@@ -79,12 +83,36 @@ def holm(pvalues: list[float]) -> list[float]:
     return adjusted
 
 
+def _value(record: dict, metric: str) -> float | None:
+    value = record["metrics"].get(metric)
+    if "error" in record or not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value)
+
+
+def _unit_item(key: str, group: list[dict], metric: str) -> Item | None:
+    """One unit as one item: a plain item's score, or a question's over its rotations (right under
+    every rotation for 0/1 scores, their mean otherwise); None when any part is missing or failed."""
+    values = [_value(r, metric) for r in group]
+    if not units.complete(group) or None in values:
+        return None
+    if len(group) == 1:
+        record = group[0]
+        return Item(key, record.get("gold"), values[0], record.get("extracted", record.get("raw")))
+    ordered = sorted(group, key=lambda r: r.get("rotation", 0))
+    binary = all(v in (0.0, 1.0) for v in values)
+    score = min(values) if binary else float(np.mean(values))
+    replies = [r.get("extracted", r.get("raw")) for r in ordered]
+    return Item(key, ordered[0].get("gold"), score, replies, len(group))
+
+
 def read_items(path: Path, metric: str) -> dict[str, Item]:
-    """A per-sample file's scored items by id; a line that is not a sample record is one line naming
-    the file and line. Items whose request failed (an ``error``) or that lack the metric are left out."""
-    out: dict[str, Item] = {}
+    """A per-sample file's scored units by unit id; a line that is not a sample record is one line
+    naming the file and line. Units with a failed request (an ``error``), a missing rotation or no
+    value of the metric are left out."""
     if not path.is_file():
         raise MedbenchError(f"{path}: no such per-sample file")
+    records, seen = [], set()
     for number, record in sample_files.lines(path):
         metrics = record.get("metrics") if isinstance(record, dict) else None
         if not isinstance(metrics, dict) or not isinstance(record.get("id", record.get("doc_id")), str | int):
@@ -92,17 +120,26 @@ def read_items(path: Path, metric: str) -> dict[str, Item]:
                 f"{path}:{number}: not a per-sample record (expected an object with id and metrics)"
             )
         key = str(record.get("id", record.get("doc_id")))
-        if key in out:
+        if key in seen:
             raise MedbenchError(f"{path}:{number}: item id {key[:80]!r} appears twice")
-        value = metrics.get(metric)
-        if "error" in record or not isinstance(value, int | float) or isinstance(value, bool):
-            continue
-        out[key] = Item(key, record.get("gold"), float(value), record.get("extracted", record.get("raw")))
+        seen.add(key)
+        records.append(record)
+    out: dict[str, Item] = {}
+    for key, group in units.by_unit(records).items():
+        item = _unit_item(key, group, metric)
+        if item is not None:
+            out[key] = item
     return out
 
 
-def _paired_interval(pairs: list[tuple[float, float]]) -> tuple[float | None, float | None]:
-    interval = intervals.bootstrap(pairs, lambda xs: float(np.mean([b - a for a, b in xs])))
+def _paired_interval(pairs: list[tuple[float, float]], binary: bool) -> tuple[float | None, float | None]:
+    """B - A's 95% interval: Newcombe's paired score interval for 0/1 scores, else a paired bootstrap
+    (none when every resample gives one value)."""
+    if binary:
+        cells = [sum(1 for a, b in pairs if (a, b) == cell) for cell in ((1, 1), (1, 0), (0, 1), (0, 0))]
+        interval = intervals.paired_difference(*cells)
+    else:
+        interval = intervals.bootstrap(pairs, lambda xs: float(np.mean([b - a for a, b in xs])))
     return interval if interval else (None, None)
 
 
@@ -126,14 +163,21 @@ def compare_task(a: dict[str, Item], b: dict[str, Item], task: str, metric: str)
                 f"compare: {task} item {key[:80]!r} has gold {a[key].gold!r} in one run and "
                 f"{b[key].gold!r} in the other: not the same items"
             )
+        if (a[key].rotations > 1) != (b[key].rotations > 1):
+            raise MedbenchError(
+                f"compare: {task}: one run is --circular and the other is not (item {key[:80]!r}); "
+                "compare runs of one kind"
+            )
     pairs = [(a[k].score, b[k].score) for k in shared]
     only_one = len(set(a) ^ set(b))
     if not pairs:
         raise MedbenchError(f"compare: {task}: no item was scored in both runs")
+    if metric == "acc" and any(a[k].rotations > 1 for k in shared):
+        metric = "circular_acc"  # a question is right only if right under every rotation
     binary = all(x in (0.0, 1.0) for pair in pairs for x in pair)
     fixed = [(a[k], b[k]) for k in shared if binary and a[k].score < b[k].score]
     broke = [(a[k], b[k]) for k in shared if binary and a[k].score > b[k].score]
-    low, high = _paired_interval(pairs)
+    low, high = _paired_interval(pairs, binary)
     test, p = (
         ("exact McNemar", mcnemar_exact(len(broke), len(fixed)))
         if binary
@@ -191,8 +235,37 @@ def pooled(
 ) -> TaskComparison | None:
     """One comparison over several tasks' items pooled (``unit`` names it); None when neither run
     has a scored item."""
+    same_data(run_a, run_b)
     a, b = _pooled(run_a, leaves, metric), _pooled(run_b, leaves, metric)
     return compare_task(a, b, unit, metric) if a or b else None
+
+
+def _hashes(run: Path) -> dict[str, str]:
+    """A run's data files by file name -> sha256 (data.json), checked like any received file."""
+    path = run / "data.json"
+    if not path.is_file():
+        return {}
+    try:
+        files = json.loads(path.read_text(encoding="utf-8")).get("files_sha256", {})
+    except (OSError, ValueError, AttributeError):
+        raise MedbenchError(f"{path}: not a data report (expected an object with files_sha256)") from None
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise MedbenchError(f"{path}: files_sha256 must map each file to its sha256")
+    return {str(name): v for name, v in files.items()}
+
+
+def same_data(run_a: Path, run_b: Path) -> None:
+    """Both runs read the same data: a file both name (by its last two path parts, so one data set
+    in two folders matches) with two hashes is one line."""
+    tail = lambda name: "/".join(Path(name).parts[-2:])  # noqa: E731
+    a = {tail(k): v for k, v in _hashes(run_a).items()}
+    b = {tail(k): v for k, v in _hashes(run_b).items()}
+    for name in sorted(set(a) & set(b)):
+        if a[name] != b[name]:
+            raise MedbenchError(
+                f"compare: {run_a} and {run_b} read different data ({name}: sha256 {a[name][:12]} vs "
+                f"{b[name][:12]}): their items are not the same questions"
+            )
 
 
 def compare(

@@ -171,3 +171,64 @@ def test_the_leaderboard_page_marks_a_gap_that_is_not_significant(tmp_path):
     # A vs C: 7 fixed, 0 broke: p = 2 / 2^7; A vs B: 1 fixed: p = 1
     assert cells[("model-a", "model-c")] == ["10", "+70.00", "7", "0", "0.0156"]
     assert cells[("model-a", "model-b")] == ["10", "+10.00", "1", "0", "1 (n.s.)"]
+
+
+def _rotations(q: int, rights: list[int]) -> list[dict]:
+    """A --circular question's records: one per rotation, its unit the question."""
+    return [
+        _record(
+            4 * q + k, r, "B" if r else "A", id=f"q{q}#r{k}", circular_of=f"q{q}", rotation=k, rotations=4
+        )
+        | {"unit": f"q{q}"}
+        for k, r in enumerate(rights)
+    ]
+
+
+def test_two_circular_runs_are_compared_question_by_question(tmp_path):
+    """Issue 36: 3 questions flipped (each wrong under one rotation in A, right under all in B) gave
+    exact McNemar p = 0.0005 over 20 rotations; over the 5 questions it is p = 0.25, not significant."""
+    a = [r for q in range(3) for r in _rotations(q, [1, 1, 0, 1])] + [
+        r for q in range(3, 5) for r in _rotations(q, [1, 1, 1, 1])
+    ]
+    b = [r for q in range(5) for r in _rotations(q, [1, 1, 1, 1])]
+    (result,) = compare(_run(tmp_path, "a", {"cmexam": a}), _run(tmp_path, "b", {"cmexam": b}))
+    assert (result.n, len(result.fixed), len(result.broke)) == (5, 3, 0)
+    assert result.metric == "circular_acc" and result.p == pytest.approx(0.25)
+    assert not result.significant
+    assert result.high - result.low > 0.4  # Newcombe over 5 questions, not a zero-width bootstrap
+
+
+def test_a_question_with_a_failed_rotation_is_left_out_of_a_circular_comparison(tmp_path):
+    a = _rotations(0, [1, 1, 1, 1]) + _rotations(1, [1, 1, 1, 1])
+    b = _rotations(0, [1, 1, 1, 1]) + _rotations(1, [1, 1, 1, 1])
+    b[5]["error"] = "HTTP 500"
+    (result,) = compare(_run(tmp_path, "a", {"cmexam": a}), _run(tmp_path, "b", {"cmexam": b}))
+    assert (result.n, result.only_one) == (1, 1)
+
+
+def test_a_circular_run_is_not_compared_with_a_plain_one(tmp_path, capsys):
+    a = _run(tmp_path, "a", {"cmexam": _rotations(0, [1, 1, 1, 1])})
+    b = _run(tmp_path, "b", {"cmexam": [_record(0, 1, "B", unit="q0") | {"id": "q0"}]})
+    assert main(["compare", str(a), str(b)]) == 2
+    assert "one run is --circular and the other is not" in capsys.readouterr().err
+
+
+def test_three_items_all_fixed_get_an_interval_with_width(tmp_path):
+    """Issue 36: +100.00 [+100.00, +100.00] beside 'p = 0.25, n.s.' was a zero-width bootstrap."""
+    a = _run(tmp_path, "a", {"cmexam": [_record(i, 0, "A") for i in range(3)]})
+    b = _run(tmp_path, "b", {"cmexam": [_record(i, 1, "B") for i in range(3)]})
+    (result,) = compare(a, b)
+    assert result.difference == 1.0 and result.p == pytest.approx(0.25)
+    assert result.low < 0.5 and result.high == 1.0
+
+
+def test_runs_that_read_different_data_are_not_compared(runs, capsys):
+    """Issue 36: compare ran silently on runs whose data hashes differ."""
+    a, b = runs
+    for folder, digest in ((a, "1" * 64), (b, "2" * 64)):
+        data = {"files_sha256": {f"/data/{folder.name}/medqa_mcmle/test.jsonl": digest}}
+        (folder / "data.json").write_text(json.dumps(data), encoding="utf-8")
+    assert main(["compare", str(a), str(b)]) == 2
+    err = capsys.readouterr().err
+    assert "read different data (medqa_mcmle/test.jsonl: sha256 111111111111 vs 222222222222)" in err
+    assert len(err.strip().splitlines()) == 1
