@@ -3,8 +3,8 @@
 A benchmark folder may declare where its public files come from (``tasks/<benchmark>/_sources_yaml``:
 no ``.yaml`` suffix, so lm-eval's task index skips it, as it does the ``_*_yaml`` include files;
 schema :class:`medbench.config.plugin_files.SourceFile`): per file the repository, the commit (never
-a branch), the path in it, the git blob id and/or sha256 of its bytes, the licence line, and whether
-it is the official release or a third-party copy. ``medbench data pull`` downloads each through
+a branch), the path in it, the git blob id and/or sha256 of its bytes, its size, the licence line,
+and whether it is the official release or a third-party copy. ``medbench data pull`` downloads each through
 ``pooch`` (a file is only kept once its hashes match) from the host's raw-file URL --
 ``https://raw.githubusercontent.com/<repo>/<commit>/<path>``, or ``$MEDBENCH_MIRROR_URL`` in its
 place for an offline mirror or a test server -- and lays it out under the pulled-data folder
@@ -12,7 +12,8 @@ place for an offline mirror or a test server -- and lays it out under the pulled
 A run with no ``--data-dir`` reads a benchmark from there, checking every file's pin again on read
 (a cache is received input); with ``HF_HUB_OFFLINE=1`` nothing is downloaded. A hash mismatch, a
 truncated body, an HTML page served instead of the file or an HTTP error is one line, and nothing
-is kept.
+is kept; so is a body longer than the pinned size (cut off there, never written whole) or slower
+than ``MIN_RATE`` on average (time is bounded by the size too).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,13 @@ from medbench.safe_names import inside
 MIRROR_ENV = "MEDBENCH_MIRROR_URL"
 HOST = "https://raw.githubusercontent.com"
 FILE_NAME = "_sources_yaml"
+#: a download is given up when, after GRACE_S seconds, its average rate is below MIN_RATE bytes/s:
+#: with the body bounded by the pin's size, so is the time (a server dripping a byte every few
+#: seconds never trips a per-read timeout, which also bounds silence: GRACE_S)
+GRACE_S = 30.0
+MIN_RATE = 16 << 10
+#: the body bound of a pin that does not declare its size
+UNSIZED_LIMIT = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class Source:
     note: str = ""
     serves: str = ""  # the official path it stands in for (default: ``local``)
     layout: str | None = None  # a reader the benchmark declares for this copy's own layout
+    size: int | None = None  # bytes: a download is cut off past it (else at UNSIZED_LIMIT)
 
     @property
     def official_path(self) -> str:
@@ -76,7 +86,9 @@ def git_blob_id(path: Path) -> str:
 
 
 def mismatch(source: Source, path: Path) -> str | None:
-    """Why ``path`` is not the pinned file (None when every declared hash matches)."""
+    """Why ``path`` is not the pinned file (None when its size and every declared hash match)."""
+    if source.size and path.stat().st_size != source.size:
+        return f"size {path.stat().st_size:,} bytes is not the pinned {source.size:,}"
     if source.blob and git_blob_id(path) != source.blob:
         return f"git blob id {git_blob_id(path)[:12]}... is not the pinned {source.blob[:12]}..."
     if source.sha256 and sha256_file(path) != source.sha256:
@@ -107,6 +119,7 @@ def declared(tasks_dir: Path | None = None) -> list[Source]:
                     spec.get("note", ""),
                     f.get("serves", ""),
                     f.get("layout"),
+                    f.get("size"),
                 )
             )
     return out
@@ -126,11 +139,52 @@ def _looks_like_html(path: Path) -> bool:
     return head.startswith((b"<!doctype html", b"<html"))
 
 
+@dataclass(frozen=True)
+class _Bounded:
+    """pooch's downloader for one pinned file, bounded by its pin: the body is cut off once it is
+    longer than the pinned size, and given up once it arrives slower than ``MIN_RATE`` on average
+    after ``GRACE_S``; each is one line, and pooch keeps nothing of a failed download."""
+
+    source: Source
+
+    def fail(self, why: str) -> MedbenchError:
+        return MedbenchError(f"{self.source.benchmark}: {self.source.url}: {why}; nothing kept")
+
+    def __call__(self, url: str, output_file: str, _pooch: object) -> None:
+        import requests
+        import urllib3
+
+        limit = self.source.size or UNSIZED_LIMIT
+        what = (
+            f"its pinned size, {limit:,} bytes" if self.source.size else f"{limit:,} bytes (no size pinned)"
+        )
+        start, got = time.monotonic(), 0
+        try:
+            with requests.get(url, stream=True, timeout=GRACE_S) as response:
+                response.raise_for_status()
+                declared = int(response.headers.get("Content-Length") or 0)
+                if declared > limit:
+                    raise self.fail(f"the server declares {declared:,} bytes, more than {what}")
+                with open(output_file, "wb") as out:
+                    while chunk := response.raw.read1(1 << 16, decode_content=True):
+                        got += len(chunk)
+                        if got > limit:
+                            raise self.fail(f"the body is longer than {what}")
+                        elapsed = time.monotonic() - start
+                        if elapsed > GRACE_S and got < MIN_RATE * elapsed:
+                            raise self.fail(
+                                f"too slow ({got:,} bytes in {elapsed:.0f} s, under {MIN_RATE:,} bytes/s)"
+                            )
+                        out.write(chunk)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise self.fail(f"download failed ({first[:200]})") from None
+
+
 def download(source: Source, root: Path) -> Path:
     """Fetch one file into ``root`` at its official path, verified; a file already there that matches
     its pin is kept. Any failure is one line and leaves nothing behind."""
     import pooch
-    import requests
 
     target = inside(root, source.local, "local path", source.benchmark)
     if target.is_file() and mismatch(source, target) is None:
@@ -148,14 +202,11 @@ def download(source: Source, root: Path) -> Path:
                     fname=target.name,
                     path=scratch,
                     progressbar=False,
-                    downloader=pooch.HTTPDownloader(timeout=60),
+                    downloader=_Bounded(source),
                 )
             )
-        except (requests.RequestException, ValueError, OSError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise MedbenchError(
-                f"{source.benchmark}: {source.url}: download failed ({first[:200]}); nothing kept"
-            ) from None
+        except OSError as exc:
+            raise _Bounded(source).fail(f"download failed ({exc.strerror or exc})") from None
         if _looks_like_html(got) and not source.local.endswith((".html", ".htm")):
             raise MedbenchError(
                 f"{source.benchmark}: {source.url} served an HTML page, not the file; nothing kept"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
@@ -102,18 +103,30 @@ def pinned(local: str, data: bytes, *, with_sha: bool = True) -> sources.Source:
         not apollo,
         serves=local.replace("/apollo/", "/") if apollo else "",
         layout="apollo" if apollo else None,
+        size=len(data),
     )
 
 
 class Host:
-    """Serves ``routes``: URL path -> (status, body, declared length or None)."""
+    """Serves ``routes``: URL path -> (status, body, declared length or None, seconds between bytes,
+    copies of the body); ``sent`` counts the body bytes the client took."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, tuple[int, bytes, int | None]] = {}
+        self.routes: dict[str, tuple[int, bytes, int | None, float, int]] = {}
         self.hits = 0
+        self.sent = 0
 
-    def publish(self, local: str, body: bytes, status: int = 200, length: int | None = None) -> None:
-        self.routes[f"/{REPO}/{COMMIT}/data/{local}"] = (status, body, length)
+    def publish(
+        self,
+        local: str,
+        body: bytes,
+        status: int = 200,
+        length: int | None = None,
+        drip: float = 0.0,
+        copies: int = 1,
+    ) -> None:
+        """``length=-1``: no Content-Length (the body ends when the connection closes)."""
+        self.routes[f"/{REPO}/{COMMIT}/data/{local}"] = (status, body, length, drip, copies)
 
     @contextmanager
     def serving(self):
@@ -125,11 +138,22 @@ class Host:
 
             def do_GET(self):
                 host.hits += 1
-                status, body, length = host.routes.get(self.path, (404, b"Not Found", None))
+                status, body, length, drip, copies = host.routes.get(
+                    self.path, (404, b"Not Found", None, 0.0, 1)
+                )
                 self.send_response(status)
-                self.send_header("Content-Length", str(length if length is not None else len(body)))
+                if length != -1:
+                    self.send_header("Content-Length", str(length if length is not None else len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                pieces = [body[i : i + 1] for i in range(len(body))] if drip else [body] * copies
+                try:
+                    for piece in pieces:
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                        host.sent += len(piece)
+                        time.sleep(drip)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up: as it should
+                    pass
 
         with loopback(Handler) as url:
             yield url
@@ -187,6 +211,36 @@ def test_a_bad_download_is_one_line_and_nothing_is_kept(host, capsys, fault, mes
     assert main(["data", "pull", "--tasks", "huatuo26m"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and "nothing kept" in err, err
+    folder = sources.pulled_root() / "huatuo26m"
+    assert not folder.exists() or not any(p.is_file() for p in folder.rglob("*"))
+
+
+def test_a_mirror_dripping_bytes_is_given_up_within_the_pins_time_bound(host, capsys, monkeypatch):
+    """issue 36: a byte every 2 s kept `data pull` alive past 120 s (a per-read timeout never fires).
+    Here: the slowest average rate 1 KB/s after a 1 s grace, a byte every 0.1 s (the whole file: 20 s)."""
+    monkeypatch.setattr(sources, "GRACE_S", 1.0)
+    monkeypatch.setattr(sources, "MIN_RATE", 1024)
+    local = "cmtmedqa/CMtMedQA_test.json"
+    host.publish(local, FILES[local], drip=0.1)
+    start = time.monotonic()
+    assert main(["data", "pull", "--tasks", "cmtmedqa"]) == 2
+    assert time.monotonic() - start < 8
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "too slow" in err and "nothing kept" in err, err
+    assert not (sources.pulled_root() / local).exists()
+
+
+@pytest.mark.parametrize("declared", ["no length", "its true length"])
+def test_a_body_longer_than_the_pinned_size_is_cut_off_not_written_whole(host, capsys, declared):
+    """issue 36: a 1.5 GB body was written whole before a 3.6 MB file's hash was checked."""
+    local = "huatuo26m/huatuo26M_test.json"
+    filler = b"x" * (1 << 20)
+    length = -1 if declared == "no length" else len(filler) * 64
+    host.publish(local, filler, length=length, copies=64)
+    assert main(["data", "pull", "--tasks", "huatuo26m"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pinned size" in err and "nothing kept" in err, err
+    assert host.sent < 32 << 20  # stopped early: at most what the sockets buffer beyond the pin
     folder = sources.pulled_root() / "huatuo26m"
     assert not folder.exists() or not any(p.is_file() for p in folder.rglob("*"))
 
@@ -309,4 +363,6 @@ def test_every_declared_source_is_pinned_to_a_commit_with_a_licence():
     assert {s.benchmark for s in found} >= {"cmtmedqa", "huatuo26m", "ccks2019", "cmexam"}
     for source in found:
         assert len(source.commit) == 40 and source.licence and (source.blob or source.sha256)
+        # the size bounds a download; CMExam's files are not in any copy at hand to measure
+        assert source.size or source.benchmark == "cmexam", source.pin
         assert replace(source, repo="x/y").url.endswith(f"x/y/{source.commit}/{source.path}")

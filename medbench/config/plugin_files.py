@@ -136,6 +136,7 @@ class PinnedFile(_File):
     path: str = Field(min_length=1)
     blob: Hex40 | None = None  # git's blob id of the bytes
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    size: Annotated[int, Field(gt=0)] | None = None  # bytes: bounds a download's size and time
     serves: str | None = None  # the official path a copy in another layout stands in for
     layout: str | None = None  # that layout's reader, declared by the benchmark (``Layout.variants``)
 
