@@ -47,6 +47,10 @@ from medbench.summary import Score, combine_repeats
 
 log = logging.getLogger("medbench")
 
+#: status.json's reason from the moment the folder is made until every result file is written: a run
+#: killed, or stopped by a failed write (a full disk), is never read as complete
+UNFINISHED = "the run stopped before all its results were written; re-run the command"
+
 
 @dataclass
 class Replay:
@@ -82,6 +86,7 @@ def _open_folder(resolved: RunPlan) -> RunFolder | None:
         return None
     config, local = resolved.config, resolved.backend.capabilities.local
     folder = RunFolder.create(Path(config.output), config.model if local else resolved.model_path)
+    folder.write_json("status.json", RunStatus(False, 0, UNFINISHED).record())  # until record() ends
     folder.write_config(asdict(config))
     folder.write_json("model.json", resolved.model_fp)
     folder.write_versions()
@@ -129,10 +134,9 @@ def _cache_path(resolved: RunPlan) -> Path:
 def record(
     resolved: RunPlan, folder: RunFolder, passes: Evaluation, per_repeat: list, failed: int, seconds: float
 ) -> list[Score]:
-    """The run folder's status, data report, calls and scores; returns the scores (mean over repeats)."""
+    """The run folder's data report, calls and scores, then its status (last: a run stopped before
+    marks nothing complete); returns the scores (mean over repeats)."""
     scores = combine_repeats(per_repeat)
-    reason = f"{failed} request(s) failed after retries; re-run the command" if failed else None
-    folder.write_json("status.json", RunStatus(not failed, failed, reason).record())
     data = data_json(list(resolved.reports.values()))
     folder.write_json("data.json", data)
     lm, extractor, calls = passes.lm, resolved.extractor, passes.calls
@@ -176,6 +180,8 @@ def record(
     appendix += margins.markdown(fragility)
     warnings = warn_unusable(scores) + [w for w in [circular.one_letter(records)] if w]
     folder.write_scores(scores, skipped, failed, warnings, thinking.summary(samples), appendix)
+    reason = f"{failed} request(s) failed after retries; re-run the command" if failed else None
+    folder.write_json("status.json", RunStatus(not failed, failed, reason).record())
     return scores
 
 

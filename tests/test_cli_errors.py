@@ -285,3 +285,56 @@ def test_judge_settings_are_checked_against_their_declared_ranges(capsys, tmp_pa
     args = ["judge", "--runs", *runs, "--rubric", "iimedgpt_pf", "--judge-model", "j"]
     assert main([*args, "--base-url", "http://127.0.0.1:9/v1", *extra]) == 2
     assert message in _error_line(capsys)
+
+
+def _fill_the_disk_at(monkeypatch, name: str) -> None:
+    """The disk fills while ``name`` is written: half of its first write lands, then ENOSPC -- as
+    for every way a file is opened for writing (``open``, ``Path.write_text``)."""
+    import builtins
+    import errno
+    import io
+
+    real = io.open
+
+    class FullDisk:
+        def __init__(self, fh) -> None:
+            self.fh = fh
+
+        def write(self, text: str) -> int:
+            self.fh.write(text[: len(text) // 2])
+            self.fh.flush()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.fh.close()
+
+    def opening(file, mode="r", *args, **kwargs):
+        fh = real(file, mode, *args, **kwargs)
+        named = isinstance(file, (str, os.PathLike)) and name in os.path.basename(file)
+        return FullDisk(fh) if named and "w" in mode else fh
+
+    monkeypatch.setattr(io, "open", opening)
+    monkeypatch.setattr(builtins, "open", opening)
+
+
+def test_a_run_that_fills_the_disk_is_one_line_and_never_marked_complete(capsys, tmp_path, monkeypatch):
+    """Issue 36: metrics.json was left cut in half beside a status.json saying complete, and the
+    OSError a traceback. Each file is written whole or not at all, and the status is written last."""
+    import json
+
+    from medbench.paths import SAMPLES_DIR
+
+    _fill_the_disk_at(monkeypatch, "metrics.json")
+    args = [*RUN, "--limit", "2", "--data-dir", str(SAMPLES_DIR), "--output", str(tmp_path)]
+    assert main(args) == 2
+    line = _error_line(capsys)
+    assert line.startswith("medbench: error: cannot write ") and line.endswith(
+        "metrics.json: No space left on device"
+    )
+    (folder,) = tmp_path.glob("*-tiny")
+    assert not (folder / "metrics.json").exists()  # no half file ...
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []  # ... nor its temporary
+    assert json.loads((folder / "status.json").read_text())["complete"] is False
