@@ -4,9 +4,10 @@
 The audit folder is someone else's file as much as the user's own: ``contamination.jsonl`` is read
 like user input (each line an object with a task, an id and a flag; one line naming file and row if
 not). A task the audit did not cover gets no clean score -- it is named in the results, never given
-the full score under a clean label. The clean score is accuracy over the right-or-wrong items that
+the full score under a clean label. The clean score is accuracy over the right-or-wrong questions that
 were scored and not flagged (metric ``clean_acc``, beside ``acc`` on the leaderboard), with its
-Wilson interval and n.
+interval and n in questions (:mod:`medbench.units`: a ``--circular`` run's rotations of a flagged
+question are left out with it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from medbench import intervals, sample_files
+from medbench import intervals, sample_files, units
 from medbench.errors import MedbenchError
 from medbench.hashing import sha256_file
 from medbench.summary import Score
@@ -121,20 +122,24 @@ def clean_scores(records: dict[str, list[dict]], audit: Audit) -> tuple[list[Sco
     """Per task: the clean accuracy; the tasks the audit did not cover; what each score left out."""
     scores, uncovered, record = [], [], {}
     for task, items in records.items():
-        scored = [r for r in items if "correct" in r and "error" not in r]
-        if not scored:
+        if not any("correct" in r for r in items):
             continue  # not right-or-wrong (open generation)
         name = _audited_as(task, audit)
         if name is None:
             uncovered.append(task)
             continue
+        # the audit names questions: a --circular run's rotations (q1#r2) are dropped with their question
+        scored = {
+            unit: [float(bool(r.get("correct"))) for r in group]
+            for unit, group in units.by_unit(items).items()
+            if units.complete(group) and all("correct" in r for r in group)
+        }
         dropped = audit.flagged.get(name, set())
-        clean = [r for r in scored if str(r.get("id")) not in dropped]
-        right = sum(bool(r["correct"]) for r in clean)
-        score = Score(task, METRIC, right / len(clean) if clean else None, len(clean))
-        interval = intervals.proportion(right, len(clean))
+        clean = [sum(values) / len(values) for unit, values in scored.items() if unit not in dropped]
+        score = Score(task, METRIC, sum(clean) / len(clean) if clean else None, len(clean))
+        interval, score.ci_method = intervals.unit_interval(clean)
         if interval:
-            score.ci_low, score.ci_high, score.ci_method = *interval, intervals.WILSON
+            score.ci_low, score.ci_high = interval
         scores.append(score)
         record[task] = {
             "scored": len(scored),

@@ -290,3 +290,21 @@ def test_the_probe_runs_from_the_command_line_with_its_caveats(tiny_model, tmp_p
     assert "Against the training" not in text  # no training data named: no AUROC
     assert main(["contamination", "--tasks", "cmexam", "--min-k", "0", "--model", tiny_model]) == 2
     assert "--min-k must be in (0, 100]" in capsys.readouterr().err
+
+
+def test_a_circular_run_leaves_out_every_rotation_of_each_flagged_question():
+    """Issue 36: audit ids (q1) were matched against rotation ids (q1#r0): nothing was left out and
+    clean_acc equalled acc, 'flagged 0 of 20', while the audit flagged 3 of 5 questions."""
+    from medbench.clean import Audit, clean_scores
+
+    records = [
+        {"id": f"q{q}#r{k}", "unit": f"q{q}", "circular_of": f"q{q}", "rotation": k, "rotations": 4}
+        | {"correct": q < 3}  # the three flagged questions are the right ones
+        for q in range(5)
+        for k in range(4)
+    ]
+    audit = Audit("audit", "0" * 64, {"cmexam": {"q0", "q1", "q2"}}, {"cmexam"}, {})
+    (score,), uncovered, record = clean_scores({"cmexam": records}, audit)
+    assert record["cmexam"] == {"scored": 5, "flagged_left_out": 3, "clean": 2}
+    assert (score.value, score.n) == (0.0, 2) and uncovered == []
+    assert score.ci_high > 0  # two wrong questions: Wilson [0, 65.8], not a point
