@@ -113,13 +113,21 @@ def _cache_at(folder: str | None) -> Iterator[None]:
             os.environ["HF_HUB_CACHE"] = before
 
 
+def _folder(to: str) -> Path:
+    """``--to``: the folder (made when missing); a file of that name is one line, before any download."""
+    path = Path(to).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise MedbenchError(f"medbench data pull --to {path}: a file is there, not a folder; name a folder")
+    return path
+
+
 def pull(tasks: list[str], suite: str | None = None, to: str | None = None, every: bool = False) -> list[str]:
     """Fetch every mirrored and every pinned file; the lines to print (what was fetched, what must be
     placed by hand)."""
     lines, by_hand, fetched = [], [], set()
     wanted = needs(tasks, suite, every)
     pinned = {s.official_path for s in sources.declared()}
-    root = Path(to).expanduser().resolve() / "medbench-data" if to else sources.pulled_root()
+    root = _folder(to) / "medbench-data" if to else sources.pulled_root()
     benchmarks = sorted({n.benchmark for n in wanted if n.mirror is None and n.local in pinned})
     pulled = _pull_sources(benchmarks, root)
     lines += pulled

@@ -189,7 +189,11 @@ def download(source: Source, root: Path) -> Path:
     target = inside(root, source.local, "local path", source.benchmark)
     if target.is_file() and mismatch(source, target) is None:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder of the path belongs
+        why = f"cannot make the folder {target.parent} ({exc.strerror}): a file is there, not a folder"
+        raise MedbenchError(f"{source.benchmark}: {why}") from None
     quiet = pooch.get_logger()  # its own handler on the stderr of import time: medbench's logging instead
     quiet.handlers.clear()
     quiet.setLevel(logging.WARNING)

@@ -366,3 +366,18 @@ def test_every_declared_source_is_pinned_to_a_commit_with_a_licence():
         # the size bounds a download; CMExam's files are not in any copy at hand to measure
         assert source.size or source.benchmark == "cmexam", source.pin
         assert replace(source, repo="x/y").url.endswith(f"x/y/{source.commit}/{source.path}")
+
+
+@pytest.mark.parametrize("where", ["--to FILE", "the cache's data folder"])
+def test_pull_into_an_existing_file_is_one_line(host, tmp_path, capsys, monkeypatch, where):
+    """issue 36: `data pull --to FILE` was a traceback."""
+    file = tmp_path / "a-file"
+    to = ["--to", str(file)] if where == "--to FILE" else []
+    if not to:
+        monkeypatch.setenv("MEDBENCH_CACHE", str(tmp_path))
+        file = sources.pulled_root()
+    file.write_text("not a folder")
+    assert main(["data", "pull", "--tasks", "huatuo26m", *to]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(file) in err and "not a folder" in err, err
+    assert file.read_text() == "not a folder"
