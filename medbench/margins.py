@@ -31,6 +31,7 @@ class Fragility:
     fragile: int
     correct: int
     fragile_correct: int
+    recoverable: int = 0  # fragile wrong items whose gold option is within the threshold of the top
 
     @property
     def low(self) -> float:
@@ -39,8 +40,9 @@ class Fragility:
 
     @property
     def high(self) -> float:
-        """Accuracy if every fragile item went right."""
-        return (self.correct - self.fragile_correct + self.fragile) / self.n
+        """Accuracy if every fragile item that can flip right did: a wrong item flips right only when
+        its gold option, not merely the runner-up, is within the threshold of the top."""
+        return (self.correct + self.recoverable) / self.n
 
     def score(self) -> Score:
         low, high = intervals.proportion(self.fragile, self.n) or (None, None)
@@ -62,6 +64,15 @@ class Fragility:
         )
 
 
+def _recoverable(record: dict, threshold: float) -> bool:
+    """A wrong item whose gold option's log-likelihood is within ``threshold`` of the chosen one's."""
+    raw, gold = record.get("raw"), record.get("gold")
+    if record.get("correct") or not isinstance(raw, dict) or not isinstance(gold, str) or gold not in raw:
+        return False
+    values = [v for v in raw.values() if isinstance(v, float | int)]
+    return bool(values) and isinstance(raw[gold], float | int) and max(values) - raw[gold] < threshold
+
+
 def summarise(records: dict[str, list[dict]], threshold: float) -> list[Fragility]:
     """Per task with loglik MC samples (a ``margin``): the fragile items under ``threshold``."""
     out = []
@@ -78,6 +89,7 @@ def summarise(records: dict[str, list[dict]], threshold: float) -> list[Fragilit
                 len(fragile),
                 sum(bool(r.get("correct")) for r in scored),
                 sum(bool(r.get("correct")) for r in fragile),
+                sum(_recoverable(r, threshold) for r in fragile),
             )
         )
     return out

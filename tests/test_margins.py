@@ -27,10 +27,27 @@ def test_fragile_counts_and_the_accuracy_range_by_hand(tmp_path):
     (tmp_path / "t.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (found,) = margins.summarise(sample_files.read(tmp_path), 0.1)
     assert (found.n, found.fragile, found.correct, found.fragile_correct) == (6, 3, 3, 1)
-    # all fragile wrong: 2 of 6 right; all fragile right: 2 + 3 = 5 of 6
-    assert (found.low, found.high) == (pytest.approx(2 / 6), pytest.approx(5 / 6))
+    # all fragile wrong: 2 of 6 right; no wrong item says where its gold is: none can be counted right
+    assert (found.low, found.high) == (pytest.approx(2 / 6), pytest.approx(3 / 6))
     score = found.score()
     assert score.metric == "fragile_rate" and score.value == 0.5 and score.convention == "margin < 0.1 nats"
+
+
+def test_only_a_fragile_item_whose_gold_is_near_the_top_can_flip_right(tmp_path):
+    """Issue 36: acc_if_fragile_right counted every fragile wrong item as recoverable (67.5% reported
+    where at most 45.0% was possible): a wrong item's runner-up may be near the top while its gold is not."""
+    near = {"A": -1.0, "B": -1.05, "C": -4.0, "D": -5.0}  # A chosen, B 0.05 behind
+    records = [
+        {"doc_id": 0, "margin": 0.05, "correct": False, "gold": "B", "raw": near},  # gold near: can flip
+        {"doc_id": 1, "margin": 0.05, "correct": False, "gold": "C", "raw": near},  # gold 3 nats away
+        {"doc_id": 2, "margin": 0.05, "correct": True, "gold": "A", "raw": near},
+        {"doc_id": 3, "margin": 2.0, "correct": False, "gold": "D", "raw": near},
+    ]
+    (tmp_path / "t.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    (found,) = margins.summarise(sample_files.read(tmp_path), 0.1)
+    assert (found.fragile, found.recoverable) == (3, 1)
+    assert (found.low, found.high) == (pytest.approx(0 / 4), pytest.approx(2 / 4))
+    assert margins.record([found])[0]["acc_if_fragile_right"] == pytest.approx(0.5)
 
 
 @pytest.mark.slow
