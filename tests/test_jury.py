@@ -211,6 +211,22 @@ def test_two_judges_of_one_name_or_more_valid_verdicts_than_judges_are_refused(t
         run_judge(_config(runs, judges, tmp_path, min_valid_judges=3))
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("http://127.0.0.1:8000/v1", "http://localhost:8000/v1"),
+        ("http://localhost:8000/v1/", "http://LOCALHOST:8000/v1"),
+        ("http://[::1]:8000/v1", "http://127.0.0.1:8000/v1"),
+        ("https://api.example.org/v1", "https://API.example.org:443/v1/"),
+    ],
+)
+def test_one_judge_server_named_two_ways_sits_once_in_a_jury(tmp_path, first, second):
+    """Issue 36: the same server as 127.0.0.1 and as localhost sat twice in a jury (its verdicts
+    counted twice, its agreement with itself reported as the jury's)."""
+    with pytest.raises(MedbenchError, match="two judges are the same model 'm' at "):
+        run_judge(_config(_runs(tmp_path), [f"a=m@{first}", f"b=m@{second}"], tmp_path))
+
+
 def test_a_killed_jury_resumes_and_a_fourth_judge_is_the_only_one_asked(tmp_path):
     runs = _runs(tmp_path)
     with ExitStack() as stack:

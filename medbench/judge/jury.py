@@ -17,10 +17,12 @@ valid verdicts than ``--min-valid-judges`` is excluded and counted, never guesse
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from medbench.errors import MedbenchError
 
@@ -104,6 +106,24 @@ def parse_judge(spec: str, defaults: dict) -> JudgeSpec:
     )
 
 
+def server_of(url: str) -> str:
+    """The server a URL reaches, spelled one way: ``http://localhost:8000/v1/``,
+    ``http://127.0.0.1:8000/v1`` and ``http://[::1]:8000/v1`` are one server (any loopback name),
+    as are a host in any case and its scheme's default port written or not."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:  # not a port: compared as written
+        return url
+    host = (parts.hostname or "").lower()
+    try:
+        address = ipaddress.ip_address(host)
+        loopback = address.is_loopback or address.is_unspecified
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    return f"{parts.scheme.lower()}://{'loopback' if loopback else host}:{port}{parts.path.rstrip('/')}"
+
+
 def jury_of(config) -> list[JudgeSpec]:
     """The judges a :class:`~medbench.config.judge.JudgeConfig` names: its ``--judge`` specs, else the
     one ``--judge-model`` at ``--base-url``; two judges of one name, or of one model at one server,
@@ -121,12 +141,16 @@ def jury_of(config) -> list[JudgeSpec]:
             "(repeatable)"
         )
     names = Counter(j.name for j in judges)
-    servers = Counter((j.model, j.base_url) for j in judges)
+    servers = Counter((j.model, server_of(j.base_url)) for j in judges)
     if max(names.values()) > 1:
         raise MedbenchError(f"two judges are named '{names.most_common(1)[0][0]}': give each its own name")
     if max(servers.values()) > 1:
-        model, url = servers.most_common(1)[0][0]
-        raise MedbenchError(f"two judges are the same model '{model}' at {url}: a juror counts once")
+        model, server = servers.most_common(1)[0][0]
+        urls = [j.base_url for j in judges if (j.model, server_of(j.base_url)) == (model, server)]
+        raise MedbenchError(
+            f"two judges are the same model '{model}' at {' and '.join(urls)} (one server): "
+            "a juror counts once"
+        )
     if config.min_valid_judges > len(judges):
         raise MedbenchError(
             f"--min-valid-judges {config.min_valid_judges} is more than the jury's {len(judges)} judge(s)"
