@@ -183,7 +183,9 @@ def _replay(config: RunConfig, records: dict, fingerprint: dict) -> tuple[RunFol
 def _rederives(
     folder: Path, config: dict, records: dict, fingerprint: dict, include_path: str | None
 ) -> None:
-    """The shard's own outputs, scored again, must give its metrics.json: else they were edited."""
+    """The shard's own outputs, scored again, must give its metrics.json: else they were edited. Each
+    score they give must be there: a metrics.json emptied or cut short would leave edited samples
+    nothing to be compared with."""
     recorded = {(s["task"], s["metric"], s["convention"]): s["value"] for s in _scores(folder)}
     # lm-eval numbers a shard's requests by position among its selected items (ascending doc ids)
     by_position = {}
@@ -194,9 +196,15 @@ def _rederives(
         checked = _config(config, scratch, folder / "config.json", include_path)
         _, scores = _replay(checked, by_position, fingerprint)
     for s in scores:
-        want = recorded.get((s.task, s.metric, s.convention))
-        if want is None or s.value is None:
+        if s.value is None:
             continue
+        want = recorded.get((s.task, s.metric, s.convention))
+        if want is None:
+            named = " ".join(part for part in (s.task, s.metric, s.convention) if part)
+            raise MedbenchError(
+                f"merge: {folder / 'metrics.json'} has no {named}, which the shard's samples give: the "
+                "shard was edited after its run (or scored by another medbench); refused"
+            )
         if abs(want - s.value) > 1e-9:
             raise MedbenchError(
                 f"merge: {folder}'s samples give {s.task} {s.metric} {s.value:.4f}, its metrics.json says "

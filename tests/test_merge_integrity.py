@@ -111,6 +111,20 @@ def test_merge_refuses_a_shard_whose_samples_were_edited(shards, tmp_path, capsy
     assert "was edited after its run (or scored by another medbench); refused" in capsys.readouterr().err
 
 
+def test_merge_refuses_edited_samples_whose_metrics_json_was_emptied(shards, tmp_path, capsys):
+    """Issue 36: with metrics.json ``[]`` there was nothing to compare the edited samples with, and
+    the merge scored them (66.67 for an unsharded 16.67)."""
+    path = shards[0] / "samples" / "medqa_mcmle.jsonl"
+    records = [json.loads(x) for x in path.read_text().splitlines()]
+    for r in records:
+        r["raw"] = {letter: (0.0 if letter == r["gold"] else -50.0) for letter in r["raw"]}
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    (shards[0] / "metrics.json").write_text("[]")
+    assert main(["merge", *map(str, shards), "--output", str(tmp_path / "m")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"{shards[0] / 'metrics.json'} has no medqa_mcmle acc" in line and "refused" in line
+
+
 @pytest.mark.parametrize(
     ("file", "content", "said"),
     [
