@@ -309,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     except MedbenchError as exc:
         print(f"medbench: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # this machine, not the input: no room, no permission, a name too long
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"medbench: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(
             "medbench: interrupted; finished requests are cached, re-run the same command to resume",

@@ -29,6 +29,7 @@ from medbench.hashing import sha256_file
 from medbench.rundir import RunFolder
 from medbench.safe_cells import markdown_lines
 from medbench.training_files import card_files, training_records
+from medbench.writing import replacing, write_text
 
 REASONS = ("overlap", "exact", "near_duplicate")
 
@@ -109,7 +110,7 @@ def overlap_record(rows: dict, trained: list[dict]) -> dict:
 
 def write_rows(path: Path, rows: dict) -> None:
     """``contamination.jsonl``: one item's findings per line."""
-    with open(path, "w", encoding="utf-8") as fh:
+    with replacing(path) as fh:
         for r in rows.values():
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
@@ -205,7 +206,7 @@ def run_contamination(config: ContaminationConfig) -> tuple[RunFolder, dict]:
     folder.write_config({"kind": "contamination", **asdict(config)})
     write_rows(folder.path / "contamination.jsonl", rows)
     folder.write_json("summary.json", summary)
-    (folder.path / "results.md").write_text(markdown(summary), encoding="utf-8")
+    write_text(folder.path / "results.md", markdown(summary))
     return folder, summary
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medbench.writing import failed_write
+
 #: stacked-bar colours of the judge chart, in the order drawn
 OUTCOME_COLOURS = {"win": "#4C72B0", "tie": "#C0C0C0", "loss": "#DD8452"}
 
@@ -59,9 +61,14 @@ def save(fig, path: Path, dpi: int = 120) -> None:
     its dot), then the figure closed."""
     plt = pyplot()
     fig.tight_layout()
-    for suffix in (".png", ".svg"):
-        fig.savefig(path.parent / f"{path.name}{suffix}", dpi=dpi)
-    plt.close(fig)
+    try:
+        for suffix in (".png", ".svg"):
+            target = path.parent / f"{path.name}{suffix}"
+            fig.savefig(target, dpi=dpi)
+    except OSError as exc:  # no room, or a name too long for the file system: one line naming it
+        raise failed_write(target, exc) from None
+    finally:
+        plt.close(fig)
 
 
 def no_data(ax, why: str) -> None:

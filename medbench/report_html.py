@@ -23,6 +23,7 @@ from medbench.paths import plugin_dir
 from medbench.report import members
 from medbench.report_board import Board, benchmarks, group_of
 from medbench.slices import Slice
+from medbench.writing import make_folder, write_text
 
 log = logging.getLogger("medbench")
 
@@ -146,9 +147,9 @@ def write_pages(
     written = []
 
     def write(path: Path, template: str, root: str, **context) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent, "the report's pages")
         html = env.get_template(template).render(root=root, paper_links=paper_links, **context)
-        path.write_text(html, encoding="utf-8")
+        write_text(path, html)
         written.append(path)
 
     write(

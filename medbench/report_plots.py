@@ -13,6 +13,7 @@ from medbench.folders import Folder
 from medbench.report import Headline, main_metric, measured
 from medbench.safe_names import plain_name
 from medbench.schemas import ModelCard
+from medbench.writing import make_folder
 
 log = logging.getLogger("medbench")
 
@@ -25,7 +26,7 @@ def plot_tasks(runs: list[Folder], out: Path, headline: Headline = None) -> list
 
     table = measured(runs)
     tasks = sorted({task for scores in table.values() for task, _, _ in scores})
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "the report's plots")
     written = []
     for task in tasks:
         models, values, label = [], [], ""
@@ -107,7 +108,7 @@ def stage_progression(runs: list[Folder], out: Path) -> list[str]:
 
     plt = pyplot()
     written = []
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "the report's plots")
     for recipe, stages in stage_runs(runs).items():
         order = stage_order(stages)
         tables: dict[str, dict] = {stage: {} for stage in order}  # a stage may have no score to show

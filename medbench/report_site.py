@@ -23,6 +23,7 @@ from medbench.report_board import leaderboard
 from medbench.safe_cells import markdown_safe, spreadsheet_safe
 from medbench.stage_changes import markdown as stage_markdown
 from medbench.stage_changes import recipe_changes
+from medbench.writing import make_folder, write_text
 
 
 def build(
@@ -40,34 +41,34 @@ def build(
         folders = only_clean(folders)
     runs = [f for f in folders if f.kind == "run"]
     target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
+    make_folder(target, "the report")
     board = leaderboard(folders, with_published, headline)
     tables = paper_tables(runs, with_published, tables)
     skipped_note = "".join(f"\n- left out: {p} ({why})" for p, why in incomplete)
     if "md" in formats:
-        (target / "leaderboard.md").write_text(
+        write_text(
+            target / "leaderboard.md",
             (CLEAN_ONLY if clean_only else "")
             + markdown_safe(board)
             + "\n"
             + (f"\nRun folders not reported:{skipped_note}\n" if incomplete else ""),
-            encoding="utf-8",
         )
     if "csv" in formats:
-        spreadsheet_safe(board).to_csv(target / "leaderboard.csv", index=False)
+        write_text(target / "leaderboard.csv", spreadsheet_safe(board).to_csv(index=False))
     table_dir = target / "tables"
-    table_dir.mkdir(exist_ok=True)
+    make_folder(table_dir, "the report's tables")
     for name, (title, df) in tables.items():
         if "md" in formats:
-            (table_dir / f"{name}.md").write_text(f"{title}\n\n{markdown_safe(df)}\n", encoding="utf-8")
+            write_text(table_dir / f"{name}.md", f"{title}\n\n{markdown_safe(df)}\n")
         if "csv" in formats:
-            spreadsheet_safe(df).to_csv(table_dir / f"{name}.csv", index=False)
+            write_text(table_dir / f"{name}.csv", spreadsheet_safe(df).to_csv(index=False))
         if "latex" in formats:
-            (table_dir / f"{name}.tex").write_text(
-                df.to_latex(index=False, na_rep="--", caption=title, escape=True), encoding="utf-8"
+            write_text(
+                table_dir / f"{name}.tex", df.to_latex(index=False, na_rep="--", caption=title, escape=True)
             )
     stage_lines = recipe_changes(runs)
     if stage_lines and "md" in formats:
-        (target / "stages.md").write_text(stage_markdown(stage_lines), encoding="utf-8")
+        write_text(target / "stages.md", stage_markdown(stage_lines))
     if "html" in formats:
         from medbench.report_html import write_pages
         from medbench.report_plots import extra_plots, plot_tasks, stage_progression

@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lm_eval.api.model import LM, CacheHook
@@ -40,6 +41,7 @@ from lm_eval.api.model import LM, CacheHook
 from medbench._compat import request_hash, sqlite_dict
 from medbench.chat import expand
 from medbench.errors import MedbenchError
+from medbench.writing import make_folder
 
 log = logging.getLogger("medbench")
 
@@ -73,7 +75,7 @@ def open_cache(path: str):
     """A JSON-valued SqliteDict (keys are request hashes). A file there that SQLite cannot read is
     renamed ``<name>.unreadable-<time>`` (kept for a look, never read again) and a new cache begun."""
     if os.path.dirname(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        make_folder(Path(os.path.dirname(path)), "the cache")
     try:
         if os.path.getsize(path) if os.path.exists(path) else 0:
             with closing(sqlite3.connect(path)) as db:  # before sqlitedict's thread, which would die noisily

@@ -338,3 +338,69 @@ def test_a_run_that_fills_the_disk_is_one_line_and_never_marked_complete(capsys,
     assert not (folder / "metrics.json").exists()  # no half file ...
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []  # ... nor its temporary
     assert json.loads((folder / "status.json").read_text())["complete"] is False
+
+
+def _other_commands(tmp_path, url: str, output: str) -> dict[str, list[str]]:
+    """contamination, report and judge, each writing its results to ``output``."""
+    from medbench.paths import SAMPLES_DIR
+    from tests.test_judge import _run_folder
+    from tests.test_path_escapes import _run
+
+    train = tmp_path / "train.jsonl"
+    train.write_text('{"instruction": "胃痛怎么办？"}\n', encoding="utf-8")
+    contamination = [
+        "contamination",
+        "--tasks",
+        "cmexam",
+        "--train",
+        str(train),
+        "--data-dir",
+        str(SAMPLES_DIR),
+    ]
+    runs = [_run_folder(tmp_path, "run-a", "A答"), _run_folder(tmp_path, "run-b", "B答")]
+    judge = ["judge", "--runs", *runs, "--rubric", "iimedgpt_pf", "--judge-model", "j", "--lang", "en"]
+    report = ["report", str(_run(tmp_path / "runs", "good").parent), "--no-published"]
+    return {
+        "contamination": [*contamination, "--output", output],
+        "report": [*report, "--out", output],
+        "judge": [*judge, "--base-url", url, "--output", output],
+    }
+
+
+@pytest.mark.parametrize("command", ["run", "contamination", "report", "judge"])
+def test_an_existing_file_as_the_output_folder_is_one_line(capsys, tmp_path, command):
+    """Issue 36: FileExistsError / NotADirectoryError tracebacks."""
+    from medbench.paths import SAMPLES_DIR
+    from tests.servers import ScriptedChat
+    from tests.test_judge import _reply
+
+    taken = tmp_path / "taken"
+    taken.write_text("a file\n", encoding="utf-8")
+    with ScriptedChat([], reply=_reply).serving() as url:
+        run = [*RUN, "--data-dir", str(SAMPLES_DIR), "--output", str(taken)]
+        args = {"run": run, **_other_commands(tmp_path, url, str(taken))}
+        assert main(args[command]) == 2
+    assert f"{taken} is a file, not a folder for " in _error_line(capsys)
+    assert taken.read_text(encoding="utf-8") == "a file\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [("contamination", "summary.json"), ("report", "leaderboard.md"), ("judge", "summary.json")],
+)
+def test_a_full_disk_in_contamination_report_and_judge_is_one_line(
+    capsys, tmp_path, monkeypatch, command, name
+):
+    """Issue 36: the OSError of a full disk was a traceback and left the file cut in half."""
+    from tests.servers import ScriptedChat
+    from tests.test_judge import _reply
+
+    out = tmp_path / "out"
+    _fill_the_disk_at(monkeypatch, name)
+    with ScriptedChat([], reply=_reply).serving() as url:
+        assert main(_other_commands(tmp_path, url, str(out))[command]) == 2
+    line = _error_line(capsys)
+    assert line.startswith("medbench: error: cannot write ") and line.endswith(
+        f"{name}: No space left on device"
+    )
+    assert not list(out.rglob(name)) and not list(out.rglob(f".{name}*"))  # no half file, no temporary

@@ -23,12 +23,14 @@ from medbench import chatcall, thinking
 from medbench.config.judge import JudgeConfig
 from medbench.errors import MedbenchError
 from medbench.judge.jury import JudgeSpec, jury_of
+from medbench.judge import readable
 from medbench.judge.present import markdown
 from medbench.judge.rubric import parse_verdict, score_of
 from medbench.plotting import judge_bars
 from medbench.requestcache import MISS, open_cache
 from medbench.rundir import RunFolder
 from medbench.served import served_model
+from medbench.writing import replacing, write_text
 
 
 class Judge:
@@ -148,7 +150,7 @@ def ask(config: JudgeConfig, rubric: dict, task: str, plan: list[tuple], slot: s
             "judge_served": served if len(judges) > 1 else judges[0].served,
         }
     )
-    with open(folder.path / "requests.jsonl", "w", encoding="utf-8") as fh:
+    with replacing(folder.path / "requests.jsonl") as fh:
         for name, answered in results.items():
             for (item, dim, which, prompt), result in zip(plan, answered, strict=True):
                 record = {
@@ -211,11 +213,12 @@ def finish(folder: RunFolder, summary: dict, judges: list[Judge], config: JudgeC
         if len(judges) > 1:
             summary["judges"][judge.spec.name]["usage"] = usage_record(judge.usage, cost(judge))
     summary["usage"] = usage_record(total, sum(cost(j) for j in judges))
-    with open(folder.path / "verdicts.jsonl", "w", encoding="utf-8") as fh:
+    readable.warn(summary)  # a judge whose verdicts were mostly unreadable: one line each
+    with replacing(folder.path / "verdicts.jsonl") as fh:
         for e in entries:
             fh.write(json.dumps(e, ensure_ascii=False) + "\n")
     folder.write_json("summary.json", summary)
-    (folder.path / "results.md").write_text(markdown(summary), encoding="utf-8")
+    write_text(folder.path / "results.md", markdown(summary))
     judge_bars(summary, folder.path / "judge")
     return folder, summary
 
