@@ -92,6 +92,7 @@ def _read(path: Path) -> Folder:
         data = [asdict(schemas.build(Score, s, result)) for s in data]
         for score in data:  # a task name names the report's pages and reads samples/<task>.jsonl
             plain_name(score["task"], "task name", result)
+            schemas.check_score(score, result)
     if kind == "judge":  # the fields the report shows, each of its declared type
         from medbench.judge.summary_schema import checked
 

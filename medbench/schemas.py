@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -124,6 +125,28 @@ def build(cls: type[T], data: Any, path: Path) -> T:
     model = _strict_model(cls)
     record = validate(model, data, source=str(path))
     return cls(**{name: getattr(record, name) for name in model.model_fields})
+
+
+def check_score(score: dict, path: Path) -> None:
+    """A received score holds only numbers medbench writes: every value and interval end a finite
+    fraction in [0, 1] (tables show them x100), an interval's ends in order, every count a whole
+    number >= 0. Anything else (NaN, inf, 7.5, n = -4) is one line naming the
+    file, task and field -- never a leaderboard cell."""
+    where = f"{path}: {str(score.get('task'))[:80]} {str(score.get('metric'))[:40]}"
+    fractions = {name: score.get(name) for name in ("value", "ci_low", "ci_high")}
+    fractions.update({f"values[{i}]": v for i, v in enumerate(score.get("values") or [])})
+    for name, value in fractions.items():
+        if value is not None and not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+            raise MedbenchError(f"{where}: {name} must be a finite fraction in [0, 1], got {value!r}")
+    stderr = score.get("stderr")
+    if stderr is not None and not (isinstance(stderr, int | float) and 0.0 <= stderr < math.inf):
+        raise MedbenchError(f"{where}: stderr must be a finite number >= 0, got {stderr!r}")
+    low, high = fractions["ci_low"], fractions["ci_high"]
+    if (low is None) != (high is None) or (low is not None and low > high):
+        raise MedbenchError(f"{where}: the interval [{low}, {high}] must be two ends, low <= high")
+    for name in ("n", "n_failed", "n_malformed", "n_duplicate"):
+        if score.get(name, 0) < 0:
+            raise MedbenchError(f"{where}: {name} must be >= 0, got {score[name]}")
 
 
 def check_run_config(config: dict, path: Path) -> RunConfig:

@@ -125,3 +125,25 @@ def test_merge_never_loads_the_task_code_a_received_shard_points_at(tmp_path, ca
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"medbench: error: merge: the shards ran tasks from --include-path {planted}")
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "field, value, says",
+    [
+        ("value", float("nan"), "value must be a finite fraction in [0, 1], got nan"),
+        ("value", float("inf"), "value must be a finite fraction in [0, 1], got inf"),
+        ("value", 7.5, "value must be a finite fraction in [0, 1], got 7.5"),
+        ("n", -4, "n must be >= 0, got -4"),
+        ("ci_low", 0.9, "the interval [0.9, 0.699] must be two ends, low <= high"),
+    ],
+)
+def test_a_received_score_medbench_cannot_write_is_one_line_never_a_cell(
+    tmp_path, capsys, field, value, says
+):
+    """Issue 36: the leaderboard showed a received NaN, inf, 750 beside [4.6, 69.9] and n = -4."""
+    folder = _folder(tmp_path / "runs", "m")
+    score = {**asdict(Score("huatuo26m", "bleu1", 0.1, 4, None, "")), "ci_low": 0.046, "ci_high": 0.699}
+    (folder / "metrics.json").write_text(json.dumps([{**score, field: value}]), encoding="utf-8")
+    assert main(["report", str(folder), "--out", str(tmp_path / "site")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0] and "metrics.json: huatuo26m bleu1" in err[0]
