@@ -26,15 +26,29 @@ log = logging.getLogger("medbench")
 MAIN_METRICS = ("acc", "acc_cmexam", "f1", "rougeL", "bleu1", "clean_acc")
 
 
-def measured(runs: list[Folder]) -> dict[str, dict[tuple[str, str, str], dict]]:
-    """model -> (task, metric, row convention) -> score; a later run of the same task wins."""
-    table: dict[str, dict] = {}
+def shown_runs(runs: list[Folder]) -> dict[str, dict[str, Folder]]:
+    """model -> task -> the run whose scores of that task a report shows: the latest (folder names
+    begin with their time). Every score of a task comes from that one run, so a row never shows acc
+    from one run beside clean_acc from another, whatever order the folders were given in."""
+    out: dict[str, dict[str, Folder]] = {}
     for run in sorted(runs, key=lambda f: f.path.name):
         for s in run.data:
-            convention = (
-                s["convention"].split(" ")[0] if s["convention"].startswith(("micro", "macro")) else ""
-            )
-            table.setdefault(run.model, {})[(s["task"], s["metric"], convention)] = s
+            out.setdefault(run.model, {})[s["task"]] = run
+    return out
+
+
+def measured(runs: list[Folder]) -> dict[str, dict[tuple[str, str, str], dict]]:
+    """model -> (task, metric, row convention) -> score, each task's from its latest run."""
+    table: dict[str, dict] = {}
+    for model, tasks in shown_runs(runs).items():
+        for task, run in tasks.items():
+            for s in run.data:
+                if s["task"] != task:
+                    continue
+                convention = (
+                    s["convention"].split(" ")[0] if s["convention"].startswith(("micro", "macro")) else ""
+                )
+                table.setdefault(model, {})[(task, s["metric"], convention)] = s
     return table
 
 
@@ -52,10 +66,8 @@ def row_status(runs: list[Folder]) -> dict[str, str]:
     """Per row: ``complete``, or why not. Only the runs whose scores the row shows count: a failed run
     re-run with the same settings is superseded by the re-run (the later run of a task wins, as in
     :func:`measured`), not reported as incomplete beside its score."""
-    shown: dict[tuple[str, str], Folder] = {}
-    for run in sorted(runs, key=lambda f: f.path.name):
-        for s in run.data:
-            shown[(run.model, s["task"])] = run
+    shown = {(model, task): run for model, tasks in shown_runs(runs).items() for task, run in tasks.items()}
+    for run in runs:
         if not run.data:
             shown[(run.model, "")] = run
     out: dict[str, str] = {}

@@ -31,6 +31,7 @@ from medbench.report import (
     members,
     published_records,
     row_status,
+    shown_runs,
 )
 
 
@@ -131,9 +132,15 @@ class Rows:
         if row is None:
             row = Row(folder.name or folder.model, True, folder.full_name, self.status.get(label, ""))
             rows.append((row, label))
-        if folder.contamination:
-            row.audited(folder.contamination)
         return row.cells
+
+    def audited(self, folder: Folder) -> None:
+        """Mark the folder's row with the audit of a run whose scores it shows."""
+        if folder.contamination:
+            rows = self.by_identity.get(folder.identity or folder.model, [])
+            row = next((row for row, held in rows if held == folder.model), None)
+            if row is not None:
+                row.audited(folder.contamination)
 
     def rows(self) -> list[Row]:
         out = []
@@ -147,11 +154,12 @@ class Rows:
 
 def _measured(runs: list[Folder], rows: Rows, headline: Headline, every_task: bool) -> dict[str, Column]:
     table = measured(runs)
+    shown_by = shown_runs(runs)
     tasks = sorted({task for scores in table.values() for task, _, _ in scores})
     groups = {t for scores in table.values() for t, _, c in scores if c == "micro"}
     inside = {leaf for g in groups for leaf in members(g) if leaf != g}  # shown on the group's page
     shown = [t for t in tasks if every_task or t not in inside]
-    folder = {run.model: run for run in runs}
+    folder = {model: max(tasks.values(), key=lambda f: f.path.name) for model, tasks in shown_by.items()}
     columns: dict[str, Column] = {}
     for model, scores in table.items():
         cells = {}
@@ -168,6 +176,8 @@ def _measured(runs: list[Folder], rows: Rows, headline: Headline, every_task: bo
                 columns.setdefault(key, Column(key, group_of(task), task, task, metric[0]))
                 cells[key] = _cell(s, task)
         rows.cells(folder[model], list(cells)).update(cells)
+        for run in {id(r): r for r in shown_by[model].values()}.values():
+            rows.audited(run)
     for column in columns.values():
         if column.metric == "acc":
             _mark_ties(column, [(folder[m], rows.cells(folder[m], [])) for m in table])

@@ -4,6 +4,7 @@ model's row, and a re-run that completed supersedes its failed first run (issue 
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 
 import pandas as pd
@@ -70,3 +71,21 @@ def test_paper_table_rows_state_their_items_and_limit(tmp_path):
     out = tmp_path / "site"
     assert main(["report", str(tmp_path), "--out", str(out), "--format", "md"]) == 0
     assert any("5 (--limit 5)" in p.read_text() for p in (out / "tables").glob("*.md"))
+
+
+def test_a_row_shows_each_tasks_scores_from_one_run_whatever_the_order(tmp_path):
+    """Issue 36: acc from a newer run sat beside clean_acc from an older, audited one, and the
+    contamination marker came and went with the order the folders were given in."""
+    old = _run(tmp_path, "ceval_med", 0.5, stamp="20260101-000000")
+    clean = asdict(Score("ceval_med", "clean_acc", 0.3, 6, None, ""))
+    scores = json.loads((old / "metrics.json").read_text(encoding="utf-8"))
+    (old / "metrics.json").write_text(json.dumps([*scores, clean]), encoding="utf-8")
+    record = {"audit": "a", "sha256": "0" * 64, "source": "model card"}
+    record["tasks"] = {"ceval_med": {"scored": 10, "flagged_left_out": 4, "clean": 6}}
+    (old / "clean.json").write_text(json.dumps(record), encoding="utf-8")
+    new = _run(tmp_path, "ceval_med", 0.6, stamp="20260101-000100")
+    for order in ([old, new], [new, old]):
+        folders, _ = collect([str(p) for p in order])
+        (row,) = board(folders, with_published=False).rows
+        assert _cells([row]) == {"tiny": {"ceval_med (acc)": 60.0}}
+        assert row.contamination == "" and not row.contaminated
