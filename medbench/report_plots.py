@@ -62,24 +62,29 @@ def _model_path(run: Folder) -> str:
 
 
 def stage_runs(runs: list[Folder]) -> dict[str, dict[str, list[Folder]]]:
-    """recipe -> stage -> the runs of that stage's model, from the model cards beside the models; the
-    model a recipe started from (a stage's ``base_model`` that no stage produced) is stage ``base``."""
+    """recipe -> stage -> the runs of that stage's model, from the model cards the runs recorded
+    (``model_card.json``: the report reads only the folders it is given, never the model folder a
+    received model.json names); the model a recipe started from (a stage's ``base_model`` that no
+    stage produced) is stage ``base``."""
     by_model: dict[str, list[Folder]] = {}
     for run in runs:
         by_model.setdefault(_model_path(run), []).append(run)
     cards: dict[str, ModelCard] = {}
+    where: dict[str, Path] = {}
     for model, model_runs in by_model.items():
-        card_file = Path(model) / "medbench_model_card.json"
-        if card_file.is_file():
+        for run in model_runs:
+            card_file = run.path / "model_card.json"
+            if model in cards or not card_file.is_file():
+                continue
             try:
-                cards[model] = schemas.read(ModelCard, card_file)
+                cards[model], where[model] = schemas.read(ModelCard, card_file), card_file
             except MedbenchError as exc:
-                log.warning("report: no stage plot for %s: %s", model_runs[0].model, exc)
+                log.warning("report: no stage plot for %s: %s", run.model, exc)
     out: dict[str, dict[str, list[Folder]]] = {}
     for model, card in cards.items():
         if card.recipe:
             try:  # the recipe names the plot's file
-                plain_name(card.recipe, "recipe", Path(model) / "medbench_model_card.json")
+                plain_name(card.recipe, "recipe", where[model])
             except MedbenchError as exc:
                 log.warning("report: no stage plot: %s", exc)
                 continue

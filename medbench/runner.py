@@ -29,6 +29,7 @@ from medbench import (
     margins,
     progress,
     sample_files,
+    schemas,
     slices,
     thinking,
 )
@@ -37,6 +38,7 @@ from medbench.compare import groups
 from medbench.config.identity import answer_identity
 from medbench.config.run import RunConfig
 from medbench.datareport import Skipped, data_json, read_once
+from medbench.errors import MedbenchError
 from medbench.evaluate import Evaluation, evaluate
 from medbench.models import cache_key
 from medbench.planning import RunPlan, plan
@@ -44,6 +46,7 @@ from medbench.rundir import RunFolder
 from medbench.schemas import RunStatus
 from medbench.shards import process_rank
 from medbench.summary import Score, combine_repeats
+from medbench.training_files import CARD
 
 log = logging.getLogger("medbench")
 
@@ -89,8 +92,25 @@ def _open_folder(resolved: RunPlan) -> RunFolder | None:
     folder.write_json("status.json", RunStatus(False, 0, UNFINISHED).record())  # until record() ends
     folder.write_config(asdict(config))
     folder.write_json("model.json", resolved.model_fp)
+    if local:
+        _record_card(folder, resolved.model_path)
     folder.write_versions()
     return folder
+
+
+def _record_card(folder: RunFolder, model_path: str) -> None:
+    """``model_card.json``: the card of a model medbench trained, as the run found it. The report draws
+    the stage plot from this copy: it reads only the folders it is given, never a path a received
+    model.json names."""
+    card = Path(model_path) / CARD
+    if not card.is_file():
+        return
+    try:
+        found = schemas.read(schemas.ModelCard, card)
+    except MedbenchError as exc:
+        log.warning("no stage in the report for this run: %s", exc)
+        return
+    folder.write_json("model_card.json", found.record())
 
 
 def execute(resolved: RunPlan, folder: RunFolder | None, replay: Replay | None = None):

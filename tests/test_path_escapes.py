@@ -137,3 +137,29 @@ def test_the_report_index_lists_what_was_left_out(tmp_path):
     assert main(["report", str(runs), "--out", str(out), "--no-published", "--format", "html"]) == 0
     index = (out / "index.html").read_text(encoding="utf-8")
     assert str(bad) in index and "not a plain name" in index  # listed on the page too
+
+
+@pytest.mark.parametrize("model_path", ["elsewhere", "m" * 300])
+def test_the_report_reads_no_model_folder_a_received_model_json_names(tmp_path, model_path, capsys):
+    """Issue 36: the stage plot read the card in the folder model.json's ``path`` names -- outside
+    every folder given, and a traceback (file name too long) for a 300-character served name. It now
+    reads the card the run recorded in its own folder."""
+    import json
+
+    from medbench.folders import collect
+    from medbench.report_plots import stage_runs
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    card = {"recipe": "planted", "stage": "sft", "base_model": None}
+    (outside / "medbench_model_card.json").write_text(json.dumps(card), encoding="utf-8")
+    runs = tmp_path / "runs"
+    run = _run(runs, "received")
+    path = str(outside) if model_path == "elsewhere" else str(tmp_path / model_path)
+    (run / "model.json").write_text(json.dumps({"path": path}), encoding="utf-8")
+    out = tmp_path / "site"
+    assert main(["report", str(runs), "--out", str(out), "--no-published", "--format", "html"]) == 0
+    assert stage_runs(collect([str(runs)])[0]) == {}
+    assert not list((out / "plots").glob("stages-*")) and "Traceback" not in capsys.readouterr().err
+    (run / "model_card.json").write_text(json.dumps(card), encoding="utf-8")  # recorded by the run
+    assert list(stage_runs(collect([str(runs)])[0])) == ["planted"]

@@ -68,7 +68,6 @@ def test_the_stage_plot_runs_from_the_base_model_through_dpo(tmp_path):
     """Hand-made model cards and run folders: the base model (the first stage's base_model, which no
     stage produced) comes first, a stage evaluated in several runs keeps every task, and a task
     measured at one stage only draws no line."""
-    import json
     from dataclasses import asdict
 
     from medbench.folders import collect
@@ -77,18 +76,17 @@ def test_the_stage_plot_runs_from_the_base_model_through_dpo(tmp_path):
     from medbench.summary import Score
 
     models = tmp_path / "models"
-    previous = str(models / "base")
-    (models / "base").mkdir(parents=True)
+    previous, cards = str(models / "base"), {}
     for stage in ("pretrain", "sft", "dpo"):
-        (models / stage).mkdir()
-        card = {"recipe": "toy", "stage": stage, "base_model": previous}
-        (models / stage / "medbench_model_card.json").write_text(json.dumps(card))
+        cards[stage] = {"recipe": "toy", "stage": stage, "base_model": previous}
         previous = str(models / stage)
 
     def run(model: str, task: str, value: float) -> None:
         folder = RunFolder.create(tmp_path / "runs", model)
         folder.write_json("config.json", {"model": str(models / model), "tasks": [task]})
         folder.write_json("metrics.json", [asdict(Score(task, "acc", value, 10))])
+        if model in cards:  # the card of a model medbench trained, as medbench run records it
+            folder.write_json("model_card.json", cards[model])
 
     for i, model in enumerate(("base", "pretrain", "sft", "dpo")):
         run(model, "medqa_mcmle", 0.2 + 0.1 * i)

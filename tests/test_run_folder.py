@@ -2,6 +2,7 @@
 
 import json
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +41,13 @@ def test_run_folder_has_config_versions_fingerprints_results_samples_and_table(s
     data = json.loads((path / "data.json").read_text())
     assert any(f.endswith("cmexam/val.csv") for f in data["files_sha256"])
     assert [r["reason"] for r in data["skipped_rows"]] == ["answer 'F' is not among the options A-E"]
+
+
+def test_a_run_records_the_card_of_a_model_medbench_built(sample_run, tiny_model):
+    """The report reads a model's stage from the run folder, never from the model folder (issue 36)."""
+    path, _ = sample_run
+    card = json.loads((Path(tiny_model) / "medbench_model_card.json").read_text())
+    assert json.loads((path / "model_card.json").read_text()) == card
 
 
 def test_per_sample_lines_hold_prompt_output_extracted_gold_and_correct(sample_run):
