@@ -8,7 +8,9 @@ limit cut it) has no answer at all: it is :data:`TRUNCATED`, counted on its own
 (``truncated_thinking_rate``), and never scored from the thinking text. Numbers collapse when this
 is skipped (lm-eval #3405: Qwen3-4B MMLU 70.1 → 22.8 with thinking on; olmo-eval #348).
 
-The tags are the model's: ``--think-tags OPEN,CLOSE`` sets them for a run (:func:`using_tags`).
+The tags are the model's: ``--think-tags OPEN,CLOSE`` sets them for a run (:func:`using_tags`). A
+closing tag inside an open bracket or quote on its line (``答案：C（</think>是结束标签）``) is the
+tag mentioned, not the end of any thinking (:func:`closing_at`).
 """
 
 from __future__ import annotations
@@ -61,14 +63,53 @@ def using_tags(tags: tuple[str, str]):
     return setting(_TAGS, tags)
 
 
+#: brackets and quotes around a mentioned tag: (opening, closing) pairs, and quotes that pair with
+#: themselves (not ``'``, an English apostrophe)
+_BRACKETS = (
+    ("(", ")"),
+    ("（", "）"),
+    ("[", "]"),
+    ("【", "】"),
+    ("「", "」"),
+    ("『", "』"),
+    ("“", "”"),
+    ("《", "》"),
+)
+_QUOTES = ('"', "`")
+
+
+def closing_at(text: str, closing: str) -> int:
+    """Where the last closing tag that ends thinking starts (-1: none). A tag inside a bracket or
+    quote opened earlier on its line is mentioned, not closing. One pass over the reply (a reply
+    can hold any number of tags): each stretch between two tags is counted once, per line."""
+    found, begin, pos = -1, 0, text.find(closing)
+    depth = dict.fromkeys([o for o, _ in _BRACKETS] + list(_QUOTES), 0)
+    while pos >= 0:
+        stretch = text[begin:pos]
+        newline = stretch.rfind("\n")
+        if newline >= 0:
+            depth = dict.fromkeys(depth, 0)
+            stretch = stretch[newline + 1 :]
+        for opening, closer in _BRACKETS:
+            depth[opening] += stretch.count(opening) - stretch.count(closer)
+        for quote in _QUOTES:
+            depth[quote] += stretch.count(quote)
+        if all(depth[o] <= 0 for o, _ in _BRACKETS) and not any(depth[q] % 2 for q in _QUOTES):
+            found = pos
+        begin = pos + len(closing)
+        pos = text.find(closing, begin)
+    return found
+
+
 def split(text: str) -> Reply:
-    """Thinking and answer of one reply. The answer follows the *last* closing tag (a model may think
-    in several blocks); with a closing tag but no opening one, everything before it is thinking (the
-    template opened the block); a reply that opens its thinking and never closes it leaves no answer
-    (one that only mentions the opening tag further in is a plain reply)."""
+    """Thinking and answer of one reply. The answer follows the *last* closing tag that is not a
+    mention (:func:`closing_at`; a model may think in several blocks); with a closing tag but no
+    opening one, everything before it is thinking (the template opened the block); a reply that
+    opens its thinking and never closes it leaves no answer (one that only mentions the opening tag
+    further in is a plain reply)."""
     text = text or ""
     opening, closing = _TAGS.get()
-    close = text.rfind(closing)
+    close = closing_at(text, closing)
     if close >= 0:
         start = text.find(opening)
         begin = start + len(opening) if 0 <= start < close else 0
@@ -82,7 +123,7 @@ def answer_start(text: str) -> int | None:
     """Where the answer part of a reply starts (after the last closing tag; 0 without thinking), or
     None when the thinking never ended: stop strings cut only the answer, never the thinking."""
     opening, closing = _TAGS.get()
-    close = text.rfind(closing)
+    close = closing_at(text, closing)
     if close >= 0:
         return close + len(closing)
     return None if text.lstrip().startswith(opening) else 0

@@ -8,6 +8,7 @@ import pytest
 
 from medbench import thinking
 from medbench.cli import main
+from medbench.extract import extract_choice
 from tests.helpers import write_ceval_subject
 from tests.servers import ScriptedChat
 
@@ -180,3 +181,29 @@ def test_the_llm_extractor_needs_its_model_and_server(tmp_path, capsys):
 def test_only_a_reply_that_opens_with_the_tag_is_thinking(reply, answer, unfinished):
     part = thinking.split(reply)
     assert (part.answer, part.unfinished) == (answer, unfinished)
+
+
+@pytest.mark.parametrize(
+    ("reply", "answer"),
+    [
+        ("答案：C（</think>是结束标签）", "答案：C（</think>是结束标签）"),  # issue 36
+        ("答案：C。标签“</think>”表示思考结束", "答案：C。标签“</think>”表示思考结束"),
+        ("答案：C, the `</think>` tag ends it", "答案：C, the `</think>` tag ends it"),
+        ("想一想（第1步）</think>答案：B", "答案：B"),
+        ("<think>想好了</think>答案：D（</think>不算）", "答案：D（</think>不算）"),
+    ],
+)
+def test_a_closing_tag_in_brackets_or_quotes_is_mentioned_not_the_end_of_thinking(reply, answer):
+    assert thinking.split(reply).answer == answer
+    assert thinking.answer_start(reply) == len(reply) - len(answer)
+    letters = ["A", "B", "C", "D"]
+    assert extract_choice(thinking.split(reply).answer, letters) == answer[3]
+
+
+def test_a_reply_full_of_mentioned_closing_tags_is_split_in_linear_time():
+    import time
+
+    reply = "（</think>" * 2000 + "\n答案：A" * 2000  # 10 KB each way
+    started = time.perf_counter()
+    assert thinking.split(reply).answer == reply
+    assert time.perf_counter() - started < 0.5
