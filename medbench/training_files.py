@@ -20,14 +20,38 @@ from medbench.hashing import sha256_file
 
 
 def _strings(value) -> list[str]:
-    """Every string in a JSON value (the text a training record holds), depth first."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
+    """Every string in a JSON value (the text a training record holds), depth first; without
+    recursion, so no nesting depth the JSON reader accepts can overflow the stack."""
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, (dict, list)):
+            stack.extend(reversed(list(item.values() if isinstance(item, dict) else item)))
+    return found
+
+
+def _json(text: str, where: str, expected: str):
+    """One JSON value, or one line naming ``where``: not JSON, or nested deeper than the reader
+    goes (Python's recursion limit: a 100,000-deep list)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise MedbenchError(f"{where}: {expected}") from None
+    except RecursionError:
+        raise MedbenchError(f"{where}: JSON nested too deep to read") from None
+
+
+def _csv_rows(path: Path, text: str) -> Iterator[list[str]]:
+    """The rows of a CSV training file. A cell may be as long as the file (a whole document): the
+    csv module's 128 KB cell limit is raised to the file's length; any other problem names the row."""
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
+    reader = csv.reader(text.splitlines())
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise MedbenchError(f"{path}: row {reader.line_num}: not readable CSV ({exc})") from None
 
 
 def training_records(path: Path) -> Iterator[list[str]]:
@@ -35,23 +59,16 @@ def training_records(path: Path) -> Iterator[list[str]]:
     text = read_text(path, "training file")
     if path.suffix == ".jsonl":
         for row, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                yield _strings(json.loads(line))
-            except ValueError:
-                raise MedbenchError(
-                    f"{path}:{row}: not a JSON value (a .jsonl file holds one per line)"
-                ) from None
+            if line.strip():
+                yield _strings(
+                    _json(line, f"{path}:{row}", "not a JSON value (a .jsonl file holds one per line)")
+                )
     elif path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise MedbenchError(f"{path}: not readable JSON") from None
+        data = _json(text, str(path), "not readable JSON")
         for record in data if isinstance(data, list) else [data]:
             yield _strings(record)
     elif path.suffix == ".csv":
-        for cells in csv.reader(text.splitlines()):
+        for cells in _csv_rows(path, text):
             yield [c for c in cells if c]
     else:
         for line in text.splitlines():

@@ -89,6 +89,27 @@ def test_a_bad_training_file_is_one_line(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_a_training_file_nested_100000_deep_is_one_line(tmp_path, capsys, suffix):
+    """Issue 36: RecursionError from the JSON reader was a traceback."""
+    deep = tmp_path / f"deep{suffix}"
+    deep.write_text("[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    args = ["contamination", "--tasks", "cmexam", "--train", str(deep), "--data-dir", str(SAMPLES_DIR)]
+    assert main([*args, "--output", str(tmp_path / "out")]) == 2
+    where = str(deep) + (":1" if suffix == ".jsonl" else "")
+    assert capsys.readouterr().err.strip() == f"medbench: error: {where}: JSON nested too deep to read"
+
+
+def test_a_csv_training_cell_over_16_mb_is_read_whole(tmp_path):
+    """Issue 36: the csv module's 128 KB cell limit was a traceback (a whole document in one cell)."""
+    from medbench.training_files import training_records
+
+    cell = "胃" * (16 * 1024 * 1024 + 1)
+    big = tmp_path / "big.csv"
+    big.write_text(f"text,label\n{cell},1\n", encoding="utf-8")
+    assert [len(r[0]) for r in training_records(big)] == [4, len(cell)]
+
+
 @pytest.mark.slow
 def test_a_model_trained_on_the_items_is_audited_from_its_model_card_and_probed(corpus, tiny_model, tmp_path):
     from medbench.train.config import load_recipe
