@@ -4,7 +4,10 @@ Each pair goes through :func:`medbench.judge.run_judge` (same rubric, cache and 
 same jury and its combined verdict), so an arena over runs already judged pairwise costs nothing more.
 Ties count as half a win for each side; a single virtual tie between every pair keeps strengths finite
 when a model never wins. Ratings are on an Elo-like scale (400 * log10 strength, mean 1000) with
-bootstrap 95% CIs over items.
+bootstrap 95% CIs over items; a bootstrap whose resamples all give one rating (every game a tie) has
+no interval and says so (:data:`medbench.intervals.DEGENERATE`). A model's rank is 1 + the number of
+models rated above it beyond doubt (their interval's low end above its high end; without intervals,
+a higher rating), as Chatbot Arena ranks: models the data cannot tell apart share a rank.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from medbench.errors import MedbenchError
-from medbench.intervals import percentile
+from medbench.intervals import DEGENERATE, percentile
 from medbench.judge import JudgeConfig, load_rubric, run_judge
 from medbench.rundir import RunFolder
 from medbench.safe_cells import markdown_lines
@@ -46,6 +49,22 @@ def bradley_terry(n: int, games: list[tuple[int, int, float]], iterations: int =
 
 def ratings(strengths: list[float]) -> list[float]:
     return [1000 + 400 * math.log10(s) for s in strengths]
+
+
+def _interval(draws: list[float]) -> list[float] | None:
+    """The draws' 95% interval; None when every resample gave one rating (nothing to resample)."""
+    return None if max(draws) - min(draws) < 1e-9 else list(percentile(draws))
+
+
+def ranks(point: list[float], cis: list[list[float] | None]) -> list[int]:
+    """Each model's rank: 1 + the models above it beyond doubt (shared ranks for the undecided)."""
+
+    def above(k: int, other: int) -> bool:
+        if cis[k] is not None and cis[other] is not None:
+            return cis[other][0] > cis[k][1]
+        return point[other] > point[k] + 1e-6
+
+    return [1 + sum(above(k, other) for other in range(len(point)) if other != k) for k in range(len(point))]
 
 
 def run_arena(
@@ -83,13 +102,16 @@ def run_arena(
             for s in rng.choices(scores, k=len(scores))
         ]
         samples.append(ratings(bradley_terry(len(names), resampled, iterations=200)))
-    cis = [list(percentile([sample[k] for sample in samples])) for k in range(len(names))]
-    order = sorted(range(len(names)), key=lambda k: -point[k])
+    cis = [_interval([sample[k] for sample in samples]) for k in range(len(names))]
+    rank = ranks(point, cis)
+    order = sorted(range(len(names)), key=lambda k: (rank[k], -point[k]))
     summary = {
         "rubric": config.rubric,
         "dimension": dimension,
         "ranking": [
-            {"model": names[k], "run": config.runs[k], "rating": point[k], "ci95": cis[k]} for k in order
+            {"rank": rank[k], "model": names[k], "run": config.runs[k], "rating": point[k], "ci95": cis[k]}
+            | ({} if cis[k] else {"ci_note": DEGENERATE})
+            for k in order
         ],
         "games": {f"{names[i]} vs {names[j]}": len(s) for (i, j), s in per_pair.items()},
         "judge_folders": judge_folders,
@@ -99,12 +121,18 @@ def run_arena(
     folder = RunFolder.create(Path(config.output), f"arena-{config.rubric}")
     folder.write_json("summary.json", summary)
     lines = [
-        f"Bradley-Terry ranking ({config.rubric}, {dimension}; ties count half)",
+        f"Bradley-Terry ranking ({config.rubric}, {dimension}; ties count half; models share a rank "
+        "unless one's interval lies wholly above the other's)",
         "",
     ]
     rows = [
-        [rank, row["model"], f"{row['rating']:.0f}", f"[{row['ci95'][0]:.0f}, {row['ci95'][1]:.0f}]"]
-        for rank, row in enumerate(summary["ranking"], start=1)
+        [
+            row["rank"],
+            row["model"],
+            f"{row['rating']:.0f}",
+            f"[{row['ci95'][0]:.0f}, {row['ci95'][1]:.0f}]" if row["ci95"] else f"none ({DEGENERATE})",
+        ]
+        for row in summary["ranking"]
     ]
     lines += markdown_lines(["Rank", "Model", "Rating", "95% CI"], rows, "rlrr")
     (folder.path / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

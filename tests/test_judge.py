@@ -284,7 +284,9 @@ def test_arena_ranks_three_models_by_bradley_terry(tmp_path):
     assert [r["model"] for r in summary["ranking"]] == ["run-A", "run-B", "run-C"]
     ratings = [r["rating"] for r in summary["ranking"]]
     assert ratings[0] > ratings[1] > ratings[2]
-    assert all(lo <= r["rating"] <= hi for r in summary["ranking"] for lo, hi in [r["ci95"]])
+    # every resample of a pair's games is the same (one side always wins): no interval to show
+    assert [r["rank"] for r in summary["ranking"]] == [1, 2, 3]
+    assert all(r["ci95"] is None or r["ci95"][0] <= r["rating"] <= r["ci95"][1] for r in summary["ranking"])
     assert set(summary["games"].values()) == {5}
     # equal records give equal strengths
     even = bradley_terry(2, [(0, 1, 1.0), (0, 1, 0.0)])
@@ -617,3 +619,32 @@ def test_a_judge_that_always_prefers_a_and_rates_each_answer_shows_a_winning(run
         _, summary = run_judge(_config(runs, url, tmp_path))
     dim = summary["dimensions"]["professionalism_fluency"]
     assert dim["rates"]["win"] == 1.0 and dim["position_consistency"] == 1.0 and dim["judged"] == 5
+
+
+def test_a_judge_whose_every_verdict_is_unreadable_says_so_and_exits_3(runs, tmp_path, capsys):
+    """Issue 36: a judge that never answered in the rubric's format exited 0 with an empty table."""
+    from medbench.cli import main
+
+    out = tmp_path / "out"
+    args = ["judge", "--runs", *runs, "--rubric", "iimedgpt_pf", "--judge-model", "j", "--lang", "en"]
+    with ScriptedChat([], reply="Both answers have merit.").serving() as url:
+        status = main([*args, "--base-url", url, "--output", str(out)])
+    assert status == 3
+    err = capsys.readouterr().err
+    assert "judge incomplete: the judge gave no readable verdict on professionalism_fluency (5 asked" in err
+    results = next(out.glob("*judge-*/results.md")).read_text(encoding="utf-8")
+    assert results.startswith(
+        "WARNING: the judge: 100% of its verdicts on professionalism_fluency were unreadable"
+    )
+
+
+def test_a_judge_with_mostly_unreadable_verdicts_warns_in_one_line(runs, tmp_path):
+    script = {1: ("Win", "Lose"), 2: ("???", "Win"), 3: ("Tie", "Tie"), 4: ("Lose", "!!"), 5: ("Win", "Lose")}
+    with ScriptedChat([], reply=lambda p: _reply(p, script)).serving() as url:
+        folder, summary = run_judge(_config(runs, url, tmp_path))
+    assert summary["warnings"] == [
+        "the judge: 40% of its verdicts on professionalism_fluency were unreadable (2 of 5 items asked); "
+        "its replies are in requests.jsonl: a judge that does not answer in the rubric's format needs "
+        "another model (or --lang)"
+    ]
+    assert (folder.path / "results.md").read_text(encoding="utf-8").startswith("WARNING: the judge: 40%")
