@@ -37,8 +37,13 @@ def _official_rule(replies: list[str], gold: list[str]) -> float:
 
     answers = []
     for reply in replies:
-        found = re.findall(r"答案：(.*)，", reply.split("</think>")[-1])
-        answers.append(found[0] if found else "")
+        answer = reply.split("</think>")[-1]
+        try:  # both fields in one try, as the scripts read them
+            found = re.findall(r"答案：(.*)，", answer)[0]
+            re.findall(r"解释：(.*)", answer)[0]
+        except IndexError:
+            found = ""
+        answers.append(found)
     table = pd.read_csv(io.StringIO(pd.DataFrame({"a": answers, "g": gold}).to_csv(index=False)))
     kept = table[~table["a"].isna()]
     return float((kept["a"] == kept["g"]).sum() / len(kept))
@@ -78,6 +83,9 @@ def test_cmexam_official_accuracy_equals_the_scripts_rule_and_the_default_stays(
         ("答案：None，", None),
         ("<think>答案：B，</think>没有答案", None),
         ("<think>想到一半", None),
+        ("答案：A，", None),  # issue 36: no 解释：, so the script's one try fails for both fields
+        ("答案：A，选它。", None),
+        ("答案：A，解释：", "A"),  # an empty explanation is still found
     ],
 )
 def test_the_answer_the_script_reads(reply, answer):
