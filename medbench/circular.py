@@ -101,6 +101,8 @@ class Circular:
     changed: int
     incomplete: int  # questions with a rotation that failed (left out)
     right_at_origin: int = 0  # right under the benchmark's own order
+    # OpenCompass's "right in at least j of k": j -> questions right under at least j rotations
+    at_least: Counter = field(default_factory=Counter)
     chosen: Counter = field(default_factory=Counter)  # letter -> how many replies chose it
     gold: Counter = field(default_factory=Counter)  # letter -> how many rotated items have it as gold
     replies: int = 0
@@ -111,6 +113,7 @@ class Circular:
             **asdict(self),
             "chosen": dict(sorted(self.chosen.items())),
             "gold": dict(sorted(self.gold.items())),
+            "right_in_at_least": {str(j): self.at_least[j] for j in sorted(self.at_least)},
         }
 
     def scores(self) -> list[Score]:
@@ -148,6 +151,9 @@ def summarise(records: dict[str, list[dict]]) -> list[Circular]:
             result.questions += 1
             result.right_every_time += all(r.get("correct") for r in group)
             result.right_at_origin += any(r["rotation"] == 0 and r.get("correct") for r in group)
+            right = sum(bool(r.get("correct")) for r in group)
+            result.at_least.update({j: 1 for j in range(1, n + 1) if right >= j})
+            result.at_least.update({j: 0 for j in range(1, n + 1)})
             picks = {_original(_chosen(r), r["rotation"], n) for r in group}
             result.changed += len(picks) > 1
             for r in group:

@@ -97,6 +97,9 @@ def test_a_circular_runs_accuracy_rests_on_its_questions_not_its_rotations(tmp_p
     assert (origin.ci_low, origin.ci_high) == pytest.approx(intervals.proportion(right, 5))
     metrics = json.loads((folder.path / "metrics.json").read_text(encoding="utf-8"))
     assert {m["n"] for m in metrics if m["task"] == "medqa_mcmle_gen"} == {5}
+    (record,) = json.loads((folder.path / "circular.json").read_text(encoding="utf-8"))
+    # OpenCompass's "right in at least j of k": always "A" is right under exactly one rotation
+    assert record["right_in_at_least"] == {"1": 5, "2": 0, "3": 0, "4": 0}
 
 
 def test_a_reply_naming_no_letter_is_one_unparsed_reply_not_its_characters(tmp_path):
