@@ -186,6 +186,40 @@ def test_too_few_valid_verdicts_exclude_and_count_the_item_and_the_exit_status_s
     assert failing.total >= 12
 
 
+def test_a_juror_that_never_gives_a_readable_verdict_is_said_and_the_jury_rests_on_the_rest(tmp_path, capsys):
+    """Issue 36: a jury whose second judge never gave a readable verdict reported "a jury of 2 judges,
+    unanimous verdict" resting on one, exit 0."""
+    runs = _runs(tmp_path)
+    with ExitStack() as stack:
+        _, good = _serve(stack, longer)
+        _, mute = _serve(stack, lambda prompt: "Both answers have merit.")
+        args = [
+            "judge",
+            "--runs",
+            *runs,
+            "--rubric",
+            "iimedgpt_pf",
+            "--lang",
+            "en",
+            "--aggregate",
+            "unanimous",
+        ]
+        args += ["--judge", f"good=g@{good}", "--judge", f"mute=m@{mute}", "--output", str(tmp_path / "out")]
+        status = main(args)
+    assert status == 3
+    assert (
+        f"judge incomplete: judge mute gave no readable verdict on {DIM} (6 asked" in capsys.readouterr().err
+    )
+    folder = next((tmp_path / "out").glob("*judge-*/summary.json")).parent
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["warnings"][0].startswith(f"judge mute: 100% of its verdicts on {DIM} were unreadable")
+    assert "the jury's verdicts there rest on the other judges" in summary["warnings"][0]
+    header = (folder / "results.md").read_text(encoding="utf-8").split("\n\n")[1].splitlines()[0]
+    assert header.endswith(
+        "a jury of 2 judges, unanimous verdict, resting on 1 (mute gave no readable verdict)"
+    )
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

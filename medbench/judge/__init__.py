@@ -19,6 +19,7 @@ from __future__ import annotations
 from medbench.backends.openai_api import OpenAIConfig
 from medbench.errors import MedbenchError
 from medbench.judge.items import paired_items
+from medbench.judge.readable import silent
 from medbench.judge.rubric import combine, load_rubric, parse_verdict
 from medbench.judge.session import JudgeConfig
 from medbench.rundir import RunFolder
@@ -59,8 +60,13 @@ def write_human_template(config: JudgeConfig):
 
 
 def judge_incomplete(summary: dict) -> str | None:
-    """Why a judge summary is incomplete -- a judge's requests failed (not cached: a re-run asks them
-    again), or items had too few valid verdicts -- or None."""
+    """Why a judge summary is incomplete -- a judge gave no readable verdict on a dimension, a judge's
+    requests failed (not cached: a re-run asks them again), or items had too few valid verdicts -- or
+    None."""
+    unread = [
+        f"{who} gave no readable verdict on {dim} ({asked} asked; its replies are in requests.jsonl)"
+        for who, dim, asked in silent(summary)
+    ]
     reasons = []
     judges = summary.get("judges") or {"the judge": summary}
     for name, judged in judges.items():
@@ -72,7 +78,8 @@ def judge_incomplete(summary: dict) -> str | None:
         reasons.append(
             f"{few} item-dimension(s) with fewer than {summary['min_valid_judges']} valid verdicts, excluded"
         )
-    return "; ".join(reasons) + "; re-run to ask again" if reasons else None
+    retry = "; ".join(reasons) + "; re-run to ask again" if reasons else ""
+    return "; ".join(filter(None, [*unread, retry])) or None
 
 
 def run_judge(config: JudgeConfig) -> tuple[RunFolder, dict]:

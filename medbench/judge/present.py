@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from medbench.judge.readable import mute_jurors
 from medbench.safe_cells import markdown_lines
 
 
@@ -21,7 +22,10 @@ PROTOCOLS = {
 
 
 def markdown(summary: dict) -> str:
+    warnings = [f"WARNING: {w}" for w in summary.get("warnings", [])]
     lines = [
+        *warnings,
+        *([""] if warnings else []),
         f"{summary['model_a']} vs {summary['model_b']} on {summary['task']} ({summary['rubric']}, "
         f"{PROTOCOLS[summary['order']]})",
         "",
@@ -58,7 +62,11 @@ def markdown(summary: dict) -> str:
         header.append(f"Fewer than {summary['min_valid_judges']} valid verdicts (excluded)")
         for row, s in zip(rows, summary["dimensions"].values(), strict=True):
             row.append(s.get("too_few_judges", 0))
-        lines[0] += f"; a jury of {len(summary['judges'])} judges, {summary['aggregate']} verdict"
+        jury, mute = len(summary["judges"]), mute_jurors(summary)
+        heading = len(warnings) + bool(warnings)
+        lines[heading] += f"; a jury of {jury} judges, {summary['aggregate']} verdict"
+        if mute:
+            lines[heading] += f", resting on {jury - len(mute)} ({', '.join(mute)} gave no readable verdict)"
     lines += markdown_lines(header, rows, "l" + "r" * (len(header) - 1))
     means = {d: s["mean_score"] for d, s in summary["dimensions"].items() if s.get("mean_score")}
     if means:

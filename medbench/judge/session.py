@@ -22,8 +22,8 @@ from pathlib import Path
 from medbench import chatcall, thinking
 from medbench.config.judge import JudgeConfig
 from medbench.errors import MedbenchError
-from medbench.judge.jury import JudgeSpec, jury_of
 from medbench.judge import readable
+from medbench.judge.jury import JudgeSpec, jury_of
 from medbench.judge.present import markdown
 from medbench.judge.rubric import parse_verdict, score_of
 from medbench.plotting import judge_bars

@@ -1,0 +1,80 @@
+"""How much of each judge's work could be read, said where a reader sees it.
+
+A judge that does not answer in the rubric's format gives no verdict, only a parse failure; counted
+in a table that is easy to miss, a jury of two whose second judge never gave a readable verdict
+read as "a jury of 2 judges, unanimous verdict" resting on one, and a single judge with nothing
+readable exited 0 (issue 36). Like a run whose replies were mostly unparseable
+(:mod:`medbench.checks`), a judge whose verdicts on a dimension were over 20 % unreadable gets one
+warning line (logged, and first in results.md and ``summary.json``'s ``warnings``); one that gave
+none on a dimension makes the judge command incomplete (exit 3).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from medbench.checks import WARN_RATE
+
+log = logging.getLogger("medbench")
+
+
+def _judges(summary: dict) -> dict[str, dict]:
+    """Each judge's own statistics, by the name the lines give it."""
+    if "judges" in summary:
+        return {f"judge {name}": judged for name, judged in summary["judges"].items()}
+    return {"the judge": summary}
+
+
+def _asked(stats: dict, pointwise: bool) -> int:
+    """What a judge was asked to give a verdict on and answered: answers (pointwise) or items."""
+    if pointwise:
+        return 2 * stats["items"] - stats["request_errors"]
+    decided = stats.get("both_empty", 0) + stats.get("empty_answer_lost", 0)
+    return stats["items"] - decided - stats["request_errors"]
+
+
+def unreadable(summary: dict) -> list[tuple[str, str, int, int]]:
+    """(judge, dimension, unreadable, asked) for every judge and dimension it was asked anything on."""
+    pointwise = summary["order"] == "pointwise"
+    return [
+        (who, dim, stats["parse_failures"], _asked(stats, pointwise))
+        for who, judged in _judges(summary).items()
+        for dim, stats in judged["dimensions"].items()
+        if _asked(stats, pointwise) > 0
+    ]
+
+
+def silent(summary: dict) -> list[tuple[str, str, int]]:
+    """(judge, dimension, asked) where a judge gave no readable verdict at all."""
+    return [(who, dim, asked) for who, dim, failed, asked in unreadable(summary) if failed == asked]
+
+
+def mute_jurors(summary: dict) -> list[str]:
+    """The names of a jury's judges that gave no readable verdict on any dimension they were asked:
+    the jury's verdicts rest on the others."""
+    asked: dict[str, set[bool]] = {}
+    for who, _, failed, n in unreadable(summary):
+        asked.setdefault(who, set()).add(failed == n)
+    return [
+        who.removeprefix("judge ") for who, mute in asked.items() if mute == {True} and "judges" in summary
+    ]
+
+
+def warn(summary: dict) -> None:
+    """One line per judge and dimension over :data:`~medbench.checks.WARN_RATE` unreadable, logged
+    and kept in the summary's ``warnings`` (absent when there is none)."""
+    unit = "answers" if summary["order"] == "pointwise" else "items"
+    jury = "judges" in summary
+    lines = [
+        f"{who}: {100 * failed / asked:.0f}% of its verdicts on {dim} were unreadable ({failed} of {asked} "
+        f"{unit} asked); "
+        + ("the jury's verdicts there rest on the other judges; " if jury else "")
+        + "its replies are in requests.jsonl: a judge that does not answer in the rubric's format needs "
+        "another model (or --lang)"
+        for who, dim, failed, asked in unreadable(summary)
+        if failed / asked > WARN_RATE
+    ]
+    for line in lines:
+        log.warning(line)
+    if lines:
+        summary["warnings"] = lines
