@@ -109,6 +109,23 @@ def test_overrides_and_unknown_options(capsys):
     assert "DPOConfig has no option(s) warmup_ratio" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.learning_rate=abc", "training.learning_rate must be float (got 'abc')"),
+        (
+            "training.per_device_train_batch_size=2.5",
+            "training.per_device_train_batch_size must be int (got 2.5)",
+        ),
+        ("training.max_length=long", "training.max_length must be int or null (got 'long')"),
+    ],
+)
+def test_a_training_option_of_the_wrong_type_is_one_line_in_a_dry_run(capsys, override, message):
+    """Issue 36: the dry run accepted learning_rate=abc; the real run would stop in the optimizer."""
+    assert main(["train", "sft", "--config", "tiny", "--dry-run", override]) == 2
+    assert capsys.readouterr().err.strip() == f"medbench: error: stage sft: {message}"
+
+
 TOY_STAGE = '''
 """echo: fine-tune the model to repeat each line of a text file (a toy stage in one file)."""
 

@@ -8,6 +8,7 @@ after, the resolved configuration).
 from __future__ import annotations
 
 import dataclasses
+import typing
 from pathlib import Path
 
 from medbench.errors import MedbenchError
@@ -16,16 +17,34 @@ from medbench.train.config import Recipe, resolve_model_ref, stage_values
 from medbench.train.stages import get_stage
 from medbench.train.stages.base import Stage, StageConfig
 
+#: the value types a ``training:`` option is checked against (TRL's fields of other types, such as a
+#: scheduler name or a DeepSpeed dict, are TRL's to check)
+_PLAIN = (int, float, bool, str, type(None))
+
 
 def check_training_keys(stage: Stage, config: StageConfig) -> str:
-    """Reject ``training:`` keys the stage's TRL config does not have (no GPU or DeepSpeed needed)."""
+    """Reject ``training:`` keys the stage's TRL config does not have, and values not of a plain
+    option's declared type (``learning_rate=abc`` would stop the optimizer after the model loads);
+    no GPU or DeepSpeed needed."""
     import trl
+    from pydantic import TypeAdapter, ValidationError
 
     cls = getattr(trl, stage.trl_config)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(config.training) - known)
+    fields = {f.name: f.type for f in dataclasses.fields(cls)}
+    unknown = sorted(set(config.training) - set(fields))
     if unknown:
         raise MedbenchError(f"stage {stage.name}: {cls.__name__} has no option(s) {', '.join(unknown)}")
+    for key, value in config.training.items():
+        kinds = typing.get_args(fields[key]) or (fields[key],)
+        if not set(kinds) <= set(_PLAIN):
+            continue
+        try:
+            TypeAdapter(fields[key]).validate_python(value, strict=True)
+        except ValidationError:
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in kinds)
+            raise MedbenchError(
+                f"stage {stage.name}: training.{key} must be {names} (got {value!r})"
+            ) from None
     return cls.__name__
 
 
