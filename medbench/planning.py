@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from medbench import circular, llm_extract, thinking
+from medbench import circular, llm_extract, slices, thinking
 from medbench.backends import backend_config, registry
 from medbench.backends.base import BackendConfig
 from medbench.catalog import leaf_tasks, load_task_data, task_config
@@ -204,9 +204,11 @@ def plan(config: RunConfig, replay=None) -> RunPlan:
 
 def _read_data(config: RunConfig, manager, metadata: dict) -> tuple[dict[str, DataReport], dict[str, int]]:
     """Every leaf task's data, read and checked (bad or missing data fails here, before the model
-    loads): what each hook skipped, and how many items each evaluated split holds."""
+    loads): what each hook skipped, and how many items each evaluated split holds; every
+    ``--slice-by`` column is one the items give."""
     reports: dict[str, DataReport] = {}
     sizes: dict[str, int] = {}
+    columns: dict[str, set[str]] = {}
     for name in config.resolved_tasks:
         for leaf in leaf_tasks(manager, name):
             data = load_task_data(manager, leaf, metadata)
@@ -215,6 +217,8 @@ def _read_data(config: RunConfig, manager, metadata: dict) -> tuple[dict[str, Da
             check_task_data(leaf, data, cfg, config.shots)
             split = cfg.get("test_split") or cfg.get("validation_split")
             sizes[leaf] = len(data[split]) if data is not None and split in data else 0
+            columns[leaf] = slices.item_columns(data[split]) if sizes[leaf] and config.slice_by else set()
+    slices.check_columns(config.slice_by or [], columns)
     return reports, sizes
 
 

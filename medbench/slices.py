@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from medbench import intervals
+from medbench.errors import MedbenchError
 from medbench.safe_cells import markdown_lines
 
 SUBJECT = "subject"
@@ -32,6 +33,29 @@ class Slice:
     @property
     def accuracy(self) -> float | None:
         return self.correct / self.n if self.n else None
+
+
+def item_columns(docs) -> set[str]:
+    """The per-item fields a task's items give (``fields`` of each doc), for :func:`check_columns`."""
+    return {name for doc in docs for name in (doc.get("fields") or {})}
+
+
+def check_columns(columns: list[str], available: dict[str, set[str]]) -> None:
+    """Each ``--slice-by`` column is ``subject`` or a field some task of the run gives its items
+    (``available``: task -> its columns), checked before the model loads: a misspelt column would
+    otherwise be one "(no value)" slice holding every item. One line names the column and the
+    columns the tasks have."""
+    for column in columns:
+        if column == SUBJECT or any(column in names for names in available.values()):
+            continue
+        tasks = sorted(available)
+        named = ", ".join(tasks[:3]) + (f" and {len(tasks) - 3} more" if len(tasks) > 3 else "")
+        have = sorted(set().union(*available.values()))
+        shown = ", ".join(have[:20]) + (" ..." if len(have) > 20 else "") if have else "none"
+        raise MedbenchError(
+            f"--slice-by {column[:80]!r}: no item of {named} has that column; "
+            f"{'its' if len(tasks) == 1 else 'their'} columns: {shown} (or {SUBJECT})"
+        )
 
 
 def _group(task: str, subjects: dict[str, str]) -> str:

@@ -101,3 +101,15 @@ def test_slice_by_subject_splits_a_group_into_its_subjects(tiny_model, tmp_path)
     by_subject = {s.task: s.value for s in scores if s.metric == "acc" and not s.convention}
     for s in found:
         assert s["correct"] / s["n"] == by_subject[s["value"]]
+
+
+def test_an_unknown_column_is_one_line_naming_it_and_the_columns_the_task_has(tmp_path, capsys):
+    """Issue 36: a misspelt column gave one "(no value)" slice holding every item."""
+    _write(tmp_path / "data")
+    args = ["run", "--model", "m", "--tasks", "cmexam", "--backend", "openai", "--base-url", "http://x/v1"]
+    args += ["--data-dir", str(tmp_path / "data"), "--output", str(tmp_path / "runs")]
+    assert main([*args, "--slice-by", "Disease group"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "--slice-by 'Disease group': no item of cmexam has that column" in line
+    assert "its columns: Difficulty level, Disease Group (or subject)" in line
+    assert not (tmp_path / "runs").exists()  # stopped before any request
