@@ -76,13 +76,18 @@ def _user_items(path: str, definition: dict) -> dict[int, dict]:
     if not isinstance(items, list):
         raise MedbenchError(f'items file {file}: expected {{"items": [{{"no", "text_zh"/"text_en"}}]}}')
     known = {i["no"] for i in definition["items"]}
-    out = {}
+    out, entry = {}, {}
     for k, item in enumerate(items, start=1):
         no = item.get("no") if isinstance(item, dict) else None
         if not isinstance(no, int) or no not in known:
             raise MedbenchError(
                 f"items file {file}: entry {k} has item number {no!r}, not one of 1-{len(known)}"
             )
+        if no in entry:  # which text would the scale ask? never one picked in silence
+            raise MedbenchError(
+                f"items file {file}: entries {entry[no]} and {k} both give item {no} (give each once)"
+            )
+        entry[no] = k
         texts = [item.get(k) for k in ("text_zh", "text_en") if item.get(k) is not None]
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise MedbenchError(f"items file {file}: item {no} needs text_zh and/or text_en as text")

@@ -103,6 +103,19 @@ def test_cami_ships_its_own_chinese_rendering_and_english_items():
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in i.text) for i in zh.items)
 
 
+def test_a_mica_items_file_giving_one_item_twice_is_one_line(tmp_path):
+    """Issue 36: the second text of item 2 silently replaced the first."""
+    from medbench.errors import MedbenchError
+
+    items = [{"no": 1, "text_zh": "甲"}, {"no": 2, "text_zh": "乙"}, {"no": 2, "text_zh": "丙"}]
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps({"items": items}, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(
+        MedbenchError, match=r"items.json: entries 2 and 3 both give item 2 \(give each once\)$"
+    ):
+        load_scale("mica", "zh", str(path))
+
+
 def test_mica_without_items_is_one_clear_line_and_nonzero(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
