@@ -19,20 +19,22 @@ from medbench.safe_names import inside
 
 
 def member(archive: Path, name: str, root: Path, where: str, extract: bool = True) -> Path | None:
-    """The member ``name`` of ``archive`` (a member path equal to it or ending in ``/name``), as a file
-    under ``root`` whose bytes were just checked against the archive's; ``where`` names the archive's
+    """The member ``name`` of ``archive`` (a member path equal to it or ending in ``/name``), as the file
+    ``root/name`` whose bytes were just checked against the archive's; ``where`` names the archive's
     pin in messages. ``extract=False`` (``data verify``) only checks: None when nothing is extracted."""
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as exc:
         raise MedbenchError(
-            f"{where} is not a readable zip ({exc}; cut short?): delete {archive.resolve()} and pull it again"
+            f"{where} is not a readable zip ({exc}; cut short?): delete {archive.resolve()} and run "
+            "`medbench data pull`"
         ) from None
     with zf:
         names = [n for n in zf.namelist() if n == name or n.endswith("/" + name)]
         if len(names) != 1:
             raise MedbenchError(f"{where} has {'no' if not names else 'several'} member {name}")
-        out = inside(root, names[0], "archive member", where)  # zip-slip: ../ or an absolute name
+        inside(root, names[0], "archive member", where)  # a member named ../ or /: a hostile zip, refused
+        out = inside(root, name, "archive member", where)
         try:
             data = zf.read(names[0])  # ZipFile checks the member's CRC as it reads
         except (zipfile.BadZipFile, OSError, EOFError) as exc:

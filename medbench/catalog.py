@@ -53,11 +53,11 @@ def _splits(cfg: dict) -> str:
 
 def _source(cfg: dict, hook) -> str:
     """Where a task's files lie under --data-dir, and the git commit they are pinned at, if any."""
-    from medbench.sources import declared
+    from medbench.sources import declared, serving
 
-    files = _files(cfg, hook)
-    pins = {s.official_path: s for s in declared()}
-    pinned = sorted({f"{pins[f].repo}@{pins[f].commit[:12]}" for f in files.split(", ") if f in pins})
+    files, found = _files(cfg, hook), declared()
+    pins = [pin[0] for f in files.split(" (")[0].split(", ") if (pin := serving(f, found))]
+    pinned = sorted({f"{pin.repo}@{pin.commit[:12]}" for pin in pins})
     return files + (f" (pinned: {', '.join(pinned)})" if pinned else "")
 
 

@@ -261,7 +261,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         return 0
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     if args.data_command == "pull":
-        print("\n".join(datacmd.pull(tasks, args.suite, args.to, args.all)))
+        print("\n".join(datacmd.pull(tasks, args.suite, args.to, args.all, args.hub)))
         return 0
     problems, checked = datacmd.check(tasks, args.suite, args.all)
     for line in problems:

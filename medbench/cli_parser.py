@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--all", action="store_true", help="every benchmark medbench ships")
         if name == "pull":
             q.add_argument("--to", help="use DIR as the hub cache and DIR/medbench-data for pinned files")
+            q.add_argument(
+                "--hub",
+                action="store_true",
+                help="a benchmark with a hub mirror (C-Eval, CMMLU) from there, not from its git pin",
+            )
     data.add_parser(
         "list", help="each benchmark's source, pin, licence, official or copy, and whether it is here"
     )

@@ -121,21 +121,26 @@ def _folder(to: str) -> Path:
     return path
 
 
-def pull(tasks: list[str], suite: str | None = None, to: str | None = None, every: bool = False) -> list[str]:
-    """Fetch every mirrored and every pinned file; the lines to print (what was fetched, what must be
-    placed by hand)."""
+def pull(
+    tasks: list[str], suite: str | None = None, to: str | None = None, every: bool = False, hub: bool = False
+) -> list[str]:
+    """Fetch every pinned file (git host) and every mirrored one that has no git pin, or every mirrored
+    one first (``hub``); the lines to print (what was fetched, what must be placed by hand)."""
     lines, by_hand, fetched = [], [], set()
     wanted = needs(tasks, suite, every)
-    pinned = {s.official_path for s in sources.declared()}
     root = _folder(to) / "medbench-data" if to else sources.pulled_root()
-    benchmarks = sorted({n.benchmark for n in wanted if n.mirror is None and n.local in pinned})
-    pulled = _pull_sources(benchmarks, root)
+    found = sources.declared()
+    from_git = [n for n in wanted if sources.serving(n.local, found) and not (hub and n.mirror)]
+    pulled = _pull_sources(sorted({n.benchmark for n in from_git}), root)
+    for need in from_git:  # verified again, an archive's members laid out at their official paths
+        sources.resolve(need.task, [need.local], root)
     lines += pulled
     with _cache_at(to):
         for need in wanted:
+            if need in from_git:
+                continue
             if need.mirror is None:
-                if need.local not in pinned:
-                    by_hand.append(f"{need.task}: {BY_HAND}; put {need.local} under --data-dir")
+                by_hand.append(f"{need.task}: {BY_HAND}; put {need.local} under --data-dir")
                 continue
             path = local_file(need.mirror, need.split, need.subject, need.task)
             for name in need.mirror.hub_files(need.split, need.subject):
@@ -150,7 +155,7 @@ def pull(tasks: list[str], suite: str | None = None, to: str | None = None, ever
         )
     if to:
         lines.append(f"on the offline machine: export HF_HUB_CACHE={Path(to).expanduser().resolve()}")
-        if benchmarks:
+        if from_git:
             lines.append(f"and copy {root} to {sources.pulled_root()} there (or pass --data-dir {root})")
     return lines + list(dict.fromkeys(by_hand))
 
@@ -164,11 +169,11 @@ def listing() -> list[list[str]]:
         pin = f"{source.blob or source.sha256}"[:12]
         rows.append([source.benchmark, source.local, f"{source.pin}", kind, pin, source.licence, here])
     mirrored, by_hand = {}, {}
-    pinned = {s.official_path for s in sources.declared()}
+    found = sources.declared()
     for need in needs([], every=True):
         if need.mirror is not None:
             mirrored.setdefault(need.benchmark, need.mirror)
-        elif need.local not in pinned:
+        elif sources.serving(need.local, found) is None:
             by_hand.setdefault(need.local, need.benchmark)
     for benchmark, mirror in sorted(mirrored.items()):
         rows.append(
@@ -187,21 +192,43 @@ def listing() -> list[list[str]]:
     return rows
 
 
+def _read_from_git(wanted: list[Need], root: Path) -> set[str]:
+    """The benchmarks a run reads from their git pins: those with no hub mirror, and those with one
+    whose pinned files are (some of them) pulled."""
+    found = sources.declared()
+    pinned = {n.benchmark for n in wanted if sources.serving(n.local, found)}
+    mirrored = {n.benchmark for n in wanted if n.mirror}
+    here = {s.benchmark for s in found if (root / s.local).is_file()}
+    return {b for b in pinned if b not in mirrored or b in here}
+
+
 def check(tasks: list[str], suite: str | None = None, every: bool = False) -> tuple[list[str], int]:
     """(one line per cached file that does not match its pinned hash or is missing, files checked)."""
     problems, seen = [], set()
     wanted = needs(tasks, suite, every)
-    for source in (s for s in sources.declared() if s.benchmark in {n.benchmark for n in wanted}):
+    root = sources.pulled_root()
+    git, found, good = _read_from_git(wanted, root), sources.declared(), set()
+    for source in (s for s in found if s.benchmark in git):
         # every pinned file of a benchmark a task needs (a benchmark is pulled whole)
         seen.add(source)
         try:
-            if sources.verified(source, sources.pulled_root()) is None:
+            if sources.verified(source, root) is None:
                 problems.append(f"{source.local}: not pulled ({source.pin}); run medbench data pull")
+            else:
+                good.add(source)
         except MedbenchError as exc:
             problems.append(str(exc))
+    for need in wanted:  # the members of a pulled archive a run read: altered since extraction?
+        pin = sources.serving(need.local, found) if need.benchmark in git else None
+        if pin and pin[1] is not None and pin[0] in good:
+            seen.add(need.local)
+            try:
+                sources.member_file(pin[0], pin[1], root, extract=False)
+            except MedbenchError as exc:
+                problems.append(str(exc))
     bad = set()
     for need in wanted:
-        if need.mirror is None:
+        if need.mirror is None or need.benchmark in git:
             continue
         for name in need.mirror.hub_files(need.split, need.subject):
             if (need.mirror, name) in seen:

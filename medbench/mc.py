@@ -167,8 +167,9 @@ def load(
         root = None  # the data folder has no copy of this benchmark at all: its pinned mirror
     files = [layout.path.format(split=s, subject=subject) for s in splits]
     pulled = None
-    if root is None and hub is None:  # a benchmark pinned on a git host (medbench.sources), if any
-        pulled = sources.resolve(benchmark, files)
+    if root is None:  # a benchmark pinned on a git host (medbench.sources), if any; offline and not
+        # pulled from there, its hub mirror instead
+        pulled = sources.resolve(benchmark, files, hub_instead=hub is not None)
     context = {"subject": subject, "subject_zh": subject_zh}
     out = {}
     for split in splits:

@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from medbench import archives
 from medbench.errors import MedbenchError
 from medbench.hashing import sha256_file
 from medbench.paths import cache_dir, plugin_dir
@@ -60,6 +61,7 @@ class Source:
     serves: str = ""  # the official path it stands in for (default: ``local``)
     layout: str | None = None  # a reader the benchmark declares for this copy's own layout
     size: int | None = None  # bytes: a download is cut off past it (else at UNSIZED_LIMIT)
+    archive: bool = False  # a zip whose members are the files of the official folder ``serves``
 
     @property
     def official_path(self) -> str:
@@ -120,6 +122,7 @@ def declared(tasks_dir: Path | None = None) -> list[Source]:
                     f.get("serves", ""),
                     f.get("layout"),
                     f.get("size"),
+                    f.get("archive", False),
                 )
             )
     return out
@@ -237,19 +240,44 @@ def verified(source: Source, root: Path) -> Path | None:
     return path
 
 
-def resolve(task: str, needed: list[str]) -> Path | None:
-    """The pulled-data folder holding every one of ``needed`` (official paths under a data folder) --
-    each verified, downloaded first when missing and the host is reachable -- or None when some of
-    them has no declared source."""
+def serving(name: str, found: list[Source] | None = None) -> tuple[Source, str | None] | None:
+    """The pinned source standing in for the official path ``name`` and, when that source is an
+    archive, the member that is the file (its path under the archive's official folder); None when
+    no source is pinned for it."""
+    for source in declared() if found is None else found:
+        folder = source.official_path.rstrip("/") + "/"
+        if source.archive and name.startswith(folder):
+            return source, name[len(folder) :]
+        if not source.archive and source.official_path == name:
+            return source, None
+    return None
+
+
+def member_file(source: Source, member: str, root: Path, extract: bool = True) -> Path | None:
+    """A (verified) pulled archive's member laid out at its official path under ``root``, hashed
+    against the archive's own member on every read (:mod:`medbench.archives`); ``extract=False``
+    only checks a copy already there."""
+    folder = inside(root, source.official_path, "official folder", source.benchmark)
+    return archives.member(root / source.local, member, folder, f"{source.benchmark}: {source.pin}", extract)
+
+
+def resolve(task: str, needed: list[str], root: Path | None = None, hub_instead: bool = False) -> Path | None:
+    """The pulled-data folder (``root``, by default :func:`pulled_root`) holding every one of
+    ``needed`` (official paths under a data folder) -- each verified, downloaded first when missing
+    and the host is reachable, an archive's members extracted and checked -- or None when some of them
+    has no declared source, or (``hub_instead``: the benchmark has a hub mirror to read instead) some
+    are not pulled and HF_HUB_OFFLINE is set."""
     from medbench import datareport
 
-    sources = {s.official_path: s for s in declared()}
-    if not needed or any(n not in sources for n in needed):
+    found = declared()
+    pins = [serving(name, found) for name in needed]
+    if not needed or any(pin is None for pin in pins):
         return None
     benchmark = task
-    root = pulled_root()
-    for name in needed:
-        source = sources[name]
+    root = root or pulled_root()
+    if hub_instead and _offline() and any(verified(pin[0], root) is None for pin in pins):  # type: ignore[index]
+        return None
+    for name, (source, member) in zip(needed, pins, strict=True):  # type: ignore[misc]
         if verified(source, root) is None:
             if _offline():
                 raise MedbenchError(
@@ -257,6 +285,8 @@ def resolve(task: str, needed: list[str]) -> Path | None:
                     f"--tasks {benchmark}` where {source.url.split('/')[2]} is reachable (or pass --data-dir)"
                 )
             download(source, root)
+        if member is not None:
+            member_file(source, member, root)
         datareport.current().source({"repo": source.repo, "revision": source.commit})
     return root
 
@@ -264,5 +294,5 @@ def resolve(task: str, needed: list[str]) -> Path | None:
 def pulled_file(official: str) -> tuple[Path, str | None]:
     """The pulled file standing in for an official path (after :func:`resolve`), and the layout its
     source declares (None: the official one)."""
-    source = next(s for s in declared() if s.official_path == official)
-    return pulled_root() / source.local, source.layout
+    source, member = serving(official)  # type: ignore[misc]
+    return pulled_root() / (official if member is not None else source.local), source.layout

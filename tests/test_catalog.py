@@ -21,6 +21,8 @@ def test_every_task_and_group_names_its_data():
     assert rows["chimed_qa"].source == "chimed_qa/test.jsonl"  # licensed: no pin
     assert rows["ceval_med"].source == "ceval/ (its tasks' files)"
     assert "(hub: ceval/ceval-exam@8267189d6ba0)" in rows["ceval_med_physician"].source
+    assert "(pinned: Leymore/ceval-test-answer@4dff2b702a52)" in rows["ceval_med_physician"].source
+    assert "(pinned: haonan-li/CMMLU@d6e7b716d8ac)" in rows["cmmlu_med_anatomy"].source
 
 
 def test_fixed_shots_and_whole_descriptions():

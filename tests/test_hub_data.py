@@ -131,7 +131,7 @@ def test_verify_checks_the_pins_and_names_a_corrupted_file_in_one_line(hub, caps
 
 
 def test_pull_lists_what_it_fetched_and_what_must_be_placed_by_hand(hub, capsys):
-    assert main(["data", "pull", "--tasks", "ceval_med,chimed_qa"]) == 0
+    assert main(["data", "pull", "--hub", "--tasks", "ceval_med,chimed_qa"]) == 0  # not its git pin
     out = capsys.readouterr().out
     assert "ceval/ceval-exam@8267189d6ba0:physician/val/0000.parquet" in out
     assert "chimed_qa: no pinned source: place the file yourself" in out

@@ -12,8 +12,10 @@ pulled copy altered afterwards is refused on read. The real pins are checked aga
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
+import zipfile
 from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
@@ -82,6 +84,8 @@ BENCHMARK = {
     "ccks2019": "ccks2019",
     "cmexam": "cmexam",
     "medqa_mcmle": "medqa_mcmle",
+    "ceval": "ceval",
+    "cmmlu": "cmmlu",
 }
 
 
@@ -355,7 +359,7 @@ def test_the_real_pins_match_the_copies_in_shared_data(shared_data):
         if copy.is_file() and source.benchmark != "cmexam":  # shared cmexam/val.csv is a converted copy
             assert sources.mismatch(source, copy) is None, source.pin
             checked += 1
-    assert checked == 4  # CMtMedQA, Huatuo-26M and both CCKS-2019 training parts
+    assert checked == 4 + 22  # CMtMedQA, Huatuo-26M, both CCKS-2019 training parts, CMMLU's 11 x 2
 
 
 def test_every_declared_source_is_pinned_to_a_commit_with_a_licence():
@@ -381,3 +385,61 @@ def test_pull_into_an_existing_file_is_one_line(host, tmp_path, capsys, monkeypa
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(file) in err and "not a folder" in err, err
     assert file.read_text() == "not a folder"
+
+
+def _mc_csv(header: str, answers: str) -> bytes:
+    rows = [f"{i},第{i}题：哪个器官？,胃,肝,肺,肾,{a}" for i, a in enumerate(answers)]
+    return (header + "\n" + "\n".join(rows) + "\n").encode()
+
+
+CEVAL = {  # members of the C-Eval zip, laid out as ceval-exam.zip is
+    f"ceval-exam/{split}/physician_{split}.csv": _mc_csv("id,question,A,B,C,D,answer", "ABCDA")
+    for split in ("dev", "val", "test")
+}
+CMMLU = {f"cmmlu/{s}/anatomy.csv": _mc_csv(",Question,A,B,C,D,Answer", "BCDAB") for s in ("dev", "test")}
+
+
+@pytest.fixture
+def mc_host(host, monkeypatch):
+    """C-Eval's zip and CMMLU's files published and pinned as the real _sources_yaml pins them."""
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for name, data in CEVAL.items():
+            zf.writestr(name, data)
+    archive = replace(
+        pinned("ceval/ceval-exam.zip", zipped.getvalue()), benchmark="ceval", serves="ceval", archive=True
+    )
+    pins = [*sources.declared(), archive]
+    host.publish("ceval/ceval-exam.zip", zipped.getvalue())
+    for local, data in CMMLU.items():
+        pins.append(replace(pinned(local, data), benchmark="cmmlu"))
+        host.publish(local, data)
+    monkeypatch.setattr(sources, "declared", lambda tasks_dir=None: pins)
+    return host
+
+
+def test_ceval_and_cmmlu_are_read_from_their_git_pins_and_an_altered_member_stops_the_run(
+    mc_host, tiny_model, monkeypatch, tmp_path, capsys
+):
+    """issue 36 (issue 24's blocked part): C-Eval and CMMLU pinned on a git host, C-Eval as members of a
+    pinned zip laid out at their official paths; the hub is not asked."""
+    tasks = "ceval_med_physician,cmmlu_med_anatomy"
+    assert main(["data", "pull", "--tasks", tasks]) == 0
+    member = sources.pulled_root() / "ceval" / "val" / "physician_val.csv"
+    assert member.read_bytes() == CEVAL["ceval-exam/val/physician_val.csv"]
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-hub"))  # nothing from the hub
+    monkeypatch.setenv(sources.MIRROR_ENV, "http://127.0.0.1:9")  # nothing downloaded now
+    args = ["run", "--model", tiny_model, "--tasks", tasks, "--limit", "2", "--output"]
+    assert main([*args, str(tmp_path / "a")]) == 0
+    (run,) = (tmp_path / "a").glob("2*")
+    data = json.loads((run / "data.json").read_text(encoding="utf-8"))
+    assert data["hub_sources"] == {REPO: COMMIT}
+    assert str(member) in data["files_sha256"]
+    assert main(["data", "verify", "--tasks", tasks]) == 0
+    capsys.readouterr()
+    member.write_bytes(member.read_bytes().replace(b",A\n", b",B\n"))  # other answers
+    assert main([*args, str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(member) in err[0] and "altered" in err[0], err
+    assert main(["data", "verify", "--tasks", tasks]) == 1

@@ -139,11 +139,14 @@ class PinnedFile(_File):
     size: Annotated[int, Field(gt=0)] | None = None  # bytes: bounds a download's size and time
     serves: str | None = None  # the official path a copy in another layout stands in for
     layout: str | None = None  # that layout's reader, declared by the benchmark (``Layout.variants``)
+    archive: bool = False  # a zip whose members are the files of the official folder ``serves``
 
     @model_validator(mode="after")
     def _pinned(self) -> PinnedFile:
         if not (self.blob or self.sha256):
             raise ValueError("a pinned file needs its git blob id or its sha256 (or both)")
+        if self.archive and not self.serves:
+            raise ValueError("an archive needs serves: the official folder its members stand in for")
         return self
 
 
