@@ -109,8 +109,9 @@ class Circular:
 
     def record(self) -> dict:
         """circular.json's entry: the counts and both histograms."""
+        counts = {k: v for k, v in asdict(self).items() if k != "at_least"}  # asdict garbles a Counter
         return {
-            **asdict(self),
+            **counts,
             "chosen": dict(sorted(self.chosen.items())),
             "gold": dict(sorted(self.gold.items())),
             "right_in_at_least": {str(j): self.at_least[j] for j in sorted(self.at_least)},
