@@ -578,6 +578,8 @@ def test_a_reply_rating_each_answer_is_never_read_backwards(forms, separator, wo
         ("“回答一”相对于“回答二”的结果：胜", "win"),  # the rubric's phrasing: answer 1's result
         ("回答1比回答2更好，胜", "win"),
         ("回答2更好，胜", None),  # answer 2 is better and "win": whose win? unreadable, never a guess
+        ("负（回答2更专业）", "loss"),  # the verdict first, then why
+        ("回答1优于回答2，胜", "win"),
         ("回答三：胜", None),  # an answer that is neither
         ("两个回答一致，平", "tie"),  # 一致 is no answer's name
         ("候选2：胜", None),  # an answer named in a way not known: never read as answer 1's
@@ -598,6 +600,9 @@ def test_chinese_ratings_by_any_answer_name_are_read_for_that_answer(reply, expe
         ("[[B]]: Lose", "win"),
         ("Answer1 relative to Answer2: Win", "win"),
         ("The second answer is better. Win", None),
+        ("Win. Answer 2 is less thorough.", "win"),
+        ("Answer 2 is longer, but Answer 1 is more accurate: Win", "win"),
+        ("Answer 1 is shorter, but Answer 2 is more accurate: Lose", None),  # whose loss?
         ("Option B: Win", None),
         ("A Tie would understate Answer1.\nWin", "win"),  # 'A' is an article here
     ],

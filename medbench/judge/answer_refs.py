@@ -32,8 +32,8 @@ ATTACH = r"(?:[\s:：=是为的结果判定评价得\"“”'「」*\-—()（�
 
 #: the words before a name that make it the answer compared against (``回答1相对于回答2：胜``)
 _COMPARED = re.compile(
-    r"(?:相对于|相较于|相比于|相比|对比|比起|比|较|vs\.?|versus|relative\s+to|compared\s+(?:to|with)|than|over"
-    r"|against)\s*[\"“'「*]*\s*$",
+    r"(?:相对于|相较于|相比于|相比|对比|比起|比|较|[优劣好强胜差高低逊]于|不如|胜过|超过|vs\.?|versus"
+    r"|relative\s+to|compared\s+(?:to|with)|than|over|against)\s*[\"“'「*]*\s*$",
     re.IGNORECASE,
 )
 
@@ -90,13 +90,19 @@ def refs(line: str, names: tuple[str, ...]) -> list[Ref]:
     return found
 
 
+def last_before(named: list[Ref], position: int) -> Ref | None:
+    """The last of a line's names (in order) that ends at or before ``position``."""
+    before = bisect.bisect_right(named, position, key=lambda r: r.end)  # names never overlap
+    return named[before - 1] if before else None
+
+
 def owner(named: list[Ref], line: str, label_start: int) -> Ref | None:
     """The name a label at ``label_start`` is given to: the last name before it, when only
     :data:`ATTACH` stands between them."""
-    before = bisect.bisect_right(named, label_start, key=lambda r: r.end)  # names never overlap
-    gap = line[named[before - 1].end : label_start] if before else None
+    ref = last_before(named, label_start)
+    gap = line[ref.end : label_start] if ref else None
     if gap is not None and len(gap) <= _LOOK_BACK and re.fullmatch(ATTACH, gap, re.IGNORECASE):
-        return named[before - 1]
+        return ref
     return None
 
 

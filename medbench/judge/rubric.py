@@ -57,9 +57,10 @@ def parse_verdict(reply: str, labels: dict[str, str], names: list[str] | None = 
       unreadable). A label given to an answer that is neither (``回答3``), or to something named in a
       way not known (``候选2：胜``, ``Option B: Win``), makes the reply unreadable.
     - Otherwise the last line naming a label decides, as the rubric's format says, and it must name
-      exactly one outcome. Such a line may name answer 1, or answer 2 as what answer 1 is compared
-      with (``回答1相对于回答2：胜``); a line that names answer 2 otherwise (``回答2更好，胜``: whose
-      win?) is unreadable.
+      exactly one outcome. The answer last named before the label must be answer 1, or none, or
+      answer 2 as what answer 1 is compared with (``回答1相对于回答2：胜``): a label after a
+      sentence about answer 2 (``回答2更好，胜``: whose win?) is unreadable. Answer 2 named after
+      the label is its reason (``负（回答2更专业）``).
     - A label inside a word never counts.
     """
     answer_names = tuple(names or DEFAULT_NAMES)
@@ -70,6 +71,7 @@ def parse_verdict(reply: str, labels: dict[str, str], names: list[str] | None = 
         hits = _labels_in(line, labels, named)
         if not hits:
             continue
+        subjects = [r for r in named if not r.compared]
         free: set[str] = set()
         for start, outcome in hits:
             ref = answer_refs.owner(named, line, start)
@@ -79,11 +81,11 @@ def parse_verdict(reply: str, labels: dict[str, str], names: list[str] | None = 
                 rated.add(outcome if ref.seat == 0 else FLIP[outcome])
             elif ref is None and answer_refs.unknown_name_before(line, start):
                 return None
+            elif (subject := answer_refs.last_before(subjects, start)) and subject.seat != 0:
+                return None  # a free label after a sentence about answer 2 (or another): whose is it?
             else:
                 free.add(outcome)
         if free:
-            if any(r.seat != 0 for r in named if not r.compared):
-                return None  # a free label on a line about answer 2 (or another): whose is it?
             last = free
     if rated:
         if len(rated) > 1 or (last is not None and last != rated):
