@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from medbench import intervals
+from medbench import intervals, units
 from medbench.safe_cells import markdown_lines
 from medbench.summary import Score
 
@@ -27,11 +27,13 @@ def margin(logliks: list[float]) -> float | None:
 class Fragility:
     task: str
     threshold: float
-    n: int  # scored items with a margin
-    fragile: int
-    correct: int
-    fragile_correct: int
-    recoverable: int = 0  # fragile wrong items whose gold option is within the threshold of the top
+    n: int  # scored questions with a margin (units: a --circular question once)
+    fragile: int  # questions with a fragile decision
+    # question-weighted counts (a rotation of a k-option question counts 1/k): right, right and
+    # fragile, fragile wrong with the gold option within the threshold of the top
+    correct: float
+    fragile_correct: float
+    recoverable: float = 0
 
     @property
     def low(self) -> float:
@@ -80,18 +82,19 @@ def summarise(records: dict[str, list[dict]], threshold: float) -> list[Fragilit
         scored = [r for r in items if isinstance(r.get("margin"), float | int) and "error" not in r]
         if not scored:
             continue
-        fragile = [r for r in scored if r["margin"] < threshold]
-        out.append(
-            Fragility(
-                task,
-                threshold,
-                len(scored),
-                len(fragile),
-                sum(bool(r.get("correct")) for r in scored),
-                sum(bool(r.get("correct")) for r in fragile),
-                sum(_recoverable(r, threshold) for r in fragile),
-            )
-        )
+        # the unit is the question: a --circular question's rotations weigh 1/k each, and the question
+        # is fragile if any of its rotations is (medbench.units)
+        whole = [group for group in units.by_unit(scored).values() if units.complete(group)]
+        found = Fragility(task, threshold, len(whole), 0, 0, 0, 0)
+        for group in whole:
+            weight = 1 / len(group)
+            fragile = [r for r in group if r["margin"] < threshold]
+            found.fragile += bool(fragile)
+            found.correct += weight * sum(bool(r.get("correct")) for r in group)
+            found.fragile_correct += weight * sum(bool(r.get("correct")) for r in fragile)
+            found.recoverable += weight * sum(_recoverable(r, threshold) for r in fragile)
+        if found.n:
+            out.append(found)
     return out
 
 

@@ -70,3 +70,19 @@ def test_a_run_records_margins_and_counts_fragile_items(tiny_model, tmp_path):
         record["fragile"] == 4 and record["acc_if_fragile_wrong"] == 0 and record["acc_if_fragile_right"] == 1
     )
     assert "acc if they go wrong - right" in (folder.path / "results.md").read_text(encoding="utf-8")
+
+
+def test_a_circular_runs_fragility_counts_questions_not_rotations(tmp_path):
+    """Issue 36: the unit is the question; a question is fragile if any rotation is, and the accuracy
+    range is over questions as acc is (each rotation weighing 1/4)."""
+    records = [
+        {"id": f"q{q}#r{k}", "unit": f"q{q}", "rotation": k, "rotations": 4, "correct": k < 2}
+        | {"margin": 0.01 if (q, k) == (0, 0) else 1.0}
+        for q in range(2)
+        for k in range(4)
+    ]
+    (tmp_path / "t.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    (found,) = margins.summarise(sample_files.read(tmp_path), 0.1)
+    assert (found.n, found.fragile) == (2, 1)
+    assert (found.low, found.high) == (pytest.approx(0.375), pytest.approx(0.5))  # acc 0.5 over questions
+    assert found.score().n == 2
