@@ -639,7 +639,7 @@ def test_a_judge_whose_every_verdict_is_unreadable_says_so_and_exits_3(runs, tmp
     assert "judge incomplete: the judge gave no readable verdict on professionalism_fluency (5 asked" in err
     results = next(out.glob("*judge-*/results.md")).read_text(encoding="utf-8")
     assert results.startswith(
-        "WARNING: the judge: 100% of its verdicts on professionalism_fluency were unreadable"
+        "WARNING: the judge: verdicts unreadable: 100% on professionalism_fluency (5 of 5 items asked)"
     )
 
 
@@ -648,8 +648,12 @@ def test_a_judge_with_mostly_unreadable_verdicts_warns_in_one_line(runs, tmp_pat
     with ScriptedChat([], reply=lambda p: _reply(p, script)).serving() as url:
         folder, summary = run_judge(_config(runs, url, tmp_path))
     assert summary["warnings"] == [
-        "the judge: 40% of its verdicts on professionalism_fluency were unreadable (2 of 5 items asked); "
-        "its replies are in requests.jsonl: a judge that does not answer in the rubric's format needs "
-        "another model (or --lang)"
+        "the judge: verdicts unreadable: 40% on professionalism_fluency (2 of 5 items asked); its replies "
+        "are in requests.jsonl: a judge that does not answer in the rubric's format needs another model "
+        "(or --lang)"
     ]
-    assert (folder.path / "results.md").read_text(encoding="utf-8").startswith("WARNING: the judge: 40%")
+    assert (
+        (folder.path / "results.md")
+        .read_text(encoding="utf-8")
+        .startswith("WARNING: the judge: verdicts unreadable: 40%")
+    )

@@ -212,7 +212,7 @@ def test_a_juror_that_never_gives_a_readable_verdict_is_said_and_the_jury_rests_
     )
     folder = next((tmp_path / "out").glob("*judge-*/summary.json")).parent
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["warnings"][0].startswith(f"judge mute: 100% of its verdicts on {DIM} were unreadable")
+    assert summary["warnings"][0].startswith(f"judge mute: verdicts unreadable: 100% on {DIM} (6 of 6 items")
     assert "the jury's verdicts there rest on the other judges" in summary["warnings"][0]
     header = (folder / "results.md").read_text(encoding="utf-8").split("\n\n")[1].splitlines()[0]
     assert header.endswith(

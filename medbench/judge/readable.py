@@ -5,8 +5,8 @@ in a table that is easy to miss, a jury of two whose second judge never gave a r
 read as "a jury of 2 judges, unanimous verdict" resting on one, and a single judge with nothing
 readable exited 0 (issue 36). Like a run whose replies were mostly unparseable
 (:mod:`medbench.checks`), a judge whose verdicts on a dimension were over 20 % unreadable gets one
-warning line (logged, and first in results.md and ``summary.json``'s ``warnings``); one that gave
-none on a dimension makes the judge command incomplete (exit 3).
+warning line naming each such dimension (logged, and first in results.md and ``summary.json``'s
+``warnings``); one that gave none on a dimension makes the judge command incomplete (exit 3).
 """
 
 from __future__ import annotations
@@ -61,18 +61,21 @@ def mute_jurors(summary: dict) -> list[str]:
 
 
 def warn(summary: dict) -> None:
-    """One line per judge and dimension over :data:`~medbench.checks.WARN_RATE` unreadable, logged
-    and kept in the summary's ``warnings`` (absent when there is none)."""
+    """One line per judge whose verdicts on some dimension were over
+    :data:`~medbench.checks.WARN_RATE` unreadable, logged and kept in the summary's ``warnings``
+    (absent when there is none)."""
     unit = "answers" if summary["order"] == "pointwise" else "items"
-    jury = "judges" in summary
+    over: dict[str, list[str]] = {}
+    for who, dim, failed, asked in unreadable(summary):
+        if failed / asked > WARN_RATE:
+            over.setdefault(who, []).append(
+                f"{100 * failed / asked:.0f}% on {dim} ({failed} of {asked} {unit} asked)"
+            )
+    jury = "the jury's verdicts there rest on the other judges; " if "judges" in summary else ""
     lines = [
-        f"{who}: {100 * failed / asked:.0f}% of its verdicts on {dim} were unreadable ({failed} of {asked} "
-        f"{unit} asked); "
-        + ("the jury's verdicts there rest on the other judges; " if jury else "")
-        + "its replies are in requests.jsonl: a judge that does not answer in the rubric's format needs "
-        "another model (or --lang)"
-        for who, dim, failed, asked in unreadable(summary)
-        if failed / asked > WARN_RATE
+        f"{who}: verdicts unreadable: {', '.join(parts)}; {jury}its replies are in requests.jsonl: a judge "
+        "that does not answer in the rubric's format needs another model (or --lang)"
+        for who, parts in over.items()
     ]
     for line in lines:
         log.warning(line)
