@@ -173,7 +173,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     check(config)
     target = build(
         config.folders,
-        config.out,
+        config.target,
         config.formats,
         with_published=not (config.no_published or config.clean_only),
         headline=config.convention,

@@ -89,3 +89,19 @@ def test_a_row_shows_each_tasks_scores_from_one_run_whatever_the_order(tmp_path)
         (row,) = board(folders, with_published=False).rows
         assert _cells([row]) == {"tiny": {"ceval_med (acc)": 60.0}}
         assert row.contamination == "" and not row.contaminated
+
+
+def test_a_report_goes_beside_the_runs_never_into_the_working_folder(tmp_path, monkeypatch, capsys):
+    """Issue 39: `medbench report runs` wrote into reports/site of the working folder (the source tree
+    in a clone, not ignored); it goes to runs/report unless --out says otherwise."""
+    runs = tmp_path / "runs"
+    _run(runs, "ceval_med", 0.5)
+    work = tmp_path / "clone"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["report", str(runs)]) == 0
+    assert (runs / "report" / "leaderboard.md").is_file() and list(work.iterdir()) == []
+    assert f"report written to {runs / 'report'}" in capsys.readouterr().out
+    assert main(["report", str(runs)]) == 0  # the report folder is not taken for a run
+    (single,) = [p for p in runs.iterdir() if p.name != "report"]
+    assert main(["report", str(single)]) == 0 and (runs / "report" / "index.html").is_file()
