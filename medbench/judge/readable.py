@@ -18,11 +18,14 @@ from medbench.checks import WARN_RATE
 log = logging.getLogger("medbench")
 
 
-def _judges(summary: dict) -> dict[str, dict]:
-    """Each judge's own statistics, by the name the lines give it."""
-    if "judges" in summary:
-        return {f"judge {name}": judged for name, judged in summary["judges"].items()}
-    return {"the judge": summary}
+def _judges(summary: dict) -> dict[str | None, dict]:
+    """Each judge's own statistics by its name (a single judge's: under None)."""
+    return summary.get("judges", {None: summary})
+
+
+def who(name: str | None) -> str:
+    """A judge as the lines name it."""
+    return "the judge" if name is None else f"judge {name}"
 
 
 def _asked(stats: dict, pointwise: bool) -> int:
@@ -33,31 +36,32 @@ def _asked(stats: dict, pointwise: bool) -> int:
     return stats["items"] - decided - stats["request_errors"]
 
 
-def unreadable(summary: dict) -> list[tuple[str, str, int, int]]:
-    """(judge, dimension, unreadable, asked) for every judge and dimension it was asked anything on."""
+def unreadable(summary: dict) -> list[tuple[str | None, str, int, int]]:
+    """(judge's name, dimension, unreadable, asked) for every judge and dimension it was asked
+    anything on."""
     pointwise = summary["order"] == "pointwise"
     return [
-        (who, dim, stats["parse_failures"], _asked(stats, pointwise))
-        for who, judged in _judges(summary).items()
+        (name, dim, stats["parse_failures"], _asked(stats, pointwise))
+        for name, judged in _judges(summary).items()
         for dim, stats in judged["dimensions"].items()
         if _asked(stats, pointwise) > 0
     ]
 
 
 def silent(summary: dict) -> list[tuple[str, str, int]]:
-    """(judge, dimension, asked) where a judge gave no readable verdict at all."""
-    return [(who, dim, asked) for who, dim, failed, asked in unreadable(summary) if failed == asked]
+    """(judge as the lines name it, dimension, asked) where a judge gave no readable verdict at all."""
+    return [(who(name), dim, asked) for name, dim, failed, asked in unreadable(summary) if failed == asked]
 
 
 def mute_jurors(summary: dict) -> list[str]:
     """The names of a jury's judges that gave no readable verdict on any dimension they were asked:
     the jury's verdicts rest on the others."""
-    asked: dict[str, set[bool]] = {}
-    for who, _, failed, n in unreadable(summary):
-        asked.setdefault(who, set()).add(failed == n)
-    return [
-        who.removeprefix("judge ") for who, mute in asked.items() if mute == {True} and "judges" in summary
-    ]
+    if "judges" not in summary:
+        return []
+    mute: dict[str, set[bool]] = {}
+    for name, _, failed, asked in unreadable(summary):
+        mute.setdefault(name, set()).add(failed == asked)
+    return [name for name, each in mute.items() if each == {True}]
 
 
 def warn(summary: dict) -> None:
@@ -66,16 +70,16 @@ def warn(summary: dict) -> None:
     (absent when there is none)."""
     unit = "answers" if summary["order"] == "pointwise" else "items"
     over: dict[str, list[str]] = {}
-    for who, dim, failed, asked in unreadable(summary):
+    for name, dim, failed, asked in unreadable(summary):
         if failed / asked > WARN_RATE:
-            over.setdefault(who, []).append(
+            over.setdefault(who(name), []).append(
                 f"{100 * failed / asked:.0f}% on {dim} ({failed} of {asked} {unit} asked)"
             )
     jury = "the jury's verdicts there rest on the other judges; " if "judges" in summary else ""
     lines = [
-        f"{who}: verdicts unreadable: {', '.join(parts)}; {jury}its replies are in requests.jsonl: a judge "
+        f"{judge}: verdicts unreadable: {', '.join(parts)}; {jury}its replies are in requests.jsonl: a judge "
         "that does not answer in the rubric's format needs another model (or --lang)"
-        for who, parts in over.items()
+        for judge, parts in over.items()
     ]
     for line in lines:
         log.warning(line)
