@@ -165,7 +165,7 @@ def _probe(config: ContaminationConfig, docs: dict, rows: dict) -> dict:
         texts[(task, item)] = (item_text(doc)[0], [item_text(doc, order)[0] for order in orders])
     lm = backend.make_lm(model_path, config.seed)
     try:
-        values, cut = mink.probe(lm, texts, config.min_k)
+        values, cut = mink.probe(lm, texts, config.min_k, config.min_k_convention)
     finally:
         backend.release(lm)
     for key, value in values.items():
@@ -175,6 +175,8 @@ def _probe(config: ContaminationConfig, docs: dict, rows: dict) -> dict:
         "model": config.model,
         "model_fingerprint": model_fp,
         "k_percent": config.min_k,
+        "convention": config.min_k_convention,
+        "convention_means": mink.CONVENTIONS[config.min_k_convention],
         "references": config.references,
         "cut_to_window": cut,
         "caveats": mink.CAVEATS,
@@ -240,7 +242,8 @@ def _number(value: float | None, digits: int = 3) -> str:
 def mink_markdown(probe: dict) -> list[str]:
     lines = [
         "",
-        f"Min-K% Prob probe ({probe['model']}, k = {probe['k_percent']:g}%): each item's text against "
+        f"Min-K% Prob probe ({probe['model']}, k = {probe['k_percent']:g}%, {probe['convention']} "
+        f"convention: {probe['convention_means']}): each item's text against "
         f"{probe['references']} copies with its options shuffled; gap = its Min-K% minus theirs"
         + (f"; {probe['cut_to_window']} text(s) cut to the model's window" if probe["cut_to_window"] else "")
         + ".",

@@ -15,6 +15,15 @@ Mann-Whitney test. Items found only as near-duplicates are left out of that comp
 
 The probe flags no item: no threshold is calibrated, so ``--exclude-contaminated`` never drops an item
 on its word. Its caveats travel with every result (:data:`CAVEATS`).
+
+Two conventions take a text's Min-K% (``--min-k-convention``, :data:`CONVENTIONS`), and the summary
+names the one used. ``medbench`` (the default) scores every token of the text after lm-eval's prefix
+token and rounds k% of them up (at least one). ``reference`` is Shi et al.'s code
+(swj0419/detect-pretrain-code, ``src/run.py``): the tokenizer's own encoding, whose first token is the
+context only (n-1 values: without a BOS the text's first token is not scored), and
+``int(n * k / 100)`` of them, rounded down (a text with too few tokens has no value, where the
+reference gets the mean of nothing). Both report the mean log-probability; the reference prints its
+negative.
 """
 
 from __future__ import annotations
@@ -36,12 +45,33 @@ CAVEATS = [
 ]
 
 
-def min_k(logprobs: list[float], k: float) -> float | None:
-    """The mean of the lowest ``k`` percent of the token log-probabilities (at least one token)."""
-    if not logprobs:
+#: the ways a text's Min-K% is taken (the module's docstring says why there are two)
+CONVENTIONS = {
+    "medbench": "every text token after lm-eval's prefix token; k% of them rounded up, at least one",
+    "reference": "Shi et al.'s code (swj0419/detect-pretrain-code): the tokenizer's encoding, its first "
+    "token the context only (n-1 tokens); int(n x k%) of them, rounded down",
+}
+
+
+def min_k(logprobs: list[float], k: float, convention: str = "medbench") -> float | None:
+    """The mean of the lowest ``k`` percent of the token log-probabilities: rounded up to at least one
+    token (``medbench``), or down as the reference does (``reference``: None when that is none)."""
+    if convention == "reference":
+        count = int(len(logprobs) * (k / 100))  # the reference's int(len(all_prob) * ratio)
+    else:
+        count = max(1, math.ceil(len(logprobs) * k / 100)) if logprobs else 0
+    if not count:
         return None
-    lowest = sorted(logprobs)[: max(1, math.ceil(len(logprobs) * k / 100))]
+    lowest = sorted(logprobs)[:count]
     return sum(lowest) / len(lowest)
+
+
+def tokens(lm, text: str, convention: str = "medbench") -> list[int]:
+    """The token sequence whose tokens after the first are scored: lm-eval's prefix token then the
+    text (``medbench``), or the tokenizer's own encoding with its special tokens (``reference``)."""
+    if convention == "reference":
+        return list(lm.tok_encode(text, add_special_tokens=True))
+    return [lm.prefix_token_id, *lm.tok_encode(text)]
 
 
 def shuffles(options: list, count: int, rng: random.Random) -> list[list]:
@@ -58,9 +88,11 @@ def shuffles(options: list, count: int, rng: random.Random) -> list[list]:
     return orders
 
 
-def probe(lm, texts: dict[str, tuple[str, list[str]]], k: float) -> tuple[dict[str, dict], int]:
-    """Min-K% of each item's text and of its references (``texts``: key -> (text, references));
-    returns the per-item values and how many texts were cut to the model's window."""
+def probe(
+    lm, texts: dict[str, tuple[str, list[str]]], k: float, convention: str = "medbench"
+) -> tuple[dict[str, dict], int]:
+    """Min-K% of each item's text and of its references (``texts``: key -> (text, references)) under
+    ``convention``; returns the per-item values and how many texts were cut to the model's window."""
     from medbench.tokenprobs import token_logprobs, window
 
     limit = window(lm)
@@ -69,14 +101,16 @@ def probe(lm, texts: dict[str, tuple[str, list[str]]], k: float) -> tuple[dict[s
     cut = 0
     for key, (text, references) in texts.items():
         for which, body in enumerate([text, *references]):
-            tokens = [lm.prefix_token_id, *lm.tok_encode(body)]
-            if limit and len(tokens) > limit:
-                tokens, cut = tokens[:limit], cut + 1
+            sequence = tokens(lm, body, convention)
+            if limit and len(sequence) > limit:
+                sequence, cut = sequence[:limit], cut + 1
             flat.append((key, which))
-            sequences.append(tokens)
+            sequences.append(sequence)
+    # a sequence of one token has nothing scored (the reference's encoding of a one-token text)
+    scored_ones = iter(token_logprobs(lm, [s for s in sequences if len(s) > 1]))
     values: dict[str, list[float | None]] = {key: [] for key in texts}
-    for (key, _), logprobs in zip(flat, token_logprobs(lm, sequences), strict=True):
-        values[key].append(min_k(logprobs, k))
+    for (key, _), sequence in zip(flat, sequences, strict=True):
+        values[key].append(min_k(next(scored_ones) if len(sequence) > 1 else [], k, convention))
     out = {}
     for key, (own, *refs) in values.items():
         scored = [r for r in refs if r is not None]

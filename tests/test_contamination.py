@@ -5,6 +5,7 @@ import csv
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -119,7 +120,8 @@ def test_a_model_trained_on_the_items_is_audited_from_its_model_card_and_probed(
     recipe = load_recipe("tiny", str(tmp_path / "models"))
     config = stage_config(recipe, "sft", [f"data={path}", "model=base", "training.num_train_epochs=5"])
     card = run_stage("sft", config, recipe)
-    assert str(path) in card["data_sha256"]
+    kept = Path(config.output_dir) / "training_data" / path.name  # the card names its model's copy
+    assert f"training_data/{path.name}" in card["data_sha256"] and kept.read_bytes() == path.read_bytes()
     audit = ContaminationConfig(
         model_card=config.output_dir,
         model=config.output_dir,  # and the Min-K% probe of the same model
@@ -128,7 +130,7 @@ def test_a_model_trained_on_the_items_is_audited_from_its_model_card_and_probed(
         output=str(tmp_path / "audit"),
     )
     folder, summary = run_contamination(audit)
-    assert [t["file"] for t in summary["training"]] == [str(path)]  # the held-out file is not training data
+    assert [t["file"] for t in summary["training"]] == [str(kept)]  # the held-out file is not training data
     rows = [json.loads(line) for line in (folder.path / "contamination.jsonl").open()]
     assert {(r["task"], r["id"]) for r in rows if r["flagged"]} == set(verbatim) | set(paraphrased)
     assert all(r["min_k"] < 0 and r["min_k_reference"] < 0 for r in rows)  # every option-shuffled item
@@ -146,8 +148,8 @@ def test_a_model_trained_on_the_items_is_audited_from_its_model_card_and_probed(
     control = json.loads((before.path / "summary.json").read_text())["probe"]["separation"]["min_k"]
     assert control["auroc"] < 0.8 and control["mannwhitney_p"] > 0.05
     _a_run_of_the_trained_model_audits_itself(config.output_dir, tiny_model, tmp_path)
-    path.write_text(
-        path.read_text(encoding="utf-8") + '{"instruction": "新加的", "input": "", "output": "x"}\n'
+    kept.write_text(
+        kept.read_text(encoding="utf-8") + '{"instruction": "新加的", "input": "", "output": "x"}\n'
     )
     with pytest.raises(MedbenchError, match="changed since training"):  # edited after training
         run_contamination(audit)
@@ -305,12 +307,19 @@ def test_the_probe_runs_from_the_command_line_with_its_caveats(tiny_model, tmp_p
     (folder,) = tmp_path.glob("*contamination*")
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert "training" not in summary and summary["probe"]["k_percent"] == 10
+    assert summary["probe"]["convention"] == "medbench"  # the default, named (issue 36)
     assert summary["probe"]["tasks"]["cmexam"]["items"] == 7
     text = (folder / "results.md").read_text(encoding="utf-8")
     assert "Min-K% Prob probe" in text and "not proof of training" in text
     assert "Against the training" not in text  # no training data named: no AUROC
     assert main(["contamination", "--tasks", "cmexam", "--min-k", "0", "--model", tiny_model]) == 2
     assert "--min-k must be in (0, 100]" in capsys.readouterr().err
+    again = [*args, "--min-k-convention", "reference", "--data-dir", str(SAMPLES_DIR)]
+    assert main([*again, "--output", str(tmp_path / "reference")]) == 0
+    (folder,) = (tmp_path / "reference").glob("*contamination*")
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["probe"]["convention"] == "reference"
+    assert "swj0419/detect-pretrain-code" in (folder / "results.md").read_text(encoding="utf-8")
 
 
 def test_a_circular_run_leaves_out_every_rotation_of_each_flagged_question():

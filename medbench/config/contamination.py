@@ -4,7 +4,7 @@ with ``run`` are declared there."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -30,6 +30,12 @@ class ContaminationConfig:
         20.0,
         "the probe's k: the share (percent) of each text's least likely tokens averaged",
         what="in (0, 100]",
+    )
+    min_k_convention: Literal["medbench", "reference"] = setting(
+        "medbench",
+        "how the probe takes k%: medbench (every text token after lm-eval's prefix token, k% rounded "
+        "up) or reference (Shi et al.'s code: the tokenizer's encoding, its first token unscored, "
+        "k% rounded down)",
     )
     references: Annotated[int, Field(ge=1, le=24)] = setting(
         3, "the probe's reference: option-shuffled copies of each item scored", what="1 to 24"
