@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from medbench import sources
+from medbench import hubdata, sources
 from medbench.catalog import leaf_tasks, task_config
 from medbench.errors import MedbenchError
 from medbench.hubdata import Mirror, local_file, verify, verify_extracted
@@ -184,7 +184,7 @@ def listing() -> list[list[str]]:
                 "hub mirror",
                 "hub hashes",
                 "the dataset card's",
-                "hub cache",
+                "in the hub cache" if hubdata.cached(mirror) else "not in the hub cache",
             ]
         )
     for local, benchmark in sorted(by_hand.items(), key=lambda kv: kv[1]):

@@ -67,6 +67,13 @@ def hub_cache() -> Path:
     return Path(home) / "hub"
 
 
+def cached(mirror: Mirror) -> bool:
+    """Whether the pinned revision has files in the hub cache (``huggingface_hub``'s layout:
+    ``datasets--{owner}--{name}/snapshots/{revision}``)."""
+    folder = hub_cache() / f"datasets--{mirror.repo.replace('/', '--')}" / "snapshots" / mirror.revision
+    return folder.is_dir() and any(folder.iterdir())
+
+
 def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 

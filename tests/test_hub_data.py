@@ -250,3 +250,14 @@ def test_an_extracted_member_altered_with_its_crc_restored_stops_the_run_in_one_
     assert not list((tmp_path / "b").glob("*/metrics.json"))
     assert main(["data", "verify", "--tasks", "cmmlu_med_anatomy"]) == 1
     assert str(member) in capsys.readouterr().err
+
+
+def test_data_list_tells_a_cached_mirror_from_one_not_cached(hub, tmp_path, monkeypatch, capsys):
+    """Issue 39: `data list` said C-Eval and CMMLU were in the hub cache when nothing was cached."""
+    assert main(["data", "list"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "hub mirror" in line]
+    assert len(rows) == 2 and all(row.rstrip(" |").endswith("| in the hub cache") for row in rows)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    assert main(["data", "list"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "hub mirror" in line]
+    assert len(rows) == 2 and all(row.rstrip(" |").endswith("| not in the hub cache") for row in rows)
