@@ -96,12 +96,12 @@ def card_files(model_dir: str, depth: int = 10) -> list[Path]:
         card = schemas.read(schemas.ModelCard, path)
         held_out = _held_out(card.config.get("eval_data"))
         for name, digest in card.data_sha256.items():
-            file = Path(name)
-            if held_out is not None and file.resolve() == held_out:
-                continue
+            if held_out is not None and Path(name).resolve() == held_out:
+                continue  # recorded, never read
+            file = _inside(Path(folder), name, path)
             if not file.is_file():
                 raise MedbenchError(
-                    f"{path}: training file {name[:200]} is not here (run from where it was trained)"
+                    f"{path}: training file {name[:200]} is missing from the model folder"
                 )
             if sha256_file(file) != digest:
                 raise MedbenchError(
@@ -111,6 +111,18 @@ def card_files(model_dir: str, depth: int = 10) -> list[Path]:
             files.append(file)
         folder, depth = card.base_model, depth - 1
     return list(dict.fromkeys(files))
+
+
+def _inside(model: Path, name: str, card: Path) -> Path:
+    """A training file a card names, inside its model folder (links resolved), or one line: a card
+    received with a model must not make medbench read a file elsewhere (``/etc/os-release``)."""
+    file = (model / name).resolve()
+    if Path(name).is_absolute() or not file.is_relative_to(model.resolve()):
+        raise MedbenchError(
+            f"{card}: training file {name[:200]} is outside the model folder (a card names files "
+            "inside it, as medbench train keeps them: training_data/)"
+        )
+    return file
 
 
 def _held_out(spec) -> Path | None:

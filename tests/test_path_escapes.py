@@ -163,3 +163,51 @@ def test_the_report_reads_no_model_folder_a_received_model_json_names(tmp_path, 
     assert not list((out / "plots").glob("stages-*")) and "Traceback" not in capsys.readouterr().err
     (run / "model_card.json").write_text(json.dumps(card), encoding="utf-8")  # recorded by the run
     assert list(stage_runs(collect([str(runs)])[0])) == ["planted"]
+
+
+def _card_naming(model: Path, name: str) -> None:
+    """``model``'s card, naming ``name`` as a training file (with that file's real sha256)."""
+    import json
+
+    from medbench.hashing import sha256_file
+
+    card = model / "medbench_model_card.json"
+    record = json.loads(card.read_text()) if card.is_file() else {"stage": "sft"}
+    digest = sha256_file(model / name) if (model / name).is_file() else "0" * 64
+    record["data_sha256"] = {name: digest}
+    card.write_text(json.dumps(record), encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["/etc/os-release", "../secret.txt"])
+def test_a_received_card_naming_a_file_outside_its_model_folder_is_refused(tmp_path, capsys, name):
+    """Issue 36: a card's data_sha256 key /etc/os-release was read by contamination --model-card and
+    by every run of the model. A card names only files inside its model folder."""
+    from medbench.paths import SAMPLES_DIR
+
+    (tmp_path / "secret.txt").write_text("胃痛怎么办？\n", encoding="utf-8")
+    model = tmp_path / "model"
+    model.mkdir()
+    _card_naming(model, name)
+    args = ["contamination", "--model-card", str(model), "--tasks", "cmexam", "--data-dir", str(SAMPLES_DIR)]
+    assert main([*args, "--output", str(tmp_path / "out")]) == 2
+    assert f"training file {name} is outside the model folder" in capsys.readouterr().err
+
+
+def test_a_run_does_not_audit_against_a_file_outside_its_model_folder(tmp_path, tiny_model):
+    """The run scores as usual and says why there is no audit (contamination.json's skipped)."""
+    import json
+    import shutil
+
+    from medbench.paths import SAMPLES_DIR
+    from medbench.runner import RunConfig, run
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    _card_naming(model, "/etc/os-release")
+    folder, _ = run(
+        RunConfig(
+            model=str(model), tasks=["cmexam"], limit=2, data_dir=str(SAMPLES_DIR), output=str(tmp_path)
+        )
+    )
+    skipped = json.loads((folder.path / "contamination.json").read_text())["skipped"]
+    assert "training file /etc/os-release is outside the model folder" in skipped

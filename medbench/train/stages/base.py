@@ -105,7 +105,7 @@ def finish(trainer, tokenizer, config: StageConfig, stage: Stage, recipe: Recipe
         model = model.merge_and_unload()
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    files = [data.data_path(config.data)]
+    files = [kept_copy(data.data_path(config.data), out)]
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
     card = ModelCard(
@@ -123,11 +123,34 @@ def finish(trainer, tokenizer, config: StageConfig, stage: Stage, recipe: Recipe
     if config.eval_data:
         card.heldout = heldout_evidence(stage, config.eval_data, base, str(out))
         files.append(data.data_path(config.eval_data))
-    card.data_sha256 = {str(f): sha256_file(f) for f in files}
+    card.data_sha256 = {
+        str(f.relative_to(out)) if f.is_relative_to(out) else str(f): sha256_file(f) for f in files
+    }
     record = card.record()
     text = json.dumps(record, ensure_ascii=False, indent=2)
     (out / "medbench_model_card.json").write_text(text, encoding="utf-8")
     return record
+
+
+#: the folder inside a trained model that holds the files it was trained on
+TRAINING_DATA = "training_data"
+
+
+def kept_copy(path: Path, out: Path) -> Path:
+    """The training file inside the model folder (a hard link where the file system allows, else a
+    copy): the card names only files inside its model (a received card must not make medbench read
+    elsewhere), and the model can be audited wherever it goes."""
+    import os
+    import shutil
+
+    kept = out / TRAINING_DATA / path.name
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.unlink(missing_ok=True)
+    try:
+        os.link(path, kept)
+    except OSError:
+        shutil.copyfile(path, kept)
+    return kept
 
 
 def fit(trainer) -> None:
