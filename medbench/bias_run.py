@@ -233,6 +233,8 @@ def run_bias(config: BiasConfig) -> tuple[RunFolder, list[dict]]:
 
     check(config)
     backend = backend_config(config.backend, config.backend_options)
+    # a small local model rarely replies with an option it can be read for: score its options instead
+    config.mode = config.mode or ("loglik" if backend.capabilities.loglik else "gen")
     if config.mode == "loglik" and not backend.capabilities.loglik:
         raise MedbenchError(
             f"loglik mode needs a backend that scores log-likelihoods; {config.backend} can only use gen mode"

@@ -162,6 +162,7 @@ def _run_suite(config: SuiteConfig) -> tuple[Path, dict]:
                 output=str(runs_dir),
                 backend=config.backend,
                 backend_options=config.backend_options,
+                mode="gen",  # the paper's protocol
             )
         )
     judge = steps["judge"]

@@ -206,3 +206,13 @@ def test_failed_requests_are_failed_items_not_unparseable_replies(tmp_path, caps
     assert len((folder / "failures.jsonl").read_text().splitlines()) == 12
     out = capsys.readouterr()
     assert "INCOMPLETE RUN: 12 request(s) failed" in out.out and "named no option" not in out.out + out.err
+
+
+def test_a_local_model_is_scored_by_option_likelihoods_unless_told_otherwise(tiny_model, tmp_path):
+    """Issue 39: `medbench bias --scale cami --model tiny` generated, and the tiny model answered 0 of
+    40 items; a backend that scores log-likelihoods now defaults to loglik, a server to gen."""
+    folder, (summary,) = run_bias(BiasConfig(scale="cami", model=tiny_model, output=str(tmp_path)))
+    assert json.loads((folder.path / "config.json").read_text(encoding="utf-8"))["mode"] == "loglik"
+    assert summary["unparseable_rate"] == 0.0
+    folder, _ = _scripted_run(tmp_path, "完全同意", scale="cami")
+    assert json.loads((folder.path / "config.json").read_text(encoding="utf-8"))["mode"] == "gen"

@@ -18,7 +18,11 @@ class BiasConfig:
         help="the scale (all: every scale whose items are at hand)"
     )
     model: str | None = same_as(RunConfig, "model")
-    mode: Literal["gen", "loglik"] = setting("gen", "the paper's protocol, or option log-likelihoods")
+    mode: Literal["gen", "loglik"] | None = setting(
+        None,
+        "gen: the paper's protocol (a reply read for an option); loglik: option log-likelihoods "
+        "(default where the backend scores them, as local models do; else gen)",
+    )
     lang: Literal["zh", "en"] = setting("zh", "the language of the items and options")
     items: str | None = setting(None, "MICA item texts (JSON); MICA's publisher forbids shipping them")
     repeats: Annotated[int, Field(ge=1)] = setting(1, "ask each item R times", what="at least 1")
