@@ -230,7 +230,26 @@ def _run_and_print(config) -> int:
     if folder is None:  # a worker of a data-parallel launch: rank 0 prints and writes
         return 0
     _print_result(folder, "run folder")
+    cached = _from_cache(folder)
+    if cached:
+        print(cached)
     return _exit_status(folder)
+
+
+def _from_cache(folder) -> str:
+    """``"12 of 12 answers from the request cache ..."`` when a run re-used earlier answers, else "":
+    a re-run answered wholly from cache into a new folder says so."""
+    import json
+
+    calls = json.loads((folder.path / "calls.json").read_text(encoding="utf-8"))
+    cached = sum(calls.get("answered_from_cache", {}).values())
+    total = cached + sum(calls.get("model_requests", {}).values())
+    if not cached:
+        return ""
+    return (
+        f"{cached} of {total} answers from the request cache (earlier runs with the same settings); "
+        f"{total - cached} asked of the model"
+    )
 
 
 def _exit_status(folder) -> int:

@@ -90,3 +90,15 @@ def test_outside_a_git_checkout_nothing_from_git_reaches_the_console(tiny_model,
         text=True,
     )
     assert done.returncode == 0 and "fatal" not in done.stderr
+
+
+def test_a_rerun_answered_from_the_cache_says_so_on_the_console(tiny_model, tmp_path, capsys):
+    """Issue 39: a re-run answered wholly from the cache into a new folder did not say so."""
+    from medbench.cli import main
+
+    args = ["run", "--model", tiny_model, "--tasks", "ceval_med", "--limit", "2"]
+    args += ["--data-dir", str(SAMPLES_DIR), "--output", str(tmp_path)]
+    assert main(args) == 0
+    assert "from the request cache" not in capsys.readouterr().out
+    assert main(args) == 0
+    assert "24 of 24 answers from the request cache" in capsys.readouterr().out
