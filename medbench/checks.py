@@ -105,17 +105,35 @@ def check_task_data(task: str, data, cfg: dict, shots: int | None) -> None:
         raise MedbenchError(f"{task}: this task has no few-shot examples; use --shots 0")
 
 
+#: what to try, per rate: only advice that fits the tasks the rate comes from
+ADVICE = {
+    "parse_fail_rate": "try --mode loglik, a larger --max-new-tokens, or --chat for a chat model",
+    "unparsed_rate": "try a larger --max-new-tokens, or --chat for a chat model",
+    "empty_rate": "try a larger --max-new-tokens, or --chat for a chat model",
+    "truncated_thinking_rate": "try a larger --max-new-tokens, or --thinking off",
+}
+SHOWN = 5  # tasks named in one warning; the rest counted
+
+
 def warn_unusable(scores: list[Score]) -> list[str]:
-    """One warning line per task whose replies were mostly unusable; returns the lines."""
-    lines = []
+    """One warning line per kind of unusable reply (however many tasks have it), with the advice that
+    fits that kind; returns the lines. A group's micro/macro rows repeat their tasks and are skipped."""
+    found: dict[str, list[Score]] = {}
     for s in scores:
         bar = WARN_RATES.get(s.metric, WARN_RATE)
+        if s.convention.startswith(("micro", "macro")):
+            continue
         if s.metric in UNUSABLE_RATES and s.value is not None and s.value > bar:
-            lines.append(
-                f"{s.task}: {100 * s.value:.0f}% of {s.n} {UNUSABLE_RATES[s.metric]} ({s.metric}); its "
-                "scores rest on few readable replies: try --mode loglik, a larger --max-new-tokens, "
-                "or --chat for a chat model"
-            )
+            found.setdefault(s.metric, []).append(s)
+    lines = []
+    for metric, hits in found.items():
+        each = [f"{s.task}: {100 * s.value:.0f}% of {s.n}" for s in hits[:SHOWN]]
+        more = f", and {len(hits) - SHOWN} more task(s)" if len(hits) > SHOWN else ""
+        what = f"{UNUSABLE_RATES[metric]} ({metric})"
+        lead = (
+            f"{each[0]} {what}" if len(hits) == 1 else f"{len(hits)} tasks ({'; '.join(each)}{more}): {what}"
+        )
+        lines.append(f"{lead}; their scores rest on few readable replies: {ADVICE[metric]}")
     for line in lines:
         log.warning(line)
     return lines

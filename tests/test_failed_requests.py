@@ -236,3 +236,21 @@ def test_when_every_request_fails_alike_the_cause_is_said_in_one_line(tmp_path):
         logging.getLogger("medbench").removeHandler(handler)
     (line,) = [r.getMessage() for r in records if "failed after retries" in r.getMessage()]
     assert line.startswith("5 item(s) failed after retries -- every one alike: ") and "500" in line
+
+
+def test_many_tasks_with_one_problem_get_one_warning_with_advice_that_fits_them():
+    """Issue 39: the demo repeated one piece of advice seven times, and advised --mode loglik for
+    generation-only tasks (huatuo26m, cmexam_explain)."""
+    from medbench.checks import warn_unusable
+    from medbench.summary import Score
+
+    scores = [Score(f"ceval_med_{s}", "parse_fail_rate", 1.0, 3) for s in ("a", "b", "c", "d", "e", "f", "g")]
+    scores.append(Score("ceval_med", "parse_fail_rate", 1.0, 21, convention="micro (item-weighted)"))
+    scores += [Score("huatuo26m", "empty_rate", 0.9, 10), Score("cmexam_explain", "empty_rate", 0.5, 4)]
+    mc, generation = warn_unusable(scores)
+    assert mc.startswith("7 tasks (ceval_med_a: 100% of 3; ") and "and 2 more task(s)" in mc
+    assert "ceval_med:" not in mc and "--mode loglik" in mc
+    assert generation.startswith(
+        "2 tasks (huatuo26m: 90% of 10; cmexam_explain: 50% of 4): replies were empty"
+    )
+    assert "--mode loglik" not in generation
