@@ -29,6 +29,7 @@ import torch  # noqa: E402
 from medbench import circular  # noqa: E402
 from medbench.backends._prefixes import trie_size  # noqa: E402
 from medbench.models import resolve_model  # noqa: E402
+from medbench.paths import SAMPLES_DIR  # noqa: E402
 from medbench.planning import task_manager  # noqa: E402
 
 
@@ -57,7 +58,10 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--limit", type=int, default=8, help="questions per subject")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--smoke", action="store_true", help="seconds: tiny model, 1 item per subject")
     args = parser.parse_args()
+    if args.smoke:  # CI runs this so a moved import fails there, not at the next measurement
+        args.model, args.limit, args.data_dir = "tiny", 1, str(SAMPLES_DIR)
 
     from lm_eval.models.huggingface import HFLM
 

@@ -33,7 +33,8 @@ import torch  # noqa: E402
 
 from medbench.backends._prefixes import trie_size  # noqa: E402
 from medbench.models import resolve_model  # noqa: E402
-from medbench.runner import task_manager  # noqa: E402
+from medbench.paths import SAMPLES_DIR  # noqa: E402
+from medbench.planning import task_manager  # noqa: E402
 
 
 def requests(data_dir: str, limit: int | None):
@@ -246,7 +247,10 @@ def main() -> None:
     parser.add_argument("--max-model-len", type=int, default=4096, help="vllm")
     parser.add_argument("--enforce-eager", action="store_true", help="vllm: no torch.compile / CUDA graphs")
     parser.add_argument("--profile", action="store_true", help="hf: also run the fast path under cProfile")
+    parser.add_argument("--smoke", action="store_true", help="seconds: tiny model, 1 item per subject")
     args = parser.parse_args()
+    if args.smoke:  # CI runs this so a moved import fails there, not at the next measurement
+        args.model, args.limit, args.data_dir = "tiny", 1, str(SAMPLES_DIR)
 
     path = resolve_model(args.model)
     instances = requests(args.data_dir, args.limit or None)
