@@ -5,7 +5,9 @@ Overlap (``--train`` / ``--model-card``): every item of the tasks named (its que
 reference answer and dialogue history) is indexed (:mod:`medbench.overlap`); the training files
 (:mod:`medbench.training_files`) stream past the index once. Each item gets its 13-gram overlap share,
 the number of training records holding its whole text, and its best near-duplicate similarity; it is
-flagged when any of them says the training data holds it.
+flagged when any of them says the training data holds it. Beside it, each item and task says how many
+are *dirty* by lm-eval's and GPT-3's rule (any one 13-gram), a larger count than flagged
+(:mod:`medbench.overlap`).
 
 Probe (``--model``): the Min-K% Prob of each item's text against its option-shuffled copies
 (:mod:`medbench.mink`), through any backend that scores log-likelihoods; it flags nothing, and with
@@ -93,6 +95,7 @@ def overlap_rows(docs: dict[tuple[str, str], dict], files: list[Path]) -> tuple[
             "first_record": match.first_line,
             "flagged": bool(why),
             "why": why,
+            "dirty": match.dirty,
         }
     return rows, trained
 
@@ -103,6 +106,7 @@ def overlap_record(rows: dict, trained: list[dict]) -> dict:
         "n": overlap.N,
         "flag_share": overlap.FLAG_SHARE,
         "near": overlap.NEAR,
+        "dirty_rule": overlap.DIRTY_RULE,
         "training": trained,
         "tasks": overlap_summary(list(rows.values())),
     }
@@ -116,7 +120,8 @@ def write_rows(path: Path, rows: dict) -> None:
 
 
 def overlap_summary(rows: list[dict]) -> dict[str, dict]:
-    """Per task: items, flagged, their share, and how many each rule found."""
+    """Per task: items, flagged, their share, how many each rule found, and how many are dirty by
+    lm-eval's and GPT-3's rule (any one 13-gram)."""
     out = {}
     for task in dict.fromkeys(r["task"] for r in rows):
         mine = [r for r in rows if r["task"] == task]
@@ -126,6 +131,7 @@ def overlap_summary(rows: list[dict]) -> dict[str, dict]:
             "flagged": flagged,
             "share": flagged / len(mine) if mine else 0.0,
             **{why: sum(why in r["why"] for r in mine) for why in REASONS},
+            "dirty": sum(r["dirty"] for r in mine),
         }
     return out
 
@@ -224,15 +230,16 @@ def overlap_markdown(summary: dict) -> list[str]:
     lines = [
         f"Contamination audit: {len(summary['training'])} training file(s), {records} records; an item is "
         f"flagged when {100 * summary['flag_share']:.0f}% of its character {summary['n']}-grams, its whole "
-        f"text, or a near-duplicate (Jaccard >= {summary['near']}) is in them.",
+        f"text, or a near-duplicate (Jaccard >= {summary['near']}) is in them; {summary['dirty_rule']}.",
         "",
     ]
     rows = [
-        [task, s["items"], s["flagged"], f"{100 * s['share']:.1f}%", *(s[why] for why in REASONS)]
+        [task, s["items"], s["flagged"], f"{100 * s['share']:.1f}%", s["dirty"], *(s[why] for why in REASONS)]
         for task, s in summary["tasks"].items()
     ]
-    header = ["Task", "Items", "Flagged", "Share", "By n-gram overlap", "Whole text", "Near-duplicate"]
-    return lines + markdown_lines(header, rows, "lrrrrrr")
+    header = ["Task", "Items", "Flagged", "Share", f"Dirty (any {summary['n']}-gram)"]
+    header += ["By n-gram overlap", "Whole text", "Near-duplicate"]
+    return lines + markdown_lines(header, rows, "lrrrrrrr")
 
 
 def _number(value: float | None, digits: int = 3) -> str:

@@ -8,6 +8,12 @@ Thirteen is GPT-3's and lm-eval's decontamination n, applied to characters rathe
 shorter than almost any copied sentence, so a shared 13-gram is a copy, not an idiom. An item's
 overlap is the share of its n-grams found in any training text.
 
+Two rules read that share, and the audit reports both, by name. **Flagged** (medbench's, what
+``--exclude-contaminated`` leaves out): at least :data:`FLAG_SHARE` of the item's n-grams, its whole
+text, or a near-duplicate. **Dirty** (:data:`DIRTY_RULE`): any one n-gram, as lm-eval's
+decontamination and GPT-3's paper call an item dirty; it counts items that share one passage with the
+training data too, so it is the larger count and the one to compare with those papers.
+
 The index holds the evaluation items (thousands), never the training data (millions of lines):
 training lines stream past it once, each n-gram looked up in a set, so memory stays flat and a
 million lines take minutes on two cores (``benchmarks/overlap_throughput.py`` measures it).
@@ -35,6 +41,11 @@ SHINGLE = 3  # characters per near-duplicate shingle
 NEAR = 0.5  # Jaccard similarity of shingle sets from which a training line is a near-duplicate
 PERMUTATIONS = 128
 FLAG_SHARE = 0.5  # an item with at least this share of its n-grams in training data is flagged
+#: the other rule the audit counts (see above)
+DIRTY_RULE = (
+    f"dirty: any one character {N}-gram of the item in the training data (lm-eval's decontamination and "
+    "GPT-3's rule, on characters instead of words)"
+)
 
 
 #: what normalising drops: punctuation, symbols, spacing, the underscore (regex \W: not a letter, digit
@@ -94,6 +105,11 @@ class ItemMatch:
     @property
     def share(self) -> float:
         return len(self.found) / self.grams if self.grams else 0.0
+
+    @property
+    def dirty(self) -> bool:
+        """lm-eval's and GPT-3's rule: any one n-gram found (:data:`DIRTY_RULE`)."""
+        return bool(self.found)
 
 
 class OverlapIndex:

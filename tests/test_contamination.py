@@ -70,6 +70,28 @@ def test_the_audit_flags_exactly_the_copied_and_the_paraphrased_items(corpus, tm
     assert "Near-duplicate" in (folder.path / "results.md").read_text(encoding="utf-8")
 
 
+def test_the_audit_counts_lm_evals_dirty_items_beside_its_flagged_ones(tmp_path):
+    """Issue 36: "flagged" (half an item's 13-grams, its whole text or a near-duplicate) is not
+    lm-eval's or GPT-3's "dirty" (any 13-gram): both counts are reported, each named."""
+    config = ContaminationConfig(train=["x"], tasks=["cmexam"], data_dir=str(SAMPLES_DIR))
+    docs, _ = evaluation_items(config)
+    (one, one_doc), (whole, whole_doc) = sorted(docs.items(), key=lambda kv: -len(item_text(kv[1])[0]))[:2]
+    text = normalise(item_text(one_doc)[0])
+    assert len(text) >= 3 * N  # one 13-gram of it is far less than half of its 13-grams
+    path = tmp_path / "train.txt"
+    path.write_text(f"与此无关{text[:N]}与此无关\n{item_text(whole_doc)[0]}\n", encoding="utf-8")
+    config.train, config.output = [str(path)], str(tmp_path / "out")
+    folder, summary = run_contamination(config)
+    rows = {(r["task"], r["id"]): r for r in map(json.loads, (folder.path / "contamination.jsonl").open())}
+    assert (rows[one]["dirty"], rows[one]["flagged"]) == (True, False)
+    assert (rows[whole]["dirty"], rows[whole]["flagged"]) == (True, True)
+    assert sum(r["dirty"] for r in rows.values()) == 2
+    assert (summary["tasks"]["cmexam"]["dirty"], summary["tasks"]["cmexam"]["flagged"]) == (2, 1)
+    assert "lm-eval" in summary["dirty_rule"] and "GPT-3" in summary["dirty_rule"]
+    results = (folder.path / "results.md").read_text(encoding="utf-8")
+    assert "Dirty (any 13-gram)" in results and "| cmexam | 7 | 1 | 14.3% | 2 |" in results
+
+
 def test_chinese_text_is_normalised_and_cut_into_character_ngrams():
     assert normalise("ＡＢ，c d。１２") == "abcd12"  # width, case, punctuation and spaces
     grams = ngrams("一二三四五六七八九十甲乙丙丁")
