@@ -54,18 +54,23 @@ class Layout:
         parse: Callable[[Row], Item],
         file_ids: bool = False,
         variants: dict[str, Callable[[Row], Item]] | None = None,
+        companions: tuple[str, ...] = (),
     ) -> None:
         """``file_ids``: the file gives each item an id (else ids are row numbers, unique by nature);
         ``variants``: readers of other layouts a pinned source may declare (``layout:`` in
-        _sources_yaml), never guessed from a file's content."""
+        _sources_yaml), never guessed from a file's content; ``companions``: other files under the
+        data folder that :meth:`rows` joins with the main one (CMB's answers and category counts),
+        pulled and verified against their pins as the main file is."""
         self.path, self.columns, self.parse = path, columns, parse
         self.file_ids = file_ids
         self.variants = variants or {}
+        self.companions = companions
 
     def file(self, root: Path, split: str, subject: str | None) -> Path:
         return root / self.path.format(split=split, subject=subject)
 
-    def rows(self, path: Path) -> Iterator[Row]:
+    def rows(self, path: Path, subject: str | None = None) -> Iterator[Row]:
+        """The file's rows (``subject`` is for a layout whose one file holds every subject)."""
         if path.suffix == ".parquet":
             return read_parquet(path, self.columns or [])
         return read_csv(path, self.columns) if self.columns else read_jsonl(path)
@@ -122,7 +127,7 @@ def render(item: Item, style: dict, context: dict) -> dict:
 def _local_rows(layout: Layout, root: Path, split: str, subject: str | None, task: str) -> Iterable[Row]:
     path = layout.file(root, split, subject)
     check_file(path, task, f"official layout: <data-dir>/{layout.path.format(split=split, subject=subject)}")
-    return layout.rows(path)
+    return layout.rows(path, subject)
 
 
 def _hub_rows(
@@ -131,7 +136,7 @@ def _hub_rows(
     if mirror is None:
         raise no_local_data(task, files, mirrored=True)
     datareport.current().source(mirror.record())
-    return layout.rows(local_file(mirror, split, subject, task, ", ".join(files)))
+    return layout.rows(local_file(mirror, split, subject, task, ", ".join(files)), subject)
 
 
 def load(
@@ -169,7 +174,7 @@ def load(
     pulled = None
     if root is None:  # a benchmark pinned on a git host (medbench.sources), if any; offline and not
         # pulled from there, its hub mirror instead
-        pulled = sources.resolve(benchmark, files, hub_instead=hub is not None)
+        pulled = sources.resolve(benchmark, files + list(layout.companions), hub_instead=hub is not None)
     context = {"subject": subject, "subject_zh": subject_zh}
     out = {}
     for split in splits:
@@ -181,7 +186,7 @@ def load(
                     f"{task}: its pinned source declares layout {variant!r}; its reader knows "
                     f"{', '.join(layout.variants) or 'only the official layout'}"
                 )
-            rows, parse = layout.rows(path), layout.variants[variant] if variant else layout.parse
+            rows, parse = layout.rows(path, subject), layout.variants[variant] if variant else layout.parse
         elif root:
             rows = _local_rows(layout, root, split, subject, task)
         else:

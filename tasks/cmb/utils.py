@@ -1,0 +1,160 @@
+"""CMB (FreedomIntelligence/CMB) in its official layouts, under ``<data-dir>/cmb/``:
+
+- ``CMB-test/CMB-test-choice-question-merge.json``: a JSON list of questions (``id``, ``exam_type``,
+  ``exam_class``, ``exam_subject``, ``question``, ``question_type``, ``option`` {letter: text}; the
+  test file's ``answer`` is empty);
+- ``CMB-test-choice-answer.json``: a JSON list of answers (``id``, ``exam_type``, ``exam_class``,
+  ``exam_subject``, ``question_type``, ``answer``), joined to the questions by ``id``;
+- ``CMB-test/CMB-test-choice-hierarchy.json``: how many questions each exam type and class has;
+- ``CME-test-qa/CMB-test-qa.json``: CMB-Clin, a JSON list of cases (``id``, ``title``,
+  ``description``, ``QA_pairs`` [{question, answer}]).
+
+The join is checked whole before any item is scored, each failure one line: every question has
+exactly one answer, every answer a question, and each exam class has the count the hierarchy file
+gives. A question whose answer record names another exam class or question type is reported with
+its file and record and never scored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from medbench import mc
+from medbench.datasources import Row, check_file, read_text
+from medbench.errors import MedbenchError
+
+QUESTIONS = "cmb/CMB-test/CMB-test-choice-question-merge.json"
+ANSWERS = "cmb/CMB-test-choice-answer.json"
+HIERARCHY = "cmb/CMB-test/CMB-test-choice-hierarchy.json"
+CLIN = "cmb/CME-test-qa/CMB-test-qa.json"
+#: the hierarchy file's key for the totals (its own entry holds the grand total under the same key)
+TOTAL = "总题量"
+MULTIPLE = "多项选择题"
+#: the per-item fields kept for --slice-by and for CMB's own scoring (cmb-official)
+FIELDS = ("exam_type", "exam_class", "exam_subject", "question_type")
+
+
+def _json_list(path: Path, what: str) -> list:
+    check_file(path, "cmb", what)
+    try:
+        records = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise MedbenchError(f"{path}: not a JSON list ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise MedbenchError(f"{path}: not a JSON list (nested too deeply)") from None
+    if not isinstance(records, list):
+        raise MedbenchError(f"{path}: expected a JSON list of records ({what})")
+    return records
+
+
+def _key(record: object, path: Path, number: int) -> int | str:
+    """A record's ``id`` (an integer or a text, compared exactly: 7 and "7" are two ids)."""
+    value = record.get("id") if isinstance(record, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise MedbenchError(f"{path} record {number}: field id: expected an integer or text id")
+    return value
+
+
+def answers(path: Path) -> dict[int | str, tuple[int, dict]]:
+    """id -> (record number, answer record); an id given twice, or a record without a text
+    ``answer``, is one line."""
+    out: dict[int | str, tuple[int, dict]] = {}
+    for number, record in enumerate(_json_list(path, "CMB's answers, official layout"), start=1):
+        key = _key(record, path, number)
+        if not isinstance(record.get("answer"), str):
+            raise MedbenchError(f"{path} record {number}: field answer: expected the answer letters as text")
+        if key in out:
+            raise MedbenchError(
+                f"{path}: id {key!r} has two answers (records {out[key][0]} and {number}); "
+                "expected exactly one per question"
+            )
+        out[key] = (number, record)
+    return out
+
+
+def hierarchy(path: Path) -> dict[tuple[str, str], int]:
+    """(exam type, exam class) -> the number of questions the hierarchy file gives it."""
+    check_file(path, "cmb", "CMB's category counts, official layout")
+    try:
+        tree = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise MedbenchError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    counts = {}
+    for exam_type, classes in tree.items() if isinstance(tree, dict) else [(None, None)]:
+        if not isinstance(classes, dict) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in classes.values()
+        ):
+            raise MedbenchError(f"{path}: expected {{exam type: {{exam class: count}}}}, got {exam_type!r}")
+        if exam_type != TOTAL:
+            counts.update({(exam_type, exam_class): n for exam_class, n in classes.items()})
+    return counts
+
+
+def joined(questions: Path, root: Path) -> Iterator[Row]:
+    """Every question row with its answer record under ``"_answer"``, after the whole join is checked."""
+    answer_file, hierarchy_file = root / ANSWERS, root / HIERARCHY
+    gold, expected = answers(answer_file), hierarchy(hierarchy_file)
+    records = _json_list(questions, "CMB's questions, official layout")
+    seen, counts = set(), Counter()
+    for number, record in enumerate(records, start=1):
+        key = _key(record, questions, number)
+        if key not in gold:
+            raise MedbenchError(
+                f"{questions} record {number}: question id {key!r} has no answer in {answer_file}"
+            )
+        seen.add(key)
+        counts[(record.get("exam_type"), record.get("exam_class"))] += 1
+    unasked = [key for key in gold if key not in seen]
+    if unasked:
+        number = gold[unasked[0]][0]
+        raise MedbenchError(
+            f"{answer_file} record {number}: answer id {unasked[0]!r} has no question in {questions}"
+            + (f" ({len(unasked) - 1} more)" if len(unasked) > 1 else "")
+        )
+    for category in sorted(set(counts) | set(expected), key=str):
+        if counts.get(category, 0) != expected.get(category, 0):
+            name = "/".join(str(part) for part in category)
+            raise MedbenchError(
+                f"{questions}: {name} has {counts.get(category, 0)} question(s); {hierarchy_file} "
+                f"gives {expected.get(category, 0)}"
+            )
+    for number, record in enumerate(records, start=1):
+        yield Row(str(questions), number, {**record, "_answer": gold[record["id"]][1]})
+
+
+class Layout(mc.Layout):
+    """One file holds every exam class: a leaf task reads the rows of its own class."""
+
+    def rows(self, path: Path, subject: str | None = None) -> Iterator[Row]:
+        root = path.parents[len(Path(QUESTIONS).parts) - 1]
+        return (row for row in joined(path, root) if subject is None or row.data.get("exam_class") == subject)
+
+
+def parse(row) -> dict:
+    r, gold = row.data, row.data["_answer"]
+    options = r.get("option")
+    if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
+        raise ValueError("option: expected an object of option letter -> text")
+    if not isinstance(r.get("question"), str):
+        raise ValueError("question: expected text")
+    for field in FIELDS:
+        if not isinstance(r.get(field), str):
+            raise ValueError(f"{field}: expected text")
+        if field in gold and gold[field] != r[field]:
+            raise ValueError(f"{field}: {r[field]!r} here, {gold[field]!r} in the answer record")
+    return {
+        "id": str(r["id"]),
+        "question": r["question"],
+        "options": [[k, v] for k, v in sorted(options.items())],
+        "answer": gold["answer"],
+        "answer_as_given": gold["answer"],  # CMB's score.py compares this string exactly (cmb-official)
+        "explanation": "",
+        "fields": {field: r[field] for field in FIELDS},
+    }
+
+
+LAYOUT = Layout(QUESTIONS, None, parse, file_ids=True, companions=(ANSWERS, HIERARCHY))
+load = mc.loader(LAYOUT)  # the exam tasks' custom_dataset hook

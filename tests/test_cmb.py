@@ -1,0 +1,175 @@
+"""Issue 40: CMB (FreedomIntelligence/CMB), CMB-Exam's 28 exam classes and CMB-Clin.
+
+The fixture ``tests/fixtures/cmb/`` is written by this project in CMB's exact layouts (two questions
+per exam class, not CMB's data): the questions file, the answers file joined to it by id, the
+hierarchy file's counts and a CMB-Clin file of two cases. A 6-option question (id 9), a one-character
+option (id 3, which CMB's prompt leaves out), multiple-answer questions and an answer given as ``EB``
+(id 14) are among them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from medbench.cli import main
+from medbench.errors import MedbenchError
+from medbench.paths import plugin_dir
+from tests.helpers import load_task_data
+
+FIXTURE = Path(__file__).parent / "fixtures"
+CMB_TASKS = plugin_dir("tasks") / "cmb"
+
+
+def leaves(suffix: str = "") -> list[str]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cmb_generate", CMB_TASKS / "_generate_configs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [name + suffix for name, _, _ in module.leaves()]
+
+
+def copy_fixture(tmp_path: Path) -> Path:
+    shutil.copytree(FIXTURE / "cmb", tmp_path / "cmb")
+    return tmp_path
+
+
+def edit(root: Path, relative: str, change) -> None:
+    path = root / relative
+    records = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(change(records), ensure_ascii=False), encoding="utf-8")
+
+
+def test_each_of_the_28_exam_classes_is_a_leaf_reading_its_own_questions_with_their_answers():
+    names = leaves("_gen")
+    assert len(names) == 28
+    seen = {}
+    for name in names:
+        (test,) = load_task_data(name, FIXTURE).values()
+        classes = {r["fields"]["exam_class"] for r in test}
+        assert len(test) == 2 and len(classes) == 1, name
+        seen.update({r["id"]: r for r in test})
+    assert sorted(int(i) for i in seen) == list(range(1, 57))  # every question once, in its class
+    assert seen["7"]["answer"] == "ACD" and seen["7"]["fields"]["question_type"] == "多项选择题"
+    assert seen["14"]["answer"] == "BE" and seen["14"]["answer_as_given"] == "EB"
+    assert [letter for letter, _ in seen["9"]["options"]] == list("ABCDEF")
+    assert "\nC. 肺" not in seen["3"]["prompt"] and "\nD. 选项肾脏3" in seen["3"]["prompt"]
+    cue = "以下是中国医师考试中执业医师考试的一道单项选择题，不需要做任何分析和解释"
+    assert seen["5"]["prompt"].startswith(cue)
+
+
+def test_loglik_leaves_leave_multiple_answer_questions_out_and_cot_leaves_use_cmbs_cot_prompt():
+    (loglik,) = load_task_data("cmb_exam_physician_senior", FIXTURE).values()  # ids 9 and 10
+    assert [r["id"] for r in loglik] == ["9", "10"] and loglik[0]["prompt"].endswith("答案：")
+    (gen,) = load_task_data("cmb_exam_nursing_senior_nurse_gen", FIXTURE).values()  # ids 13 and 14
+    assert [r["answer"] for r in gen] == ["D", "BE"]
+    (loglik_multi,) = load_task_data("cmb_exam_nursing_senior_nurse", FIXTURE).values()
+    assert [r["id"] for r in loglik_multi] == ["13"]
+    (cot,) = load_task_data("cmb_exam_nursing_senior_nurse_cot", FIXTURE).values()
+    assert "请分析每个选项，并最后给出答案。" in cot[0]["prompt"]
+
+
+def _drop_answer(records):
+    return [r for r in records if r["id"] != 5]
+
+
+def _answer_twice(records):
+    return [*records, dict(records[4])]
+
+
+def _extra_answer(records):
+    return [*records, {**records[0], "id": 999}]
+
+
+def _fewer_in_hierarchy(tree):
+    return {**tree, "医师考试": {**tree["医师考试"], "执业医师": 3}}
+
+
+def _no_text_answer(records):
+    return [{**r, "answer": 4} if r["id"] == 5 else r for r in records]
+
+
+@pytest.mark.parametrize(
+    "relative, change, message",
+    [
+        ("cmb/CMB-test-choice-answer.json", _drop_answer, "question id 5 has no answer"),
+        ("cmb/CMB-test-choice-answer.json", _answer_twice, "id 5 has two answers (records 5 and 57)"),
+        ("cmb/CMB-test-choice-answer.json", _extra_answer, "answer id 999 has no question"),
+        ("cmb/CMB-test/CMB-test-choice-hierarchy.json", _fewer_in_hierarchy, "医师考试/执业医师 has 2"),
+        ("cmb/CMB-test-choice-answer.json", _no_text_answer, "record 5: field answer"),
+    ],
+)
+def test_the_join_is_checked_whole_and_each_failure_is_one_line(tmp_path, capsys, relative, change, message):
+    root = copy_fixture(tmp_path)
+    edit(root, relative, change)
+    with pytest.raises(MedbenchError, match="CMB|cmb") as caught:  # every message names the file
+        load_task_data("cmb_exam_nursing_nurse_gen", root)  # another class: the whole join is checked
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+    code = main(["run", "--model", "tiny", "--tasks", "cmb_exam_nursing_nurse_gen", "--data-dir", str(root)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err
+
+
+def test_a_question_whose_answer_record_names_another_class_is_reported_not_scored(tmp_path):
+    root = copy_fixture(tmp_path)
+    edit(
+        root,
+        "cmb/CMB-test-choice-answer.json",
+        lambda rs: [{**r, "question_type": "多项选择题"} if r["id"] == 11 else r for r in rs],
+    )
+    (test,) = load_task_data("cmb_exam_nursing_nurse_gen", root).values()
+    assert [r["id"] for r in test] == ["12"]
+
+
+@pytest.fixture
+def cmb_host(monkeypatch, tmp_path):
+    """The fixture's four files published on a loopback git host and pinned by their blob ids."""
+    from medbench import sources
+    from tests.test_sources import COMMIT, REPO, Host, blob_id
+
+    monkeypatch.setenv("MEDBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MEDBENCH_DATA", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    served, pins = Host(), []
+    for path in sorted((FIXTURE / "cmb").rglob("*.json")):
+        local, data = path.relative_to(FIXTURE).as_posix(), path.read_bytes()
+        pin = sources.Source("cmb", local, REPO, COMMIT, f"data/{local}", blob_id(data), None, "test", True)
+        pins.append(replace(pin, size=len(data)))
+        served.publish(local, data)
+    monkeypatch.setattr(sources, "declared", lambda tasks_dir=None: pins)
+    with served.serving() as url:
+        monkeypatch.setenv(sources.MIRROR_ENV, url)
+        yield served
+
+
+def test_cmb_is_pulled_by_its_pins_read_offline_and_an_altered_answer_file_stops_the_run(
+    cmb_host, monkeypatch, tmp_path, capsys
+):
+    from medbench import sources
+    from tests.servers import ScriptedChat
+
+    assert main(["data", "pull", "--tasks", "cmb_exam"]) == 0
+    answers = sources.pulled_root() / "cmb" / "CMB-test-choice-answer.json"
+    assert answers.read_bytes() == (FIXTURE / "cmb" / "CMB-test-choice-answer.json").read_bytes()
+    assert main(["data", "verify", "--tasks", "cmb_exam_gen"]) == 0
+    assert "4 of 4 file(s) match their pins" in capsys.readouterr().out
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv(sources.MIRROR_ENV, "http://127.0.0.1:9")  # nothing may be downloaded now
+    with ScriptedChat([], reply="答案：A").serving() as url:
+        args = ["run", "--model", "scripted", "--backend", "openai", "--base-url", url]
+        args += ["--model-args", "model_name=scripted", "--tasks", "cmb_exam_physician_licensed_gen"]
+        assert main([*args, "--output", str(tmp_path / "a")]) == 0
+        (run,) = (tmp_path / "a").glob("2*")
+        samples = [json.loads(x) for x in (run / "samples" / "cmb_exam_physician_licensed_gen.jsonl").open()]
+        assert [(s["gold"], s["correct"]) for s in samples] == [("A", True), ("B", False)]
+        assert str(answers) in json.loads((run / "data.json").read_text(encoding="utf-8"))["files_sha256"]
+        answers.write_bytes(answers.read_bytes().replace(b'"answer": "A"', b'"answer": "B"'))
+        assert main([*args, "--output", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(answers) in err[-1] and "altered" in err[-1], err
+    assert main(["data", "verify", "--tasks", "cmb_exam_gen"]) == 1
