@@ -142,6 +142,30 @@ def _looks_like_html(path: Path) -> bool:
     return head.startswith((b"<!doctype html", b"<html"))
 
 
+REMEDY = (
+    "pull it where there is network (`medbench data pull --tasks {task}`) and copy the cache, or put the "
+    "files under --data-dir DIR (`medbench data list` names them)"
+)
+
+
+def _cause(exc: Exception, benchmark: str) -> str:
+    """A failed download's cause, whole and short, and what to do: never a cut-off library message."""
+    import requests
+
+    text = str(exc)
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"download failed (HTTP {exc.response.status_code})"
+    if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
+        why = "no network: the host name could not be resolved"
+    elif isinstance(exc, requests.Timeout):
+        why = "the host did not answer in time"
+    elif isinstance(exc, requests.ConnectionError):
+        why = "could not connect to the host"
+    else:
+        why = type(exc).__name__
+    return f"download failed ({why}); {REMEDY.format(task=benchmark)}"
+
+
 @dataclass(frozen=True)
 class _Bounded:
     """pooch's downloader for one pinned file, bounded by its pin: the body is cut off once it is
@@ -180,8 +204,7 @@ class _Bounded:
                             )
                         out.write(chunk)
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise self.fail(f"download failed ({first[:200]})") from None
+            raise self.fail(_cause(exc, self.source.benchmark)) from None
 
 
 def download(source: Source, root: Path) -> Path:
