@@ -60,3 +60,66 @@ def test_hf_fast_backend_runs_from_the_cli_with_the_same_scores(tiny_model, tmp_
     assert [(s.task, s.metric, round(s.value, 6)) for s in plain] == [
         (s.task, s.metric, round(s.value, 6)) for s in fast
     ]
+
+
+def circular_requests(data_dir, task: str, questions: int):
+    """The 5-shot requests of every rotation of the first ``questions`` questions of ``task``."""
+    from medbench import circular
+    from medbench.planning import task_manager
+
+    metadata = {"data_dir": str(data_dir), **circular.metadata([task], task_manager(), questions)}
+    instances = []
+    for t in task_manager(metadata).load([task])["tasks"].values():
+        t.build_all_requests(limit=questions * 4, rank=0, world_size=1)
+        instances += t.instances
+    return instances
+
+
+def batch_shapes(lm) -> list[tuple[int, int, bool]]:
+    """(rows, width, padded) of every forward pass ``lm`` makes from now on."""
+    shapes = []
+
+    def hook(_module, args, kwargs):
+        ids = kwargs.get("input_ids") if kwargs.get("input_ids") is not None else args[0]
+        mask = kwargs.get("attention_mask")
+        shapes.append((*ids.shape, mask is not None and bool((mask[:, -ids.shape[1] :] == 0).any())))
+
+    lm.model.register_forward_pre_hook(hook, with_kwargs=True)
+    return shapes
+
+
+def test_batched_members_give_batch_one_log_likelihoods_padded_circular_and_over_long(
+    tiny_model, shared_data, monkeypatch
+):
+    # three subjects, hand-made edge cases (an unshared context, a multi-token answer, a question far
+    # longer than the rest: with max_length 1024 its context is over-long and takes the plain path),
+    # and every rotation of 3 questions, whose stems are a nested prefix below the few-shot block
+    instances, extra = mixed_mc_requests(shared_data, limit=4)
+    requests = instances + extra + circular_requests(shared_data, "ceval_med_physician", 3)
+    settings = dict(pretrained=tiny_model, device="cpu", dtype="float32", max_length=1024)
+    batched = PrefixCachedHFLM(batch_size=32, **settings)
+    shapes = batch_shapes(batched)
+    got = batched.loglikelihood(requests)
+
+    one = PrefixCachedHFLM(batch_size=32, **settings)
+    monkeypatch.setattr(one, "_position_budget", lambda *_: 0)  # every member batch one row
+    one_shapes = batch_shapes(one)
+    expected = one.loglikelihood(requests)
+
+    assert max(abs(a - b) for (a, _), (b, _) in zip(got, expected, strict=True)) <= 1e-5
+    assert [g for _, g in got] == [g for _, g in expected]
+    assert batched.tokens_forwarded == one.tokens_forwarded  # the same trie: nested stretches run once
+    assert any(rows > 1 and padded for rows, _, padded in shapes)  # members of different lengths, padded
+    assert all(rows == 1 for rows, _, _ in one_shapes[:-1])  # (the plain path's batch comes last)
+    assert len(shapes) < len(one_shapes)
+
+
+def test_member_batches_hold_the_budget_and_keep_similar_widths():
+    from medbench.backends._prefix_hf import member_batches
+
+    widths = [10, 80, 12, 70, 75, 11, 500]
+    batches = member_batches(widths, cached=100, budget=4 * 180)
+    assert batches == [[6], [1, 4, 3], [2, 5, 0]]  # widest first; 500 alone (over budget)
+    for batch in batches:
+        assert len(batch) == 1 or len(batch) * (100 + widths[batch[0]]) <= 4 * 180
+        assert all(2 * widths[i] >= widths[batch[0]] for i in batch)

@@ -4,25 +4,94 @@ In 5-shot MC every question of a subject repeats the same few-shot block, and lm
 runs it through the network again for each question (its logits cache only merges the four option
 letters of one question). Here the requests whose continuation is a single token are grouped by the
 token prefix their contexts share: the prefix is run once (its KV cache kept), then only each
-question's own tokens run on top of it, in batches, and each option is scored from the last
-position's logits. Anything else -- multi-token continuations, contexts too long for the model, a
-context that shares no prefix with another -- goes through the plain ``hf`` path unchanged, so the
-predictions are the plain backend's.
+question's own tokens run on top of it, in batches (the prefix's cache expanded over the batch, the
+questions right-padded under an attention mask, as many as lm-eval's ``--batch-size`` rows of the
+longest context would hold), and each option is scored from the last real position's logits; a
+stretch several questions share next (a stem under ``--circular``) runs once too. Anything else --
+multi-token continuations, contexts too long for the model, a context that shares no prefix with
+another -- goes through the plain ``hf`` path unchanged, so the predictions are the plain backend's.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from lm_eval.api.registry import register_model
+from transformers.cache_utils import DynamicCache, DynamicLayer
 
 from medbench.backends._prefixes import prefix_groups, single_token_requests
 from medbench.backends._whole_chars import WholeCharsHFLM
 
 #: below the shared few-shot prefix, a stretch shared by fewer tokens runs with each member instead
 NESTED_MIN_SHARED = 4
+
+
+@dataclass
+class Node:
+    """Member tokens run once on top of their parent's: a leaf (the rest of one member's context, whose
+    next-token distribution is read) or a stretch several members share next, with their rests below."""
+
+    tokens: tuple[int, ...]
+    member: int | None = None
+    children: list[Node] = field(default_factory=list)
+
+
+def member_trie(rests: list[tuple[int, ...]], members: list[int]) -> list[Node]:
+    """The members' own tokens (``rests[i]`` is member ``members[i]``'s) as a trie: a stretch of at
+    least ``NESTED_MIN_SHARED`` tokens that several share next (a question's stem, shared by its option
+    orders under ``--circular``) is one node, run once."""
+    nodes = []
+    for shared, group in prefix_groups(rests, min_shared=NESTED_MIN_SHARED):
+        if len(group) == 1:
+            nodes.append(Node(rests[group[0]], member=members[group[0]]))
+        else:
+            below = member_trie([rests[i][shared:] for i in group], [members[i] for i in group])
+            nodes.append(Node(rests[group[0]][:shared], children=below))
+    return nodes
+
+
+def member_batches(widths: list[int], cached: int, budget: int) -> list[list[int]]:
+    """Indices of ``widths`` (widest first, as lm-eval orders its batches) cut into batches whose
+    rows, each ``cached`` positions of KV cache plus the batch's widest member, hold at most
+    ``budget`` positions; a member wider than the budget runs alone, and one less than half as wide
+    as the batch's widest starts a new batch (padding would be most of its row)."""
+    order = sorted(range(len(widths)), key=lambda i: -widths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        widest = widths[batches[-1][0]] if batches else 0
+        if batches and 2 * widths[i] >= widest and (len(batches[-1]) + 1) * (cached + widest) <= budget:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+@dataclass
+class Rows:
+    """KV-cache rows that members run on: row r holds one trie path, right-padded to the longest;
+    ``mask`` marks its real positions and ``lengths`` counts them (the next position's id)."""
+
+    cache: DynamicCache
+    mask: torch.Tensor  # [rows, cached positions], 1 = real
+    lengths: torch.Tensor  # [rows]
+
+    def select(self, rows: list[int]) -> DynamicCache:
+        """A new cache of the given rows (a view where every row is the one prefix row)."""
+        if self.mask.shape[0] == 1:
+            return DynamicCache(
+                [(k.expand(len(rows), -1, -1, -1), v.expand(len(rows), -1, -1, -1)) for k, v, _ in self.cache]
+            )
+        index = torch.tensor(rows, device=self.mask.device)
+        return DynamicCache([(k[index], v[index]) for k, v, _ in self.cache])
+
+
+def plain_dynamic(cache) -> bool:
+    """Whether every layer of ``cache`` is a plain growing KV cache, whose rows can be selected and
+    padded freely (a sliding-window or recurrent layer cannot be padded in the middle)."""
+    return type(cache) is DynamicCache and all(type(layer) is DynamicLayer for layer in cache.layers)
 
 
 @register_model("medbench-hf")
@@ -33,13 +102,14 @@ class PrefixCachedHFLM(WholeCharsHFLM):
         super().__init__(*args, **kwargs)
         self.tokens_forwarded = 0  # real (non-padding) token positions run through the model
 
-    def _score_group(self, prefix: list[int], suffixes: list[list[int]]) -> list[torch.Tensor]:
+    def _score_group(self, prefix: list[int], suffixes: list[list[int]], budget: int) -> list[torch.Tensor]:
         """Log-softmax at each member's last context position, with the prefix computed once.
 
-        On a cache that can crop, the members' own tokens are a trie too: a stretch that several
-        members share next (a question's stem, shared by its option orders under ``--circular``) runs
-        once on top of the prefix, then each member's rest; the cache is cropped back after each. A
-        cache that cannot crop is copied per member, and only the prefix is shared.
+        On a plain KV cache the members' own tokens run as a trie (:func:`member_trie`), each level in
+        batches of at most ``budget`` positions: the cache rows a batch extends are selected (the
+        prefix's expanded over the batch), its members right-padded with an attention mask and
+        explicit positions, and each leaf's last real position read. Any other cache is copied per
+        member, and only the prefix is shared.
         """
         out: list[torch.Tensor | None] = [None] * len(suffixes)
         with torch.inference_mode():
@@ -47,8 +117,14 @@ class PrefixCachedHFLM(WholeCharsHFLM):
             # the prefix's own logits are never needed: keep one position (skips the vocabulary projection)
             cache = self.model(prefix_ids, use_cache=True, logits_to_keep=1).cache
             self.tokens_forwarded += len(prefix)
-            if getattr(cache, "is_croppable", False):
-                self._descend(cache, suffixes, list(range(len(suffixes))), 0, out)
+            if plain_dynamic(cache):
+                rows = Rows(
+                    cache,
+                    torch.ones((1, len(prefix)), dtype=torch.long, device=self.device),
+                    torch.tensor([len(prefix)], device=self.device),
+                )
+                trie = member_trie([tuple(s) for s in suffixes], list(range(len(suffixes))))
+                self._run_level(rows, [(0, node) for node in trie], budget, out)
             else:
                 for m, suffix in enumerate(suffixes):
                     out[m] = self._last_logprobs(copy.deepcopy(cache), suffix)
@@ -61,18 +137,50 @@ class PrefixCachedHFLM(WholeCharsHFLM):
         self.tokens_forwarded += len(tokens)
         return F.log_softmax(logits[0, -1].float(), dim=-1)
 
-    def _descend(self, cache, suffixes: list[list[int]], members: list[int], start: int, out: list) -> None:
-        """Score ``members`` whose first ``start`` own tokens are in ``cache``; leaves it as found."""
-        rests = [suffixes[m][start:] for m in members]
-        for shared, group in prefix_groups([tuple(r) for r in rests], min_shared=NESTED_MIN_SHARED):
-            if len(group) > 1:
-                self._last_logprobs(cache, rests[group[0]][:shared])  # the shared stretch, once
-                self._descend(cache, suffixes, [members[i] for i in group], start + shared, out)
-                cache.crop(-shared)
-                continue
-            (i,) = group
-            out[members[i]] = self._last_logprobs(cache, rests[i])
-            cache.crop(-len(rests[i]))  # back to what the caller had
+    def _run_level(self, rows: Rows, items: list[tuple[int, Node]], budget: int, out: list) -> None:
+        """Run each node of ``items`` (on the row of ``rows`` it names) in batches; leaves' log-softmax
+        go to ``out``, and each batch's shared stretches carry their children on to the next level."""
+        cached = rows.mask.shape[1]
+        for batch in member_batches([len(node.tokens) for _, node in items], cached, budget):
+            chosen = [items[i] for i in batch]
+            width = len(chosen[0][1].tokens)
+            ids = torch.zeros((len(chosen), width), dtype=torch.long, device=self.device)  # 0: padding
+            own = torch.zeros_like(ids)
+            for j, (_, node) in enumerate(chosen):
+                ids[j, : len(node.tokens)] = torch.tensor(node.tokens)
+                own[j, : len(node.tokens)] = 1
+            picked = [r for r, _ in chosen]
+            lengths = rows.lengths[picked]
+            mask = torch.cat([rows.mask[picked], own], dim=1)
+            leaves = [
+                (j, len(node.tokens) - 1) for j, (_, node) in enumerate(chosen) if node.member is not None
+            ]
+            keep = sorted({last for _, last in leaves}) or [width - 1]
+            result = self.model(
+                ids,
+                attention_mask=mask,
+                position_ids=lengths[:, None] + torch.arange(width, device=self.device),
+                cache=rows.select(picked),
+                use_cache=True,
+                logits_to_keep=torch.tensor(keep, device=self.device),
+            )
+            self.tokens_forwarded += int(own.sum())
+            column = {position: c for c, position in enumerate(keep)}
+            for j, last in leaves:
+                out[chosen[j][1].member] = F.log_softmax(result.logits[j, column[last]].float(), dim=-1)
+            below = [(j, child) for j, (_, node) in enumerate(chosen) for child in node.children]
+            if below:
+                self._run_level(Rows(result.cache, mask, lengths + own.sum(dim=1)), below, budget, out)
+
+    def _position_budget(self, requests, fast: list[int]) -> int:
+        """Token positions one member batch may hold: those of lm-eval's batch of ``--batch-size`` rows
+        of the longest context (``auto``: the rows lm-eval's own detection finds for that context), so
+        short members run many to a batch and memory stays what the plain path would use."""
+        longest = max(fast, key=lambda k: len(requests[k][1]))
+        rows = (
+            self._detect_batch_size(requests, longest) if self.batch_size == "auto" else int(self.batch_size)
+        )
+        return rows * len(requests[longest][1])
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
         fast = single_token_requests(requests, max_context=self.max_length - 1)
@@ -83,9 +191,10 @@ class PrefixCachedHFLM(WholeCharsHFLM):
         fast = [k for k in fast if index[tuple(requests[k][1])] in in_group]
         results: dict[int, tuple[float, bool]] = {}
         last_logprobs: dict[int, torch.Tensor] = {}
+        budget = self._position_budget(requests, fast) if fast else 0
         for length, members in shared:
             prefix = list(contexts[members[0]][:length])
-            scored = self._score_group(prefix, [list(contexts[m][length:]) for m in members])
+            scored = self._score_group(prefix, [list(contexts[m][length:]) for m in members], budget)
             last_logprobs.update(zip(members, scored, strict=True))
         for k in fast:
             request_str, ctx, cont = requests[k]

@@ -32,7 +32,9 @@ class HFConfig(BackendConfig):
 
     device: str | None = option(None, "cpu, cuda, cuda:0 (default: cuda if PyTorch sees a GPU, else cpu)")
     batch_size: int | str = option(
-        8, "requests per forward pass, or auto (the largest that fits; auto:N re-tries N times)"
+        8,
+        "requests per forward pass, or auto (the largest that fits; auto:N re-tries N times); "
+        "hf-fast fills each batch of questions after a shared prefix to the same memory",
     )
     dtype: str = option(
         "auto", "weights' dtype: auto (the checkpoint's), bfloat16, float16, float32", answer=True
