@@ -194,3 +194,12 @@ def test_every_measured_score_and_leaderboard_cell_carries_its_interval(tiny_mod
                 assert low <= value <= high, column
     page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "±" not in page.split("<tbody", 1)[1]
+
+
+def test_a_judges_six_wins_of_six_get_a_wilson_interval_not_a_point():
+    """Issue 36: judge 6/6 wins showed [100, 100] (a bootstrap of identical outcomes)."""
+    from medbench.judge.pairwise import rates_interval
+
+    ci = rates_interval(["win"] * 6)
+    assert ci["win"] == pytest.approx(list(intervals.proportion(6, 6))) and ci["win"][0] < 0.7
+    assert ci["loss"] == pytest.approx(list(intervals.proportion(0, 6))) and ci["loss"][1] > 0.3

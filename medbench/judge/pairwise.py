@@ -110,7 +110,7 @@ def dimension_stats(entries: list[dict], seed: int) -> dict:
         "request_errors": sum(1 for e in entries if e.get("errors")),
         "too_few_judges": sum(1 for e in entries if "too_few_judges" in e),
         "rates": rates,
-        "ci95": rates_interval(finals, seed) if finals else None,
+        "ci95": rates_interval(finals) if finals else None,
         "position_consistency": consistent / len(both) if both else None,
     }
 
@@ -130,10 +130,7 @@ def run_pairwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:
     return finish(folder, summary, judges, config, entries)
 
 
-def rates_interval(outcomes: list[str], seed: int) -> dict[str, list[float]]:
-    """95% intervals of the win/tie/loss rates, resampling items."""
-    # one seed for every outcome: the three rates come from the same resamples
-    return {
-        o: list(intervals.bootstrap(outcomes, lambda sample, o=o: sample.count(o) / len(sample), seed))
-        for o in OUTCOMES
-    }
+def rates_interval(outcomes: list[str]) -> dict[str, list[float]]:
+    """95% intervals of the win/tie/loss rates: each a proportion of the items judged (Wilson: never
+    the zero-width [100, 100] a bootstrap gives 6 wins of 6)."""
+    return {o: list(intervals.proportion(outcomes.count(o), len(outcomes)) or []) for o in OUTCOMES}

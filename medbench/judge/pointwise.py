@@ -128,6 +128,6 @@ def score_stats(entries: list[dict], seed: int) -> dict:
         "too_few_judges": sum(1 for e in entries if e.get("too_few_judges")),
         "jury_split": sum(1 for e in entries if e.get("jury_split")),
         "rates": {o: outcomes.count(o) / len(outcomes) if outcomes else None for o in OUTCOMES},
-        "ci95": rates_interval(outcomes, seed) if outcomes else None,
+        "ci95": rates_interval(outcomes) if outcomes else None,
         "position_consistency": None,
     }
