@@ -100,9 +100,7 @@ def card_files(model_dir: str, depth: int = 10) -> list[Path]:
                 continue  # recorded, never read
             file = _inside(Path(folder), name, path)
             if not file.is_file():
-                raise MedbenchError(
-                    f"{path}: training file {name[:200]} is missing from the model folder"
-                )
+                raise MedbenchError(f"{path}: training file {name[:200]} is missing from the model folder")
             if sha256_file(file) != digest:
                 raise MedbenchError(
                     f"{path}: training file {name[:200]} changed since training (sha256 differs): the audit "
