@@ -126,13 +126,25 @@ def _metric_table(metrics: list[tuple[str, dict]]) -> tuple[list[dict], list[dic
     return list(rows.values()), list(counts.values())
 
 
+def digits(value: float, low: float | None = None, high: float | None = None) -> int:
+    """Decimals enough for a cell's interval to be seen: one, or more until its ends and the value
+    print apart (a CAMI score 3.008 [2.97, 3.04] is not "3.0 [3.0, 3.0]"), at most four."""
+    for places in range(1, 5):
+        shown = {f"{x:.{places}f}" for x in (low, value, high) if x is not None}
+        if low is None or high is None or low == high or len(shown) == len({low, value, high}):
+            return places
+    return 4
+
+
 def _environment():
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(plugin_dir("reports") / "templates"),
         autoescape=True,  # every piece of model or data text is escaped
     )
+    env.globals["digits"] = digits
+    return env
 
 
 def write_pages(

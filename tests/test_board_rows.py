@@ -105,3 +105,14 @@ def test_a_report_goes_beside_the_runs_never_into_the_working_folder(tmp_path, m
     assert main(["report", str(runs)]) == 0  # the report folder is not taken for a run
     (single,) = [p for p in runs.iterdir() if p.name != "report"]
     assert main(["report", str(single)]) == 0 and (runs / "report" / "index.html").is_file()
+
+
+def test_a_cell_keeps_enough_digits_for_its_interval_to_be_seen():
+    """Issue 39: the CAMI score 3.008 [2.97, 3.04] showed as '3.0 [3.0, 3.0]'."""
+    from medbench.report_board import Cell
+    from medbench.report_html import _environment
+
+    macro = _environment().from_string('{% import "_macros.html.j2" as m %}{{ m.score(cell) }}')
+    assert "3.01</a>" in macro.render(cell=Cell(3.008, 2.97, 3.04, 40, link="#bias"))
+    assert "[2.97, 3.04] · n=40" in macro.render(cell=Cell(3.008, 2.97, 3.04, 40, link="#bias"))
+    assert "[23.1, 88.2] · n=5" in macro.render(cell=Cell(60.0, 23.07, 88.24, 5))
