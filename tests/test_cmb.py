@@ -173,3 +173,74 @@ def test_cmb_is_pulled_by_its_pins_read_offline_and_an_altered_answer_file_stops
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(answers) in err[-1] and "altered" in err[-1], err
     assert main(["data", "verify", "--tasks", "cmb_exam_gen"]) == 1
+
+
+def test_cmb_clin_asks_each_question_after_the_earlier_ones_with_their_reference_answers():
+    (test,) = load_task_data("cmb_clin", FIXTURE).values()
+    assert [r["id"] for r in test] == ["0-1", "0-2", "1-1", "1-2", "1-3"]
+    first, third = test[2], test[4]
+    assert (
+        first["question"]
+        == "以下是一位病人的病例：\n现病史\n病人，女，30岁，测试用病例，发热3天。\n简述该病人的诊断。"
+    )
+    assert third["history"] == [
+        ["patient", first["question"]],
+        ["doctor", "测试诊断乙。"],
+        ["patient", "还需要做哪些检查？"],
+        ["doctor", "血常规。"],
+    ]
+    assert third["question"] == "简述治疗原则。" and third["reference"] == "对症治疗。"
+    assert [m["role"] for m in third["messages"]] == ["user", "assistant", "user", "assistant", "user"]
+
+
+def test_a_cmb_clin_case_of_the_wrong_shape_is_reported_whole_not_scored(tmp_path):
+    root = copy_fixture(tmp_path)
+    edit(root, "cmb/CME-test-qa/CMB-test-qa.json", lambda cases: [cases[0], {**cases[1], "QA_pairs": "无"}])
+    data = load_task_data("cmb_clin", root)
+    assert [r["id"] for r in data["test"]] == ["0-1", "0-2"]
+    (skipped,) = data.report.skipped
+    assert skipped.row == 2 and "QA_pairs: expected a list" in str(skipped)
+
+
+def test_cmb_clin_is_judged_by_a_jury_on_cmbs_four_dimensions_with_references_in_the_records(tmp_path):
+    import re
+
+    from medbench.judge import run_judge
+    from medbench.judge.session import JudgeConfig
+    from medbench.runner import RunConfig, run
+    from tests.servers import ScriptedChat
+
+    folders = []
+    for model, reply in (("model-a", "详细的诊断与治疗建议"), ("model-b", "不知道")):
+        with ScriptedChat([], reply=reply).serving() as url:
+            options = {"model_name": model, "max_retries": 0, "timeout": 5.0, "base_url": url}
+            config = RunConfig(
+                model=model,
+                tasks=["cmb_clin"],
+                backend="openai",
+                data_dir=str(FIXTURE),
+                output=str(tmp_path / "runs"),
+                backend_options=options,
+            )
+            folders.append(run(config)[0].path)
+    records = [json.loads(x) for x in (folders[0] / "samples" / "cmb_clin.jsonl").read_text().splitlines()]
+    assert [r["reference"] for r in records][:2] == ["诊断：测试诊断甲。\n依据：上腹痛。", "测试治疗原则甲。"]
+
+    def rate(prompt: str) -> str:
+        key = re.search(r"‘ (\w+) ’: 3 }$", prompt).group(1)
+        return json.dumps({key: 5 if "详细的诊断" in prompt.split("[ answer ]")[1] else 2})
+
+    with ScriptedChat([], reply=rate).serving() as url:
+        folder, summary = run_judge(
+            JudgeConfig(
+                runs=[str(f) for f in folders],
+                rubric="cmb_clin",
+                judges=[f"j1=judge-one@{url}", f"j2=judge-two@{url}"],
+                lang="en",
+                output=str(tmp_path / "judged"),
+            )
+        )
+    for dim in ("fluency", "relevance", "completeness", "proficiency"):
+        s = summary["dimensions"][dim]
+        assert s["mean_score"] == {"a": 5.0, "b": 2.0} and s["judged"] == 5 and s["parse_failures"] == 0
+    assert set(summary["judges"]) == {"j1", "j2"}  # a jury of two

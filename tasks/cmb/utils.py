@@ -22,9 +22,10 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from medbench import mc
+from medbench import datareport, gen, genread, mc
 from medbench.datasources import Row, check_file, read_text
 from medbench.errors import MedbenchError
+from medbench.templates import render_template
 
 QUESTIONS = "cmb/CMB-test/CMB-test-choice-question-merge.json"
 ANSWERS = "cmb/CMB-test-choice-answer.json"
@@ -158,3 +159,69 @@ def parse(row) -> dict:
 
 LAYOUT = Layout(QUESTIONS, None, parse, file_ids=True, companions=(ANSWERS, HIERARCHY))
 load = mc.loader(LAYOUT)  # the exam tasks' custom_dataset hook
+
+
+# ---- CMB-Clin ---------------------------------------------------------------------------------
+
+
+def _text(record: object, key: str, where: str) -> str:
+    value = record.get(key) if isinstance(record, dict) else None
+    if not isinstance(value, str):
+        raise genread.Malformed(f"{where}{key}: expected text")
+    return value
+
+
+def consultation(row: Row, case_prompt: str) -> list[dict]:
+    """One case as CMB asks it: each question of ``QA_pairs`` in turn, after the earlier questions and
+    their reference answers (CMB's ``collate_conv``); the first turn is ``case_prompt`` (CMB's
+    "以下是一位病人的病例", from the task's YAML) filled with the case description and first question."""
+    r = row.data
+    description, pairs = _text(r, "description", ""), r.get("QA_pairs")
+    if not isinstance(pairs, list) or not pairs:
+        raise genread.Malformed("QA_pairs: expected a list of {question, answer}")
+    questions = [_text(p, "question", f"QA_pairs[{k}].") for k, p in enumerate(pairs)]
+    answers_given = [_text(p, "answer", f"QA_pairs[{k}].") for k, p in enumerate(pairs)]
+    turns = [
+        render_template(case_prompt, {"description": description, "question": questions[0]}),
+        *questions[1:],
+    ]
+    case = genread.item_id(r, row)
+    title = r.get("title") if isinstance(r.get("title"), str) else ""
+    return [
+        {
+            "id": f"{case}-{k + 1}",
+            "history": [
+                [role, text]
+                for j in range(k)
+                for role, text in (("patient", turns[j]), ("doctor", answers_given[j]))
+            ],
+            "question": turns[k],
+            "reference": answers_given[k],
+            "fields": {"case": case, "title": title, "turn": str(k + 1)},
+        }
+        for k in range(len(pairs))
+    ]
+
+
+def read_clin(path: Path, case_prompt: str) -> Iterator[tuple[Row, dict]]:
+    """Every question of every case, with its consultation so far; a malformed case is reported whole."""
+    for row in genread.read_json_list(path):
+        blank = {"id": str(row.number), "history": [], "question": "", "reference": ""}
+        try:
+            items = [] if row.problem else consultation(row, case_prompt)
+        except genread.Malformed as exc:
+            row = Row(row.file, row.number, {}, str(exc))
+        if row.problem:
+            yield row, blank
+        for item in items if not row.problem else []:
+            yield row, item
+
+
+@datareport.task_data
+def load_clin(**kwargs):
+    """CMB-Clin's custom_dataset hook: the case prompt is the YAML's ``templates.case``."""
+    case_prompt = kwargs["templates"]["case"]
+    return gen.load(CLIN, lambda path: read_clin(path, case_prompt), **kwargs)
+
+
+load_clin.source = CLIN
