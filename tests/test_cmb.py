@@ -244,3 +244,19 @@ def test_cmb_clin_is_judged_by_a_jury_on_cmbs_four_dimensions_with_references_in
         s = summary["dimensions"][dim]
         assert s["mean_score"] == {"a": 5.0, "b": 2.0} and s["judged"] == 5 and s["parse_failures"] == 0
     assert set(summary["judges"]) == {"j1", "j2"}  # a jury of two
+
+
+def test_the_real_cmb_clin_file_matches_its_pin_and_reads_208_questions_from_74_cases():
+    from medbench import sources
+    from tests.conftest import SHARED_DATA
+
+    copy = SHARED_DATA / "cmb" / "CME-test-qa" / "CMB-test-qa.json"
+    if not copy.is_file():
+        pytest.skip(
+            f"CMB-Clin not found at {copy} (`medbench data pull --tasks cmb_clin --to DIR` puts it there)"
+        )
+    (pin,) = [s for s in sources.declared() if s.local == "cmb/CME-test-qa/CMB-test-qa.json"]
+    assert sources.mismatch(pin, copy) is None
+    data = load_task_data("cmb_clin", SHARED_DATA)
+    assert len(data["test"]) == 208 and not data.report.skipped
+    assert len({r["fields"]["case"] for r in data["test"]}) == 74

@@ -12,9 +12,11 @@ import random
 import runpy
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from medbench import cmb_official
+from medbench.cli import main
 
 FIXTURE = Path(__file__).parent / "fixtures"
 OFFICIAL = FIXTURE / "cmb" / "official"
@@ -183,3 +185,18 @@ def test_a_run_of_cmb_exam_official_equals_cmbs_scorer_on_the_same_replies(tmp_p
     assert got["acc_cmb"].value == pytest.approx(sum(result["accuracy_per_category"].values()) / 6)
     for name, exam_type in cmb_official.EXAM_TYPES.items():
         assert got[f"acc_cmb_{name}"].value == pytest.approx(result["accuracy_per_category"][exam_type])
+    # the report's paper-style table: CMB's columns, the measured row, its convention named
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "site")]) == 0
+    table = pd.read_csv(tmp_path / "site" / "tables" / "cmb_exam_table.csv")
+    columns = [
+        "Physician",
+        "Nurse",
+        "Pharmacist",
+        "Technician",
+        "Disciplines",
+        "Graduate Entrance Exam",
+        "Avg",
+    ]
+    assert list(table.columns[1:8]) == columns and list(table["Source"]) == ["measured"]
+    assert table["Avg"][0] == pytest.approx(round(100 * got["acc_cmb"].value, 2))
+    assert table["Convention"][0].startswith("cmb-official")
