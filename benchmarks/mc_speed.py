@@ -37,13 +37,21 @@ from medbench.paths import SAMPLES_DIR  # noqa: E402
 from medbench.planning import task_manager  # noqa: E402
 
 
-def requests(data_dir: str, limit: int | None):
-    tasks = task_manager({"data_dir": data_dir}).load(["cmmlu_med", "ceval_med"])["tasks"]
+def requests(data_dir: str, limit: int | None, names: list[str]):
+    tasks = task_manager({"data_dir": data_dir}).load(names)["tasks"]
     instances = []
     for task in tasks.values():
         task.build_all_requests(limit=limit, rank=0, world_size=1)
         instances += task.instances
     return instances
+
+
+def warm_up(model, device: str) -> None:
+    """Two short forwards before any timing, so a GPU's one-time start (kernels, cuBLAS) is in neither
+    path's time."""
+    with torch.inference_mode():
+        for _ in range(2):
+            model(torch.ones((1, 16), dtype=torch.long, device=device))
 
 
 def timed(score, instances):
@@ -54,6 +62,10 @@ def timed(score, instances):
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     return out, time.perf_counter() - started
+
+
+#: dtypes whose predictions are also compared with a float32 run of the same path
+LOW_PRECISION = ("bfloat16", "float16")
 
 
 def predictions(instances, results):
@@ -124,23 +136,32 @@ def run_hf(path: str, instances, args) -> dict:
 
     settings = dict(pretrained=path, device=args.device, batch_size=args.batch_size, dtype=args.dtype)
     plain = HFLM(**settings)
+    warm_up(plain.model, args.device)
     plain_counter = count_positions(plain)
     plain_out, plain_s = timed(plain.loglikelihood, instances)
     contexts = [plain.tok_encode(i.args[0]) for i in instances]
     del plain
 
     fast = PrefixCachedHFLM(**settings)
+    warm_up(fast.model, args.device)
     fast_counter = count_positions(fast)
     fast_out, fast_s = timed(fast.loglikelihood, instances)
     floor = forward_floor(fast.model, contexts, args.device)
     if args.profile:
         profiled(PrefixCachedHFLM(**settings).loglikelihood, instances)
+    fast_tokens = fast.tokens_forwarded
+    del fast
+    reference = None
+    if args.dtype in LOW_PRECISION:  # each path against its own float32 run: the flips precision makes
+        fp32 = {**settings, "dtype": "float32"}
+        reference = (HFLM(**fp32).loglikelihood(instances), PrefixCachedHFLM(**fp32).loglikelihood(instances))
     return {
+        "reference": reference,
         "floor": floor,
         "names": ("lm-eval hf", "medbench hf-fast"),
         "outputs": (plain_out, fast_out),
         "seconds": (plain_s, fast_s),
-        "tokens": (sum(len(c) for c in {tuple(c) for c in contexts}), fast.tokens_forwarded),
+        "tokens": (sum(len(c) for c in {tuple(c) for c in contexts}), fast_tokens),
         "detail": (f"positions incl. padding {plain_counter['positions']}", f"{fast_counter['positions']}"),
         "contexts": contexts,
     }
@@ -173,6 +194,44 @@ def run_vllm(path: str, instances, args) -> dict:
         "detail": (f"requests {len(instances)}", f"requests {lm.requests_sent}"),
         "contexts": contexts,
     }
+
+
+def differing(instances, a, b) -> tuple[int, float]:
+    """(questions whose prediction differs between two runs' outputs, largest |delta log-likelihood|)."""
+    pa, pb = predictions(instances, a), predictions(instances, b)
+    return sum(pa[k] != pb[k] for k in pa), max(abs(x[0] - y[0]) for x, y in zip(a, b, strict=True))
+
+
+def table_row(args, result: dict, minimum: int, load: tuple[float, float], instances) -> str:
+    """One Markdown row with the issue's columns (:func:`header`)."""
+    (plain_s, fast_s), fast_tokens = result["seconds"], result["tokens"][1]
+    floor = f"{fast_s / result['floor'][0]:.2f}x" if "floor" in result else "n/a"
+    differ, _ = differing(instances, *result["outputs"])
+    flips = ["n/a", "n/a"]
+    if result.get("reference"):
+        for n, (low, fp32) in enumerate(zip(result["outputs"], result["reference"], strict=True)):
+            count, delta = differing(instances, low, fp32)
+            flips[n] = f"{count} (max {delta:.2g} nats)"
+    questions = len(predictions(instances, result["outputs"][0]))
+    cells = [
+        f"{Path(args.model).name}, {args.dtype}, bs {args.batch_size} (load {load[0]:.1f}-{load[1]:.1f})",
+        f"{plain_s:.2f} s",
+        f"{fast_s:.2f} s",
+        f"{plain_s / fast_s:.2f}x",
+        floor,
+        f"{fast_tokens / minimum:.3f}x",
+        f"{differ} of {questions}",
+        *flips,
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def header(plain: str, fast: str) -> str:
+    """The table's header: the issue's columns, named after the two paths."""
+    return (
+        f"| model, dtype, batch (load) | {plain} | {fast} | ratio | {fast} / floor | tokens / minimum "
+        f"| differing predictions | {plain} flips vs fp32 | {fast} flips vs fp32 |\n|---|" + "---:|" * 8
+    )
 
 
 def _server_counts(url: str) -> dict[str, float]:
@@ -238,22 +297,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backend", default="hf", choices=["hf", "vllm", "vllm-server"])
     parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--tasks", default="cmmlu_med,ceval_med")
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--limit", type=int, default=8, help="items per subject (0: all)")
-    parser.add_argument("--batch-size", type=int, default=8, help="hf")
+    parser.add_argument(
+        "--batch-size", type=lambda t: t if t.startswith("auto") else int(t), default=8, help="hf: N or auto"
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="hf")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.8, help="vllm")
     parser.add_argument("--max-model-len", type=int, default=4096, help="vllm")
     parser.add_argument("--enforce-eager", action="store_true", help="vllm: no torch.compile / CUDA graphs")
     parser.add_argument("--profile", action="store_true", help="hf: also run the fast path under cProfile")
-    parser.add_argument("--smoke", action="store_true", help="seconds: tiny model, 1 item per subject")
+    parser.add_argument("--smoke", action="store_true", help="seconds: tiny model, 2 items per subject")
     args = parser.parse_args()
     if args.smoke:  # CI runs this so a moved import fails there, not at the next measurement
-        args.model, args.limit, args.data_dir = "tiny", 1, str(SAMPLES_DIR)
+        args.model, args.limit, args.data_dir = "tiny", 2, str(SAMPLES_DIR)  # 2: a prefix is shared
 
+    load = os.getloadavg()[0]
     path = resolve_model(args.model)
-    instances = requests(args.data_dir, args.limit or None)
+    instances = requests(args.data_dir, args.limit or None, args.tasks.split(","))
     print(
         f"model {args.model}; {len(instances)} requests; backend {args.backend}; "
         f"device {torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}; "
@@ -265,13 +328,7 @@ def main() -> None:
     (plain_name, fast_name), (plain_out, fast_out) = result["names"], result["outputs"]
     (plain_s, fast_s), fast_tokens = result["seconds"], result["tokens"][1]
     minimum = trie_size(result["contexts"])
-    differ = sum(
-        a != b
-        for a, b in zip(
-            predictions(instances, plain_out).values(), predictions(instances, fast_out).values(), strict=True
-        )
-    )
-    delta = max(abs(a[0] - b[0]) for a, b in zip(plain_out, fast_out, strict=True))
+    differ, delta = differing(instances, plain_out, fast_out)
     greedy = sum(a[1] != b[1] for a, b in zip(plain_out, fast_out, strict=True))
     width = max(len(plain_name), len(fast_name))
     for name, seconds, tokens, detail in zip(
@@ -290,6 +347,8 @@ def main() -> None:
         f"items with a different prediction: {differ}; max |delta log-likelihood| = {delta:.2e}; "
         f"is_greedy flags differing: {greedy}"
     )
+    print(f"\n{header(plain_name.removeprefix('medbench '), fast_name.removeprefix('medbench '))}")
+    print(table_row(args, result, minimum, (load, os.getloadavg()[0]), instances))
 
 
 if __name__ == "__main__":

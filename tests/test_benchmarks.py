@@ -22,3 +22,28 @@ def test_every_benchmark_runs_its_smoke_mode(script: Path, tiny_model):
     )
     assert done.returncode == 0, f"{script.name} --smoke failed:\n{done.stderr[-3000:]}"
     assert done.stdout.strip(), f"{script.name} --smoke printed nothing"
+
+
+def test_gpu_check_runs_on_a_cpu_with_a_tiny_shape_and_writes_one_table(tmp_path, tiny_model):
+    env = {
+        **os.environ,
+        "SHAPE": "tiny",
+        "LIMIT": "2",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    done = subprocess.run(
+        ["bash", str(BENCHMARKS / "gpu_check.sh"), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = (tmp_path / "gpu_check.md").read_text(encoding="utf-8").splitlines()
+    rows = [line for line in table if line.startswith("| random-tiny")]
+    assert [row.split(",")[1].strip() for row in rows] == ["bfloat16", "float32"]
+    assert any(
+        line.startswith("| model, dtype, batch (load) | lm-eval hf | hf-fast | ratio") for line in table
+    )
+    assert any(line.startswith("device cpu") and "transformers" in line for line in table)
