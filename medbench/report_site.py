@@ -20,6 +20,7 @@ from medbench.folders import collect
 from medbench.report import Headline, check_headline, paper_tables
 from medbench.report_board import board as grouped
 from medbench.report_board import leaderboard
+from medbench.report_markdown import markdown as leaderboard_markdown
 from medbench.safe_cells import markdown_safe, spreadsheet_safe
 from medbench.stage_changes import markdown as stage_markdown
 from medbench.stage_changes import recipe_changes
@@ -49,8 +50,7 @@ def build(
         write_text(
             target / "leaderboard.md",
             (CLEAN_ONLY if clean_only else "")
-            + markdown_safe(board)
-            + "\n"
+            + leaderboard_markdown(grouped(folders, with_published, headline, every_task=True))
             + (f"\nRun folders not reported:{skipped_note}\n" if incomplete else ""),
         )
     if "csv" in formats:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 import pandas as pd
 
@@ -116,3 +117,19 @@ def test_a_cell_keeps_enough_digits_for_its_interval_to_be_seen():
     assert "3.01</a>" in macro.render(cell=Cell(3.008, 2.97, 3.04, 40, link="#bias"))
     assert "[2.97, 3.04] · n=40" in macro.render(cell=Cell(3.008, 2.97, 3.04, 40, link="#bias"))
     assert "[23.1, 88.2] · n=5" in macro.render(cell=Cell(60.0, 23.07, 88.24, 5))
+
+
+def test_leaderboard_md_is_one_table_per_benchmark_group_within_160_characters(tmp_path):
+    """Issue 39: leaderboard.md was one table of 196 columns, 7,481 characters a line."""
+    subjects = ["anatomy", "clinical_knowledge", "college_medicine", "genetics", "nutrition", "virology"]
+    for acc, limit in ((0.5, 16), (0.25, 8)):
+        folder = Path(_run(tmp_path / "runs", "cmmlu_med", acc, limit=limit))
+        scores = [asdict(Score(f"cmmlu_med_{s}", "acc", acc, 10, None, "")) for s in subjects]
+        scores = [{**s, "ci_low": 0.1, "ci_high": 0.9} for s in scores]
+        scores.append(asdict(Score("ceval_med_physician", "acc", acc, 9, None, "", n_failed=1)))
+        (folder / "metrics.json").write_text(json.dumps(scores), encoding="utf-8")
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "site")]) == 0
+    text = (tmp_path / "site" / "leaderboard.md").read_text(encoding="utf-8")
+    assert max(len(line) for line in text.splitlines()) <= 160, text
+    assert "## CMMLU (1)" in text and "## CMMLU (2)" in text and "## C-Eval" in text
+    assert "25 [10, 90] n=10" in text and "(1 failed excluded)" in text

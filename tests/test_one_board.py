@@ -27,7 +27,9 @@ def _run(root, task: str, acc: float, *, limit=None, metric="acc"):
 
 
 def _markdown_models(text: str) -> list[str]:
-    lines = [line for line in text.splitlines() if line.startswith("|")][2:]  # after header and rule
+    """The models of leaderboard.md's first table (its rows; the group tables follow it)."""
+    table = text.split("\n\n")[1]
+    lines = [line for line in table.splitlines() if line.startswith("|")][2:]  # after header and rule
     return [re.split(r"(?<!\\)\|", line)[1].strip().replace("\\|", "|") for line in lines]
 
 

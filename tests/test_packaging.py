@@ -96,7 +96,7 @@ def test_the_light_core_has_no_torch_and_reports_existing_run_folders(light_venv
     proc = _medbench(light_venv, "report", str(runs), "--out", str(tmp_path / "site"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert re.search(
-        r"\| tiny\b.*\|\s+50\s+\|", (tmp_path / "site" / "leaderboard.md").read_text(encoding="utf-8")
+        r"\| tiny\b.*\|\s+50 n=10\s+\|", (tmp_path / "site" / "leaderboard.md").read_text(encoding="utf-8")
     )
     assert (tmp_path / "site" / "index.html").is_file()
     listing = _medbench(light_venv, "tasks", cwd=tmp_path)
