@@ -16,34 +16,57 @@ from medbench.errors import MedbenchError
 from medbench.folders import Folder
 from medbench.report_plots import stage_order, stage_runs
 
+Stage = Path | dict[str, Path]  # a run folder, or task -> the run folder that holds it
 
-def changes(pairs: list[tuple[str, Path, str, Path]]) -> list[str]:
+
+def _by_task(run: Stage) -> dict[str, Path]:
+    """task -> the run folder whose per-sample file of that task stands for the stage."""
+    if isinstance(run, dict):
+        return run
+    folder = Path(run) / "samples"
+    return {p.stem: Path(run) for p in folder.glob("*.jsonl")} if folder.is_dir() else {}
+
+
+def changes(pairs: list[tuple[str, Stage, str, Stage]]) -> list[str]:
     """``(name_a, run_a, name_b, run_b)`` -> one line per pair, each task's fixed/broke counts and
-    test; a pair that cannot be compared says why."""
+    test. A stage is a run folder, or task -> run folder (a stage evaluated by several runs, such as
+    its own evaluation and a suite's one-task runs): each task is compared between the runs that hold
+    it, so a later one-task run never hides the rest. A pair that cannot be compared says why."""
     lines = []
     for name_a, run_a, name_b, run_b in pairs:
-        try:
-            results = compare(run_a, run_b, by_group=True)
-        except MedbenchError as exc:
-            lines.append(f"{name_a} -> {name_b}: not compared ({exc})")
-            continue
-        lines.append(f"{name_a} -> {name_b}: " + "; ".join(fixed_broke_line(r) for r in results))
+        a, b = _by_task(run_a), _by_task(run_b)
+        combos: dict[tuple[Path, Path], list[str]] = {}
+        for task in sorted(set(a) & set(b)):
+            combos.setdefault((a[task], b[task]), []).append(task)
+        results, why = [], "no task in both"
+        for (folder_a, folder_b), tasks in combos.items():
+            try:
+                results += compare(folder_a, folder_b, tasks=tasks, by_group=True)
+            except MedbenchError as exc:
+                why = str(exc)
+        if results:
+            lines.append(f"{name_a} -> {name_b}: " + "; ".join(fixed_broke_line(r) for r in results))
+        else:
+            lines.append(f"{name_a} -> {name_b}: not compared ({why})")
     return lines
 
 
-def _latest(runs: list[Folder]) -> Folder | None:
-    with_samples = [r for r in runs if (r.path / "samples").is_dir()]
-    return max(with_samples, key=lambda r: r.path.name) if with_samples else None
+def _latest_per_task(runs: list[Folder]) -> dict[str, Path]:
+    """task -> the newest of these runs with per-sample outputs of it."""
+    out: dict[str, Path] = {}
+    for run in sorted(runs, key=lambda r: r.path.name):
+        out.update(_by_task(run.path))
+    return out
 
 
 def recipe_changes(runs: list[Folder]) -> dict[str, list[str]]:
     """Per recipe in these run folders, the lines of :func:`changes` between consecutive stages (each
-    stage's latest run with per-sample outputs)."""
+    task from the stage's newest run that holds it)."""
     out = {}
     for recipe, stages in stage_runs(runs).items():
-        chosen = [(stage, _latest(stages[stage])) for stage in stage_order(stages)]
-        chosen = [(stage, run) for stage, run in chosen if run is not None]
-        pairs = [(a, ra.path, b, rb.path) for (a, ra), (b, rb) in zip(chosen, chosen[1:], strict=False)]
+        chosen = [(stage, _latest_per_task(stages[stage])) for stage in stage_order(stages)]
+        chosen = [(stage, tasks) for stage, tasks in chosen if tasks]
+        pairs = [(a, ta, b, tb) for (a, ta), (b, tb) in zip(chosen, chosen[1:], strict=False)]
         if pairs:
             out[recipe] = changes(pairs)
     return out
