@@ -61,6 +61,13 @@ def metadata(tasks: list[str], manager, limit: int | None) -> dict:
                 raise MedbenchError(
                     f"--circular rotates multiple-choice options; {leaf} is not multiple choice"
                 )
+            metrics = {m.get("metric") for m in cfg.get("metric_list") or []}
+            if "acc" not in metrics:  # circular accuracy needs each rotation right or wrong
+                raise MedbenchError(
+                    f"--circular needs each rotation scored right or wrong (a per-item acc); {leaf} is "
+                    f"scored by {', '.join(sorted(map(str, metrics))) or 'no metric'} only: run its "
+                    "medbench-convention task instead"
+                )
             evaluated.add(cfg.get("test_split") or cfg.get("validation_split"))
             if cfg.get("fewshot_split"):
                 fewshot.add(cfg["fewshot_split"])

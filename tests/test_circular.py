@@ -152,6 +152,8 @@ def test_limit_counts_questions_and_the_shots_stay_unrotated(tiny_model, tmp_pat
     [
         (["--tasks", "huatuo26m"], "huatuo26m is not multiple choice"),
         (["--tasks", "medqa_mcmle", "--shard", "0/2"], "--circular with --shard"),
+        # issue 36: its rotations have no right-or-wrong per item: circular_acc 0 for a perfect model
+        (["--tasks", "cmexam_official"], "cmexam_official is scored by acc_cmexam, answered_rate only"),
     ],
 )
 def test_what_circular_cannot_serve_is_one_line(tiny_model, tmp_path, capsys, flags, message):
