@@ -101,33 +101,57 @@ class PrefixCachedHFLM(WholeCharsHFLM):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.tokens_forwarded = 0  # real (non-padding) token positions run through the model
+        self._encoded: dict | None = None  # within loglikelihood: each distinct string's tokens
 
-    def _score_group(self, prefix: list[int], suffixes: list[list[int]], budget: int) -> list[torch.Tensor]:
-        """Log-softmax at each member's last context position, with the prefix computed once.
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        """lm-eval's, with each distinct string tokenised once: its ``_encode_pair`` encodes a
+        question's context again for every option."""
+        self._encoded = {}
+        try:
+            return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
+        finally:
+            self._encoded = None
 
-        On a plain KV cache the members' own tokens run as a trie (:func:`member_trie`), each level in
-        batches of at most ``budget`` positions: the cache rows a batch extends are selected (the
-        prefix's expanded over the batch), its members right-padded with an attention mask and
-        explicit positions, and each leaf's last real position read. Any other cache is copied per
-        member, and only the prefix is shared.
+    def tok_encode(self, string: str, add_special_tokens=None, left_truncate_len=None, **kwargs) -> list[int]:
+        if self._encoded is None or kwargs:
+            return super().tok_encode(string, add_special_tokens, left_truncate_len, **kwargs)
+        key = (string, add_special_tokens, left_truncate_len)
+        if key not in self._encoded:
+            self._encoded[key] = super().tok_encode(string, add_special_tokens, left_truncate_len)
+        return list(self._encoded[key])
+
+    def _score_shared(self, contexts, shared, budget: int) -> dict[int, torch.Tensor]:
+        """Log-softmax after each context of the prefix groups ``shared`` ((prefix length, context
+        indices) pairs), each prefix computed once.
+
+        On a plain KV cache all of it is one trie, run level by level (:meth:`_run_level`): the
+        prefixes of several groups in a batch, then their members' own tokens (:func:`member_trie`)
+        together, on the rows of their prefixes. Any other cache (a sliding window, a recurrent state)
+        is copied per member, and only the prefix is shared.
         """
-        out: list[torch.Tensor | None] = [None] * len(suffixes)
+        out: dict[int, torch.Tensor] = {}
         with torch.inference_mode():
-            prefix_ids = torch.tensor([prefix], dtype=torch.long, device=self.device)
-            # the prefix's own logits are never needed: keep one position (skips the vocabulary projection)
-            cache = self.model(prefix_ids, use_cache=True, logits_to_keep=1).cache
-            self.tokens_forwarded += len(prefix)
-            if plain_dynamic(cache):
-                rows = Rows(
-                    cache,
-                    torch.ones((1, len(prefix)), dtype=torch.long, device=self.device),
-                    torch.tensor([len(prefix)], device=self.device),
+            if plain_dynamic(DynamicCache(config=self.model.config)):
+                roots = [
+                    Node(
+                        contexts[members[0]][:length],
+                        children=member_trie([contexts[m][length:] for m in members], members),
+                    )
+                    for length, members in shared
+                ]
+                start = torch.zeros((1, 0), dtype=torch.long, device=self.device)  # one empty row
+                empty = Rows(DynamicCache(), start, torch.zeros(1, dtype=torch.long, device=self.device))
+                self._run_level(empty, [(0, root) for root in roots], budget, out)
+                return out
+            for length, members in shared:
+                prefix_ids = torch.tensor(
+                    [contexts[members[0]][:length]], dtype=torch.long, device=self.device
                 )
-                trie = member_trie([tuple(s) for s in suffixes], list(range(len(suffixes))))
-                self._run_level(rows, [(0, node) for node in trie], budget, out)
-            else:
-                for m, suffix in enumerate(suffixes):
-                    out[m] = self._last_logprobs(copy.deepcopy(cache), suffix)
+                # the prefix's own logits are never needed: keep one position (no vocabulary projection)
+                cache = self.model(prefix_ids, use_cache=True, logits_to_keep=1).cache
+                self.tokens_forwarded += length
+                for m in members:
+                    out[m] = self._last_logprobs(copy.deepcopy(cache), list(contexts[m][length:]))
         return out
 
     def _last_logprobs(self, cache, tokens: list[int]) -> torch.Tensor:
@@ -137,7 +161,7 @@ class PrefixCachedHFLM(WholeCharsHFLM):
         self.tokens_forwarded += len(tokens)
         return F.log_softmax(logits[0, -1].float(), dim=-1)
 
-    def _run_level(self, rows: Rows, items: list[tuple[int, Node]], budget: int, out: list) -> None:
+    def _run_level(self, rows: Rows, items: list[tuple[int, Node]], budget: int, out: dict) -> None:
         """Run each node of ``items`` (on the row of ``rows`` it names) in batches; leaves' log-softmax
         go to ``out``, and each batch's shared stretches carry their children on to the next level."""
         cached = rows.mask.shape[1]
@@ -190,12 +214,8 @@ class PrefixCachedHFLM(WholeCharsHFLM):
         in_group = {m for _, members in shared for m in members}
         fast = [k for k in fast if index[tuple(requests[k][1])] in in_group]
         results: dict[int, tuple[float, bool]] = {}
-        last_logprobs: dict[int, torch.Tensor] = {}
         budget = self._position_budget(requests, fast) if fast else 0
-        for length, members in shared:
-            prefix = list(contexts[members[0]][:length])
-            scored = self._score_group(prefix, [list(contexts[m][length:]) for m in members], budget)
-            last_logprobs.update(zip(members, scored, strict=True))
+        last_logprobs = self._score_shared(contexts, shared, budget)
         for k in fast:
             request_str, ctx, cont = requests[k]
             logprobs = last_logprobs[index[tuple(ctx)]]
