@@ -27,6 +27,8 @@ from medbench.backends._whole_chars import WholeCharsHFLM
 
 #: below the shared few-shot prefix, a stretch shared by fewer tokens runs with each member instead
 NESTED_MIN_SHARED = 4
+#: a member batch's rows are at least this full: the narrowest member is this share of the widest
+FILL = 0.75
 
 
 @dataclass
@@ -56,13 +58,13 @@ def member_trie(rests: list[tuple[int, ...]], members: list[int]) -> list[Node]:
 def member_batches(widths: list[int], cached: int, budget: int) -> list[list[int]]:
     """Indices of ``widths`` (widest first, as lm-eval orders its batches) cut into batches whose
     rows, each ``cached`` positions of KV cache plus the batch's widest member, hold at most
-    ``budget`` positions; a member wider than the budget runs alone, and one less than half as wide
-    as the batch's widest starts a new batch (padding would be most of its row)."""
+    ``budget`` positions; a member wider than the budget runs alone, and one less than ``FILL`` of
+    the batch's widest starts a new batch (padding costs a CPU as much as a token does)."""
     order = sorted(range(len(widths)), key=lambda i: -widths[i])
     batches: list[list[int]] = []
     for i in order:
         widest = widths[batches[-1][0]] if batches else 0
-        if batches and 2 * widths[i] >= widest and (len(batches[-1]) + 1) * (cached + widest) <= budget:
+        if batches and widths[i] >= FILL * widest and (len(batches[-1]) + 1) * (cached + widest) <= budget:
             batches[-1].append(i)
         else:
             batches.append([i])
