@@ -3,7 +3,8 @@
 A field is any annotation the benchmark's file gives an item -- CMExam's disease group, clinical
 department, medical discipline, area of competency and difficulty level, kept under ``fields`` in each
 per-sample record -- or ``subject``: the subject task an item belongs to (C-Eval, CMMLU). Each slice
-states the items it rests on and a Wilson 95% interval; items whose request failed are left out and
+states the questions it rests on and a 95% interval over them (Wilson; the Wilson bound for a
+--circular question's share of right rotations); questions whose request failed are left out and
 counted, and items without the field are counted as such, never guessed into a slice.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from medbench import intervals
+from medbench import intervals, units
 from medbench.errors import MedbenchError
 from medbench.safe_cells import markdown_lines
 
@@ -24,11 +25,12 @@ class Slice:
     task: str
     column: str
     value: str
-    n: int
-    correct: int
+    n: int  # questions
+    correct: float  # question-weighted (a --circular question: its share of right rotations)
     ci_low: float | None
     ci_high: float | None
     n_failed: int = 0
+    ci_method: str = ""
 
     @property
     def accuracy(self) -> float | None:
@@ -65,30 +67,35 @@ def _group(task: str, subjects: dict[str, str]) -> str:
 def slices(
     records: dict[str, list[dict]], columns: list[str], subjects: dict[str, str] | None = None
 ) -> list[Slice]:
-    """Per (task, column, value): accuracy over the scored items of a run's per-sample records.
-    ``subjects``: leaf task -> its group, so ``--slice-by subject`` slices a group by its subjects."""
+    """Per (task, column, value): accuracy over the scored questions of a run's per-sample records
+    (the unit, :mod:`medbench.units`: a --circular question counts once, as the mean of its rotations,
+    and is left out, counted as failed, when a rotation failed). ``subjects``: leaf task -> its group,
+    so ``--slice-by subject`` slices a group by its subjects."""
     subjects = subjects or {}
-    counts: dict[tuple[str, str, str], list[int]] = {}
+    values: dict[tuple[str, str, str], list[float]] = {}
+    failed: dict[tuple[str, str, str], int] = {}
     for task, items in records.items():
-        for r in items:
-            if "correct" not in r:
-                continue  # not right-or-wrong (open generation): no accuracy to slice
+        for group in units.by_unit(r for r in items if "correct" in r).values():
+            first = group[0]  # not right-or-wrong (open generation): no accuracy to slice
             for column in columns:
                 if column == SUBJECT:
                     key = (_group(task, subjects), column, task)
                 else:
-                    value = (r.get("fields") or {}).get(column)
+                    value = (first.get("fields") or {}).get(column)
                     key = (task, column, str(value).strip() if value not in (None, "") else MISSING)
-                tally = counts.setdefault(key, [0, 0, 0])
-                if "error" in r:
-                    tally[2] += 1
+                if units.complete(group):
+                    score = sum(bool(r["correct"]) for r in group) / len(group)
+                    values.setdefault(key, []).append(score)
                 else:
-                    tally[0] += 1
-                    tally[1] += bool(r["correct"])
+                    values.setdefault(key, [])
+                    failed[key] = failed.get(key, 0) + 1
     out = []
-    for (task, column, value), (n, correct, failed) in sorted(counts.items()):
-        low, high = intervals.proportion(correct, n) or (None, None)
-        out.append(Slice(task, column, value, n, correct, low, high, failed))
+    for (task, column, value), scores in sorted(values.items()):
+        interval, method = intervals.unit_interval(scores)
+        low, high = interval or (None, None)
+        found = Slice(task, column, value, len(scores), sum(scores), low, high, 0, method)
+        found.n_failed = failed.get((task, column, value), 0)
+        out.append(found)
     return out
 
 
@@ -115,6 +122,7 @@ def markdown(found: list[Slice]) -> str:
             for s in found
             if s.column == column
         ]
-        lines += markdown_lines(["Task", column, "Items", "acc", "95% CI (Wilson)", "Failed"], rows, "llrrrr")
+        header = ["Task", column, "Questions", "acc", "95% interval", "Failed"]
+        lines += markdown_lines(header, rows, "llrrrr")
         lines.append("")
     return "\n".join(lines)

@@ -113,3 +113,30 @@ def test_an_unknown_column_is_one_line_naming_it_and_the_columns_the_task_has(tm
     assert "--slice-by 'Disease group': no item of cmexam has that column" in line
     assert "its columns: Difficulty level, Disease Group (or subject)" in line
     assert not (tmp_path / "runs").exists()  # stopped before any request
+
+
+def test_a_circular_runs_slices_count_questions_not_rotations(tmp_path):
+    """Issue 36 (found by the attacker): under --circular each slice counted every rotation as an
+    item (n = 10 for 2 questions, a Wilson interval over 10)."""
+    _write(tmp_path / "data")
+    options = {"model_name": "scripted", "max_retries": 0, "timeout": 5.0}
+    with ScriptedChat([], reply="答案：A").serving() as url:
+        config = RunConfig(
+            model="scripted",
+            tasks=["cmexam"],
+            backend="openai",
+            data_dir=str(tmp_path / "data"),
+            output=str(tmp_path / "runs"),
+            backend_options={**options, "base_url": url},
+            slice_by=["Difficulty level"],
+            circular=True,
+        )
+        folder, _ = run(config)
+    found = {s["value"]: s for s in json.loads((folder.path / "slices.json").read_text(encoding="utf-8"))}
+    questions = Counter(row[2] for row in ROWS)
+    assert {value: s["n"] for value, s in found.items()} == dict(questions)
+    for value, s in found.items():  # always "A": right under exactly one of the five rotations
+        assert (
+            s["correct"] == 0.2 * questions[value]
+            and s["ci_method"] == "wilson bound (mean of [0, 1] values)"
+        )
