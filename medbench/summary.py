@@ -137,10 +137,13 @@ def annotate(scores: list[Score], results: dict, excluded: dict[str, dict[str, i
 
 def combine_repeats(per_repeat: list[list[Score]]) -> list[Score]:
     """Mean over repeats (same tasks and metrics each time), keeping each repeat's value; a metric
-    that some repeat could not score is None, and the largest exclusion counts are kept."""
+    that some repeat could not score is None, and the largest exclusion counts are kept. The mean of
+    several repeats carries their spread (``values``, std), not one repeat's interval: repeat 0's
+    interval beside the mean could leave the value outside it."""
     first = per_repeat[0]
     combined = []
     for i, score in enumerate(first):
+        interval = (score.ci_low, score.ci_high, score.ci_method)
         values = [scores[i].value for scores in per_repeat]
         known = [v for v in values if v is not None]
         combined.append(
@@ -155,11 +158,7 @@ def combine_repeats(per_repeat: list[list[Score]]) -> list[Score]:
                 max(scores[i].n_failed for scores in per_repeat),
                 score.n_malformed,
                 score.n_duplicate,
-                score.ci_low,
-                score.ci_high,
-                f"{score.ci_method}, repeat 0 of {len(per_repeat)}"
-                if score.ci_method and len(per_repeat) > 1
-                else score.ci_method,
+                *(interval if len(per_repeat) == 1 else (None, None, "")),
             )
         )
     return combined

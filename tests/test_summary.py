@@ -39,3 +39,13 @@ def test_repeats_average_and_keep_each_value():
     combined = combine_repeats([a, b])
     assert combined[2].value == pytest.approx(0.5) and combined[2].values == [1.0, 0.0]
     assert "| t1 | 2 | 0 | 50.00 ± 70.71 |" in markdown_table(combined)
+
+
+def test_the_mean_of_repeats_carries_their_spread_not_one_repeats_interval():
+    """Issue 36 (found by the attacker): acc 50 was shown with repeat 0's interval [56.55, 100]."""
+    a, b = summarise(RESULTS), summarise(RESULTS)
+    a[2].ci_low, a[2].ci_high, a[2].ci_method = 0.5655, 1.0, "wilson"
+    b[2].value = 0.0
+    (combined,) = [s for s in combine_repeats([a, b]) if s.task == a[2].task and s.metric == a[2].metric]
+    assert combined.value == pytest.approx(0.5) and (combined.ci_low, combined.ci_high) == (None, None)
+    assert combine_repeats([a])[2].ci_low == 0.5655  # one run keeps its own interval
