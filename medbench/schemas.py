@@ -127,11 +127,16 @@ def build(cls: type[T], data: Any, path: Path) -> T:
     return cls(**{name: getattr(record, name) for name in model.model_fields})
 
 
+#: the largest item count a received score may state (more items than any benchmark has, by far)
+MAX_COUNT = 10**9
+
+
 def check_score(score: dict, path: Path) -> None:
     """A received score holds only numbers medbench writes: every value and interval end a finite
-    fraction in [0, 1] (tables show them x100), an interval's ends in order, every count a whole
-    number >= 0. Anything else (NaN, inf, 7.5, n = -4) is one line naming the
-    file, task and field -- never a leaderboard cell."""
+    fraction in [0, 1] (tables show them x100), an interval with width that holds its value, a value
+    resting on items and equal to its repeats' mean, every count a whole number in [0, 10**9].
+    Anything else (NaN, inf, 7.5, n = -4, 0.9 beside [0.1, 0.2]) is one line naming the file, task
+    and field -- never a leaderboard cell."""
     where = f"{path}: {str(score.get('task'))[:80]} {str(score.get('metric'))[:40]}"
     fractions = {name: score.get(name) for name in ("value", "ci_low", "ci_high")}
     fractions.update({f"values[{i}]": v for i, v in enumerate(score.get("values") or [])})
@@ -141,12 +146,21 @@ def check_score(score: dict, path: Path) -> None:
     stderr = score.get("stderr")
     if stderr is not None and not (isinstance(stderr, int | float) and 0.0 <= stderr < math.inf):
         raise MedbenchError(f"{where}: stderr must be a finite number >= 0, got {stderr!r}")
-    low, high = fractions["ci_low"], fractions["ci_high"]
-    if (low is None) != (high is None) or (low is not None and low > high):
-        raise MedbenchError(f"{where}: the interval [{low}, {high}] must be two ends, low <= high")
     for name in ("n", "n_failed", "n_malformed", "n_duplicate"):
-        if score.get(name, 0) < 0:
-            raise MedbenchError(f"{where}: {name} must be >= 0, got {score[name]}")
+        if not 0 <= score.get(name, 0) <= MAX_COUNT:
+            raise MedbenchError(f"{where}: {name} must be a count in [0, {MAX_COUNT:,}], got {score[name]}")
+    low, high, value, values = fractions["ci_low"], fractions["ci_high"], fractions["value"], score["values"]
+    if value is not None and score["n"] == 0:
+        raise MedbenchError(f"{where}: a value {value} resting on n = 0 items")
+    if values and value is not None and abs(sum(values) / len(values) - value) > 1e-6:
+        raise MedbenchError(f"{where}: value {value} is not the mean of its repeats' values {values}")
+    if (low is None) != (high is None):
+        raise MedbenchError(f"{where}: an interval needs both ends, got [{low}, {high}]")
+    if low is not None and not (low < high and (value is None or low <= value <= high)):
+        raise MedbenchError(
+            f"{where}: the interval [{low}, {high}] must have width and hold the value {value} "
+            "(medbench writes no zero-width interval and none beside its value)"
+        )
 
 
 def check_run_config(config: dict, path: Path) -> RunConfig:

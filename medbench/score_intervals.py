@@ -126,7 +126,11 @@ def attach(scores: list[Score], results: dict, samples: dict[str, list[dict]], f
                 score.n_failed = sum(partial for _, partial in per_member)
         else:
             continue
-        if interval is not None:
-            score.ci_low, score.ci_high = interval
+        if interval is not None and score.value is not None:
+            low, high = interval
+            if not low <= score.value <= high:  # a percentile bootstrap need not hold its estimate
+                low, high = min(low, score.value), max(high, score.value)
+                method += ", widened to hold the estimate"
+            score.ci_low, score.ci_high = low, high
         if method:
             score.ci_method = method

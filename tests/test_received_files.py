@@ -133,8 +133,13 @@ def test_merge_never_loads_the_task_code_a_received_shard_points_at(tmp_path, ca
         ("value", float("nan"), "value must be a finite fraction in [0, 1], got nan"),
         ("value", float("inf"), "value must be a finite fraction in [0, 1], got inf"),
         ("value", 7.5, "value must be a finite fraction in [0, 1], got 7.5"),
-        ("n", -4, "n must be >= 0, got -4"),
-        ("ci_low", 0.9, "the interval [0.9, 0.699] must be two ends, low <= high"),
+        ("n", -4, "n must be a count in [0, 1,000,000,000], got -4"),
+        ("n", 10**30, "n must be a count in [0, 1,000,000,000], got 1000000000000000000000000000000"),
+        ("n", 0, "a value 0.1 resting on n = 0 items"),
+        ("ci_low", 0.9, "the interval [0.9, 0.699] must have width and hold the value 0.1"),
+        ("ci_low", 0.699, "the interval [0.699, 0.699] must have width"),
+        ("value", 0.9, "the interval [0.046, 0.699] must have width and hold the value 0.9"),
+        ("values", [0.1, 0.2], "value 0.1 is not the mean of its repeats' values [0.1, 0.2]"),
     ],
 )
 def test_a_received_score_medbench_cannot_write_is_one_line_never_a_cell(
