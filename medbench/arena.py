@@ -6,8 +6,9 @@ Ties count as half a win for each side; a single virtual tie between every pair 
 when a model never wins. Ratings are on an Elo-like scale (400 * log10 strength, mean 1000) with
 bootstrap 95% CIs over items; a bootstrap whose resamples all give one rating (every game a tie) has
 no interval and says so (:data:`medbench.intervals.DEGENERATE`). A model's rank is 1 + the number of
-models rated above it beyond doubt (their interval's low end above its high end; without intervals,
-a higher rating), as Chatbot Arena ranks: models the data cannot tell apart share a rank.
+models rated above it beyond doubt (their interval's low end above its high end), as Chatbot Arena
+ranks: models the data cannot tell apart share a rank, and so do models without an interval (a
+degenerate resample is no evidence of an order).
 """
 
 from __future__ import annotations
@@ -59,10 +60,8 @@ def _interval(draws: list[float]) -> list[float] | None:
 def ranks(point: list[float], cis: list[list[float] | None]) -> list[int]:
     """Each model's rank: 1 + the models above it beyond doubt (shared ranks for the undecided)."""
 
-    def above(k: int, other: int) -> bool:
-        if cis[k] is not None and cis[other] is not None:
-            return cis[other][0] > cis[k][1]
-        return point[other] > point[k] + 1e-6
+    def above(k: int, other: int) -> bool:  # without both intervals there is no doubt-free order
+        return cis[k] is not None and cis[other] is not None and cis[other][0] > cis[k][1]
 
     return [1 + sum(above(k, other) for other in range(len(point)) if other != k) for k in range(len(point))]
 

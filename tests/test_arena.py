@@ -33,3 +33,5 @@ def test_a_model_ranks_below_only_the_models_whose_interval_lies_wholly_above_it
     point = [1100.0, 1050.0, 900.0]
     cis = [[1060.0, 1140.0], [1000.0, 1090.0], [850.0, 950.0]]
     assert ranks(point, cis) == [1, 1, 3]
+    # without intervals (a degenerate resample, found by the attacker: ranked 1, 2, 3) no order
+    assert ranks(point, [None, None, None]) == [1, 1, 1]

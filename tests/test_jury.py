@@ -432,8 +432,8 @@ def test_the_arena_ranks_on_the_jurys_verdicts(tmp_path):
         alone = run_arena(_config(runs, judges[2:], tmp_path), bootstrap=50)[1]  # the contrary judge alone
     assert [r["model"] for r in summary["ranking"]] == ["run-A", "run-B", "run-C"]  # 2 of 3 judges
     assert [r["model"] for r in alone["ranking"]] == ["run-C", "run-B", "run-A"]
-    # every resample of a pair's games is the same (one side always wins): no interval, ranks by rating
-    assert [r["rank"] for r in summary["ranking"]] == [1, 2, 3]
+    # every resample of a pair's games is the same (one side always wins): no interval, one shared rank
+    assert [r["rank"] for r in summary["ranking"]] == [1, 1, 1]
     assert all(r["ci95"] is None or r["ci95"][0] <= r["rating"] <= r["ci95"][1] for r in summary["ranking"])
     with pytest.raises(MedbenchError, match="--human is for medbench judge"):
         run_arena(_config(runs, judges, tmp_path, human=str(tmp_path / "r.csv")))
