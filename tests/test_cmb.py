@@ -14,6 +14,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from medbench.cli import main
@@ -202,7 +203,9 @@ def test_a_cmb_clin_case_of_the_wrong_shape_is_reported_whole_not_scored(tmp_pat
     assert skipped.row == 2 and "QA_pairs: expected a list" in str(skipped)
 
 
-def test_cmb_clin_is_judged_by_a_jury_on_cmbs_four_dimensions_with_references_in_the_records(tmp_path):
+def test_served_runs_of_cmb_exam_and_cmb_clin_judged_by_a_jury_make_a_report_with_cmbs_columns(tmp_path):
+    """The issue's acceptance: two served models on CMB-Exam (``--limit 2``) and CMB-Clin, a jury of two
+    judges with CMB's rubric, then one report of the runs and the verdicts."""
     import re
 
     from medbench.judge import run_judge
@@ -211,29 +214,31 @@ def test_cmb_clin_is_judged_by_a_jury_on_cmbs_four_dimensions_with_references_in
     from tests.servers import ScriptedChat
 
     folders = []
-    for model, reply in (("model-a", "详细的诊断与治疗建议"), ("model-b", "不知道")):
+    for model, reply in (("model-a", "答案：B。详细的诊断与治疗建议"), ("model-b", "不知道")):
         with ScriptedChat([], reply=reply).serving() as url:
             options = {"model_name": model, "max_retries": 0, "timeout": 5.0, "base_url": url}
             config = RunConfig(
                 model=model,
-                tasks=["cmb_clin"],
+                tasks=["cmb_exam", "cmb_exam_official", "cmb_clin"],
                 backend="openai",
                 data_dir=str(FIXTURE),
                 output=str(tmp_path / "runs"),
                 backend_options=options,
+                limit=2,
             )
             folders.append(run(config)[0].path)
     records = [json.loads(x) for x in (folders[0] / "samples" / "cmb_clin.jsonl").read_text().splitlines()]
-    assert [r["reference"] for r in records][:2] == ["诊断：测试诊断甲。\n依据：上腹痛。", "测试治疗原则甲。"]
+    assert [r["reference"] for r in records] == ["诊断：测试诊断甲。\n依据：上腹痛。", "测试治疗原则甲。"]
 
     def rate(prompt: str) -> str:
         key = re.search(r"‘ (\w+) ’: 3 }$", prompt).group(1)
         return json.dumps({key: 5 if "详细的诊断" in prompt.split("[ answer ]")[1] else 2})
 
     with ScriptedChat([], reply=rate).serving() as url:
-        folder, summary = run_judge(
+        judged, summary = run_judge(
             JudgeConfig(
                 runs=[str(f) for f in folders],
+                task="cmb_clin",
                 rubric="cmb_clin",
                 judges=[f"j1=judge-one@{url}", f"j2=judge-two@{url}"],
                 lang="en",
@@ -242,8 +247,24 @@ def test_cmb_clin_is_judged_by_a_jury_on_cmbs_four_dimensions_with_references_in
         )
     for dim in ("fluency", "relevance", "completeness", "proficiency"):
         s = summary["dimensions"][dim]
-        assert s["mean_score"] == {"a": 5.0, "b": 2.0} and s["judged"] == 5 and s["parse_failures"] == 0
+        assert s["mean_score"] == {"a": 5.0, "b": 2.0} and s["judged"] == 2 and s["parse_failures"] == 0
     assert set(summary["judges"]) == {"j1", "j2"}  # a jury of two
+    site = tmp_path / "site"
+    assert main(["report", str(tmp_path / "runs"), str(judged.path), "--out", str(site)]) == 0
+    table = pd.read_csv(site / "tables" / "cmb_exam_table.csv")
+    columns = [
+        "Physician",
+        "Nurse",
+        "Pharmacist",
+        "Technician",
+        "Disciplines",
+        "Graduate Entrance Exam",
+        "Avg",
+    ]
+    assert list(table.columns[1:8]) == columns and list(table["Source"]) == ["measured", "measured"]
+    assert sorted(table["Physician"]) == [0.0, 50.0]  # --limit 2: two 规培结业 questions, answers B and C
+    page = (site / "index.html").read_text(encoding="utf-8")
+    assert "CMB-Exam" in page and "cmb_exam_gen" in page and "cmb_clin" in page
 
 
 def test_the_real_cmb_clin_file_matches_its_pin_and_reads_208_questions_from_74_cases():
