@@ -68,11 +68,25 @@ def timed(score, instances):
 LOW_PRECISION = ("bfloat16", "float16")
 
 
-def predictions(instances, results):
+def options(instances, results) -> dict:
+    """Each question's options' log-likelihoods."""
     by_doc: dict = {}
     for inst, (ll, _) in zip(instances, results, strict=True):
         by_doc.setdefault(inst.metadata[:2], []).append(ll)
-    return {k: v.index(max(v)) for k, v in by_doc.items()}
+    return by_doc
+
+
+def predictions(instances, results):
+    return {k: v.index(max(v)) for k, v in options(instances, results).items()}
+
+
+def margin_change(instances, a, b) -> float:
+    """The largest change of a question's decision margin (its top two options' gap, what
+    medbench.margins calls fragile when small) between two runs: what precision can flip."""
+    from medbench.margins import margin
+
+    ma, mb = options(instances, a), options(instances, b)
+    return max((abs(margin(ma[k]) - margin(mb[k])) for k in ma if len(ma[k]) > 1), default=0.0)
 
 
 def count_positions(lm) -> dict:
@@ -146,6 +160,7 @@ def run_hf(path: str, instances, args) -> dict:
     warm_up(fast.model, args.device)
     fast_counter = count_positions(fast)
     fast_out, fast_s = timed(fast.loglikelihood, instances)
+    fast_positions = fast_counter["positions"]  # (before the floor runs on the same model)
     floor = forward_floor(fast.model, contexts, args.device)
     if args.profile:
         profiled(PrefixCachedHFLM(**settings).loglikelihood, instances)
@@ -162,7 +177,7 @@ def run_hf(path: str, instances, args) -> dict:
         "outputs": (plain_out, fast_out),
         "seconds": (plain_s, fast_s),
         "tokens": (sum(len(c) for c in {tuple(c) for c in contexts}), fast_tokens),
-        "detail": (f"positions incl. padding {plain_counter['positions']}", f"{fast_counter['positions']}"),
+        "detail": (f"positions incl. padding {plain_counter['positions']}", f"{fast_positions}"),
         "contexts": contexts,
     }
 
@@ -211,7 +226,7 @@ def table_row(args, result: dict, minimum: int, load: tuple[float, float], insta
     if result.get("reference"):
         for n, (low, fp32) in enumerate(zip(result["outputs"], result["reference"], strict=True)):
             count, delta = differing(instances, low, fp32)
-            flips[n] = f"{count} (max {delta:.2g} nats)"
+            flips[n] = f"{count} (max Δ {delta:.2g}, margin Δ {margin_change(instances, low, fp32):.2g} nats)"
     questions = len(predictions(instances, result["outputs"][0]))
     cells = [
         f"{Path(args.model).name}, {args.dtype}, bs {args.batch_size} (load {load[0]:.1f}-{load[1]:.1f})",
