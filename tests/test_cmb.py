@@ -164,8 +164,10 @@ def test_cmb_is_pulled_by_its_pins_read_offline_and_an_altered_answer_file_stops
     with ScriptedChat([], reply="答案：A").serving() as url:
         args = ["run", "--model", "scripted", "--backend", "openai", "--base-url", url]
         args += ["--model-args", "model_name=scripted", "--tasks", "cmb_exam_physician_licensed_gen"]
-        assert main([*args, "--output", str(tmp_path / "a")]) == 0
+        assert main([*args, "--slice-by", "exam_subject", "--output", str(tmp_path / "a")]) == 0
         (run,) = (tmp_path / "a").glob("2*")
+        (found,) = json.loads((run / "slices.json").read_text(encoding="utf-8"))
+        assert (found["value"], found["n"], found["correct"]) == ("执业医师科目", 2, 1)
         samples = [json.loads(x) for x in (run / "samples" / "cmb_exam_physician_licensed_gen.jsonl").open()]
         assert [(s["gold"], s["correct"]) for s in samples] == [("A", True), ("B", False)]
         assert str(answers) in json.loads((run / "data.json").read_text(encoding="utf-8"))["files_sha256"]
@@ -281,3 +283,12 @@ def test_the_real_cmb_clin_file_matches_its_pin_and_reads_208_questions_from_74_
     data = load_task_data("cmb_clin", SHARED_DATA)
     assert len(data["test"]) == 208 and not data.report.skipped
     assert len({r["fields"]["case"] for r in data["test"]}) == 74
+
+
+def test_circular_rotates_every_cmb_question_multiple_answers_with_their_options():
+    (test,) = load_task_data(
+        "cmb_exam_physician_intermediate_gen", FIXTURE, circular_splits=["test"], circular_limit=None
+    ).values()
+    assert len(test) == 2 * 5  # two questions, five rotations each
+    multi = [r for r in test if r["circular_of"] == "7"]  # answer ACD
+    assert [r["answer"] for r in multi] == ["ACD", "BCE", "ABD", "ACE", "BDE"]
