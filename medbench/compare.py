@@ -4,13 +4,16 @@ Two run folders are compared through their per-sample files (``samples/<task>.js
 checked like any received file, and only if they read the same data (``data.json``: a file of one
 name with two hashes is one line). The unit compared is the question (:mod:`medbench.units`): an item
 is matched by its unit, must have the same gold answer in both, and only units scored whole in both
-(no failed request) count. Two ``--circular`` runs are compared question by question on the circular
-accuracy (right under every rotation), never rotation by rotation. For accuracy the test is the exact
-McNemar test -- a two-sided binomial test on the discordant questions (right in one run, wrong in the
-other) -- and the difference gets Newcombe's paired score interval; a per-item continuous metric gets
-a paired bootstrap for both. p-values are Holm-adjusted across the tasks compared, and the items that flipped
-are listed with both replies. Nothing is recomputed that the folders hold: each item's score is the
-one the run recorded.
+(no failed request) count. Two ``--circular`` runs are compared question by question, never rotation
+by rotation: on ``acc``, each question's share of right rotations (the leaderboard's acc), or with
+``--metric circular_acc`` on right-under-every-rotation. For 0/1 scores the test is the exact McNemar
+test -- a two-sided binomial test on the discordant questions (right in one run, wrong in the other)
+-- and the difference gets Newcombe's paired score interval; a continuous per-question score gets the
+exact sign test (the same binomial on the questions that moved up or down: valid at any n, where a
+bootstrap p-value is not) and, in [0, 1], Newcombe's square-and-add over the Wilson bounds.
+p-values are Holm-adjusted across the tasks compared, and the items that flipped are listed with
+both replies. Nothing is recomputed that the folders hold: each item's score is the one the run
+recorded.
 """
 
 from __future__ import annotations
@@ -90,18 +93,21 @@ def _value(record: dict, metric: str) -> float | None:
     return float(value)
 
 
+CIRCULAR = "circular_acc"  # right under every rotation: from each rotation's acc
+
+
 def _unit_item(key: str, group: list[dict], metric: str) -> Item | None:
-    """One unit as one item: a plain item's score, or a question's over its rotations (right under
-    every rotation for 0/1 scores, their mean otherwise); None when any part is missing or failed."""
-    values = [_value(r, metric) for r in group]
+    """One unit as one item: a plain item's score, or a question's over its rotations (their mean;
+    for ``circular_acc`` the least: right only if right under every rotation); None when any part is
+    missing or failed."""
+    values = [_value(r, "acc" if metric == CIRCULAR else metric) for r in group]
     if not units.complete(group) or None in values:
         return None
     if len(group) == 1:
         record = group[0]
         return Item(key, record.get("gold"), values[0], record.get("extracted", record.get("raw")))
     ordered = sorted(group, key=lambda r: r.get("rotation", 0))
-    binary = all(v in (0.0, 1.0) for v in values)
-    score = min(values) if binary else float(np.mean(values))
+    score = min(values) if metric == CIRCULAR else float(np.mean(values))
     replies = [r.get("extracted", r.get("raw")) for r in ordered]
     return Item(key, ordered[0].get("gold"), score, replies, len(group))
 
@@ -133,25 +139,22 @@ def read_items(path: Path, metric: str) -> dict[str, Item]:
 
 
 def _paired_interval(pairs: list[tuple[float, float]], binary: bool) -> tuple[float | None, float | None]:
-    """B - A's 95% interval: Newcombe's paired score interval for 0/1 scores, else a paired bootstrap
-    (none when every resample gives one value)."""
+    """B - A's 95% interval: Newcombe's paired score interval for 0/1 scores, its square-and-add over
+    Wilson bounds for other scores in [0, 1], else a paired bootstrap (none when every resample
+    gives one value)."""
     if binary:
         cells = [sum(1 for a, b in pairs if (a, b) == cell) for cell in ((1, 1), (1, 0), (0, 1), (0, 0))]
         interval = intervals.paired_difference(*cells)
+    elif all(0.0 <= x <= 1.0 for pair in pairs for x in pair):
+        interval = intervals.paired_mean_difference([a for a, _ in pairs], [b for _, b in pairs])
     else:
         interval = intervals.bootstrap(pairs, lambda xs: float(np.mean([b - a for a, b in xs])))
     return interval if interval else (None, None)
 
 
-def _bootstrap_p(pairs: list[tuple[float, float]]) -> float:
-    """Two-sided paired bootstrap p-value for a zero mean difference (the share of resampled
-    differences on the far side of zero, doubled)."""
-    diffs = np.array([b - a for a, b in pairs])
-    if not diffs.any():
-        return 1.0
-    rng = np.random.default_rng(intervals.SEED)
-    means = diffs[rng.integers(0, len(diffs), (intervals.RESAMPLES, len(diffs)))].mean(axis=1)
-    return float(min(1.0, 2 * min((means <= 0).mean(), (means >= 0).mean())))
+def sign_test(pairs: list[tuple[float, float]]) -> float:
+    """Two-sided exact sign test: the questions that moved down and up split as a fair coin would."""
+    return mcnemar_exact(sum(a > b for a, b in pairs), sum(a < b for a, b in pairs))
 
 
 def compare_task(a: dict[str, Item], b: dict[str, Item], task: str, metric: str) -> TaskComparison:
@@ -172,8 +175,6 @@ def compare_task(a: dict[str, Item], b: dict[str, Item], task: str, metric: str)
     only_one = len(set(a) ^ set(b))
     if not pairs:
         raise MedbenchError(f"compare: {task}: no item was scored in both runs")
-    if metric == "acc" and any(a[k].rotations > 1 for k in shared):
-        metric = "circular_acc"  # a question is right only if right under every rotation
     binary = all(x in (0.0, 1.0) for pair in pairs for x in pair)
     fixed = [(a[k], b[k]) for k in shared if binary and a[k].score < b[k].score]
     broke = [(a[k], b[k]) for k in shared if binary and a[k].score > b[k].score]
@@ -181,7 +182,7 @@ def compare_task(a: dict[str, Item], b: dict[str, Item], task: str, metric: str)
     test, p = (
         ("exact McNemar", mcnemar_exact(len(broke), len(fixed)))
         if binary
-        else ("paired bootstrap", _bootstrap_p(pairs))
+        else ("exact sign test", sign_test(pairs))
     )
     mean_a = float(np.mean([x for x, _ in pairs]))
     mean_b = float(np.mean([y for _, y in pairs]))

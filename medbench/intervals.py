@@ -8,7 +8,9 @@ Every interval medbench prints comes from here, and each method is one that is v
   with ties as half) gets Wilson at that mean and n (**Wilson bound**): such a mean's variance is at
   most p(1 - p)/n, so the interval is conservative, and it never has zero width where data could vary;
 - the difference of two paired proportions (``compare``) gets **Newcombe's** hybrid score interval
-  (1998, method 10), built from the two runs' Wilson intervals and their correlation;
+  (1998, method 10), built from the two runs' Wilson intervals and their correlation; paired means
+  of values in [0, 1] get the same square-and-add over the two Wilson bounds, without the
+  correlation term (conservative);
 - a group's macro score (the mean of its subjects' proportions) gets Wilson at its effective n,
   k² / Σ 1/mᵢ (the macro mean's variance under one common rate is p(1 - p) Σ (1/mᵢ) / k²);
 - only a statistic with no score method (BLEU, an entity F1, a kappa, an unbounded mean) gets a
@@ -106,6 +108,23 @@ def paired_difference(both: int, only_a: int, only_b: int, neither: int) -> Inte
         phi = 0.0
     else:  # Newcombe's continuity-corrected correlation
         phi = (max(cross - n / 2, 0.0) if cross > 0 else cross) / math.sqrt(denominator)
+    return _square_and_add(p_a, p_b, (low_a, high_a), (low_b, high_b), phi)
+
+
+def paired_mean_difference(a: Sequence[float], b: Sequence[float]) -> Interval | None:
+    """B's mean minus A's for paired per-unit values in [0, 1] (a --circular question's share of
+    right rotations): Newcombe's square-and-add over the two Wilson bounds, without the correlation
+    term -- conservative for the positively correlated pairs two runs of one benchmark give."""
+    if not a or len(a) != len(b):
+        return None
+    n = len(a)
+    p_a, p_b = sum(a) / n, sum(b) / n
+    return _square_and_add(p_a, p_b, wilson(p_a, n), wilson(p_b, n), 0.0)
+
+
+def _square_and_add(p_a: float, p_b: float, ci_a: Interval, ci_b: Interval, phi: float) -> Interval:
+    """Newcombe's combination of two rates' intervals into one for ``p_b - p_a``."""
+    (low_a, high_a), (low_b, high_b) = ci_a, ci_b
     delta = p_b - p_a
     down_b, up_a = p_b - low_b, high_a - p_a
     up_b, down_a = high_b - p_b, p_a - low_a

@@ -186,16 +186,22 @@ def _rotations(q: int, rights: list[int]) -> list[dict]:
 
 def test_two_circular_runs_are_compared_question_by_question(tmp_path):
     """Issue 36: 3 questions flipped (each wrong under one rotation in A, right under all in B) gave
-    exact McNemar p = 0.0005 over 20 rotations; over the 5 questions it is p = 0.25, not significant."""
+    exact McNemar p = 0.0005 over 20 rotations; over the 5 questions it is p = 0.25, not significant,
+    on acc (each question's share of right rotations: the exact sign test) and on circular_acc."""
     a = [r for q in range(3) for r in _rotations(q, [1, 1, 0, 1])] + [
         r for q in range(3, 5) for r in _rotations(q, [1, 1, 1, 1])
     ]
     b = [r for q in range(5) for r in _rotations(q, [1, 1, 1, 1])]
-    (result,) = compare(_run(tmp_path, "a", {"cmexam": a}), _run(tmp_path, "b", {"cmexam": b}))
-    assert (result.n, len(result.fixed), len(result.broke)) == (5, 3, 0)
-    assert result.metric == "circular_acc" and result.p == pytest.approx(0.25)
-    assert not result.significant
-    assert result.high - result.low > 0.4  # Newcombe over 5 questions, not a zero-width bootstrap
+    run_a, run_b = _run(tmp_path, "a", {"cmexam": a}), _run(tmp_path, "b", {"cmexam": b})
+    (acc,) = compare(run_a, run_b)
+    assert (acc.n, acc.metric, acc.test) == (5, "acc", "exact sign test")
+    assert (acc.a, acc.b) == (pytest.approx(0.85), 1.0) and acc.p == pytest.approx(0.25)
+    assert not acc.significant and acc.low < 0 < acc.high  # the interval agrees with the test
+    (circular,) = compare(run_a, run_b, metric="circular_acc")
+    assert (circular.n, len(circular.fixed), len(circular.broke)) == (5, 3, 0)
+    assert circular.test == "exact McNemar" and circular.p == pytest.approx(0.25)
+    assert not circular.significant
+    assert circular.high - circular.low > 0.4  # Newcombe over 5 questions, not a zero-width bootstrap
 
 
 def test_a_question_with_a_failed_rotation_is_left_out_of_a_circular_comparison(tmp_path):

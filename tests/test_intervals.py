@@ -203,3 +203,13 @@ def test_a_judges_six_wins_of_six_get_a_wilson_interval_not_a_point():
     ci = rates_interval(["win"] * 6)
     assert ci["win"] == pytest.approx(list(intervals.proportion(6, 6))) and ci["win"][0] < 0.7
     assert ci["loss"] == pytest.approx(list(intervals.proportion(0, 6))) and ci["loss"][1] > 0.3
+
+
+@given(
+    st.integers(1, 50).flatmap(lambda n: st.tuples(*[st.lists(st.floats(0, 1), min_size=n, max_size=n)] * 2))
+)
+def test_every_paired_mean_difference_interval_is_inside_minus_1_to_1_with_width(pair):
+    a, b = pair
+    low, high = intervals.paired_mean_difference(a, b)
+    difference = sum(b) / len(b) - sum(a) / len(a)
+    assert -1.0 <= low <= difference + 1e-9 and difference - 1e-9 <= high <= 1.0 and high - low > 0
