@@ -129,14 +129,16 @@ def clean_scores(records: dict[str, list[dict]], audit: Audit) -> tuple[list[Sco
             uncovered.append(task)
             continue
         # the audit names questions: a --circular run's rotations (q1#r2) are dropped with their question
+        grouped = units.by_unit(items)
         scored = {
             unit: [float(bool(r.get("correct"))) for r in group]
-            for unit, group in units.by_unit(items).items()
+            for unit, group in grouped.items()
             if units.complete(group) and all("correct" in r for r in group)
         }
         dropped = audit.flagged.get(name, set())
         clean = [sum(values) / len(values) for unit, values in scored.items() if unit not in dropped]
-        score = Score(task, METRIC, sum(clean) / len(clean) if clean else None, len(clean))
+        failed = sum(1 for unit in grouped if unit not in scored and unit not in dropped)
+        score = Score(task, METRIC, sum(clean) / len(clean) if clean else None, len(clean), n_failed=failed)
         interval, score.ci_method = intervals.unit_interval(clean)
         if interval:
             score.ci_low, score.ci_high = interval

@@ -360,3 +360,6 @@ def test_a_circular_run_leaves_out_every_rotation_of_each_flagged_question():
     assert record["cmexam"] == {"scored": 5, "flagged_left_out": 3, "clean": 2}
     assert (score.value, score.n) == (0.0, 2) and uncovered == []
     assert score.ci_high > 0  # two wrong questions: Wilson [0, 65.8], not a point
+    records[-1]["error"] = "HTTP 500"  # a failed rotation: its question left out and said so
+    (score,), _, record = clean_scores({"cmexam": records}, audit)
+    assert (score.n, score.n_failed) == (1, 1)
