@@ -72,10 +72,20 @@ def model_answer(reply: str, question_type: str) -> str:
     return choice[0] if len(choice) > 1 and question_type != MULTIPLE else choice
 
 
+def gold(doc: dict) -> str:
+    """The answer string as the answer file gives it, its letters moved with the options under a
+    ``--circular`` rotation (:func:`medbench.circular.rotate` moves the sorted ``answer`` only)."""
+    given = doc["answer_as_given"]
+    if not doc.get("rotation"):
+        return given
+    letters = [letter for letter, _ in doc["options"]]
+    return "".join(letters[(letters.index(a) - doc["rotation"]) % len(letters)] for a in given)
+
+
 def process_results(doc: dict, results: list[str]) -> dict:
     """lm-eval ``process_results``: per item (exam type, exam class, right) for every score."""
     fields = doc["fields"]
-    right = model_answer(results[0], fields["question_type"]) == doc["answer_as_given"]
+    right = model_answer(results[0], fields["question_type"]) == gold(doc)
     item = (fields["exam_type"], fields["exam_class"], right)
     return {metric: item for metric in CONVENTIONS}
 

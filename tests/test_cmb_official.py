@@ -157,6 +157,22 @@ def test_thinking_is_removed_before_cmbs_reading_and_unfinished_thinking_reads_n
     assert cmb_official.model_answer("答案：DB", "单项选择题") == "D"
 
 
+def test_under_circular_the_answer_as_given_moves_with_its_options_in_its_own_order():
+    from medbench import circular
+
+    item = {
+        "id": "14",
+        "options": [[x, f"选项{x}"] for x in "ABCDE"],
+        "answer": "BE",
+        "answer_as_given": "EB",
+    }
+    rotated = [circular.rotate(item, k) for k in range(5)]
+    assert [cmb_official.gold(r) for r in rotated] == ["EB", "DA", "CE", "BD", "AC"]
+    # each rotation's gold names the same option texts, in the answer file's order
+    texts = [[dict(r["options"])[x] for x in cmb_official.gold(r)] for r in rotated]
+    assert texts == [["选项E", "选项B"]] * 5
+
+
 def test_a_run_of_cmb_exam_official_equals_cmbs_scorer_on_the_same_replies(tmp_path):
     from medbench.runner import RunConfig, run
     from tests.servers import ScriptedChat
