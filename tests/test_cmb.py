@@ -292,3 +292,22 @@ def test_circular_rotates_every_cmb_question_multiple_answers_with_their_options
     assert len(test) == 2 * 5  # two questions, five rotations each
     multi = [r for r in test if r["circular_of"] == "7"]  # answer ACD
     assert [r["answer"] for r in multi] == ["ACD", "BCE", "ABD", "ACE", "BDE"]
+
+
+def test_a_loglik_run_on_the_tiny_model_scores_single_answers_and_counts_the_multiple_ones_left_out(
+    tiny_model, tmp_path
+):
+    from medbench.runner import RunConfig, run
+
+    config = RunConfig(
+        model=tiny_model,
+        tasks=["cmb_exam_nursing_senior_nurse"],  # ids 13 (D) and 14 (EB, multiple answers)
+        data_dir=str(FIXTURE),
+        output=str(tmp_path / "runs"),
+    )
+    folder, scores = run(config)
+    (acc,) = [s for s in scores if s.metric == "acc"]
+    assert acc.n == 1
+    data = json.loads((folder.path / "data.json").read_text(encoding="utf-8"))
+    assert data["excluded_items"] == {"cmb/护师执业资格:test": 1}  # the multiple-answer one, counted
+    assert len(data["files_sha256"]) == 3  # questions, answers and hierarchy: what the run rests on
