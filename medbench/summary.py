@@ -10,13 +10,14 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+from medbench.cmb_official import CONVENTIONS as CMB_OFFICIAL
 from medbench.cmexam_accuracy import CONVENTIONS as CMEXAM_ACCURACY
 from medbench.cmexam_accuracy import DENOMINATORS
 from medbench.ner_conventions import METRIC_CONVENTIONS
 from medbench.safe_cells import markdown_lines
 from medbench.textmetrics import CONVENTIONS as TEXT_CONVENTIONS
 
-CONVENTIONS = {**TEXT_CONVENTIONS, **METRIC_CONVENTIONS, **CMEXAM_ACCURACY}
+CONVENTIONS = {**TEXT_CONVENTIONS, **METRIC_CONVENTIONS, **CMEXAM_ACCURACY, **CMB_OFFICIAL}
 
 SKIP_KEYS = {"alias", "name", "sample_len", "samples"}
 
