@@ -13,6 +13,7 @@ histogram).
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -29,28 +30,44 @@ UNPARSED = "?"  # a reply that named no option letter, counted once
 CONVENTION = "circular"  # the row of a task's circular scores (n: questions, not rotated items)
 
 
-def rotate(item: dict, k: int) -> dict:
-    """Rotation ``k`` of a normalised item (options ``[[letter, text], ...]``, answer letters)."""
+ALL_ORDERS = "all"  # --circular-orders all: every permutation of the options
+
+
+def orders(n: int, every: bool = False) -> list[tuple[int, ...]]:
+    """The option orders a question is asked under: position i shows original option ``order[i]``;
+    the n cyclic rotations, or all n! permutations (``every``), the benchmark's own order first."""
+    if every:
+        return list(itertools.permutations(range(n)))
+    return [tuple((i + k) % n for i in range(n)) for k in range(n)]
+
+
+def rotate(item: dict, k: int, order: tuple[int, ...] | None = None) -> dict:
+    """Order ``k`` of a normalised item (options ``[[letter, text], ...]``, answer letters): cyclic
+    rotation ``k`` unless ``order`` says which original option each position shows."""
     letters = [letter for letter, _ in item["options"]]
     n = len(letters)
+    order = order or tuple((i + k) % n for i in range(n))
     texts = [text for _, text in item["options"]]
-    answer = "".join(sorted(letters[(letters.index(a) - k) % n] for a in item["answer"]))
+    answer = "".join(sorted(letters[i] for i in range(n) if letters[order[i]] in item["answer"]))
     return {
         **item,
         "id": f"{item.get('id', '')}#r{k}",
-        "options": [[letters[i], texts[(i + k) % n]] for i in range(n)],
+        "options": [[letters[i], texts[order[i]]] for i in range(n)],
         "answer": answer,
         "circular_of": str(item.get("id", "")),
         "rotation": k,
-        "rotations": n,
+        "rotations": n,  # the cyclic count; rotations() sets the count of the orders it asks
+        "order": list(order),
     }
 
 
-def rotations(item: dict) -> list[dict]:
-    return [rotate(item, k) for k in range(len(item["options"]))]
+def rotations(item: dict, every: bool = False) -> list[dict]:
+    """The item under each of its orders (:func:`orders`), side by side."""
+    found = orders(len(item["options"]), every)
+    return [{**rotate(item, k, order), "rotations": len(found)} for k, order in enumerate(found)]
 
 
-def metadata(tasks: list[str], manager, limit: int | None) -> dict:
+def metadata(tasks: list[str], manager, limit: int | None, every: bool = False) -> dict:
     """The task metadata that makes the MC hooks rotate: the evaluated splits (never a few-shot one)
     and --limit in questions. A task that is not multiple choice is one line."""
     evaluated, fewshot = set(), set()
@@ -76,7 +93,7 @@ def metadata(tasks: list[str], manager, limit: int | None) -> dict:
             f"--circular: split {sorted(evaluated & fewshot)[0]!r} is evaluated by one task and gives "
             "another its few-shot examples; run those tasks separately"
         )
-    return {"circular_splits": sorted(evaluated), "circular_limit": limit}
+    return {"circular_splits": sorted(evaluated), "circular_limit": limit, "circular_orders": every}
 
 
 def _letters(value: object, n: int) -> list[str]:
@@ -93,9 +110,13 @@ def _chosen(record: dict) -> str:
     return picked if isinstance(picked, str) else ""
 
 
-def _original(letters: str, rotation: int, n: int) -> frozenset[int]:
-    """The original option indices behind letters chosen under a rotation."""
-    return frozenset((ord(c) - 65 + rotation) % n for c in letters if "A" <= c < chr(65 + n))
+def _original(letters: str, record: dict, n: int) -> frozenset[int]:
+    """The original option indices behind letters chosen under a record's order (its ``order``; a
+    folder written before orders were recorded: the cyclic rotation)."""
+    order = record.get("order")
+    if not (isinstance(order, list) and len(order) == n):
+        order = [(i + record["rotation"]) % n for i in range(n)]
+    return frozenset(order[ord(c) - 65] for c in letters if "A" <= c < chr(65 + n))
 
 
 @dataclass
@@ -152,17 +173,18 @@ def summarise(records: dict[str, list[dict]]) -> list[Circular]:
             continue
         result = Circular(task, 0, 0, 0, 0)
         for group in groups.values():
-            n = int(group[0].get("rotations") or 0)
-            if len(group) != n or any("error" in r for r in group):
+            asked = int(group[0].get("rotations") or 0)  # orders: n cyclic, or n! under --circular-orders all
+            n = len(group[0].get("order") or []) or asked  # options
+            if len(group) != asked or any("error" in r for r in group):
                 result.incomplete += 1
                 continue
             result.questions += 1
             result.right_every_time += all(r.get("correct") for r in group)
             result.right_at_origin += any(r["rotation"] == 0 and r.get("correct") for r in group)
             right = sum(bool(r.get("correct")) for r in group)
-            result.at_least.update({j: 1 for j in range(1, n + 1) if right >= j})
-            result.at_least.update({j: 0 for j in range(1, n + 1)})
-            picks = {_original(_chosen(r), r["rotation"], n) for r in group}
+            result.at_least.update({j: 1 for j in range(1, asked + 1) if right >= j})
+            result.at_least.update({j: 0 for j in range(1, asked + 1)})
+            picks = {_original(_chosen(r), r, n) for r in group}
             result.changed += len(picks) > 1
             for r in group:
                 result.replies += 1

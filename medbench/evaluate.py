@@ -5,6 +5,7 @@ that succeeded, from the cache alone, so a failure never counts as a wrong answe
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,9 +146,11 @@ def evaluate(
 
 def item_limit(config: RunConfig) -> int | None:
     """lm-eval's --limit: with --circular the hooks keep the first N questions themselves, and each
-    brings one item per option (at most 8), so lm-eval's cut never falls inside a question."""
+    brings one item per order (at most 8 rotations, or 8! orders), so lm-eval's cut never falls
+    inside a question."""
     if config.circular and config.limit:
-        return config.limit * len(LETTERS)
+        per_question = math.factorial(len(LETTERS)) if config.circular_orders == "all" else len(LETTERS)
+        return config.limit * per_question
     return config.limit
 
 

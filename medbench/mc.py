@@ -153,13 +153,15 @@ def load(
     mirror: dict | None = None,
     circular_splits: list[str] | None = None,
     circular_limit: int | None = None,
+    circular_orders: bool = False,
     **_: object,
 ) -> datasets.DatasetDict:
     """Read, validate and render one benchmark subject's splits: from ``data_dir``, or from the
     benchmark's pinned hub ``mirror`` when there is no data folder or it has no folder for this
     benchmark. Each benchmark's ``custom_dataset`` hook (``tasks/<benchmark>/utils.py``) calls this
     with its :class:`Layout`. ``circular_splits`` (``--circular``): those splits keep their first
-    ``circular_limit`` questions, each under every rotation of its options (:mod:`medbench.circular`)."""
+    ``circular_limit`` questions, each under every rotation of its options (``circular_orders``: every
+    order; :mod:`medbench.circular`)."""
     task = f"{benchmark}/{subject}" if subject else benchmark
     if prompt_style not in prompt_styles:
         raise MedbenchError(
@@ -210,7 +212,7 @@ def load(
                 intake.keep()
         intake.report()
         if split in (circular_splits or ()):  # each question under every rotation, side by side
-            items = [rotated for item in items[:circular_limit] for rotated in circular.rotations(item)]
+            items = [r for item in items[:circular_limit] for r in circular.rotations(item, circular_orders)]
         items = [render(item, style, context) for item in items]
         if multi:
             datareport.current().exclude(

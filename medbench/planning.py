@@ -184,7 +184,10 @@ def plan(config: RunConfig, replay=None) -> RunPlan:
                 "--circular with --shard: a question's rotations must stay in one shard; "
                 "run --circular unsharded (or with a vLLM server's data parallelism)"
             )
-        metadata.update(circular.metadata(config.resolved_tasks, plain, config.limit))
+        every = config.circular_orders == circular.ALL_ORDERS
+        metadata.update(circular.metadata(config.resolved_tasks, plain, config.limit, every))
+    elif config.circular_orders != "cyclic":
+        raise MedbenchError("--circular-orders chooses the orders --circular asks: add --circular")
     manager = task_manager(metadata, config.include_path)
     if not backend.capabilities.loglik:
         generation_only(config, manager)

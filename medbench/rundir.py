@@ -88,7 +88,16 @@ def sample_record(sample: dict) -> dict:
             record.update(thinking.token_counts(part))
     # dialogue and QA items: what a judge shows; a rotated MC item (--circular): which rotation of what
     # and the file's own per-item annotations (--slice-by)
-    for key in ("question", "history", "reference", "circular_of", "rotation", "rotations", "fields"):
+    for key in (
+        "question",
+        "history",
+        "reference",
+        "circular_of",
+        "rotation",
+        "rotations",
+        "order",
+        "fields",
+    ):
         if key in doc:
             record[key] = doc[key]
     metric_names = sample.get("metrics", [])

@@ -194,3 +194,30 @@ def test_hf_fast_gives_hf_per_rotation_loglikelihoods(tiny_model, tmp_path):
     for key, logliks in raw["hf"].items():
         assert logliks == pytest.approx(raw["hf-fast"][key], abs=1e-3), key
     assert acc["hf"] == acc["hf-fast"]
+
+
+def test_all_orders_asks_every_permutation_and_counts_questions(tmp_path):
+    """Issue 36: OpenCompass's other mode -- every one of the n! orders of the options (24 for 4)."""
+    with ScriptedChat([], reply="答案：A").serving() as url:
+        folder, scores = run(_scripted(url, tmp_path, limit=2, circular_orders="all"))
+    samples = _samples(folder, "medqa_mcmle_gen")
+    assert len(samples) == 2 * 24 and len({tuple(r["order"]) for r in samples}) == 24
+    for question in {r["circular_of"] for r in samples}:  # the gold moves with its option in every order
+        group = [r for r in samples if r["circular_of"] == question]
+        assert len({r["order"][ord(r["gold"]) - 65] for r in group}) == 1
+    by = {(s.task, s.metric): s for s in scores}
+    assert by[("medqa_mcmle_gen", "acc")].n == 2 and by[("medqa_mcmle_gen", "acc")].value == pytest.approx(
+        0.25
+    )
+    assert by[("medqa_mcmle_gen", "circular_acc")].value == 0.0
+    (record,) = json.loads((folder.path / "circular.json").read_text(encoding="utf-8"))
+    assert (
+        record["right_in_at_least"]["6"] == 2 and record["right_in_at_least"]["7"] == 0
+    )  # A is gold 6 of 24
+    assert record["chosen"] == {"A": 48}
+
+
+def test_all_orders_without_circular_is_one_line(tiny_model, tmp_path, capsys):
+    args = ["run", "--model", tiny_model, "--tasks", "medqa_mcmle", "--circular-orders", "all"]
+    assert main([*args, "--data-dir", str(SAMPLES_DIR), "--output", str(tmp_path)]) == 2
+    assert "--circular-orders chooses the orders --circular asks: add --circular" in capsys.readouterr().err

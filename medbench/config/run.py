@@ -86,6 +86,12 @@ class RunConfig:
         "circular accuracy, answer changes and a position-bias histogram (--limit counts questions)",
         affects="items",
     )
+    circular_orders: Literal["cyclic", "all"] = setting(
+        "cyclic",
+        "with --circular: the n cyclic rotations of the options (CircularEval), or all n! orders "
+        "(OpenCompass's full permutation: 24 per 4-option question, 120 per 5)",
+        affects="items",
+    )
     slice_by: list[str] = setting(
         help="per-slice accuracy with intervals by a per-item field: subject (C-Eval, CMMLU), or a "
         "column the file annotates (CMExam: Disease Group, Clinical Department, Medical Discipline, "
