@@ -6,12 +6,13 @@ line of its file), so the table cannot drift from what runs.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 from medbench._compat import load_task_yaml
 from medbench.errors import MedbenchError
-from medbench.safe_cells import markdown_lines
+from medbench.safe_cells import markdown_cell, markdown_lines
 
 
 @dataclass
@@ -165,7 +166,25 @@ def describe(manager, data_dir: str | None = None) -> list[TaskInfo]:
     return group_rows + rows
 
 
+WIDTH = 160  # a terminal's line: the long columns go below the table, wrapped
+SHOWN_METRICS = 3
+
+
+def _metrics(text: str) -> str:
+    names = [m for m in text.split(", ") if m]
+    more = f" +{len(names) - SHOWN_METRICS} more" if len(names) > SHOWN_METRICS else ""
+    return ", ".join(names[:SHOWN_METRICS]) + more
+
+
 def markdown(rows: list[TaskInfo]) -> str:
-    header = ["Name", "Kind", "Description", "Data source", "Split", "Items", "Metrics", "Shots"]
-    cells = [[r.name, r.kind, r.description, r.source, r.splits, r.items, r.metrics, r.shots] for r in rows]
-    return "\n".join(markdown_lines(header, cells, "l" * len(header))) + "\n"
+    """``medbench tasks``: a table a terminal can read (name, kind, split, items, shots, the first
+    metrics), then each task's description, data source and every metric, wrapped."""
+    header = ["Name", "Kind", "Split", "Items", "Shots", "Metrics"]
+    cells = [[r.name, r.kind, r.splits, r.items, r.shots, _metrics(r.metrics)] for r in rows]
+    lines = markdown_lines(header, cells, "l" * len(header))
+    lines += ["", "Each task: what it measures, its data and every metric:", ""]
+    for r in rows:
+        about = r.description.rstrip(". ")
+        text = f"- {markdown_cell(r.name)}: {about}. Data: {r.source or 'none'}. Metrics: {r.metrics}."
+        lines += textwrap.wrap(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False)
+    return "\n".join(lines) + "\n"

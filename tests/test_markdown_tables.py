@@ -82,3 +82,14 @@ def test_the_demo_stage_table(tmp_path):
 def test_a_table_needs_one_alignment_per_column():
     with pytest.raises(ValueError, match="one letter per column"):
         markdown_lines(["a", "b"], [], "l")
+
+
+def test_medbench_tasks_fits_a_terminal(capsys):
+    """Issue 39: `medbench tasks` was 742 characters wide; its table now fits, the long columns wrap."""
+    from medbench.cli import main
+
+    assert main(["tasks"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 200
+    assert lines[0] == "| Name | Kind | Split | Items | Shots | Metrics |"
+    assert any(line.startswith("- ccks2019_ner: CCKS-2019") for line in lines)
