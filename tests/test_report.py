@@ -353,3 +353,38 @@ def test_the_pages_pass_axe_core_with_no_serious_violations(site, browser):
             if v["impact"] in ("serious", "critical")
         ]
         assert not serious, f"{page.name}: " + "; ".join(serious)
+
+
+def test_a_wide_board_scrolls_in_its_own_box_with_every_model_and_column_reachable(tmp_path, browser):
+    """Issue 39: the demo's board was about 1,640 px wide with no scroll container: at 1366 px the
+    QA column was cut, the Judge and Bias columns off-screen, the first row looked empty."""
+    from dataclasses import asdict
+
+    from medbench.rundir import RunFolder
+    from medbench.summary import Score
+
+    tasks = [f"cmmlu_med_{s}" for s in ("anatomy", "clinical_knowledge", "college_medicine", "genetics")]
+    tasks += ["ceval_med_physician", "medqa_mcmle", "cmexam", "huatuo26m", "cmtmedqa", "chimed_qa"]
+    for model in ("a-model-with-a-rather-long-name/final", "b"):
+        folder = RunFolder.create(tmp_path / "runs", model)
+        folder.write_json("config.json", {"model": model, "tasks": tasks})
+        folder.write_json("status.json", {"complete": True, "n_failed": 0})
+        scores = [{**asdict(Score(t, "acc", 0.5, 40)), "ci_low": 0.35, "ci_high": 0.65} for t in tasks]
+        folder.write_json("metrics.json", scores)
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "site"), "--no-published"]) == 0
+    driver = browser
+    _viewport(driver, 1366, 768)
+    driver.get((tmp_path / "site" / "index.html").as_uri())
+    page = driver.execute_script("return document.scrollingElement.scrollWidth")
+    assert page <= 1366, f"the page is {page} px wide: it overflows outside the board's own scroller"
+    box = driver.find_element(By.CSS_SELECTOR, ".board-scroll")
+    assert driver.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", box)
+    driver.execute_script("arguments[0].scrollLeft = arguments[0].scrollWidth", box)  # scrolled right
+    _shot(driver, "leaderboard-wide-1366x768.png")
+    for cell in driver.find_elements(By.CSS_SELECTOR, "#leaderboard tbody td.model"):
+        left = driver.execute_script("return arguments[0].getBoundingClientRect().left", cell)
+        assert cell.is_displayed() and 0 <= left < 1366 and cell.text  # every model still named
+    for header in driver.find_elements(By.CSS_SELECTOR, "#leaderboard thead tr:last-child th"):
+        driver.execute_script("arguments[0].scrollIntoView({inline: 'center'})", header)
+        rect = driver.execute_script("return arguments[0].getBoundingClientRect()", header)
+        assert rect["left"] >= 0 and rect["right"] <= 1366, header.text  # every column reachable
