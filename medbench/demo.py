@@ -31,7 +31,14 @@ def _step(text: str) -> None:
 
 STAGES = ("pretrain", "sft", "reward", "dpo")
 EVALUATED = ("base", "pretrain", "sft", "dpo")
-TASKS = ["ceval_med", "cmmlu_med", "medqa_mcmle", "cmexam", "huatuo26m"]
+TASKS = [
+    "ceval_med",
+    "cmmlu_med",
+    "medqa_mcmle",
+    "cmexam",
+    "huatuo26m",
+    "cmtmedqa",
+]  # every sample a suite reads
 # (task, metric, row convention, what guessing scores) shown in the comparison table
 SHOWN = [
     ("ceval_med", "acc", "micro", "25.00 (4 options)"),

@@ -21,6 +21,10 @@ def test_demo_trains_and_evaluates_every_stage_side_by_side(tmp_path):
     lines = out.splitlines()
     assert len(lines) < 66, out  # issue 26 added the stage changes (3 lines) and the letter row
     assert not [x for x in lines if "Warning" in x or "warnings.warn" in x or "DEBUG" in x], out
+    # issue 39: every sample its suites read is bundled, and each warning is said once
+    assert "missing data file" not in out and "running dialogue: cmtmedqa, huatuo26m" in out, out
+    warned = [x for x in lines if "WARNING" in x or "warning" in x.lower()]
+    assert len(warned) == len(set(warned)), warned
     assert "'loss'" not in out and "it/s]" not in out  # no per-step dictionaries, no progress bars
     logs = {p: p.read_text(encoding="utf-8") for p in tmp_path.rglob("log.txt")}
     assert any("'loss'" in text for text in logs.values())  # the steps are in the stages' log.txt
