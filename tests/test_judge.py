@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from medbench.errors import MedbenchError
 from medbench.judge import JudgeConfig, combine, parse_verdict, run_judge
+from medbench.judge.rubric import FLIP
 from tests.servers import ScriptedChat
 
 # item -> (verdict with A first, verdict with B first), as Answer1 relative to Answer2
@@ -579,7 +580,8 @@ def test_a_reply_rating_each_answer_is_never_read_backwards(forms, separator, wo
         ("“回答一”相对于“回答二”的结果：胜", "win"),  # the rubric's phrasing: answer 1's result
         ("回答1比回答2更好，胜", "win"),
         ("回答2更好，胜", None),  # answer 2 is better and "win": whose win? unreadable, never a guess
-        ("负（回答2更专业）", "loss"),  # the verdict first, then why
+        ("负（回答2更专业）", None),  # answer 2 named in the label's sentence: its label?
+        ("负。回答2更专业。", "loss"),  # the verdict, then why in a sentence of its own
         ("回答1优于回答2，胜", "win"),
         ("回答三：胜", None),  # an answer that is neither
         ("两个回答一致，平", "tie"),  # 一致 is no answer's name
@@ -610,6 +612,192 @@ def test_chinese_ratings_by_any_answer_name_are_read_for_that_answer(reply, expe
 )
 def test_english_ratings_by_any_answer_name_are_read_for_that_answer(reply, expected):
     assert parse_verdict(reply, EN, ["Answer1", "Answer2"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("reply", "labels", "expected"),
+    [
+        # a known comparison between the two names: the label is the first one's (X relative to Y)
+        ("回答1相对回答2：负", ZH, "loss"),  # the Zhongjing rubric's wording without 于: read as win before
+        ("回答1相较回答2：负", ZH, "loss"),
+        ("回答2相对回答1：胜", ZH, "loss"),
+        ("相对于回答1，回答2：胜", ZH, "loss"),  # compared with answer 1, answer 2 wins
+        ("与回答2相比，回答1：负", ZH, "loss"),
+        ("Answer1 in comparison with Answer2: Lose", EN, "loss"),  # read as win before
+        ("Answer1 with respect to Answer2: Lose", EN, "loss"),
+        ("Answer 2 relative to Answer 1: Win", EN, "loss"),
+        ("回答1 & 回答2: Tie", EN, "tie"),  # a label given to both answers
+        ("回答1和回答2：平", ZH, "tie"),
+        # any other words between the names: whose label is it? unreadable, never a guess
+        ("Answer1 loses to Answer2: Lose", EN, None),  # read as win before
+        ("Answer1 is inferior to Answer2: Lose", EN, None),
+        ("Answer1 falls short of Answer2: Lose", EN, None),
+        ("Answer1 trails Answer2: Lose", EN, None),
+        ("Answer1 underperforms Answer2: Lose", EN, None),
+        ("Answer 1 is beaten by Answer 2: Lose", EN, None),
+        ("Answer1 vis-a-vis Answer2: Lose", EN, None),
+        ("Answer2 beats Answer1: Lose", EN, None),
+        ("loses to Answer 2: Lose", EN, None),  # answer 1 left unnamed, answer 2 not its owner
+        ("不是回答2：胜", ZH, None),
+        ("相对于回答1：胜", ZH, None),  # relative to answer 1: an unnamed answer 2's win (read as win before)
+        ("回答1输给回答2：负", ZH, None),
+        ("回答1逊色于回答2：负", ZH, None),
+        ("回答1落后于回答2：负", ZH, None),
+        ("回答1之于回答2：负", ZH, None),
+        ("回答1对阵回答2：负", ZH, None),
+        ("回答1对回答2：负", ZH, None),
+        ("回答1与回答2：负", ZH, None),  # a win or a loss given to both answers
+        ("回答1，回答2：负", ZH, None),
+        ("回答2输给回答1，负", ZH, None),
+        ("Answer 2 is longer, but Answer 1 is more accurate: Win", EN, "win"),  # a new clause, one name
+    ],
+)
+def test_a_label_after_two_answer_names_is_read_only_through_a_known_comparison(reply, labels, expected):
+    """Issue 36: a relation the parser did not know between two names (loses to, 输给, 相对 without
+    于) gave the label to the second name and read the reply backwards."""
+    names = ["回答1", "回答2"] if "回答" in reply else ["Answer1", "Answer2"]
+    assert parse_verdict(reply, labels, names) == expected
+
+
+@pytest.mark.parametrize(
+    ("reply", "labels"),
+    [
+        ("Win: Answer2", EN),  # all read as answer 1's win before
+        ("胜：回答2", ZH),
+        ("Win (Answer 2)", EN),
+        ("Win for Answer 2", EN),
+        ("Win - Answer 2", EN),
+        ("Win, Answer 2 is better", EN),
+        ("胜，回答2更好", ZH),
+        ("负（回答2更专业）", ZH),
+        ('{"result": "Win", "better": "Answer2"}', EN),
+        ("Win! Answer 2", EN),  # a name alone in the next sentence
+    ],
+)
+def test_a_label_before_an_answer_name_is_unreadable(reply, labels):
+    """A label that an answer's name follows in its sentence may be that answer's: never read as
+    answer 1's (a label then a new sentence about an answer still is: ``Win. Answer 2 is ...``)."""
+    assert parse_verdict(reply, labels) is None
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("The second one: Win", "loss"),  # all read as answer 1's win before
+        ("第二份：胜", "loss"),
+        ("二号回答：胜", "loss"),
+        ("2号：胜", "loss"),
+        ("回答2号：胜", "loss"),
+        ("The first one: Lose", "loss"),
+        # named by where it stands or was last mentioned: which one? unreadable, never answer 1's
+        ("后一个回答：胜", None),
+        ("后一个：胜", None),
+        ("后者：胜", None),
+        ("后者胜", None),
+        ("前者：负", None),
+        ("下面的回答：胜", None),
+        ("另一个回答：胜", None),
+        ("the latter: Win", None),
+        ("The former: Lose", None),
+        ("The other one: Win", None),
+    ],
+)
+def test_an_answer_named_by_its_position_is_read_for_it_or_unreadable(reply, expected):
+    labels = ZH if re.search(r"[胜负]", reply) else EN
+    assert parse_verdict(reply, labels) == expected
+
+
+KNOWN_RELATIONS = [
+    "相对于",
+    "相对",
+    "相较",
+    "相比",
+    "比",
+    "对比",
+    " vs ",
+    " versus ",
+    " relative to ",
+    " compared with ",
+    " in comparison to ",
+    " against ",
+]
+OTHER_RELATIONS = [
+    "输给",
+    "逊色于",
+    "弱于",
+    "之于",
+    "对",
+    "对阵",
+    "与",
+    "和",
+    "，",
+    ", ",
+    " loses to ",
+    " beats ",
+    " is inferior to ",
+    " trails ",
+    " w/ ",
+    " and ",
+    " then ",
+]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    forms=st.sampled_from(ANSWER_FORMS),
+    relation=st.sampled_from(KNOWN_RELATIONS + OTHER_RELATIONS),
+    separator=st.sampled_from(SEPARATORS),
+    words=st.sampled_from(LABEL_WORDS),
+    outcome=st.sampled_from(["win", "loss", "tie"]),
+    answer_2_first=st.booleans(),
+)
+def test_a_label_after_two_answer_names_is_never_read_backwards(
+    forms, relation, separator, words, outcome, answer_2_first
+):
+    """``X <relation> Y: label``: through a known comparison the label is X's and is read so; through
+    any other words it may be either answer's, so it is read only where both readings agree (a tie
+    given to both) and is unreadable otherwise."""
+    labels, word = words
+    first, second = forms[::-1] if answer_2_first else forms
+    reply = f"{first}{relation}{second}{separator}{word[outcome]}"
+    as_first = FLIP[outcome] if answer_2_first else outcome  # answer 1's outcome if the label is X's
+    readings = {as_first} if relation in KNOWN_RELATIONS else {as_first} & {FLIP[as_first]}
+    assert parse_verdict(reply, labels) in readings | {None}
+    if relation in KNOWN_RELATIONS and separator.strip() in ("：", ":", "是", "的结果是", "is", "="):
+        assert parse_verdict(reply, labels) == as_first
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    forms=st.sampled_from(ANSWER_FORMS),
+    separator=st.sampled_from(["：", ": ", " (", "（", " for ", "，", ", ", " - ", " goes to ", " = "]),
+    words=st.sampled_from(LABEL_WORDS),
+    outcome=st.sampled_from(["win", "loss", "tie"]),
+    answer_2=st.booleans(),
+)
+def test_a_label_before_an_answer_name_is_never_read_backwards(forms, separator, words, outcome, answer_2):
+    """``label: Y`` may be Y's label or answer 1's (the rubric's format): read only where both agree."""
+    labels, word = words
+    reply = f"{word[outcome]}{separator}{forms[1] if answer_2 else forms[0]}"
+    as_named = FLIP[outcome] if answer_2 else outcome
+    assert parse_verdict(reply, labels) in ({as_named} & {outcome}) | {None}
+
+
+def test_a_judge_that_prefers_a_in_the_zhongjing_rubrics_words_shows_a_winning(runs, tmp_path):
+    """Issue 36: a judge writing the rubric's own phrase without 于 (回答1相对回答2：胜) and always
+    preferring A showed A losing 100%, exit 0."""
+
+    def prefers_a(prompt: str) -> str:
+        a_first = re.search(r"回答1：\s*(\S+)", prompt).group(1).startswith("A")
+        return f"回答1相对回答2：{'胜' if a_first else '负'}"
+
+    with ScriptedChat([], reply=prefers_a).serving() as url:
+        _, summary = run_judge(replace(_config(runs, url, tmp_path), rubric="zhongjing_spf", lang="zh"))
+    assert {name: dim["rates"]["win"] for name, dim in summary["dimensions"].items()} == {
+        "safety": 1.0,
+        "professionalism": 1.0,
+        "fluency": 1.0,
+    }
 
 
 def test_a_judge_that_always_prefers_a_and_rates_each_answer_shows_a_winning(runs, tmp_path):

@@ -27,7 +27,7 @@ def question_text(record: dict, lang: str) -> str:
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
 
 
-def _labels_in(line: str, labels: dict[str, str], named: list[answer_refs.Ref]) -> list[tuple[int, str]]:
+def _labels_in(line: str, labels: dict[str, str], named: list[answer_refs.Ref]) -> list[tuple[int, int, str]]:
     """Where a line names a label as a whole token, and its outcome: a Latin label not inside a Latin
     word, a Chinese one not inside a Chinese word (``胜`` in ``回答1胜`` is a verdict; in ``胜任``,
     like ``平`` in ``水平``, it is not) -- unless the word before it is an answer's name
@@ -38,7 +38,7 @@ def _labels_in(line: str, labels: dict[str, str], named: list[answer_refs.Ref]) 
         for m in re.finditer(rf"{re.escape(label)}(?![{letters}])", line, re.IGNORECASE):
             inside = m.start() > 0 and re.match(f"[{letters}]", line[m.start() - 1])
             if not inside or answer_refs.owner(named, line, m.start()):
-                hits.append((m.start(), outcome))
+                hits.append((m.start(), m.end(), outcome))
     return sorted(hits)
 
 
@@ -51,40 +51,36 @@ def parse_verdict(reply: str, labels: dict[str, str], names: list[str] | None = 
     or None (asked again, then a parse failure) -- never a guess.
 
     - A label given to an answer by name rates that answer, however the judge names it
-      (``回答1：胜``, ``回答二：负``, ``Second answer: Lose``, ``[[B]]: Win``: see
-      :mod:`medbench.judge.answer_refs`): answer 2's label is flipped to answer 1's side. Every such
-      rating, and the reply's last free-standing label, must agree (``回答1：胜`` then ``回答2：胜`` is
-      unreadable). A label given to an answer that is neither (``回答3``), or to something named in a
-      way not known (``候选2：胜``, ``Option B: Win``), makes the reply unreadable.
+      (``回答1：胜``, ``回答二：负``, ``Second answer: Lose``, ``[[B]]: Win``, ``回答2相对回答1：胜``:
+      see :mod:`medbench.judge.answer_refs`): answer 2's label is flipped to answer 1's side. Every
+      such rating, and the reply's last free-standing label, must agree (``回答1：胜`` then
+      ``回答2：胜`` is unreadable; so is a win given to both answers, ``回答1与回答2：胜``).
     - Otherwise the last line naming a label decides, as the rubric's format says, and it must name
-      exactly one outcome. The answer last named before the label must be answer 1, or none, or
-      answer 2 as what answer 1 is compared with (``回答1相对于回答2：胜``): a label after a
-      sentence about answer 2 (``回答2更好，胜``: whose win?) is unreadable. Answer 2 named after
-      the label is its reason (``负（回答2更专业）``).
-    - A label inside a word never counts.
+      exactly one outcome.
+    - A label whose owner the sentence leaves in doubt makes the reply unreadable: after a sentence
+      about answer 2 (``回答2更好，胜``: whose win?), after two names joined by words that are no known
+      comparison (``回答1输给回答2：负``), before an answer's name (``胜：回答2``), after an answer
+      that is neither (``回答3``) or one named in a way not known (``候选2：胜``, ``后者：胜``).
+    - A label inside a word, or a label word in a sentence about an answer named after it (``A Tie
+      would understate Answer1``), is no verdict.
     """
     answer_names = tuple(names or DEFAULT_NAMES)
     rated: set[str] = set()
     last: set[str] | None = None
-    for line in (reply or "").splitlines():
-        named = answer_refs.refs(line, answer_names)
-        hits = _labels_in(line, labels, named)
-        if not hits:
-            continue
-        subjects = [r for r in named if not r.compared]
+    for text in (reply or "").splitlines():
+        line = answer_refs.Line(text, answer_names)
         free: set[str] = set()
-        for start, outcome in hits:
-            ref = answer_refs.owner(named, line, start)
-            if ref is not None and not ref.compared:
-                if ref.seat is None:
-                    return None  # a label given to an answer that is neither
-                rated.add(outcome if ref.seat == 0 else FLIP[outcome])
-            elif ref is None and answer_refs.unknown_name_before(line, start):
+        since = 0
+        for start, end, outcome in _labels_in(text, labels, line.named):
+            whose, since = line.whose(since, start, end), end
+            if whose is None:
                 return None
-            elif (subject := answer_refs.last_before(subjects, start)) and subject.seat != 0:
-                return None  # a free label after a sentence about answer 2 (or another): whose is it?
-            else:
+            if whose == answer_refs.FREE:
                 free.add(outcome)
+            elif whose == answer_refs.BOTH:
+                rated.update((outcome, FLIP[outcome]))
+            elif whose != answer_refs.NONE:
+                rated.add(outcome if whose == 0 else FLIP[outcome])
         if free:
             last = free
     if rated:
