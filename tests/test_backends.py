@@ -151,3 +151,23 @@ def test_vllm_without_vllm_installed_is_one_clear_line(backend, monkeypatch):
         MedbenchError, match=rf"the {backend} backend needs vllm: pip install 'medbench\[vllm\]'"
     ):
         backend_config(backend)  # before any model or data is touched
+
+
+def test_the_fragile_margin_follows_the_dtype_the_run_loaded(tiny_model, tmp_path):
+    """Issue 38: a bfloat16 run's fragile items are those its own precision can flip (bfloat16's measured
+    noise, recorded in margins.json), not those within float32's 1e-3 nats."""
+    from medbench.backends.base import MARGIN_NOISE
+
+    assert MARGIN_NOISE["bfloat16"] > 100 * MARGIN_NOISE["float32"]
+    config = backend_config("hf-fast", {"dtype": "auto"})
+    assert config.margin_noise == max(MARGIN_NOISE.values())  # the checkpoint's dtype not known yet
+    common = dict(model=tiny_model, tasks=["medqa_mcmle"], data_dir=str(SAMPLES_DIR), limit=4)
+    for dtype, folder_name in (("bfloat16", "bf16"), ("auto", "auto")):  # tiny's checkpoint: float32
+        folder, scores = run(
+            RunConfig(output=str(tmp_path / folder_name), backend_options={"dtype": dtype}, **common)
+        )
+        (fragile,) = [s for s in scores if s.metric == "fragile_rate"]
+        expected = MARGIN_NOISE["bfloat16" if dtype == "bfloat16" else "float32"]
+        assert fragile.convention == f"margin < {expected:g} nats"
+        (record,) = json.loads((folder.path / "margins.json").read_text(encoding="utf-8"))
+        assert record["threshold"] == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from medbench.backends.base import BackendConfig, Capabilities, at_least, option
+from medbench.backends.base import BackendConfig, Capabilities, NoiseByDtype, at_least, option
 from medbench.errors import MedbenchError
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
@@ -23,7 +23,7 @@ def default_device() -> str:
 
 
 @dataclass
-class HFConfig(BackendConfig):
+class HFConfig(NoiseByDtype, BackendConfig):
     name = "hf"
     summary = "lm-eval's Hugging Face model (transformers on this machine)"
     capabilities = Capabilities(loglik=True, generate=True, local=True)
@@ -74,9 +74,10 @@ class HFConfig(BackendConfig):
 
     def make_lm(self, model: str, seed: int):
         device = self.device or default_device()
-        return self.model_class()(
-            pretrained=model, device=device, batch_size=self.batch_size, dtype=self.dtype
-        )
+        lm = self.model_class()(pretrained=model, device=device, batch_size=self.batch_size, dtype=self.dtype)
+        loaded = getattr(getattr(lm, "model", None), "dtype", None)  # auto: the checkpoint's
+        self.loaded_dtype = str(loaded).removeprefix("torch.") if loaded is not None else None
+        return lm
 
 
 BACKEND = HFConfig

