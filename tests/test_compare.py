@@ -238,3 +238,30 @@ def test_runs_that_read_different_data_are_not_compared(runs, capsys):
     err = capsys.readouterr().err
     assert "read different data (medqa_mcmle/test.jsonl: sha256 111111111111 vs 222222222222)" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_leaderboards_tie_mark_on_circular_runs_tests_questions_for_the_column_it_sits_in(tmp_path):
+    """Issue 36: the leaderboard's ≈ marks used McNemar over rotations; for two --circular runs they
+    test the acc column's own per-question shares, over questions (the exact sign test)."""
+    from dataclasses import asdict
+
+    from medbench.rundir import RunFolder
+    from medbench.summary import Score
+
+    for model, wrong in (("model-a", 3), ("model-b", 0)):  # A: 3 of 5 questions wrong once each
+        records = [r for q in range(5) for r in _rotations(q, [1, 1, 0, 1] if q < wrong else [1, 1, 1, 1])]
+        folder = RunFolder.create(tmp_path / "runs", model)
+        folder.write_json("config.json", {"model": model, "tasks": ["medqa_mcmle"], "circular": True})
+        folder.write_json("model.json", {"weights_sha256": model})
+        folder.write_json("status.json", {"complete": True, "n_failed": 0})
+        acc = sum(r["metrics"]["acc"] for r in records) / len(records)
+        score = {**asdict(Score("medqa_mcmle", "acc", acc, 5, None, "")), "ci_low": 0.4, "ci_high": 1.0}
+        folder.write_json("metrics.json", [score])
+        (folder.path / "samples").mkdir()
+        text = "\n".join(json.dumps(r) for r in records) + "\n"
+        (folder.path / "samples" / "medqa_mcmle.jsonl").write_text(text, encoding="utf-8")
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "site")]) == 0
+    page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert re.findall(r'class="tied" title="([^"]*)"', page) == [
+        "not significantly different from model-b (exact sign test p = 0.25)"
+    ]
