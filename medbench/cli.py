@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 
 from medbench.errors import MedbenchError
@@ -331,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # this machine, not the input: no room, no permission, a name too long
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"medbench: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except sqlite3.OperationalError as exc:  # a cache on a full disk (SQLite's own error, not OSError)
+        print(
+            f"medbench: error: a cache could not be written ({exc}); free space, re-run", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print(

@@ -404,3 +404,21 @@ def test_a_full_disk_in_contamination_report_and_judge_is_one_line(
         f"{name}: No space left on device"
     )
     assert not list(out.rglob(name)) and not list(out.rglob(f".{name}*"))  # no half file, no temporary
+
+
+def test_a_full_disk_under_the_request_cache_is_one_line(tiny_model, tmp_path, monkeypatch, capsys):
+    """Issue 36: SQLite's own error for a full disk is no OSError: it was a traceback."""
+    import sqlite3
+
+    import medbench.requestcache
+
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(medbench.requestcache.RequestCache, "__init__", full)
+    args = ["run", "--model", tiny_model, "--tasks", "medqa_mcmle", "--limit", "1", "--output", str(tmp_path)]
+    from medbench.paths import SAMPLES_DIR
+
+    assert main([*args, "--data-dir", str(SAMPLES_DIR)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.endswith("a cache could not be written (database or disk is full); free space, re-run")
