@@ -336,7 +336,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="hf: also run the fast path under cProfile")
     parser.add_argument("--smoke", action="store_true", help="seconds: tiny model, 2 items per subject")
     parser.add_argument("--repeat", type=int, default=1, help="hf: run each path N times, report the fastest")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     args = parser.parse_args()
+    if args.threads:  # on shared cores 1 thread is steadier: no thread waits for a descheduled other
+        torch.set_num_threads(args.threads)
     if args.smoke:  # CI runs this so a moved import fails there, not at the next measurement
         args.model, args.limit, args.data_dir = "tiny", 2, str(SAMPLES_DIR)  # 2: a prefix is shared
 
