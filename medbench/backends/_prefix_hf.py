@@ -33,8 +33,9 @@ FILL = 0.75
 
 @dataclass
 class Node:
-    """Member tokens run once on top of their parent's: a leaf (the rest of one member's context, whose
-    next-token distribution is read) or a stretch several members share next, with their rests below."""
+    """Tokens run once on top of their parent's: a shared prefix or a stretch several members share
+    next (their rests below), or a leaf (the rest of one member's context, whose next-token
+    distribution is read)."""
 
     tokens: tuple[int, ...]
     member: int | None = None
@@ -81,7 +82,7 @@ class Rows:
     lengths: torch.Tensor  # [rows]
 
     def select(self, rows: list[int]) -> DynamicCache:
-        """A new cache of the given rows (a view where every row is the one prefix row)."""
+        """A new cache of the given rows (an expanded view where there is one row to repeat)."""
         if self.mask.shape[0] == 1:
             return DynamicCache(
                 [(k.expand(len(rows), -1, -1, -1), v.expand(len(rows), -1, -1, -1)) for k, v, _ in self.cache]
