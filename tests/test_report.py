@@ -29,7 +29,12 @@ def site(tiny_model, tmp_path_factory):
             model=tiny_model, tasks=["ceval_med", "medqa_mcmle"], data_dir=str(SAMPLES_DIR), output=str(runs)
         )
     )
-    with ScriptedChat([], reply=f"{XSS}答案：A").serving() as url:  # a model whose output is hostile HTML
+    # the scripted model's two servers say which model they serve (a root), so its run and its bias
+    # scale are one model's (a listing of the name alone would key each on its address: two rows)
+    listing = [{"id": "scripted", "root": "/models/scripted"}]
+    hostile = ScriptedChat([], reply=f"{XSS}答案：A")  # a model whose output is hostile HTML
+    hostile.models = listing
+    with hostile.serving() as url:
         run(
             RunConfig(
                 model="scripted",
@@ -40,7 +45,9 @@ def site(tiny_model, tmp_path_factory):
                 backend_options={"model_name": "scripted", "base_url": url},
             )
         )
-    with ScriptedChat([], reply="完全同意").serving() as url:
+    agreeing = ScriptedChat([], reply="完全同意")
+    agreeing.models = listing
+    with agreeing.serving() as url:
         run_bias(
             BiasConfig(
                 scale="cami",
