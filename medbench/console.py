@@ -62,6 +62,8 @@ def setup(verbose: bool) -> None:
         return
     root.setLevel(logging.INFO)  # log.txt gets the libraries' INFO; the console filter drops it
     for handler in root.handlers:
+        if type(handler) is not logging.StreamHandler:  # the console basicConfig made, not a host's
+            continue  # (a test runner's capture handler lives on: a filter there would outlive us)
         if not any(isinstance(f, _ConsoleFilter) for f in handler.filters):
             handler.addFilter(_ConsoleFilter())
             handler.addFilter(_Once())
