@@ -63,9 +63,16 @@ class JiebaTokenizer:
 
 
 def jieba_words(text: str) -> list[str]:
+    """jieba's words of a text (blank tokens dropped); each text is cut once per process, as a corpus
+    metric's bootstrap scores the same texts over and over."""
+    return list(_jieba_words(text or ""))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _jieba_words(text: str) -> tuple[str, ...]:
     import jieba
 
-    return [w for w in jieba.lcut(text or "") if w.strip()]
+    return tuple(w for w in jieba.lcut(text) if w.strip())
 
 
 def bleu(preds: Sequence[str], refs: Sequence[str], order: int, words: bool = False) -> float:
