@@ -334,9 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"medbench: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except sqlite3.OperationalError as exc:  # a cache on a full disk (SQLite's own error, not OSError)
-        print(
-            f"medbench: error: a cache could not be written ({exc}); free space, re-run", file=sys.stderr
-        )
+        print(f"medbench: error: a cache could not be written ({exc}); free space, re-run", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(
