@@ -14,7 +14,9 @@ from medbench.errors import MedbenchError
 Item = dict  # {"id", "history": [[role, text]], "question", "reference"}
 
 
-def read_json_list(path: Path) -> Iterator[Row]:
+def json_list(path: Path, what: str = "") -> list:
+    """A data file that must be one JSON list; anything else is one line naming the file (``what``:
+    which records it should hold)."""
     try:
         records = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
@@ -22,7 +24,12 @@ def read_json_list(path: Path) -> Iterator[Row]:
     except RecursionError:
         raise MedbenchError(f"{path}: not a JSON list (nested too deeply)") from None
     if not isinstance(records, list):
-        raise MedbenchError(f"{path}: expected a JSON list of records")
+        raise MedbenchError(f"{path}: expected a JSON list of records" + (f" ({what})" if what else ""))
+    return records
+
+
+def read_json_list(path: Path) -> Iterator[Row]:
+    records = json_list(path)
     for number, record in enumerate(records, start=1):
         if isinstance(record, dict):
             yield Row(str(path), number, record)

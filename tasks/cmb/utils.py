@@ -40,15 +40,7 @@ FIELDS = ("exam_type", "exam_class", "exam_subject", "question_type")
 
 def _json_list(path: Path, what: str) -> list:
     check_file(path, "cmb", what)
-    try:
-        records = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise MedbenchError(f"{path}: not a JSON list ({exc.msg} at line {exc.lineno})") from None
-    except RecursionError:
-        raise MedbenchError(f"{path}: not a JSON list (nested too deeply)") from None
-    if not isinstance(records, list):
-        raise MedbenchError(f"{path}: expected a JSON list of records ({what})")
-    return records
+    return genread.json_list(path, what)
 
 
 def _key(record: object, path: Path, number: int) -> int | str:
