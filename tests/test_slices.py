@@ -45,7 +45,8 @@ def _by_hand(column: int) -> dict[str, tuple[int, int]]:
     return {value: (items[value], right[value]) for value in items}
 
 
-def test_per_slice_counts_equal_the_hand_counts(tmp_path):
+def _always_a(tmp_path, **settings):
+    """A run of the hand-written CMExam file by a scripted model that always answers A."""
     _write(tmp_path / "data")
     options = {"model_name": "scripted", "max_retries": 0, "timeout": 5.0}
     with ScriptedChat([], reply="答案：A").serving() as url:
@@ -56,9 +57,13 @@ def test_per_slice_counts_equal_the_hand_counts(tmp_path):
             data_dir=str(tmp_path / "data"),
             output=str(tmp_path / "runs"),
             backend_options={**options, "base_url": url},
-            slice_by=["Disease Group", "Difficulty level"],
+            **settings,
         )
-        folder, _ = run(config)
+        return run(config)[0]
+
+
+def test_per_slice_counts_equal_the_hand_counts(tmp_path):
+    folder = _always_a(tmp_path, slice_by=["Disease Group", "Difficulty level"])
     found = json.loads((folder.path / "slices.json").read_text(encoding="utf-8"))
     for column, index in (("Disease Group", 1), ("Difficulty level", 2)):
         got = {s["value"]: (s["n"], s["correct"]) for s in found if s["column"] == column}
@@ -118,20 +123,7 @@ def test_an_unknown_column_is_one_line_naming_it_and_the_columns_the_task_has(tm
 def test_a_circular_runs_slices_count_questions_not_rotations(tmp_path):
     """Issue 36 (found by the attacker): under --circular each slice counted every rotation as an
     item (n = 10 for 2 questions, a Wilson interval over 10)."""
-    _write(tmp_path / "data")
-    options = {"model_name": "scripted", "max_retries": 0, "timeout": 5.0}
-    with ScriptedChat([], reply="答案：A").serving() as url:
-        config = RunConfig(
-            model="scripted",
-            tasks=["cmexam"],
-            backend="openai",
-            data_dir=str(tmp_path / "data"),
-            output=str(tmp_path / "runs"),
-            backend_options={**options, "base_url": url},
-            slice_by=["Difficulty level"],
-            circular=True,
-        )
-        folder, _ = run(config)
+    folder = _always_a(tmp_path, slice_by=["Difficulty level"], circular=True)
     found = {s["value"]: s for s in json.loads((folder.path / "slices.json").read_text(encoding="utf-8"))}
     questions = Counter(row[2] for row in ROWS)
     assert {value: s["n"] for value, s in found.items()} == dict(questions)
