@@ -175,13 +175,33 @@ def _config(base: dict, output: str, path: Path, include_path: str | None = None
     return config
 
 
-def _replay(config: RunConfig, records: dict, fingerprint: dict) -> tuple[RunFolder, list[Score]]:
+def _replay(
+    config: RunConfig, records: dict, fingerprint: dict, noise: float | None
+) -> tuple[RunFolder, list[Score]]:
     readings = RecordedReadings(records) if config.extractor == "llm" else None
-    return run(config, Replay(ReplayLM(records), fingerprint, readings))
+    return run(config, Replay(ReplayLM(records), fingerprint, readings, noise))
+
+
+def _margin_noise(folder: Path) -> float | None:
+    """The fragile margin the shard's run used (its margins.json; None where it scored no loglik
+    MC item): it follows the dtype its weights loaded in, which a replay cannot see."""
+    path = folder / "margins.json"
+    if not path.exists():
+        return None
+    data = _json(path, "its fragile items")
+    found = {r.get("threshold") for r in data if isinstance(r, dict)} if isinstance(data, list) else set()
+    if len(found) != 1 or not all(type(t) is float and 0 < t < 100 for t in found):
+        raise MedbenchError(f"{path}: expected a list of records with one positive threshold (nats)")
+    return found.pop()
 
 
 def _rederives(
-    folder: Path, config: dict, records: dict, fingerprint: dict, include_path: str | None
+    folder: Path,
+    config: dict,
+    records: dict,
+    fingerprint: dict,
+    include_path: str | None,
+    noise: float | None,
 ) -> None:
     """The shard's own outputs, scored again, must give its metrics.json: else they were edited. Each
     score they give must be there: a metrics.json emptied or cut short would leave edited samples
@@ -194,7 +214,7 @@ def _rederives(
         by_position.update({(task, position): records[(task, doc_id)] for position, doc_id in enumerate(ids)})
     with tempfile.TemporaryDirectory() as scratch:
         checked = _config(config, scratch, folder / "config.json", include_path)
-        _, scores = _replay(checked, by_position, fingerprint)
+        _, scores = _replay(checked, by_position, fingerprint, noise)
     for s in scores:
         if s.value is None:
             continue
@@ -249,6 +269,7 @@ def merge(folders: list[str], output: str, include_path: str | None = None) -> t
         raise MedbenchError(f"merge: need shards 0..{count - 1} once each; got {indices} (missing {missing})")
     base = {k: v for k, v in shards[0][1].items() if k not in PER_SHARD}
     fingerprints = set()
+    noises: set[float | None] = set()
     records: dict[tuple[str, int], dict] = {}
     files = _same_data([folder for folder, *_ in shards])
     for folder, config, _, _ in shards:
@@ -261,15 +282,24 @@ def merge(folders: list[str], output: str, include_path: str | None = None) -> t
             raise MedbenchError(f"{folder / 'model.json'}: expected a JSON object")
         fingerprints.add(json.dumps(fingerprint, sort_keys=True))
         own = _records(folder)
-        _rederives(folder, config, own, fingerprint, include_path)
+        noise = _margin_noise(folder)
+        noises.add(noise)
+        _rederives(folder, config, own, fingerprint, include_path, noise)
         for key in own:
             if key in records:
                 raise MedbenchError(f"merge: {key[0]} item {key[1]} is in two shards")
         records.update(own)
     if len(fingerprints) != 1:
         raise MedbenchError("merge: the shards were run with different models (model.json differs)")
+    if len(noises - {None}) > 1:
+        raise MedbenchError(
+            f"merge: the shards' fragile margins differ ({sorted(noises - {None})} nats): their weights "
+            "loaded in different dtypes"
+        )
     config = _config(base, output, shards[0][0] / "config.json", include_path)
-    folder, scores = _replay(config, records, json.loads(fingerprints.pop()))
+    folder, scores = _replay(
+        config, records, json.loads(fingerprints.pop()), max(noises - {None}, default=None)
+    )
     merged = _json(folder.path / "data.json", "the data it read").get("files_sha256")
     if merged != files:
         shutil.rmtree(folder.path)

@@ -62,6 +62,9 @@ class Replay:
     lm: object  # an lm-eval LM answering from the recorded outputs
     model_fp: dict  # the model.json of the runs that computed them
     readings: object | None = None  # the LLM extractor's recorded readings, in its place
+    #: the fragile margin the runs used (their margins.json): a replay loads no weights, so the
+    #: backend cannot know the dtype whose noise sets it
+    margin_noise: float | None = None
 
 
 def run(config: RunConfig, replay: Replay | None = None) -> tuple[RunFolder | None, list[Score]]:
@@ -79,7 +82,8 @@ def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, li
     passes, per_repeat, failed, seconds = execute(resolved, folder, replay)
     if folder is None:
         return None, []
-    return folder, record(resolved, folder, passes, per_repeat, failed, seconds)
+    noise = replay.margin_noise if replay is not None else None
+    return folder, record(resolved, folder, passes, per_repeat, failed, seconds, noise)
 
 
 def _open_folder(resolved: RunPlan) -> RunFolder | None:
@@ -152,10 +156,17 @@ def _cache_path(resolved: RunPlan) -> Path:
 
 
 def record(
-    resolved: RunPlan, folder: RunFolder, passes: Evaluation, per_repeat: list, failed: int, seconds: float
+    resolved: RunPlan,
+    folder: RunFolder,
+    passes: Evaluation,
+    per_repeat: list,
+    failed: int,
+    seconds: float,
+    margin_noise: float | None = None,
 ) -> list[Score]:
     """The run folder's data report, calls and scores, then its status (last: a run stopped before
-    marks nothing complete); returns the scores (mean over repeats)."""
+    marks nothing complete); returns the scores (mean over repeats). ``margin_noise``: a replay's
+    recorded fragile margin, in place of the backend's."""
     scores = combine_repeats(per_repeat)
     data = data_json(list(resolved.reports.values()))
     folder.write_json("data.json", data)
@@ -192,7 +203,7 @@ def record(
     found, note = card_audit.record_clean(resolved, folder, records)
     scores += found
     appendix += note
-    threshold = resolved.config.fragile_margin or resolved.backend.margin_noise
+    threshold = resolved.config.fragile_margin or margin_noise or resolved.backend.margin_noise
     fragility = margins.summarise(records, threshold)
     scores += [f.score() for f in fragility]
     if fragility:
