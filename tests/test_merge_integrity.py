@@ -134,6 +134,7 @@ def test_merge_refuses_edited_samples_whose_metrics_json_was_emptied(shards, tmp
         ("samples/medqa_mcmle.jsonl", "not json\n", "not a sample record"),
         ("samples/medqa_mcmle.jsonl", '{"doc_id": 0, "raw": [1, 2]}\n', "no log-likelihood per option"),
         ("data.json", "[]", "no files_sha256"),
+        ("margins.json", '[{"threshold": "0.26"}]', "one positive threshold"),
     ],
 )
 def test_a_malformed_shard_file_is_one_line(shards, tmp_path, capsys, file, content, said):
