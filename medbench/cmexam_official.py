@@ -25,6 +25,8 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
+from medbench.additive import Additive, mean_of
+
 
 def bleu_tokens(text: str) -> list[str]:
     import jieba
@@ -40,23 +42,40 @@ def _ngram_counts(tokens: list[str], n: int) -> Counter:
     return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
+def _bleu_stats(order: int):
+    """One (reference, prediction) pair's lengths, clipped matches and possible n-grams per order."""
+
+    def stats(item: tuple[str, str]) -> list[int]:
+        p, r = bleu_tokens(item[1]), bleu_tokens(item[0])
+        matches = [sum((_ngram_counts(p, n) & _ngram_counts(r, n)).values()) for n in range(1, order + 1)]
+        possible = [max(len(p) - n + 1, 0) for n in range(1, order + 1)]
+        return [len(p), len(r), *matches, *possible]
+
+    return stats
+
+
+def _bleu_from(order: int):
+    def finish(totals) -> float:
+        pred_len, ref_len = totals[0], totals[1]
+        matches, possible = totals[2 : 2 + order], totals[2 + order :]
+        precisions = [m / c if c else 0.0 for m, c in zip(matches, possible, strict=True)]
+        if min(precisions) <= 0 or not ref_len:
+            return 0.0
+        geo_mean = math.exp(sum(math.log(p) for p in precisions) / order)
+        ratio = pred_len / ref_len
+        return float(geo_mean * (1.0 if ratio > 1.0 else math.exp(1 - 1 / ratio)))
+
+    return finish
+
+
+def bleu_metric(order: int) -> Additive:
+    """Corpus BLEU-``order`` (a fraction) over jieba words, as CMExam's script computes it."""
+    return Additive(_bleu_stats(order), _bleu_from(order))
+
+
 def bleu(preds: Sequence[str], refs: Sequence[str], order: int) -> float:
     """Corpus BLEU-``order`` (a fraction) over jieba words, as CMExam's script computes it."""
-    matches, possible = [0] * order, [0] * order
-    pred_len = ref_len = 0
-    for pred, ref in zip(preds, refs, strict=True):
-        p, r = bleu_tokens(pred), bleu_tokens(ref)
-        pred_len, ref_len = pred_len + len(p), ref_len + len(r)
-        for n in range(1, order + 1):
-            overlap = _ngram_counts(p, n) & _ngram_counts(r, n)
-            matches[n - 1] += sum(overlap.values())
-            possible[n - 1] += max(len(p) - n + 1, 0)
-    precisions = [m / c if c else 0.0 for m, c in zip(matches, possible, strict=True)]
-    if min(precisions) <= 0 or not ref_len:
-        return 0.0
-    geo_mean = math.exp(sum(math.log(p) for p in precisions) / order)
-    ratio = pred_len / ref_len
-    return geo_mean * (1.0 if ratio > 1.0 else math.exp(1 - 1 / ratio))
+    return bleu_metric(order)(list(zip(refs, preds, strict=True)))
 
 
 def _rouge_n(pred: list[str], ref: list[str], n: int) -> float:
@@ -85,12 +104,19 @@ def _rouge_l(pred: list[str], ref: list[str]) -> float:
     return (1 + beta**2) * recall * precision / (recall + beta**2 * precision + 1e-12)
 
 
+def _rouge(kind: str):
+    def score(item: tuple[str, str]) -> float:
+        p, r = rouge_tokens(item[1]), rouge_tokens(item[0])
+        return _rouge_l(p, r) if kind == "rougeL" else _rouge_n(p, r, int(kind[-1]))
+
+    return score
+
+
+def rouge_metric(kind: str) -> Additive:
+    """Mean sentence-level ROUGE (``rouge1``, ``rouge2`` or ``rougeL``) as a fraction."""
+    return mean_of(_rouge(kind))
+
+
 def rouge(preds: Sequence[str], refs: Sequence[str], kind: str) -> float:
     """Mean sentence-level ROUGE (``rouge1``, ``rouge2`` or ``rougeL``) as a fraction."""
-    if not preds:
-        return 0.0
-    scores = []
-    for pred, ref in zip(preds, refs, strict=True):
-        p, r = rouge_tokens(pred), rouge_tokens(ref)
-        scores.append(_rouge_l(p, r) if kind == "rougeL" else _rouge_n(p, r, int(kind[-1])))
-    return sum(scores) / len(scores)
+    return rouge_metric(kind)(list(zip(refs, preds, strict=True)))

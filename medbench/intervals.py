@@ -171,6 +171,26 @@ def bootstrap(
     return _spread(draws)
 
 
+def bootstrap_sums(
+    rows: np.ndarray,
+    finish: Callable[[np.ndarray], float | None],
+    seed: int = SEED,
+    resamples: int = RESAMPLES,
+) -> Interval | None:
+    """Percentile bootstrap of a statistic that is ``finish`` of column sums of per-unit ``rows``
+    (:class:`medbench.additive.Additive`): each resample's sums are its draw counts times the rows,
+    so no metric is re-run. Same resampling, seed and degenerate rule as :func:`bootstrap`."""
+    rows = np.asarray(rows, dtype=float)
+    if not len(rows):
+        return None
+    n = len(rows)
+    drawn = np.random.default_rng(seed).integers(0, n, (resamples, n))
+    counts = np.zeros((resamples, n))
+    np.add.at(counts, (np.repeat(np.arange(resamples), n), drawn.ravel()), 1)
+    draws = [finish(totals) for totals in counts @ rows]
+    return _spread([float(v) for v in draws if v is not None and v == v])
+
+
 def bootstrap_mean(
     values: Sequence[float], seed: int = SEED, resamples: int = RESAMPLES
 ) -> tuple[Interval | None, str]:

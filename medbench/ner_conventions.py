@@ -19,7 +19,7 @@ In the three conventions here a mention that is not in the text is a false posit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from medbench.additive import Additive
 
 CONVENTIONS = {
     "all_occurrences": "all-occurrences: a mention at every occurrence of its text, strict spans, micro",
@@ -77,13 +77,13 @@ def _prf(items: list[tuple[int, int, int]]) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def aggregation(metric: str) -> Callable[[list], float]:
-    """lm-eval aggregation: items are this convention's per-item count triples."""
+def aggregation(metric: str) -> Additive:
+    """lm-eval aggregation: items are this convention's per-item count triples, summed."""
     which = ("precision", "recall", "f1").index(metric.rsplit("_", 1)[1])
-    return lambda items: _prf([tuple(i) for i in items])[which]
+    return Additive(tuple, lambda totals: _prf([tuple(totals)])[which])
 
 
-def __getattr__(name: str) -> Callable[[list], float]:
+def __getattr__(name: str) -> Additive:
     """``aggregation: !function medbench.ner_conventions.<convention>_<p|r|f1>`` resolves here."""
     if name in METRICS:
         return aggregation(name)

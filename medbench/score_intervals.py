@@ -19,6 +19,7 @@ from collections.abc import Callable
 from lm_eval.api.metrics import mean
 
 from medbench import intervals, units
+from medbench.additive import Additive
 from medbench.catalog import task_config
 from medbench.summary import Score, leaves
 
@@ -68,7 +69,13 @@ def _flat(grouped: list[list]) -> list:
 
 
 def _corpus(grouped: list[list], agg: Aggregation) -> tuple[tuple[float, float] | None, str]:
-    interval = intervals.bootstrap(grouped, lambda drawn: agg(_flat(drawn)), resamples=CORPUS_RESAMPLES)
+    """The task's aggregation re-run on resampled unit sets; an aggregation declared as sums of
+    per-item statistics (:class:`~medbench.additive.Additive`) resamples the units' sums instead."""
+    if isinstance(agg, Additive):
+        rows = [agg.rows(values).sum(axis=0) for values in grouped]
+        interval = intervals.bootstrap_sums(rows, agg.finish, resamples=CORPUS_RESAMPLES)
+    else:
+        interval = intervals.bootstrap(grouped, lambda drawn: agg(_flat(drawn)), resamples=CORPUS_RESAMPLES)
     label = f"{intervals.BOOTSTRAP}, {CORPUS_RESAMPLES} resamples"
     return interval, label if interval else intervals.DEGENERATE
 

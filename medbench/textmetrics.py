@@ -20,7 +20,10 @@ Values are fractions in [0, 1]; tables show them x100. Each metric's convention 
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable, Sequence
+
+from medbench.additive import Additive, mean_of
 
 BLEU_ORDERS = (1, 2, 4)
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
@@ -75,23 +78,45 @@ def _jieba_words(text: str) -> tuple[str, ...]:
     return tuple(w for w in jieba.lcut(text) if w.strip())
 
 
+def _bleu_metric(order: int, words: bool):
+    from sacrebleu.metrics import BLEU
+
+    return BLEU(tokenize="none" if words else "zh", max_ngram_order=order, effective_order=False)
+
+
+def _bleu_stats(order: int, words: bool) -> Callable[[tuple[str, str]], list[int]]:
+    """sacrebleu's own statistics of one (reference, prediction) pair: lengths, matches, totals."""
+    metric = _bleu_metric(order, words)
+
+    def stats(item: tuple[str, str]) -> list[int]:
+        ref, pred = item
+        if words:
+            pred, ref = " ".join(jieba_words(pred)), " ".join(jieba_words(ref))
+        return metric._extract_corpus_statistics([pred], [[ref]])[0]
+
+    return stats
+
+
+def _bleu_score(order: int, words: bool):
+    metric = _bleu_metric(order, words)
+    return lambda totals: metric._compute_score_from_stats([int(round(t)) for t in totals])
+
+
+def bleu_metric(order: int, words: bool = False) -> Additive:
+    """Corpus BLEU-``order`` as a fraction; ``words`` switches to jieba segmentation."""
+    score = _bleu_score(order, words)
+    return Additive(_bleu_stats(order, words), lambda totals: score(totals).score / 100)
+
+
+def bleu_precision(order: int) -> Additive:
+    """The ``order``-gram precision (a fraction) of character-level corpus BLEU."""
+    score = _bleu_score(4, False)
+    return Additive(_bleu_stats(4, False), lambda totals: score(totals).precisions[order - 1] / 100)
+
+
 def bleu(preds: Sequence[str], refs: Sequence[str], order: int, words: bool = False) -> float:
     """Corpus BLEU-``order`` as a fraction; ``words`` switches to jieba segmentation."""
-    from sacrebleu.metrics import BLEU
-
-    if words:
-        preds = [" ".join(jieba_words(p)) for p in preds]
-        refs = [" ".join(jieba_words(r)) for r in refs]
-    metric = BLEU(tokenize="none" if words else "zh", max_ngram_order=order, effective_order=False)
-    return metric.corpus_score(list(preds), [list(refs)]).score / 100
-
-
-def bleu_precisions(preds: Sequence[str], refs: Sequence[str]) -> list[float]:
-    """The four n-gram precisions (fractions) of character-level corpus BLEU."""
-    from sacrebleu.metrics import BLEU
-
-    score = BLEU(tokenize="zh").corpus_score(list(preds), [list(refs)])
-    return [p / 100 for p in score.precisions]
+    return bleu_metric(order, words)(list(zip(refs, preds, strict=True)))
 
 
 @functools.lru_cache(maxsize=4)
@@ -102,61 +127,56 @@ def _scorer(words: bool):
     return rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=tokenizer)
 
 
+def rouge_metric(kind: str, words: bool = False) -> Additive:
+    """Mean sentence-level ROUGE F1 (``kind`` in rouge1/rouge2/rougeL) as a fraction."""
+    return mean_of(lambda item: _scorer(words).score(item[0], item[1])[kind].fmeasure)
+
+
 def rouge(preds: Sequence[str], refs: Sequence[str], kind: str, words: bool = False) -> float:
     """Mean sentence-level ROUGE F1 (``kind`` in rouge1/rouge2/rougeL) as a fraction."""
-    if not preds:
+    return rouge_metric(kind, words)(list(zip(refs, preds, strict=True)))
+
+
+def char_f1_of(item: tuple[str, str]) -> float:
+    """F1 between the character multisets of (reference, prediction); an empty pair scores 1, one
+    empty side 0."""
+    ref, pred = item
+    p, r = Counter(CharTokenizer().tokenize(pred)), Counter(CharTokenizer().tokenize(ref))
+    if not p or not r:
+        return float(p == r)
+    common = sum((p & r).values())
+    if not common:
         return 0.0
-    scorer = _scorer(words)
-    return sum(scorer.score(r, p)[kind].fmeasure for p, r in zip(preds, refs, strict=True)) / len(preds)
+    precision, recall = common / sum(p.values()), common / sum(r.values())
+    return 2 * precision * recall / (precision + recall)
 
 
 def char_f1_score(preds: Sequence[str], refs: Sequence[str]) -> float:
-    """Mean over items of the F1 between character multisets (an empty pair scores 1, one empty side 0)."""
-    from collections import Counter
-
-    if not preds:
-        return 0.0
-    total = 0.0
-    for pred, ref in zip(preds, refs, strict=True):
-        p, r = Counter(CharTokenizer().tokenize(pred)), Counter(CharTokenizer().tokenize(ref))
-        common = sum((p & r).values())
-        if not p or not r:
-            total += float(p == r)
-        elif common:
-            precision, recall = common / sum(p.values()), common / sum(r.values())
-            total += 2 * precision * recall / (precision + recall)
-    return total / len(preds)
+    """Mean over items of their character F1 (:func:`char_f1_of`)."""
+    return mean_of(char_f1_of)(list(zip(refs, preds, strict=True)))
 
 
-def _corpus(items: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
-    refs = [ref for ref, _ in items]
-    preds = [pred for _, pred in items]
-    return preds, refs
-
-
-def aggregation(metric: str) -> Callable[[list[tuple[str, str]]], float]:
+def aggregation(metric: str) -> Additive:
     """lm-eval aggregation for one metric name; items are ``(reference, prediction)`` pairs."""
     if metric.endswith("_cmexam"):
         from medbench import cmexam_official
 
         base = metric.removesuffix("_cmexam")
         if base.startswith("bleu"):
-            return lambda items: cmexam_official.bleu(*_corpus(items), order=int(base[len("bleu") :]))
-        return lambda items: cmexam_official.rouge(*_corpus(items), kind=base)
+            return cmexam_official.bleu_metric(int(base[len("bleu") :]))
+        return cmexam_official.rouge_metric(base)
     if metric == "char_f1":
-        return lambda items: char_f1_score(*_corpus(items))
+        return mean_of(char_f1_of)
     words = metric.endswith("_jieba")
     base = metric.removesuffix("_jieba")
     if base.startswith("bleu_p"):
-        order = int(base[len("bleu_p") :])
-        return lambda items: bleu_precisions(*_corpus(items))[order - 1]
+        return bleu_precision(int(base[len("bleu_p") :]))
     if base.startswith("bleu"):
-        order = int(base[len("bleu") :])
-        return lambda items: bleu(*_corpus(items), order=order, words=words)
-    return lambda items: rouge(*_corpus(items), kind=base, words=words)
+        return bleu_metric(int(base[len("bleu") :]), words)
+    return rouge_metric(base, words)
 
 
-def __getattr__(name: str) -> Callable[[list[tuple[str, str]]], float]:
+def __getattr__(name: str) -> Additive:
     """``aggregation: !function medbench.textmetrics.<metric>`` in task YAMLs resolves here."""
     if name in CONVENTIONS:
         return aggregation(name)

@@ -213,3 +213,22 @@ def test_every_paired_mean_difference_interval_is_inside_minus_1_to_1_with_width
     low, high = intervals.paired_mean_difference(a, b)
     difference = sum(b) / len(b) - sum(a) / len(a)
     assert -1.0 <= low <= difference + 1e-9 and difference - 1e-9 <= high <= 1.0 and high - low > 0
+
+
+def test_an_additive_corpus_metric_resamples_its_sums_to_the_same_interval():
+    """BLEU, ROUGE's corpus mean and the CMExam script's BLEU declare their per-item statistics: the
+    bootstrap over summed rows gives exactly the interval of re-running the metric per resample."""
+    from medbench.textmetrics import aggregation
+
+    pairs = [
+        ("患者应注意休息，多喝水。", "建议患者多休息，多喝温水。"),
+        ("高血压需要长期服药控制。", "高血压患者需要长期规律服药。"),
+        ("可以吃布洛芬退烧。", "体温高时可服用布洛芬退烧。"),
+        ("多喝水", "少喝水吧"),
+    ]
+    for metric in ("bleu4", "rougeL", "bleu2_cmexam", "bleu_p2", "char_f1"):
+        agg = aggregation(metric)
+        rerun = intervals.bootstrap(pairs, agg, resamples=300)
+        rows = [agg.rows([p]).sum(axis=0) for p in pairs]
+        summed = intervals.bootstrap_sums(rows, agg.finish, resamples=300)
+        assert rerun is not None and summed == pytest.approx(rerun, abs=1e-12), metric
