@@ -18,6 +18,7 @@ from pathlib import Path
 import datasets
 
 from medbench import datareport, ner_conventions, sources
+from medbench.additive import Additive
 from medbench.datasources import (
     Duplicates,
     check_file,
@@ -274,26 +275,32 @@ def process_results(doc: dict, results: list[str]) -> dict:
     return out
 
 
-def _report(items: list[tuple[list[str], list[str]]]) -> dict:
-    from seqeval.metrics import classification_report
+def _entity_counts(slug: str | None) -> Callable[[tuple[list[str], list[str]]], tuple[int, int, int]]:
+    """One item's (true positives, predicted, gold) entities -- of type ``slug``, or of every type --
+    as seqeval's default (conlleval) chunking finds them: the counts its micro and per-type scores
+    sum over the corpus, so the corpus score is a sum (:class:`~medbench.additive.Additive`)."""
+    from seqeval.metrics.sequence_labeling import get_entities
 
-    gold = [list(g) for g, _ in items]
-    pred = [list(p) for _, p in items]
-    return classification_report(gold, pred, output_dict=True, zero_division=0)
+    def counts(item: tuple[list[str], list[str]]) -> tuple[int, int, int]:
+        gold, pred = ({e for e in get_entities(list(tags)) if slug in (None, e[0])} for tags in item)
+        return len(gold & pred), len(pred), len(gold)
 
-
-def _micro(key: str) -> Callable[[list], float]:
-    return lambda items: float(_report(items)["micro avg"][key])
-
-
-def _type_f1(slug: str) -> Callable[[list], float]:
-    return lambda items: float(_report(items).get(slug, {}).get("f1-score", 0.0))
+    return counts
 
 
-def __getattr__(name: str) -> Callable[[list], float]:
+def _prf(totals) -> tuple[float, float, float]:
+    """Precision, recall and F1 from summed counts; 0 where undefined (seqeval's zero_division=0)."""
+    tp, predicted, gold = (float(t) for t in totals)
+    precision = tp / predicted if predicted else 0.0
+    recall = tp / gold if gold else 0.0
+    return precision, recall, (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+
+
+def __getattr__(name: str) -> Additive:
     """``aggregation: !function medbench.ner.<metric>``: micro f1/precision/recall, or ``f1_<type>``."""
-    if name in ("f1", "precision", "recall"):
-        return _micro(f"{name}-score" if name == "f1" else name)
+    if name in ("precision", "recall", "f1"):
+        which = ("precision", "recall", "f1").index(name)
+        return Additive(_entity_counts(None), lambda totals: _prf(totals)[which])
     if name.startswith("f1_"):
-        return _type_f1(name[3:])
+        return Additive(_entity_counts(name[3:]), lambda totals: _prf(totals)[2])
     raise AttributeError(name)

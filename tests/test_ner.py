@@ -1,9 +1,22 @@
 """NER as generation: CCKS-2019 loads in full, and F1 is exact for perfect, partial and broken answers."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from medbench.ner import _report, bio_tags, parse_answer, process_results, render_answer, segments
+from medbench import ner
+from medbench.ner import bio_tags, parse_answer, process_results, render_answer, segments
 from tests.helpers import load_task_data, task_module
+
+
+def _report(items: list) -> dict:
+    """seqeval's own report over (gold, predicted) BIO pairs: what medbench's scores must equal."""
+    from seqeval.metrics import classification_report
+
+    return classification_report(
+        [list(g) for g, _ in items], [list(p) for _, p in items], output_dict=True, zero_division=0
+    )
+
 
 read_ccks = task_module("ner").read_ccks
 spans_from_bio = task_module("ner").spans_from_bio
@@ -254,3 +267,27 @@ def test_medbench_tasks_says_documents_and_entities_of_a_ner_task(ccks_with_test
     assert main(["tasks", "--data-dir", str(ccks_with_test_file)]) == 0
     (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ccks2019_ner |")]
     assert "3 segments (3 documents, 3 entities)" in row
+
+
+@given(
+    st.lists(
+        st.tuples(
+            *[st.lists(st.sampled_from(["O", "B-dis", "I-dis", "B-drug", "I-drug"]), min_size=6, max_size=6)]
+            * 2
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_entity_scores_as_summed_counts_equal_seqevals_report(items):
+    """The gold-placement scores sum per-item entity counts (so the bootstrap resamples sums): equal
+    to seqeval's classification_report over the whole corpus, micro and per type."""
+    report = _report(items)
+    assert ner.f1(items) == pytest.approx(report["micro avg"]["f1-score"], abs=1e-12)
+    assert ner.precision(items) == pytest.approx(report["micro avg"]["precision"], abs=1e-12)
+    assert ner.recall(items) == pytest.approx(report["micro avg"]["recall"], abs=1e-12)
+    for slug in ("dis", "drug"):
+        assert getattr(ner, f"f1_{slug}")(items) == pytest.approx(
+            report.get(slug, {}).get("f1-score", 0.0), abs=1e-12
+        )
