@@ -26,17 +26,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from medbench import circular  # noqa: E402
 from medbench.backends._prefixes import trie_size  # noqa: E402
-from medbench.models import resolve_model  # noqa: E402
-from medbench.paths import SAMPLES_DIR  # noqa: E402
-from medbench.planning import task_manager  # noqa: E402
+from medbench.core.paths import SAMPLES_DIR  # noqa: E402
+from medbench.models.resolve import resolve_model  # noqa: E402
+from medbench.run.planning import task_manager  # noqa: E402
+from medbench.scoring import rotations  # noqa: E402
 
 
 def circular_requests(task: str, data_dir: str, limit: int):
     """The 5-shot loglik requests of every rotation of the first ``limit`` questions per subject."""
     plain = task_manager()
-    metadata = {"data_dir": data_dir, **circular.metadata([task], plain, limit)}
+    metadata = {"data_dir": data_dir, **rotations.metadata([task], plain, limit)}
     tasks = task_manager(metadata).load([task])["tasks"]
     instances = []
     for t in tasks.values():

@@ -32,9 +32,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from medbench.backends._prefixes import trie_size  # noqa: E402
-from medbench.models import resolve_model  # noqa: E402
-from medbench.paths import SAMPLES_DIR  # noqa: E402
-from medbench.planning import task_manager  # noqa: E402
+from medbench.core.paths import SAMPLES_DIR  # noqa: E402
+from medbench.models.resolve import resolve_model  # noqa: E402
+from medbench.run.planning import task_manager  # noqa: E402
 
 
 def requests(data_dir: str, limit: int | None, names: list[str]):
@@ -87,8 +87,8 @@ def predictions(instances, results):
 
 def margin_change(instances, a, b) -> float:
     """The largest change of a question's decision margin (its top two options' gap, what
-    medbench.margins calls fragile when small) between two runs: what precision can flip."""
-    from medbench.margins import margin
+    medbench.analysis.margins calls fragile when small) between two runs: what precision can flip."""
+    from medbench.analysis.margins import margin
 
     ma, mb = options(instances, a), options(instances, b)
     return max((abs(margin(ma[k]) - margin(mb[k])) for k in ma if len(ma[k]) > 1), default=0.0)
@@ -293,7 +293,7 @@ def run_server(path: str, instances, args) -> dict:
     from lm_eval.models.openai_completions import LocalCompletionsAPI
 
     from medbench.backends import backend_config
-    from medbench.serve import vllm_serve
+    from medbench.models.serve import vllm_serve
 
     os.environ["VLLM_SERVER_DEV_MODE"] = "1"  # the server's /reset_prefix_cache
     serve_args = ["--dtype", args.dtype, "--max-model-len", str(args.max_model_len)]

@@ -1,4 +1,4 @@
-"""Throughput of the contamination index (medbench.overlap): training lines scanned per second against
+"""Throughput of the contamination index (medbench.audit.overlap): training lines scanned per second against
 the items of real benchmarks, and the peak memory.
 
 The training lines are synthetic: sentences cut at random from the bundled Chinese corpus (lengths
@@ -16,10 +16,10 @@ import random
 import resource
 import time
 
+from medbench.audit.overlap import OverlapIndex
 from medbench.config.contamination import ContaminationConfig
-from medbench.contamination import evaluation_items, item_text
-from medbench.overlap import OverlapIndex
-from medbench.paths import RESOURCES_DIR, SAMPLES_DIR
+from medbench.core.paths import RESOURCES_DIR, SAMPLES_DIR
+from medbench.run.contamination import evaluation_items, item_text
 
 
 def synthetic_lines(count: int, items: list[str], seed: int = 0):

@@ -1,3 +1,3 @@
-from medbench.cli import main
+from medbench.cli.main import main
 
 raise SystemExit(main())

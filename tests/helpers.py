@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medbench.catalog import load_task_data as _load
-from medbench.planning import task_manager
+from medbench.data.catalog import load_task_data as _load
+from medbench.run.planning import task_manager
 
 
 def load_task_data(name: str, data_dir: Path | str, **metadata):
@@ -53,7 +53,7 @@ def task_module(folder: str):
     """A benchmark folder's ``utils.py`` (its readers and hooks), loaded as lm-eval loads it."""
     import importlib.util
 
-    from medbench.paths import plugin_dir
+    from medbench.core.paths import plugin_dir
 
     path = plugin_dir("tasks") / folder / "utils.py"
     spec = importlib.util.spec_from_file_location(f"medbench_tasks_{folder}_utils", path)
@@ -82,7 +82,7 @@ def samples_with_a_broken_row(root: Path) -> Path:
     (its row 8), for the checks that a malformed row is skipped, counted and named."""
     import shutil
 
-    from medbench.paths import SAMPLES_DIR
+    from medbench.core.paths import SAMPLES_DIR
 
     target = Path(root) / "samples"
     shutil.copytree(SAMPLES_DIR, target)

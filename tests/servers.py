@@ -10,7 +10,7 @@ from collections import Counter
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from medbench.serve import free_port
+from medbench.models.serve import free_port
 
 #: every fault :class:`ScriptedChat` can play; ``-once`` variants fail the first request only
 FAULTS = (

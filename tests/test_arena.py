@@ -4,9 +4,9 @@ a rank."""
 
 from __future__ import annotations
 
-from medbench.arena import ranks, run_arena
-from medbench.intervals import DEGENERATE
+from medbench.analysis.intervals import DEGENERATE
 from medbench.judge import JudgeConfig
+from medbench.judge.arena import ranks, run_arena
 from tests.servers import ScriptedChat
 from tests.test_judge import _run_folder
 

@@ -14,9 +14,9 @@ import pytest
 
 import medbench.backends
 from medbench.backends import backend_config, registry
-from medbench.cli import main
-from medbench.errors import MedbenchError
-from medbench.paths import SAMPLES_DIR
+from medbench.cli.main import main
+from medbench.core.errors import MedbenchError
+from medbench.core.paths import SAMPLES_DIR
 
 TOY = textwrap.dedent(
     '''
@@ -77,7 +77,7 @@ def toy_backend(tmp_path, monkeypatch):
 
 
 def _flags(command: str) -> set[str]:
-    from medbench.cli_parser import build_parser
+    from medbench.cli.parser import build_parser
 
     commands = build_parser()._subparsers._group_actions[0].choices  # argparse keeps subcommands here
     return {o for a in commands[command]._actions for o in a.option_strings}

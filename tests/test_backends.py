@@ -6,9 +6,9 @@ import sys
 import pytest
 
 from medbench.backends import backend_config
-from medbench.errors import MedbenchError
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.core.errors import MedbenchError
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
 from tests.servers import ScriptedChat
 
 

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from medbench.errors import MedbenchError
-from medbench.paths import SAMPLES_DIR
+from medbench.core.errors import MedbenchError
+from medbench.core.paths import SAMPLES_DIR
 from tests.helpers import load_task_data
 
 CMMLU_HEADER = ",Question,A,B,C,D,Answer\n"

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from medbench.bias_run import BiasConfig, render, run_bias
-from medbench.scales import extract_option, load_scale, ordered_options, prompts
+from medbench.bias.run import BiasConfig, render, run_bias
+from medbench.bias.scales import extract_option, load_scale, ordered_options, prompts
 from tests.servers import ScriptedChat
 
 ZH5 = ["完全不同意", "不同意", "中立", "同意", "完全同意"]
@@ -50,7 +50,7 @@ def test_cami_all_strongly_agree_scores_exactly_3(tmp_path):
 
 
 def test_a_mean_whose_interval_misses_the_midpoint_says_which_side():
-    from medbench.bias_run import reading
+    from medbench.bias.run import reading
 
     assert reading(4.1, 3.8, 4.4, 3.0) == "more stigma than no preference (3.00)"
     assert reading(2.0, 1.5, 2.5, 3.5) == "less stigma than no preference (3.50)"
@@ -105,7 +105,7 @@ def test_cami_ships_its_own_chinese_rendering_and_english_items():
 
 def test_a_mica_items_file_giving_one_item_twice_is_one_line(tmp_path):
     """Issue 36: the second text of item 2 silently replaced the first."""
-    from medbench.errors import MedbenchError
+    from medbench.core.errors import MedbenchError
 
     items = [{"no": 1, "text_zh": "甲"}, {"no": 2, "text_zh": "乙"}, {"no": 2, "text_zh": "丙"}]
     path = tmp_path / "items.json"
@@ -191,7 +191,7 @@ def test_a_bias_run_of_mostly_unparseable_replies_says_so_in_one_line(tmp_path, 
 
 def test_failed_requests_are_failed_items_not_unparseable_replies(tmp_path, capsys):
     """issue 24, case 7: 12 of 40 requests fail; CAMI said "30% of replies named no option", exit 0."""
-    from medbench.cli import main
+    from medbench.cli.main import main
 
     items = load_scale("cami", "zh").items[:12]
     script = ScriptedChat([(item.text, "500") for item in items], reply="完全同意")

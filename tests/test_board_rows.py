@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from medbench.cli import main
-from medbench.folders import collect
-from medbench.report import paper_tables
-from medbench.report_board import board, leaderboard
-from medbench.rundir import RunFolder
-from medbench.summary import Score
+from medbench.analysis.summary import Score
+from medbench.cli.main import main
+from medbench.report.board import board, leaderboard
+from medbench.report.build import paper_tables
+from medbench.report.folders import collect
+from medbench.run.rundir import RunFolder
 
 
 def _run(root, task: str, acc: float | None, *, limit=None, mode=None, n=10, failed=0, stamp=""):
@@ -110,8 +110,8 @@ def test_a_report_goes_beside_the_runs_never_into_the_working_folder(tmp_path, m
 
 def test_a_cell_keeps_enough_digits_for_its_interval_to_be_seen():
     """Issue 39: the CAMI score 3.008 [2.97, 3.04] showed as '3.0 [3.0, 3.0]'."""
-    from medbench.report_board import Cell
-    from medbench.report_html import _environment
+    from medbench.report.board import Cell
+    from medbench.report.html import _environment
 
     macro = _environment().from_string('{% import "_macros.html.j2" as m %}{{ m.score(cell) }}')
     assert "3.01</a>" in macro.render(cell=Cell(3.008, 2.97, 3.04, 40, link="#bias"))

@@ -1,6 +1,6 @@
 """Runs that share an output folder share a request cache only when nothing that changes a model's
 answer differs (issue 24, case 1): the cache's name and the leaderboard's row key come from one
-declared record, :func:`medbench.schemas.answer_identity`."""
+declared record, :func:`medbench.config.schemas.answer_identity`."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medbench.backends import registry
-from medbench.config.identity import answer_identity
-from medbench.folders import collect
-from medbench.models import cache_key
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
-from medbench.schemas import ANSWER_SETTINGS, ITEM_SETTINGS, RESULT_SETTINGS
+from medbench.config.schemas import ANSWER_SETTINGS, ITEM_SETTINGS, RESULT_SETTINGS
+from medbench.core.paths import SAMPLES_DIR
+from medbench.models.resolve import cache_key
+from medbench.report.folders import collect
+from medbench.run.identity import answer_identity
+from medbench.run.runner import RunConfig, run
 
 BACKEND_ANSWER_OPTIONS = sorted({(b, o) for b, cls in registry().items() for o in cls.answer_options()})
 
@@ -186,8 +186,8 @@ def test_replicas_whose_listing_does_not_identify_the_model_are_keyed_on_every_a
 
 
 def test_a_server_that_does_not_serve_the_name_or_does_not_answer_is_one_line(tmp_path):
-    from medbench.errors import MedbenchError
-    from medbench.serve import free_port
+    from medbench.core.errors import MedbenchError
+    from medbench.models.serve import free_port
 
     with _served("/models/a", "A").serving() as url:
         config = _served_config(url, tmp_path, model="other")

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM
 
+from medbench.core.paths import SAMPLES_DIR
 from medbench.judge import JudgeConfig, run_judge
-from medbench.paths import SAMPLES_DIR
-from medbench.requestcache import RequestCache, open_cache, valid_value
-from medbench.runner import RunConfig, run
+from medbench.models.requestcache import RequestCache, open_cache, valid_value
+from medbench.run.runner import RunConfig, run
 from tests.servers import ScriptedChat
 
 JSON = st.recursive(
@@ -181,7 +181,7 @@ def test_any_json_in_the_judge_cache_is_a_verdict_the_reply_gives_or_a_miss(tmp_
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=JSON)
 def test_any_json_in_the_extractor_cache_is_a_reading_or_a_counted_miss(tmp_path_factory, value):
-    from medbench.llm_extract import Extractor
+    from medbench.scoring.llm_extract import Extractor
 
     cache = tmp_path_factory.mktemp("extractor") / "llm-extractor.sqlite"
     doc = {"question": "哪个器官？", "options": [["A", "胃"], ["B", "肝"]]}
@@ -210,7 +210,7 @@ def test_two_judges_served_under_one_name_share_no_verdicts(tmp_path):
 
 
 def test_two_extractors_served_under_one_name_share_no_readings(tmp_path):
-    from medbench.llm_extract import Extractor
+    from medbench.scoring.llm_extract import Extractor
 
     doc = {"question": "哪个器官？", "options": [["A", "胃"], ["B", "肝"]]}
     first, second = ScriptedChat([], reply="A"), ScriptedChat([], reply="B")

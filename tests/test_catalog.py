@@ -1,7 +1,7 @@
 """`medbench tasks`: every row says where its files lie, how it is split, and its whole description."""
 
-from medbench.catalog import describe
-from medbench.planning import task_manager
+from medbench.data.catalog import describe
+from medbench.run.planning import task_manager
 
 
 def _rows():

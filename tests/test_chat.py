@@ -9,8 +9,8 @@ import pytest
 from lm_eval.models.huggingface import HFLM
 from transformers import AutoTokenizer
 
-from medbench.models import resolve_model
-from medbench.runner import RunConfig, run
+from medbench.models.resolve import resolve_model
+from medbench.run.runner import RunConfig, run
 from tests.helpers import write_ceval_subject
 
 SYSTEM = "以下是中国关于医师资格考试的单项选择题，请选出其中的正确答案。"

@@ -9,10 +9,11 @@ import json
 
 import pytest
 
-from medbench import circular, intervals
-from medbench.cli import main
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.analysis import circular, intervals
+from medbench.cli.main import main
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
+from medbench.scoring import rotations
 from tests.servers import ScriptedChat
 
 ITEM = {
@@ -24,7 +25,7 @@ ITEM = {
 
 
 def test_each_rotation_moves_the_answer_with_its_option():
-    rotated = circular.rotations(ITEM)
+    rotated = rotations.rotations(ITEM)
     assert [r["answer"] for r in rotated] == ["B", "A", "D", "C"]
     for r in rotated:  # the gold letter always names option text "b"
         assert dict(map(tuple, r["options"]))[r["answer"]] == "b"
@@ -34,7 +35,7 @@ def test_each_rotation_moves_the_answer_with_its_option():
 
 def test_a_multi_answer_item_rotates_its_answer_set():
     item = {**ITEM, "options": [*ITEM["options"], ["E", "e"]], "answer": "AC"}
-    for r in circular.rotations(item):
+    for r in rotations.rotations(item):
         options = dict(map(tuple, r["options"]))
         assert sorted(options[x] for x in r["answer"]) == ["a", "c"]
 

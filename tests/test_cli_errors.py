@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from medbench.cli import main
+from medbench.cli.main import main
 
 
 def _error_line(capsys) -> str:
@@ -176,7 +176,7 @@ def test_cuda_without_a_gpu_is_one_line(capsys, tmp_path):
 
 
 def _medqa(tmp_path, test_lines: int, dev_lines: int):
-    from medbench.paths import SAMPLES_DIR
+    from medbench.core.paths import SAMPLES_DIR
 
     root = tmp_path / "data" / "medqa_mcmle"
     root.mkdir(parents=True)
@@ -231,7 +231,7 @@ def test_a_task_named_twice_alone_and_in_its_group_is_one_line(capsys, tmp_path)
 
 
 def test_more_new_tokens_than_the_model_holds_is_one_line(capsys, tmp_path, tiny_model):
-    from medbench.paths import SAMPLES_DIR
+    from medbench.core.paths import SAMPLES_DIR
 
     args = ["run", "--model", tiny_model, "--tasks", "huatuo26m", "--data-dir", str(SAMPLES_DIR)]
     assert main([*args, "--max-new-tokens", "100000", "--output", str(tmp_path)]) == 2
@@ -239,7 +239,7 @@ def test_more_new_tokens_than_the_model_holds_is_one_line(capsys, tmp_path, tiny
 
 
 def test_a_300_character_served_name_makes_a_run_folder(tmp_path):
-    from medbench.rundir import RunFolder
+    from medbench.run.rundir import RunFolder
 
     folder = RunFolder.create(tmp_path, "m" * 300)
     assert folder.path.is_dir() and len(folder.path.name) < 120
@@ -249,7 +249,7 @@ def test_a_300_character_served_name_makes_a_run_folder(tmp_path):
 
 def test_missing_data_is_found_before_a_model_alias_is_converted(capsys, tmp_path, monkeypatch):
     """issue 24, case 18: smollm2-135m was converted from its GGUF (211 s) before the data was missing."""
-    from medbench import models
+    from medbench.models import resolve as models
 
     def no_conversion():
         raise AssertionError("the model must not be converted before the data is checked")
@@ -325,7 +325,7 @@ def test_a_run_that_fills_the_disk_is_one_line_and_never_marked_complete(capsys,
     OSError a traceback. Each file is written whole or not at all, and the status is written last."""
     import json
 
-    from medbench.paths import SAMPLES_DIR
+    from medbench.core.paths import SAMPLES_DIR
 
     _fill_the_disk_at(monkeypatch, "metrics.json")
     args = [*RUN, "--limit", "2", "--data-dir", str(SAMPLES_DIR), "--output", str(tmp_path)]
@@ -342,7 +342,7 @@ def test_a_run_that_fills_the_disk_is_one_line_and_never_marked_complete(capsys,
 
 def _other_commands(tmp_path, url: str, output: str) -> dict[str, list[str]]:
     """contamination, report and judge, each writing its results to ``output``."""
-    from medbench.paths import SAMPLES_DIR
+    from medbench.core.paths import SAMPLES_DIR
     from tests.test_judge import _run_folder
     from tests.test_path_escapes import _run
 
@@ -370,7 +370,7 @@ def _other_commands(tmp_path, url: str, output: str) -> dict[str, list[str]]:
 @pytest.mark.parametrize("command", ["run", "contamination", "report", "judge"])
 def test_an_existing_file_as_the_output_folder_is_one_line(capsys, tmp_path, command):
     """Issue 36: FileExistsError / NotADirectoryError tracebacks."""
-    from medbench.paths import SAMPLES_DIR
+    from medbench.core.paths import SAMPLES_DIR
     from tests.servers import ScriptedChat
     from tests.test_judge import _reply
 
@@ -410,14 +410,14 @@ def test_a_full_disk_under_the_request_cache_is_one_line(tiny_model, tmp_path, m
     """Issue 36: SQLite's own error for a full disk is no OSError: it was a traceback."""
     import sqlite3
 
-    import medbench.requestcache
+    import medbench.models.requestcache
 
     def full(*args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(medbench.requestcache.RequestCache, "__init__", full)
+    monkeypatch.setattr(medbench.models.requestcache.RequestCache, "__init__", full)
     args = ["run", "--model", tiny_model, "--tasks", "medqa_mcmle", "--limit", "1", "--output", str(tmp_path)]
-    from medbench.paths import SAMPLES_DIR
+    from medbench.core.paths import SAMPLES_DIR
 
     assert main([*args, "--data-dir", str(SAMPLES_DIR)]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()

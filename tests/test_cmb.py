@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from medbench.cli import main
-from medbench.errors import MedbenchError
-from medbench.paths import plugin_dir
+from medbench.cli.main import main
+from medbench.core.errors import MedbenchError
+from medbench.core.paths import plugin_dir
 from tests.helpers import load_task_data
 
 FIXTURE = Path(__file__).parent / "fixtures"
@@ -130,7 +130,7 @@ def test_a_question_whose_answer_record_names_another_class_is_reported_not_scor
 @pytest.fixture
 def cmb_host(monkeypatch, tmp_path):
     """The fixture's four files published on a loopback git host and pinned by their blob ids."""
-    from medbench import sources
+    from medbench.data import sources
     from tests.test_sources import COMMIT, REPO, Host, blob_id
 
     monkeypatch.setenv("MEDBENCH_CACHE", str(tmp_path / "cache"))
@@ -151,7 +151,7 @@ def cmb_host(monkeypatch, tmp_path):
 def test_cmb_is_pulled_by_its_pins_read_offline_and_an_altered_answer_file_stops_the_run(
     cmb_host, monkeypatch, tmp_path, capsys
 ):
-    from medbench import sources
+    from medbench.data import sources
     from tests.servers import ScriptedChat
 
     assert main(["data", "pull", "--tasks", "cmb_exam"]) == 0
@@ -212,7 +212,7 @@ def test_served_runs_of_cmb_exam_and_cmb_clin_judged_by_a_jury_make_a_report_wit
 
     from medbench.judge import run_judge
     from medbench.judge.session import JudgeConfig
-    from medbench.runner import RunConfig, run
+    from medbench.run.runner import RunConfig, run
     from tests.servers import ScriptedChat
 
     folders = []
@@ -270,7 +270,7 @@ def test_served_runs_of_cmb_exam_and_cmb_clin_judged_by_a_jury_make_a_report_wit
 
 
 def test_the_real_cmb_clin_file_matches_its_pin_and_reads_208_questions_from_74_cases():
-    from medbench import sources
+    from medbench.data import sources
     from tests.conftest import SHARED_DATA
 
     copy = SHARED_DATA / "cmb" / "CME-test-qa" / "CMB-test-qa.json"
@@ -297,7 +297,7 @@ def test_circular_rotates_every_cmb_question_multiple_answers_with_their_options
 def test_a_loglik_run_on_the_tiny_model_scores_single_answers_and_counts_the_multiple_ones_left_out(
     tiny_model, tmp_path
 ):
-    from medbench.runner import RunConfig, run
+    from medbench.run.runner import RunConfig, run
 
     config = RunConfig(
         model=tiny_model,

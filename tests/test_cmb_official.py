@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from medbench import cmb_official
-from medbench.cli import main
+from medbench.cli.main import main
+from medbench.scoring import cmb_official
 
 FIXTURE = Path(__file__).parent / "fixtures"
 OFFICIAL = FIXTURE / "cmb" / "official"
@@ -158,7 +158,7 @@ def test_thinking_is_removed_before_cmbs_reading_and_unfinished_thinking_reads_n
 
 
 def test_under_circular_the_answer_as_given_moves_with_its_options_in_its_own_order():
-    from medbench import circular
+    from medbench.scoring import rotations
 
     item = {
         "id": "14",
@@ -166,7 +166,7 @@ def test_under_circular_the_answer_as_given_moves_with_its_options_in_its_own_or
         "answer": "BE",
         "answer_as_given": "EB",
     }
-    rotated = [circular.rotate(item, k) for k in range(5)]
+    rotated = [rotations.rotate(item, k) for k in range(5)]
     assert [cmb_official.gold(r) for r in rotated] == ["EB", "DA", "CE", "BD", "AC"]
     # each rotation's gold names the same option texts, in the answer file's order
     texts = [[dict(r["options"])[x] for x in cmb_official.gold(r)] for r in rotated]
@@ -174,7 +174,7 @@ def test_under_circular_the_answer_as_given_moves_with_its_options_in_its_own_or
 
 
 def test_a_run_of_cmb_exam_official_equals_cmbs_scorer_on_the_same_replies(tmp_path):
-    from medbench.runner import RunConfig, run
+    from medbench.run.runner import RunConfig, run
     from tests.servers import ScriptedChat
 
     def reply(prompt: str) -> str:

@@ -10,9 +10,9 @@ import json
 import pandas as pd
 import pytest
 
-from medbench.cmexam_accuracy import predicted
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
+from medbench.scoring.cmexam_accuracy import predicted
 from tests.servers import ScriptedChat
 
 #: a phrase of each bundled CMExam sample question -> the scripted reply to it
@@ -68,7 +68,7 @@ def test_cmexam_official_accuracy_equals_the_scripts_rule_and_the_default_stays(
     assert (by[("cmexam_official", "acc_cmexam")].n, by[("cmexam_official", "answered_rate")].n) == (5, 7)
     assert "left out of the denominator" in by[("cmexam_official", "acc_cmexam")].convention
     assert by[("cmexam", "acc")].value == pytest.approx(5 / 7)  # medbench's rule: sets, two-line form
-    from medbench.explain import explain
+    from medbench.analysis.explain import explain
 
     table = explain([str(folder.path)], "cmexam")
     assert {"cmexam", "cmexam_official"} <= set(table["task"])

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from medbench.cli import main
-from medbench.compare import compare, holm, mcnemar_exact
-from medbench.errors import MedbenchError
+from medbench.analysis.compare import compare, holm, mcnemar_exact
+from medbench.cli.main import main
+from medbench.core.errors import MedbenchError
 
 # item i: (A right?, B right?) -- 2 both right, 1 broke (right in A only), 7 fixed, 1 both wrong
 FLIPS = [(1, 1), (1, 1), (1, 0), *[(0, 1)] * 7, (0, 0)]
@@ -140,8 +140,8 @@ def test_by_group_pools_a_groups_subjects_into_one_comparison(tmp_path):
 def _scored_run(root: Path, model: str, right: list[int]) -> None:
     from dataclasses import asdict
 
-    from medbench.rundir import RunFolder
-    from medbench.summary import Score
+    from medbench.analysis.summary import Score
+    from medbench.run.rundir import RunFolder
 
     folder = RunFolder.create(root, model)
     folder.write_json("config.json", {"model": model, "tasks": ["medqa_mcmle"]})
@@ -245,8 +245,8 @@ def test_the_leaderboards_tie_mark_on_circular_runs_tests_questions_for_the_colu
     test the acc column's own per-question shares, over questions (the exact sign test)."""
     from dataclasses import asdict
 
-    from medbench.rundir import RunFolder
-    from medbench.summary import Score
+    from medbench.analysis.summary import Score
+    from medbench.run.rundir import RunFolder
 
     for model, wrong in (("model-a", 3), ("model-b", 0)):  # A: 3 of 5 questions wrong once each
         records = [r for q in range(5) for r in _rotations(q, [1, 1, 0, 1] if q < wrong else [1, 1, 1, 1])]

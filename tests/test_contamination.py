@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from medbench.cli import main
+from medbench.audit.overlap import N, ngrams, normalise
+from medbench.cli.main import main
 from medbench.config.contamination import ContaminationConfig
-from medbench.contamination import evaluation_items, item_text, run_contamination
-from medbench.errors import MedbenchError
-from medbench.overlap import N, ngrams, normalise
-from medbench.paths import SAMPLES_DIR
+from medbench.core.errors import MedbenchError
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.contamination import evaluation_items, item_text, run_contamination
 
 TASKS = ["medqa_mcmle", "cmexam", "ceval_med"]
 
@@ -125,7 +125,7 @@ def test_a_training_file_nested_100000_deep_is_one_line(tmp_path, capsys, suffix
 
 def test_a_csv_training_cell_over_16_mb_is_read_whole(tmp_path):
     """Issue 36: the csv module's 128 KB cell limit was a traceback (a whole document in one cell)."""
-    from medbench.training_files import training_records
+    from medbench.audit.training_files import training_records
 
     cell = "胃" * (16 * 1024 * 1024 + 1)
     big = tmp_path / "big.csv"
@@ -175,7 +175,7 @@ def test_a_model_trained_on_the_items_is_audited_from_its_model_card_and_probed(
     )
     with pytest.raises(MedbenchError, match="changed since training"):  # edited after training
         run_contamination(audit)
-    from medbench.runner import RunConfig, run
+    from medbench.run.runner import RunConfig, run
 
     edited, _ = run(
         RunConfig(model=config.output_dir, tasks=["cmexam"], data_dir=str(SAMPLES_DIR), output=str(tmp_path))
@@ -187,7 +187,7 @@ def test_a_model_trained_on_the_items_is_audited_from_its_model_card_and_probed(
 def _a_run_of_the_trained_model_audits_itself(trained, untrained, tmp_path):
     """``medbench run`` on the model: its card's training files checked against the run's items with
     no flag, clean_acc beside acc, the leaderboard marking the row; ``report --clean-only``."""
-    from medbench.runner import RunConfig, run
+    from medbench.run.runner import RunConfig, run
 
     common = dict(tasks=TASKS, data_dir=str(SAMPLES_DIR), output=str(tmp_path / "runs"))
     folder, _ = run(RunConfig(model=trained, **common))
@@ -216,7 +216,7 @@ def _a_run_of_the_trained_model_audits_itself(trained, untrained, tmp_path):
 
 
 def test_a_run_scores_each_audited_task_again_without_its_flagged_items(corpus, tiny_model, tmp_path, capsys):
-    from medbench.runner import RunConfig, run
+    from medbench.run.runner import RunConfig, run
 
     path, verbatim, paraphrased, _ = corpus
     audit, _ = run_contamination(
@@ -284,7 +284,7 @@ def _forget_data(folder):  # a summary without the data's fingerprints
     ids=["bad-row", "no-data-fingerprint", "no-summary"],
 )
 def test_a_malformed_audit_is_one_line_before_the_model_loads(corpus, tmp_path, tamper, message):
-    from medbench.runner import RunConfig, run
+    from medbench.run.runner import RunConfig, run
 
     audit = _audit(tmp_path, train=[str(corpus[0])])
     tamper(audit)
@@ -301,7 +301,7 @@ def test_an_audit_of_other_data_or_of_no_training_data_is_refused_before_the_mod
     """Item ids name items only in the data the audit read: an audit of another copy of the data would
     drop other items. A probe-only audit flags nothing: it would leave every item in, called clean."""
     import medbench.backends.hf as hf
-    from medbench.runner import RunConfig, run
+    from medbench.run.runner import RunConfig, run
 
     audit = _audit(tmp_path, train=[str(corpus[0])])
     probe_only = _audit(tmp_path / "probe", model=tiny_model)
@@ -347,7 +347,7 @@ def test_the_probe_runs_from_the_command_line_with_its_caveats(tiny_model, tmp_p
 def test_a_circular_run_leaves_out_every_rotation_of_each_flagged_question():
     """Issue 36: audit ids (q1) were matched against rotation ids (q1#r0): nothing was left out and
     clean_acc equalled acc, 'flagged 0 of 20', while the audit flagged 3 of 5 questions."""
-    from medbench.clean import Audit, clean_scores
+    from medbench.audit.clean import Audit, clean_scores
 
     records = [
         {"id": f"q{q}#r{k}", "unit": f"q{q}", "circular_of": f"q{q}", "rotation": k, "rotations": 4}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import medbench
-from medbench.paths import SAMPLES_DIR
+from medbench.core.paths import SAMPLES_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(medbench.__file__).resolve().parent

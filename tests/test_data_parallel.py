@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from medbench.paths import SAMPLES_DIR
+from medbench.core.paths import SAMPLES_DIR
 
 LAUNCHERS = {
     "torchrun": ["torchrun", "--nproc_per_node", "2"],

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 from tests.helpers import load_task_data
 
 

@@ -24,13 +24,13 @@ import json, sys
 from dataclasses import asdict
 from pathlib import Path
 
-from medbench import cli
-from medbench.cli_parser import build_parser
+from medbench.cli import main as cli
+from medbench.cli.parser import build_parser
 from medbench.config.fields import check
 from medbench.config.run import RunConfig
-from medbench.errors import MedbenchError
-from medbench.folders import Folder
-from medbench.rundir import RunFolder
+from medbench.core.errors import MedbenchError
+from medbench.report.folders import Folder
+from medbench.run.rundir import RunFolder
 
 parser = build_parser()
 run = parser._subparsers._group_actions[0].choices["run"]
@@ -103,7 +103,7 @@ def test_the_settings_that_split_rows_are_the_fields_declared_so(kind):
     from dataclasses import fields
 
     from medbench.config.run import RunConfig
-    from medbench.schemas import ANSWER_SETTINGS, ITEM_SETTINGS
+    from medbench.config.schemas import ANSWER_SETTINGS, ITEM_SETTINGS
 
     declared = {f.name for f in fields(RunConfig) if f.metadata["affects"] == kind}
     assert declared == set(ANSWER_SETTINGS if kind == "answer" else ITEM_SETTINGS)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medbench.extract import PATTERNS, UNPARSED, extract_choice
+from medbench.scoring.extract import PATTERNS, UNPARSED, extract_choice
 
 ABCDE = list("ABCDE")
 

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from medbench.cli import main
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.cli.main import main
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
 from tests.servers import ScriptedChat
 
 #: a phrase only each MedQA sample test question has, and its gold letter
@@ -241,8 +241,8 @@ def test_when_every_request_fails_alike_the_cause_is_said_in_one_line(tmp_path):
 def test_many_tasks_with_one_problem_get_one_warning_with_advice_that_fits_them():
     """Issue 39: the demo repeated one piece of advice seven times, and advised --mode loglik for
     generation-only tasks (huatuo26m, cmexam_explain)."""
-    from medbench.checks import warn_unusable
-    from medbench.summary import Score
+    from medbench.analysis.summary import Score
+    from medbench.run.checks import warn_unusable
 
     scores = [Score(f"ceval_med_{s}", "parse_fail_rate", 1.0, 3) for s in ("a", "b", "c", "d", "e", "f", "g")]
     scores.append(Score("ceval_med", "parse_fail_rate", 1.0, 21, convention="micro (item-weighted)"))

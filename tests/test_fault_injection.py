@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
 from tests.servers import ScriptedChat
 
 #: a phrase of one evaluated question each -> the fault its requests meet

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from medbench.runner import RunConfig, run
+from medbench.run.runner import RunConfig, run
 from tests.helpers import load_task_data
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -69,7 +69,7 @@ def test_chat_flag_renders_turns_through_the_models_chat_template(tiny_model, sh
 
 
 def test_cmexam_explain_scores_only_the_text_after_the_explanation_marker(tiny_model, tmp_path):
-    from medbench.gen import process_explanation
+    from medbench.scoring.gen import process_explanation
 
     doc = {"explanation": "甘味能补、能和、能缓。"}
     scored = process_explanation(doc, ["答案：A\n解释：甘味能补、能和、能缓。"])
@@ -100,7 +100,7 @@ def test_generations_hold_whole_characters_only(tiny_model, tmp_path):
     """Bytes a reply's tokens leave without a character (a character cut by the token limit, stray
     continuation bytes) are dropped, never written as U+FFFD: 16 new tokens of the tiny model cut
     characters in several of the bundled Huatuo-26M questions."""
-    from medbench.paths import SAMPLES_DIR
+    from medbench.core.paths import SAMPLES_DIR
 
     folder, _ = run(
         RunConfig(

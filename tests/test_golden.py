@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from medbench.cli import main
-from medbench.paths import SAMPLES_DIR
+from medbench.cli.main import main
+from medbench.core.paths import SAMPLES_DIR
 from tests.servers import ScriptedChat
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -9,9 +9,9 @@ import pickle
 import sqlite3
 from pathlib import Path
 
+from medbench.core.paths import SAMPLES_DIR
 from medbench.judge import JudgeConfig, run_judge
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.run.runner import RunConfig, run
 from tests.servers import ScriptedChat
 from tests.test_judge import _reply, _run_folder
 

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from medbench.cli import main
-from medbench.datacmd import needs
+from medbench.cli.datacmd import needs
+from medbench.cli.main import main
 
 TASKS = "ceval_med,cmmlu_med"
 OPTIONS = ["胃", "肝", "肺", "肾"]

@@ -5,6 +5,7 @@ can break. The scan reads the source (AST), so it needs no import to succeed."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import medbench
@@ -89,3 +90,48 @@ def test_the_scan_finds_a_circle_when_there_is_one():
 
 def test_no_module_of_medbench_imports_itself_back_through_another():
     assert cycles(import_graph()) == []
+
+
+# ---- Issue 37: packages that show the architecture --------------------------------------------------
+
+
+def declared_imports() -> dict[str, set[str]]:
+    """Each package's ``May import:`` line (its ``__init__`` docstring): the packages it may use."""
+    out = {}
+    for init in sorted(ROOT.glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        found = re.search(r"May import: (.*?)\.$", doc, re.S | re.M)
+        assert found, f"{init}: its docstring declares no 'May import:' line"
+        said = " ".join(found.group(1).split()).removesuffix(" (medbench's packages)")
+        out[init.parent.name] = set() if said == "nothing of medbench" else set(said.split(", "))
+    return out
+
+
+def upward_imports(graph: dict[str, set[str]], allowed: dict[str, set[str]]) -> list[str]:
+    """Every import (top-level or in a function) from one package into one it does not declare."""
+    wrong = []
+    for module, targets in sorted(graph.items()):
+        own = module.split(".")[1] if module.count(".") else None
+        for target in sorted(targets):
+            other = target.split(".")[1] if target.count(".") else None
+            if own in allowed and other in allowed and other != own and other not in allowed[own]:
+                wrong.append(f"{module} -> {target}")
+    return wrong
+
+
+def test_medbench_has_at_most_twenty_modules_at_its_top():
+    assert len([p for p in ROOT.glob("*.py")]) <= 20
+
+
+def test_every_package_imports_only_what_its_docstring_declares():
+    allowed = declared_imports()
+    assert set(allowed) == {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    assert cycles({name: deps & set(allowed) for name, deps in allowed.items()}) == []
+    assert all(deps <= set(allowed) for deps in allowed.values())
+    assert upward_imports(import_graph(), allowed) == []
+
+
+def test_the_direction_check_catches_an_upward_import_in_a_function():
+    graph = {"medbench.core.paths": {"medbench.run.runner"}, "medbench.run.runner": {"medbench.core.paths"}}
+    allowed = {"core": set(), "run": {"core"}}
+    assert upward_imports(graph, allowed) == ["medbench.core.paths -> medbench.run.runner"]

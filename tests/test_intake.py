@@ -1,4 +1,4 @@
-"""Issue 25: one row contract for every loader (medbench/intake.py). Each row is kept or skipped with
+"""Issue 25: one row contract for every loader (medbench/data/intake.py). Each row is kept or skipped with
 its file, row, reason and position (items kept before it), and MC, generation and NER benchmarks
 without data say so in the same words."""
 
@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from medbench import datareport
-from medbench.errors import MedbenchError
-from medbench.intake import Intake
+from medbench.core.errors import MedbenchError
+from medbench.data import datareport
+from medbench.data.intake import Intake
 
 
 def test_a_row_is_kept_or_skipped_with_why_and_where():
@@ -41,8 +41,8 @@ def test_a_row_is_kept_or_skipped_with_why_and_where():
 
 @pytest.mark.parametrize("task", ["mc_dialogue", "chimed_qa", "chimst_ner"])
 def test_every_kind_of_benchmark_without_data_says_the_same_line(monkeypatch, task):
-    from medbench.catalog import load_task_data
-    from medbench.planning import task_manager
+    from medbench.data.catalog import load_task_data
+    from medbench.run.planning import task_manager
 
     monkeypatch.delenv("MEDBENCH_DATA", raising=False)
     with pytest.raises(MedbenchError) as error:
@@ -56,8 +56,8 @@ def test_every_kind_of_benchmark_without_data_says_the_same_line(monkeypatch, ta
 
 @pytest.mark.parametrize("task", ["cmexam", "medqa_mcmle", "huatuo26m", "ccks2019_ner"])
 def test_a_pinned_benchmark_not_pulled_offline_names_the_pull(monkeypatch, tmp_path, task):
-    from medbench.catalog import load_task_data
-    from medbench.planning import task_manager
+    from medbench.data.catalog import load_task_data
+    from medbench.run.planning import task_manager
 
     monkeypatch.delenv("MEDBENCH_DATA", raising=False)
     monkeypatch.setenv("MEDBENCH_CACHE", str(tmp_path))

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from medbench import intervals
-from medbench.cli import main
-from medbench.paths import SAMPLES_DIR
+from medbench.analysis import intervals
+from medbench.cli.main import main
+from medbench.core.paths import SAMPLES_DIR
 
 Z = 1.959963984540054  # the 97.5th percentile of the standard normal
 
@@ -218,7 +218,7 @@ def test_every_paired_mean_difference_interval_is_inside_minus_1_to_1_with_width
 def test_an_additive_corpus_metric_resamples_its_sums_to_the_same_interval():
     """BLEU, ROUGE's corpus mean and the CMExam script's BLEU declare their per-item statistics: the
     bootstrap over summed rows gives exactly the interval of re-running the metric per resample."""
-    from medbench.textmetrics import aggregation
+    from medbench.scoring.textmetrics import aggregation
 
     pairs = [
         ("患者应注意休息，多喝水。", "建议患者多休息，多喝温水。"),

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 from medbench.judge import JudgeConfig, combine, parse_verdict, run_judge
 from medbench.judge.rubric import FLIP
 from tests.servers import ScriptedChat
@@ -185,10 +185,10 @@ def test_verdict_parsing_and_order_combination():
 def test_a_two_judge_jury_of_tiny_models_on_transformers_serve_judges_dialogue_items(
     tiny_model, served_tiny, shared_data, tmp_path
 ):
-    from medbench.models import tiny_model_dir
-    from medbench.runner import RunConfig, run
-    from medbench.serve import transformers_serve
-    from medbench.tiny import TinyConfig
+    from medbench.models.resolve import tiny_model_dir
+    from medbench.models.serve import transformers_serve
+    from medbench.models.tiny import TinyConfig
+    from medbench.run.runner import RunConfig, run
 
     common = dict(
         tasks=["cmtmedqa"], limit=1, max_new_tokens=8, data_dir=str(shared_data), output=str(tmp_path)
@@ -261,7 +261,7 @@ def test_pointwise_rubric_rates_each_answer_and_compares_item_by_item(runs, tmp_
 
 
 def test_arena_ranks_three_models_by_bradley_terry(tmp_path):
-    from medbench.arena import bradley_terry, run_arena
+    from medbench.judge.arena import bradley_terry, run_arena
 
     runs = [_run_folder(tmp_path, f"run-{m}", f"{m}答") for m in "ABC"]
     strength = {"A": 3, "B": 2, "C": 1}
@@ -376,7 +376,7 @@ def test_a_judge_reply_that_is_not_a_chat_completion_is_a_request_error(runs, tm
 
 
 def test_judge_and_arena_take_a_timeout():
-    from medbench.cli_parser import build_parser
+    from medbench.cli.parser import build_parser
 
     parser = build_parser()
     for command in ("judge", "arena"):
@@ -817,7 +817,7 @@ def test_a_judge_that_always_prefers_a_and_rates_each_answer_shows_a_winning(run
 
 def test_a_judge_whose_every_verdict_is_unreadable_says_so_and_exits_3(runs, tmp_path, capsys):
     """Issue 36: a judge that never answered in the rubric's format exited 0 with an empty table."""
-    from medbench.cli import main
+    from medbench.cli.main import main
 
     out = tmp_path / "out"
     args = ["judge", "--runs", *runs, "--rubric", "iimedgpt_pf", "--judge-model", "j", "--lang", "en"]

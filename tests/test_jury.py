@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from medbench.cli import main
-from medbench.errors import MedbenchError
+from medbench.cli.main import main
+from medbench.core.errors import MedbenchError
 from medbench.judge import JudgeConfig, run_judge
 from tests.servers import ScriptedChat
 
@@ -414,7 +414,7 @@ def _plain_runs(root: Path, names: str) -> list[str]:
 
 
 def test_the_arena_ranks_on_the_jurys_verdicts(tmp_path):
-    from medbench.arena import run_arena
+    from medbench.judge.arena import run_arena
 
     runs = _plain_runs(tmp_path, "ABC")
     strength = {"A": 3, "B": 2, "C": 1}

@@ -11,7 +11,7 @@ import lm_eval
 import pytest
 import yaml
 
-from medbench.runner import RunConfig, run
+from medbench.run.runner import RunConfig, run
 
 LM_EVAL_TASKS = Path(lm_eval.__file__).parent / "tasks"
 CEVAL = {"basic_medicine": "基础医学", "physician": "医师资格"}

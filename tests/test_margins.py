@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from medbench import margins, sample_files
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.analysis import margins
+from medbench.core import sample_files
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
 
 
 def test_the_margin_is_the_gap_between_the_top_two_options():

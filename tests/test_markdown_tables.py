@@ -1,5 +1,5 @@
 """Issue 25: every Markdown table medbench writes goes through one escaping helper
-(medbench.safe_cells), so a task, model or dimension name holding ``|`` cannot add a column."""
+(medbench.core.safe_cells), so a task, model or dimension name holding ``|`` cannot add a column."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from medbench.safe_cells import markdown_lines
-from medbench.summary import Score
+from medbench.analysis.summary import Score
+from medbench.core.safe_cells import markdown_lines
 
 HOSTILE = "evil|name"
 
@@ -30,7 +30,7 @@ def _tables_hold_their_shape(text: str) -> None:
 
 
 def test_the_run_results_table():
-    from medbench.summary import markdown_table
+    from medbench.analysis.summary import markdown_table
 
     _tables_hold_their_shape(markdown_table([Score(HOSTILE, "acc", 0.5, 10, 0.1)]))
 
@@ -67,13 +67,13 @@ def test_the_judge_summary_table():
 
 
 def test_the_task_catalog():
-    from medbench.catalog import TaskInfo, markdown
+    from medbench.data.catalog import TaskInfo, markdown
 
     _tables_hold_their_shape(markdown([TaskInfo(HOSTILE, "task", "d|e", "", "", "", "", "")]))
 
 
 def test_the_demo_stage_table(tmp_path):
-    from medbench.demo import comparison_table
+    from medbench.cli.demo import comparison_table
 
     results = {HOSTILE: [Score("ceval_med", "acc", 0.3, 10, None, "micro (item-weighted)")]}
     _tables_hold_their_shape(comparison_table(results, {"sft": {"heldout": {}}}, {HOSTILE: tmp_path}))
@@ -86,7 +86,7 @@ def test_a_table_needs_one_alignment_per_column():
 
 def test_medbench_tasks_fits_a_terminal(capsys):
     """Issue 39: `medbench tasks` was 742 characters wide; its table now fits, the long columns wrap."""
-    from medbench.cli import main
+    from medbench.cli.main import main
 
     assert main(["tasks"]) == 0
     lines = capsys.readouterr().out.splitlines()

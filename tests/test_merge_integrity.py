@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from medbench.cli import main
-from medbench.paths import SAMPLES_DIR
+from medbench.cli.main import main
+from medbench.core.paths import SAMPLES_DIR
 from tests.helpers import write_ceval_subject
 from tests.servers import ScriptedChat
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medbench import ner
-from medbench.ner import bio_tags, parse_answer, process_results, render_answer, segments
+from medbench.scoring import ner
+from medbench.scoring.ner import bio_tags, parse_answer, process_results, render_answer, segments
 from tests.helpers import load_task_data, task_module
 
 
@@ -141,7 +141,7 @@ ANATOMY = [["疾病和诊断", "disease"], ["解剖部位", "anatomy"]]
 
 def _scores(reply: str) -> dict:
     """Every NER metric of one document, aggregated as lm-eval would over a corpus of one."""
-    from medbench import ner, ner_conventions
+    from medbench.scoring import ner, ner_conventions
 
     text = "胃癌患者，胃部疼痛。"  # 胃 at 0 (inside 胃癌, not annotated) and at 5 (annotated)
     doc = {
@@ -215,7 +215,7 @@ def test_ccks2019_ner_evaluates_the_official_test_file_with_shots_from_training(
 def test_a_run_on_the_test_file_lists_it_in_data_json(ccks_with_test_file, tiny_model, tmp_path):
     import json
 
-    from medbench.runner import RunConfig, run
+    from medbench.run.runner import RunConfig, run
 
     folder, _ = run(
         RunConfig(
@@ -234,7 +234,7 @@ def test_a_run_on_the_test_file_lists_it_in_data_json(ccks_with_test_file, tiny_
 
 
 def test_without_the_test_file_ccks2019_ner_says_which_task_scores_the_training_parts(shared_data):
-    from medbench.errors import MedbenchError
+    from medbench.core.errors import MedbenchError
 
     with pytest.raises(MedbenchError, match="subtask1_test_set_with_answer.json.*ccks2019_ner_train_heldout"):
         load_task_data("ccks2019_ner", shared_data)
@@ -244,7 +244,7 @@ def test_a_gold_span_with_whitespace_at_an_edge_is_its_text_and_a_perfect_reply_
     """issue 24, case 12: 'PLT ' could never be matched by a stripped reply (recall 99.65)."""
     import json
 
-    from medbench import ner_conventions
+    from medbench.scoring import ner_conventions
 
     text = "查血示PLT 减少，诊断为 胃癌。"
     start, space = text.index("PLT "), text.index(" 胃癌")
@@ -262,7 +262,7 @@ def test_a_gold_span_with_whitespace_at_an_edge_is_its_text_and_a_perfect_reply_
 
 
 def test_medbench_tasks_says_documents_and_entities_of_a_ner_task(ccks_with_test_file, capsys):
-    from medbench.cli import main
+    from medbench.cli.main import main
 
     assert main(["tasks", "--data-dir", str(ccks_with_test_file)]) == 0
     (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ccks2019_ner |")]

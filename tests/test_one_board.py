@@ -1,5 +1,5 @@
 """Issue 25: one leaderboard. leaderboard.md, leaderboard.csv and index.html are three renderings of the
-same board (medbench.report_board.board), so they list the same rows, in the same order, for the same
+same board (medbench.report.board.board), so they list the same rows, in the same order, for the same
 folders: runs of one model under two settings, a bias folder of a model with no run, and the papers'
 published rows (one row per model name, naming every paper table it comes from)."""
 
@@ -11,10 +11,10 @@ from dataclasses import asdict
 
 import pandas as pd
 
-from medbench.bias_run import BiasConfig, run_bias
-from medbench.cli import main
-from medbench.rundir import RunFolder
-from medbench.summary import Score
+from medbench.analysis.summary import Score
+from medbench.bias.run import BiasConfig, run_bias
+from medbench.cli.main import main
+from medbench.run.rundir import RunFolder
 from tests.servers import ScriptedChat
 
 

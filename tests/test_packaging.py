@@ -16,9 +16,9 @@ import pytest
 import tomllib
 
 import medbench
-from medbench.paths import SAMPLES_DIR
-from medbench.rundir import RunFolder
-from medbench.summary import Score
+from medbench.analysis.summary import Score
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.rundir import RunFolder
 from tests.servers import ScriptedChat
 
 ROOT = Path(__file__).resolve().parent.parent

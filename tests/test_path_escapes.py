@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from medbench.cli import main
-from medbench.errors import MedbenchError
-from medbench.rundir import RunFolder
-from medbench.summary import Score
+from medbench.analysis.summary import Score
+from medbench.cli.main import main
+from medbench.core.errors import MedbenchError
+from medbench.run.rundir import RunFolder
 
 
 def _run(root: Path, model: str, task: str = "ceval_med", acc: float = 0.5) -> Path:
@@ -106,7 +106,7 @@ def _archive(members: dict[str, bytes]) -> bytes:
 
 
 def test_an_archive_member_outside_its_folder_is_refused_not_extracted(tmp_path, monkeypatch):
-    from medbench import hubdata
+    from medbench.data import hubdata
 
     monkeypatch.setenv("MEDBENCH_CACHE", str(tmp_path / "cache"))
     archive = tmp_path / "cmmlu.zip"
@@ -118,7 +118,7 @@ def test_an_archive_member_outside_its_folder_is_refused_not_extracted(tmp_path,
 
 
 def test_a_half_length_archive_is_one_line_naming_the_pull(tmp_path, monkeypatch):
-    from medbench import hubdata
+    from medbench.data import hubdata
 
     monkeypatch.setenv("MEDBENCH_CACHE", str(tmp_path / "cache"))
     data = _archive({"cmmlu/test/anatomy.csv": b"id,question\n" * 50})
@@ -146,8 +146,8 @@ def test_the_report_reads_no_model_folder_a_received_model_json_names(tmp_path, 
     reads the card the run recorded in its own folder."""
     import json
 
-    from medbench.folders import collect
-    from medbench.report_plots import stage_runs
+    from medbench.report.folders import collect
+    from medbench.report.plots import stage_runs
 
     outside = tmp_path / "elsewhere"
     outside.mkdir()
@@ -169,7 +169,7 @@ def _card_naming(model: Path, name: str) -> None:
     """``model``'s card, naming ``name`` as a training file (with that file's real sha256)."""
     import json
 
-    from medbench.hashing import sha256_file
+    from medbench.core.hashing import sha256_file
 
     card = model / "medbench_model_card.json"
     record = json.loads(card.read_text()) if card.is_file() else {"stage": "sft"}
@@ -182,7 +182,7 @@ def _card_naming(model: Path, name: str) -> None:
 def test_a_received_card_naming_a_file_outside_its_model_folder_is_refused(tmp_path, capsys, name):
     """Issue 36: a card's data_sha256 key /etc/os-release was read by contamination --model-card and
     by every run of the model. A card names only files inside its model folder."""
-    from medbench.paths import SAMPLES_DIR
+    from medbench.core.paths import SAMPLES_DIR
 
     (tmp_path / "secret.txt").write_text("胃痛怎么办？\n", encoding="utf-8")
     model = tmp_path / "model"
@@ -198,8 +198,8 @@ def test_a_run_does_not_audit_against_a_file_outside_its_model_folder(tmp_path, 
     import json
     import shutil
 
-    from medbench.paths import SAMPLES_DIR
-    from medbench.runner import RunConfig, run
+    from medbench.core.paths import SAMPLES_DIR
+    from medbench.run.runner import RunConfig, run
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model, model)

@@ -5,7 +5,7 @@ import warnings
 
 import pytest
 
-from medbench.plotting import CJK_FONTS, pyplot, save
+from medbench.core.plotting import CJK_FONTS, pyplot, save
 
 
 def test_chinese_labels_have_glyphs(tmp_path):
@@ -42,7 +42,7 @@ def _fills(svg) -> set[str]:
 
 
 def test_the_judge_plot_stacks_three_coloured_outcomes_and_labels_each_share(tmp_path):
-    from medbench.plotting import OUTCOME_COLOURS, judge_bars
+    from medbench.judge.plots import OUTCOME_COLOURS, judge_bars
 
     def dim(win, tie, loss, judged=10):
         return {"judged": judged, "rates": {"win": win, "tie": tie, "loss": loss}}
@@ -70,10 +70,10 @@ def test_the_stage_plot_runs_from_the_base_model_through_dpo(tmp_path):
     measured at one stage only draws no line."""
     from dataclasses import asdict
 
-    from medbench.folders import collect
-    from medbench.report_plots import stage_progression
-    from medbench.rundir import RunFolder
-    from medbench.summary import Score
+    from medbench.analysis.summary import Score
+    from medbench.report.folders import collect
+    from medbench.report.plots import stage_progression
+    from medbench.run.rundir import RunFolder
 
     models = tmp_path / "models"
     previous, cards = str(models / "base"), {}

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from medbench.cli import main
-from medbench.errors import MedbenchError
-from medbench.paths import plugin_dir
+from medbench.cli.main import main
+from medbench.core.errors import MedbenchError
+from medbench.core.paths import plugin_dir
 
 
 @pytest.fixture
@@ -20,8 +20,8 @@ def plugins(tmp_path, monkeypatch):
     root = tmp_path / "plugins"
     for kind in ("judges", "suites", "bias", "reports"):
         shutil.copytree(plugin_dir(kind), root / kind)
-    monkeypatch.setattr("medbench.plugins.plugin_dir", lambda kind: root / kind)
-    monkeypatch.setattr("medbench.report_board.plugin_dir", lambda kind: root / kind)
+    monkeypatch.setattr("medbench.config.plugins.plugin_dir", lambda kind: root / kind)
+    monkeypatch.setattr("medbench.report.board.plugin_dir", lambda kind: root / kind)
     return root
 
 
@@ -61,7 +61,7 @@ def test_a_rubric_verdict_outside_win_loss_tie_names_its_field(plugins):
 
 
 def test_a_suite_part_whose_tasks_are_not_a_list_names_its_field(plugins):
-    from medbench.suite import load_suite
+    from medbench.cli.suite import load_suite
 
     path = _edit(plugins / "suites" / "chimed_gpt.yaml", lambda d: d["parts"][0].update(tasks="ccks2019_ner"))
     with pytest.raises(MedbenchError) as error:
@@ -70,7 +70,7 @@ def test_a_suite_part_whose_tasks_are_not_a_list_names_its_field(plugins):
 
 
 def test_a_misspelt_suite_setting_is_refused_not_ignored(plugins):
-    from medbench.suite import load_suite
+    from medbench.cli.suite import load_suite
 
     path = _edit(plugins / "suites" / "chimed_gpt.yaml", lambda d: d["parts"][2].update(repeat=5))
     with pytest.raises(MedbenchError) as error:
@@ -79,7 +79,7 @@ def test_a_misspelt_suite_setting_is_refused_not_ignored(plugins):
 
 
 def test_a_scale_item_with_an_unknown_keying_names_its_field(plugins):
-    from medbench.scales import load_scale
+    from medbench.bias.scales import load_scale
 
     path = _edit(plugins / "bias" / "cami.yaml", lambda d: d["items"][3].update(keyed="agree"))
     with pytest.raises(MedbenchError) as error:
@@ -98,7 +98,7 @@ def test_a_recipe_with_a_misspelt_key_is_one_line_from_the_command(tmp_path, cap
 
 
 def test_a_benchmarks_file_with_a_chance_above_100_names_its_field(plugins):
-    from medbench import report_board
+    from medbench.report import board as report_board
 
     path = _edit(plugins / "reports" / "benchmarks.yaml", lambda d: d["MedQA"]["chance"].update(value=250))
     report_board.benchmarks.cache_clear()
@@ -113,7 +113,7 @@ def test_a_benchmarks_file_with_a_chance_above_100_names_its_field(plugins):
 
 
 def test_a_yaml_file_that_does_not_parse_is_one_line(plugins):
-    from medbench.suite import load_suite
+    from medbench.cli.suite import load_suite
 
     path = plugins / "suites" / "chimed_gpt.yaml"
     path.write_text("suite: [unclosed\n", encoding="utf-8")

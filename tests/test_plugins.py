@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from medbench.paths import SAMPLES_DIR
-from medbench.planning import task_manager
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.planning import task_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +29,7 @@ def test_every_yaml_is_indexed_by_lm_eval():
 
 
 def test_groups_hold_the_subjects_chimed_gpt_used():
-    from medbench.catalog import leaf_tasks
+    from medbench.data.catalog import leaf_tasks
 
     manager = task_manager()
     assert leaf_tasks(manager, "ceval_med_chimed") == [

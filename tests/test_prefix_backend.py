@@ -5,8 +5,8 @@ from lm_eval.models.huggingface import HFLM
 
 from medbench.backends._prefix_hf import PrefixCachedHFLM
 from medbench.backends._prefixes import prefix_groups, single_token_requests, trie_size
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
 from tests.helpers import mixed_mc_requests, predictions
 
 
@@ -64,10 +64,10 @@ def test_hf_fast_backend_runs_from_the_cli_with_the_same_scores(tiny_model, tmp_
 
 def circular_requests(data_dir, task: str, questions: int):
     """The 5-shot requests of every rotation of the first ``questions`` questions of ``task``."""
-    from medbench import circular
-    from medbench.planning import task_manager
+    from medbench.run.planning import task_manager
+    from medbench.scoring import rotations
 
-    metadata = {"data_dir": str(data_dir), **circular.metadata([task], task_manager(), questions)}
+    metadata = {"data_dir": str(data_dir), **rotations.metadata([task], task_manager(), questions)}
     instances = []
     for t in task_manager(metadata).load([task])["tasks"].values():
         t.build_all_requests(limit=questions * 4, rank=0, world_size=1)

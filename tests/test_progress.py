@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from medbench.paths import SAMPLES_DIR
+from medbench.core.paths import SAMPLES_DIR
 
 
 @pytest.mark.slow

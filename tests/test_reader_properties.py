@@ -22,10 +22,10 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from medbench.catalog import load_task_data
-from medbench.errors import MedbenchError
-from medbench.paths import SAMPLES_DIR
-from medbench.planning import task_manager
+from medbench.core.errors import MedbenchError
+from medbench.core.paths import SAMPLES_DIR
+from medbench.data.catalog import load_task_data
+from medbench.run.planning import task_manager
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MANAGER = task_manager()
@@ -366,7 +366,7 @@ JSON = st.recursive(
     content=st.one_of(JSON.map(lambda v: json.dumps(v, ensure_ascii=False).encode()), st.binary(max_size=200))
 )
 def test_any_bias_items_file_loads_or_is_one_line(tmp_path_factory, content):
-    from medbench.scales import load_scale
+    from medbench.bias.scales import load_scale
 
     path = tmp_path_factory.mktemp("items") / "items.json"
     path.write_bytes(content)

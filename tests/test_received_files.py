@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from medbench.cli import main
-from medbench.paths import SAMPLES_DIR
-from medbench.rundir import RunFolder
-from medbench.summary import Score
+from medbench.analysis.summary import Score
+from medbench.cli.main import main
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.rundir import RunFolder
 from tests.servers import ScriptedChat
 
 JSON = st.recursive(

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from medbench.backends._replicas import MIN_SHARED, assign, prefix_groups
-from medbench.cli import main
+from medbench.cli.main import main
 
 
 def _subject(seed: int, questions: int, block: int = 120) -> list[list[int]]:
@@ -52,8 +52,8 @@ def test_one_large_group_is_cut_so_every_replica_works():
 
 
 def test_base_url_may_be_repeated_for_vllm_server_only(tiny_model, tmp_path, capsys):
-    from medbench.backend_flags import backend_options
-    from medbench.cli_parser import build_parser
+    from medbench.backends.flags import backend_options
+    from medbench.cli.parser import build_parser
 
     args = build_parser().parse_args(
         ["run", "--model", "m", "--tasks", "ceval_med", "--backend", "vllm-server"]
@@ -70,7 +70,7 @@ def test_base_url_may_be_repeated_for_vllm_server_only(tiny_model, tmp_path, cap
 
 @pytest.mark.parametrize("fingerprint", [{"api": ["http://a/v1"]}, {"api": ["http://b/v1", "http://c/v1"]}])
 def test_the_request_cache_belongs_to_the_model_not_to_where_it_is_served(fingerprint):
-    from medbench.models import cache_key
+    from medbench.models.resolve import cache_key
 
     model = {"model_name": "m", "protocol": "completions"}
     assert cache_key({**model, **fingerprint}, {}) == cache_key(model, {})

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from selenium.webdriver.common.by import By
 
-from medbench.bias_run import BiasConfig, run_bias
-from medbench.cli import main
+from medbench.bias.run import BiasConfig, run_bias
+from medbench.cli.main import main
+from medbench.core.paths import SAMPLES_DIR
 from medbench.judge import JudgeConfig, run_judge
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.run.runner import RunConfig, run
 from tests.servers import ScriptedChat
 from tests.test_jury import _runs, first_seat, longer
 
@@ -266,8 +266,8 @@ def _hand_made_runs(root: Path) -> None:
     item 6 unparsed by A."""
     from dataclasses import asdict
 
-    from medbench.rundir import RunFolder
-    from medbench.summary import Score
+    from medbench.analysis.summary import Score
+    from medbench.run.rundir import RunFolder
 
     for name, right in (("model-a", {0, 1, 2, 3}), ("model-b", {2, 3, 4, 5})):
         folder = RunFolder.create(root, f"/models/{name}")
@@ -367,8 +367,8 @@ def test_a_wide_board_scrolls_in_its_own_box_with_every_model_and_column_reachab
     QA column was cut, the Judge and Bias columns off-screen, the first row looked empty."""
     from dataclasses import asdict
 
-    from medbench.rundir import RunFolder
-    from medbench.summary import Score
+    from medbench.analysis.summary import Score
+    from medbench.run.rundir import RunFolder
 
     tasks = [f"cmmlu_med_{s}" for s in ("anatomy", "clinical_knowledge", "college_medicine", "genetics")]
     tasks += ["ceval_med_physician", "medqa_mcmle", "cmexam", "huatuo26m", "cmtmedqa", "chimed_qa"]

@@ -8,9 +8,9 @@ from dataclasses import asdict
 
 import pytest
 
-from medbench.cli import main
-from medbench.rundir import RunFolder
-from medbench.summary import Score
+from medbench.analysis.summary import Score
+from medbench.cli.main import main
+from medbench.run.rundir import RunFolder
 
 CALC = "=cmd|' /C calc'!A0"
 MATH = "$\\foo$"
@@ -82,7 +82,7 @@ def test_report_writes_every_output_and_keeps_every_model_and_setting_apart(shar
 
 
 def test_models_with_the_same_full_name_but_other_weights_stay_apart(tmp_path):
-    from medbench.folders import collect
+    from medbench.report.folders import collect
 
     root = tmp_path / "runs"
     _run(root, "/m/final", {"weights_sha256": "a" * 64}, 0.3)
@@ -93,9 +93,9 @@ def test_models_with_the_same_full_name_but_other_weights_stay_apart(tmp_path):
 
 
 def test_a_published_number_that_measures_something_else_gets_its_own_column(tmp_path):
-    from medbench.folders import collect
-    from medbench.report import paper_tables
-    from medbench.report_board import leaderboard
+    from medbench.report.board import leaderboard
+    from medbench.report.build import paper_tables
+    from medbench.report.folders import collect
 
     root = tmp_path / "runs"
     for task, value in (("ceval_med", 0.4), ("ceval_med_gen", 0.3)):
@@ -128,8 +128,8 @@ def test_a_published_number_that_measures_something_else_gets_its_own_column(tmp
 
 
 def test_the_headline_convention_picks_the_metric_and_the_column_names_it(tmp_path, capsys):
-    from medbench.folders import collect
-    from medbench.report_board import leaderboard
+    from medbench.report.board import leaderboard
+    from medbench.report.folders import collect
 
     root = tmp_path / "runs"
     folder = RunFolder.create(root, "m")
@@ -154,7 +154,7 @@ def test_the_headline_convention_picks_the_metric_and_the_column_names_it(tmp_pa
 
 
 def test_the_qilin_med_suite_plan_names_its_headline_convention():
-    from medbench.suite import SuiteConfig, plan
+    from medbench.cli.suite import SuiteConfig, plan
 
     steps = plan(SuiteConfig(suite="qilin_med", model="tiny"))
     assert steps["headline_convention"] == {"cmexam_explain": "cmexam-official"}
@@ -162,7 +162,7 @@ def test_the_qilin_med_suite_plan_names_its_headline_convention():
 
 
 def test_a_folder_from_a_newer_medbench_is_one_line_and_an_old_one_still_reads(tmp_path, capsys):
-    from medbench.folders import collect
+    from medbench.report.folders import collect
 
     root = tmp_path / "runs"
     old = _run(root, "/m/old", {"weights_sha256": "a" * 64}, 0.3)  # schema 1: no schema_version
@@ -176,7 +176,7 @@ def test_a_folder_from_a_newer_medbench_is_one_line_and_an_old_one_still_reads(t
 
 
 def test_run_folders_declare_their_schema_version(tmp_path):
-    from medbench.rundir import SCHEMA_VERSION
+    from medbench.run.rundir import SCHEMA_VERSION
 
     folder = RunFolder.create(tmp_path, "m")
     folder.write_config({"model": "m", "tasks": []})
@@ -184,7 +184,7 @@ def test_run_folders_declare_their_schema_version(tmp_path):
 
 
 def test_a_figure_named_after_a_dotted_model_keeps_its_whole_name(tmp_path):
-    from medbench.plotting import pyplot, save
+    from medbench.core.plotting import pyplot, save
 
     fig, _ = pyplot().subplots()
     save(fig, tmp_path / "stages-Qwen2.5-med")
@@ -211,7 +211,7 @@ def test_a_score_or_status_of_the_wrong_shape_is_one_line_naming_the_file(tmp_pa
 
 
 def test_a_bar_in_a_model_name_keeps_its_fingerprint_suffix(tmp_path):
-    from medbench.folders import collect
+    from medbench.report.folders import collect
 
     root = tmp_path / "runs"
     _run(root, "org|a/final", {"api": "x", "model_name": "org|a/final"}, 0.3)

@@ -5,8 +5,8 @@ import json
 import pytest
 from lm_eval.models.huggingface import HFLM
 
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
 
 
 class Killed(BaseException):
@@ -94,7 +94,7 @@ def test_outside_a_git_checkout_nothing_from_git_reaches_the_console(tiny_model,
 
 def test_a_rerun_answered_from_the_cache_says_so_on_the_console(tiny_model, tmp_path, capsys):
     """Issue 39: a re-run answered wholly from the cache into a new folder did not say so."""
-    from medbench.cli import main
+    from medbench.cli.main import main
 
     args = ["run", "--model", tiny_model, "--tasks", "ceval_med", "--limit", "2"]
     args += ["--data-dir", str(SAMPLES_DIR), "--output", str(tmp_path)]

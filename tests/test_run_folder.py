@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
 from tests.helpers import samples_with_a_broken_row
 
 
@@ -143,7 +143,7 @@ def test_a_run_reads_each_data_file_once_and_its_report_travels_with_the_data(
     repeats; data.json still lists every file and every skipped row."""
     from collections import Counter
 
-    from medbench import datareport
+    from medbench.data import datareport
 
     reads: Counter = Counter()
     original = datareport.fingerprint

@@ -16,10 +16,10 @@ import json
 
 import pytest
 
-from medbench import units
-from medbench.compare import groups
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.analysis.compare import groups
+from medbench.core import units
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
 from tests.servers import ScriptedChat
 
 #: (task kind, task, circular possible)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from medbench.cli import main
-from medbench.paths import SAMPLES_DIR
+from medbench.cli.main import main
+from medbench.core.paths import SAMPLES_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # batch size 1: a log-likelihood then never depends on which other requests shared its batch

@@ -8,9 +8,9 @@ import csv
 import json
 from collections import Counter
 
-from medbench.cli import main
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.cli.main import main
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
 from tests.servers import ScriptedChat
 
 HEADER = ["Question", "Options", "Answer", "Explanation", "Disease Group", "Difficulty level"]

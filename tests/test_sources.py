@@ -22,9 +22,9 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from medbench import sources
-from medbench.cli import main
-from medbench.runner import RunConfig, run
+from medbench.cli.main import main
+from medbench.data import sources
+from medbench.run.runner import RunConfig, run
 from tests.servers import ScriptedChat, loopback
 from tests.test_hub_data import hub  # noqa: F401 - the hub cache fixture
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from medbench.folders import collect
-from medbench.rundir import RunFolder
-from medbench.stage_changes import recipe_changes
-from medbench.summary import Score
+from medbench.analysis.summary import Score
+from medbench.report.folders import collect
+from medbench.report.stage_changes import recipe_changes
+from medbench.run.rundir import RunFolder
 
 
 def _run(root, models, cards, model: str, task: str, right: list[int], stamp: str) -> None:

@@ -5,10 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from medbench.cli import main
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
-from medbench.suite import SuiteConfig, plan, run_suite
+from medbench.cli.main import main
+from medbench.cli.suite import SuiteConfig, plan, run_suite
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
 
 
 @pytest.mark.parametrize("name", ["chimed_gpt", "qilin_med", "zhongjing", "iimedgpt"])

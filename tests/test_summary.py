@@ -2,7 +2,7 @@
 
 import pytest
 
-from medbench.summary import combine_repeats, markdown_table, summarise
+from medbench.analysis.summary import combine_repeats, markdown_table, summarise
 
 RESULTS = {
     "results": {

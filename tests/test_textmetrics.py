@@ -4,7 +4,7 @@ import pytest
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU
 
-from medbench.textmetrics import CONVENTIONS, aggregation, bleu, rouge
+from medbench.scoring.textmetrics import CONVENTIONS, aggregation, bleu, rouge
 
 PAIRS = [  # (prediction, reference)
     ("患者应注意休息，多喝水。", "建议患者多休息，多喝温水。"),
@@ -119,7 +119,7 @@ def test_sacrebleu_zh_values_are_unchanged(metric):
 
 
 def test_an_explanation_with_an_ascii_colon_scores_100_when_copied_exactly():
-    from medbench.gen import process_explanation
+    from medbench.scoring.gen import process_explanation
 
     doc = {"explanation": "血清钾与钠之比为2:1时应警惕，见HBsAg: 阳性。"}
     for marker in ("解释：", "解释:", "解释 :"):
@@ -132,9 +132,9 @@ def test_an_explanation_with_an_ascii_colon_scores_100_when_copied_exactly():
 def test_explain_lists_one_task_under_every_convention_and_mode(tmp_path, capsys):
     from dataclasses import asdict
 
-    from medbench.cli import main
-    from medbench.rundir import RunFolder
-    from medbench.summary import CONVENTIONS, Score
+    from medbench.analysis.summary import CONVENTIONS, Score
+    from medbench.cli.main import main
+    from medbench.run.rundir import RunFolder
 
     runs = []
     for mode, task, value in (("gen", "cmexam", 0.25), ("loglik", "cmexam_loglik", 0.5)):
@@ -170,7 +170,7 @@ def test_char_f1_equals_a_hand_computation():
 def test_cmexam_official_empty_reply_scores_only_against_a_reference_without_whitespace():
     """issue 24, case 13: the docstring said an empty reply scores 0; the official code's character
     tokens make a reference's space two empty tokens, which an empty reply's one empty token matches."""
-    from medbench import cmexam_official
+    from medbench.scoring import cmexam_official
 
     assert cmexam_official.rouge([""], ["无空格参考"], "rouge1") == 0.0
     assert cmexam_official.rouge([""], ["含 空格的参考"], "rouge1") > 0.2

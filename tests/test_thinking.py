@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from medbench import thinking
-from medbench.cli import main
-from medbench.extract import extract_choice
+from medbench.cli.main import main
+from medbench.models import thinking
+from medbench.scoring.extract import extract_choice
 from tests.helpers import write_ceval_subject
 from tests.servers import ScriptedChat
 

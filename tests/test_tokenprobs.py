@@ -4,8 +4,8 @@ lm-eval's ``_loglikelihood_tokens``, and Min-K% averages the lowest k% of them."
 
 import pytest
 
-from medbench.mink import CONVENTIONS, min_k, probe, shuffles
-from medbench.tokenprobs import _generic, token_logprobs
+from medbench.audit.mink import CONVENTIONS, min_k, probe, shuffles
+from medbench.models.tokenprobs import _generic, token_logprobs
 
 TEXTS = ["急性细菌感染时常明显增多的白细胞是中性粒细胞", "高血压患者应低盐饮食。", "甲"]
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 from medbench.train.data import preference_pairs, sft_examples, texts
 
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from medbench.cli import main
-from medbench.paths import SAMPLES_DIR
-from medbench.runner import RunConfig, run
+from medbench.cli.main import main
+from medbench.core.paths import SAMPLES_DIR
+from medbench.run.runner import RunConfig, run
 from medbench.train.config import load_recipe
 from medbench.train.run import run_stage, stage_config
 from medbench.train.stages.rejection_sampling import select_top

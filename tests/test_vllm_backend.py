@@ -15,10 +15,10 @@ from lm_eval.models.huggingface import HFLM  # noqa: E402
 from medbench.backends._prefix_vllm import PrefixCachedVLLM  # noqa: E402
 from medbench.backends._prefixes import trie_size  # noqa: E402
 from medbench.backends.vllm_engine import VLLMConfig  # noqa: E402
-from medbench.models import tiny_model_dir  # noqa: E402
-from medbench.paths import SAMPLES_DIR  # noqa: E402
-from medbench.runner import RunConfig, run  # noqa: E402
-from medbench.tiny import TinyConfig  # noqa: E402
+from medbench.core.paths import SAMPLES_DIR  # noqa: E402
+from medbench.models.resolve import tiny_model_dir  # noqa: E402
+from medbench.models.tiny import TinyConfig  # noqa: E402
+from medbench.run.runner import RunConfig, run  # noqa: E402
 from tests.helpers import mixed_mc_requests, predictions  # noqa: E402
 
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache for the CPU engine
@@ -102,7 +102,7 @@ def test_vllm_fast_backend_runs_from_the_cli_with_the_hf_scores(vllm_tiny, tmp_p
 
 def test_per_token_log_probabilities_equal_the_hf_backends(engine, vllm_tiny):
     """The Min-K% probe's input: vLLM's prompt_logprobs, one request per text, are hf's numbers."""
-    from medbench.tokenprobs import token_logprobs
+    from medbench.models.tokenprobs import token_logprobs
 
     hf = HFLM(pretrained=vllm_tiny, device="cpu", batch_size=4)
     sequences = [[hf.prefix_token_id, *hf.tok_encode(t)] for t in ("急性细菌感染时白细胞增多", "低盐饮食。")]

@@ -11,8 +11,8 @@ pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'medbench
 
 from medbench.backends import backend_config  # noqa: E402
 from medbench.backends._replicas import ReplicaPool  # noqa: E402
-from medbench.cli import main  # noqa: E402
-from medbench.paths import SAMPLES_DIR  # noqa: E402
+from medbench.cli.main import main  # noqa: E402
+from medbench.core.paths import SAMPLES_DIR  # noqa: E402
 from tests.helpers import mixed_mc_requests  # noqa: E402
 
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")

@@ -14,8 +14,8 @@ pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'medbench
 from lm_eval.models.huggingface import HFLM  # noqa: E402
 
 from medbench.backends import backend_config  # noqa: E402
-from medbench.cli import main  # noqa: E402
-from medbench.paths import SAMPLES_DIR  # noqa: E402
+from medbench.cli.main import main  # noqa: E402
+from medbench.core.paths import SAMPLES_DIR  # noqa: E402
 from tests.helpers import mixed_mc_requests, predictions  # noqa: E402
 
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -55,7 +55,7 @@ def test_mixed_requests_equal_hf_scoring_with_one_request_per_context(served, sh
 @pytest.mark.slow
 def test_per_token_log_probabilities_equal_the_hf_backends(served):
     """The Min-K% probe's input through the server: one echo request per text, hf's numbers."""
-    from medbench.tokenprobs import token_logprobs
+    from medbench.models.tokenprobs import token_logprobs
 
     model, url = served
     lm = backend_config("vllm-server", {"base_url": url}).make_lm(model, seed=0)

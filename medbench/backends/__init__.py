@@ -6,6 +6,8 @@ subclass) is a backend, and so is one an installed distribution declares under t
 and ``demo`` use it with no other wiring. Modules starting with ``_`` are implementations, imported only
 when their backend makes a model. Each backend's model is an lm-eval ``LM``, so tasks, caching and
 scoring are the same whichever backend runs.
+
+May import: core, config, data, models (medbench's packages).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from typing import Any
 from medbench.backends.base import BackendConfig
 from medbench.config.bias import BiasConfig
 from medbench.config.fields import flagged
+from medbench.config.plugins import discover
 from medbench.config.run import RunConfig
 from medbench.config.suite import SuiteConfig
-from medbench.errors import MedbenchError
-from medbench.plugins import discover
+from medbench.core.errors import MedbenchError
 
 #: names a backend option cannot take: the commands that load a model have flags of these names
 RESERVED = frozenset(
@@ -42,7 +44,7 @@ def _checked(backend: Any) -> type[BackendConfig]:
 
 def registry() -> dict[str, type[BackendConfig]]:
     """Backend name -> its config class: this package's modules and the entry-point group
-    ``medbench.backends`` (:func:`medbench.plugins.discover`), in name order; two of one name, or an
+    ``medbench.backends`` (:func:`medbench.config.plugins.discover`), in name order; two of one name, or an
     option named like a run flag, is one line."""
     found: dict[str, type[BackendConfig]] = {}
     for backend in map(_checked, discover(__name__, "BACKEND")):

@@ -2,9 +2,9 @@
 
 Requests run concurrently (``concurrency`` at a time). The ``openai`` client retries 408/409/429/5xx
 answers, timeouts and dropped connections with exponential backoff (``max_retries``), and
-:mod:`medbench.chatcall` retries replies that are not chat completions. A request that still fails is
+:mod:`medbench.models.chatcall` retries replies that are not chat completions. A request that still fails is
 recorded in :attr:`OpenAIChatLM.failures` with its task and item and answered with a
-:class:`~medbench.requestcache.FailedReply`: the run finishes, every success is cached, no failure is
+:class:`~medbench.models.requestcache.FailedReply`: the run finishes, every success is cached, no failure is
 (the runner leaves failed items out of the scores and marks the run incomplete), and re-running the
 same command asks again only for the failed items. The API key comes from ``OPENAI_API_KEY`` and is
 never written out.
@@ -17,9 +17,9 @@ import asyncio
 from lm_eval.api.model import LM
 from tqdm import tqdm
 
-from medbench import chat, chatcall, thinking
-from medbench.errors import MedbenchError
-from medbench.requestcache import FailedReply
+from medbench.core.errors import MedbenchError
+from medbench.models import chat, chatcall, thinking
+from medbench.models.requestcache import FailedReply
 
 
 def _truncate(text: str, stops: list[str]) -> str:

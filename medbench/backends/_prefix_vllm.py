@@ -20,8 +20,8 @@ import logging
 from lm_eval.api.registry import register_model
 from vllm import SamplingParams
 
-from medbench._compat import lm_eval_vllm
 from medbench.backends._prefixes import prefix_groups, single_token_requests
+from medbench.core._compat import lm_eval_vllm
 
 log = logging.getLogger(__name__)
 VLLM = lm_eval_vllm()

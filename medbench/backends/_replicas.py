@@ -18,9 +18,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from medbench import chatcall
 from medbench.backends._prefixes import common_prefix
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
+from medbench.models import chatcall
 
 #: prompts are in one prefix group when they share at least this many leading tokens (or characters)
 MIN_SHARED = 32

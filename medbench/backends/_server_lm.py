@@ -23,9 +23,9 @@ from lm_eval.api.model import TemplateLM
 from tqdm import tqdm
 from transformers import AutoTokenizer
 
-from medbench import chatcall
 from medbench.backends._replicas import ReplicaPool
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
+from medbench.models import chatcall
 
 
 class ServerLM(TemplateLM):
@@ -135,7 +135,8 @@ class ServerLM(TemplateLM):
         return [float(v) for v in values[1:]]
 
     def token_logprobs(self, sequences: list[list[int]]) -> list[list[float]]:
-        """Per-token log-probabilities of whole sequences (the Min-K% probe: :mod:`medbench.tokenprobs`)."""
+        """Per-token log-probabilities of whole sequences (the Min-K% probe:
+        :mod:`medbench.models.tokenprobs`)."""
 
         async def every() -> list[list[float]]:
             plan = self.pool.plan(sequences)

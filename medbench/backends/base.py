@@ -16,7 +16,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar
 
 from medbench.config.fields import check
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def option(
     """A backend option: a dataclass field whose help text the command line shows. A ``repeat`` option
     (a string) may be given several times; the values arrive joined by commas. An ``answer`` option
     changes what the model answers (a dtype, a reply cap): runs that differ in it share no request
-    cache and are different leaderboard rows (:func:`medbench.config.identity.answer_identity`). A
+    cache and are different leaderboard rows (:func:`medbench.run.identity.answer_identity`). A
     range is declared on the field's type (``Annotated[int, Field(ge=1)]``), ``what`` says it in words
     for the one-line error, as for run settings (:mod:`medbench.config.fields`)."""
     from dataclasses import field
@@ -181,14 +181,14 @@ class BackendConfig:
     def check_model(self, model: str) -> None:
         """The cheap part of :meth:`identity`, before the data is checked: a path that does not exist
         is one line at once; an alias that must be built or converted (minutes) waits for the data."""
-        from medbench.models import ALIASES, resolve_model
+        from medbench.models.resolve import ALIASES, resolve_model
 
         if self.capabilities.local and model not in ALIASES:
             resolve_model(model)
 
     def identity(self, model: str) -> tuple[str, dict]:
         """What to load and the fingerprint recorded in the run folder's model.json."""
-        from medbench.models import fingerprint, resolve_model
+        from medbench.models.resolve import fingerprint, resolve_model
 
         path = resolve_model(model)
         return path, fingerprint(path)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from medbench.backends.base import BackendConfig, Capabilities, NoiseByDtype, at_least, option
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 

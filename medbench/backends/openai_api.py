@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field
 
 from medbench.backends.base import BackendConfig, Capabilities, option
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 
 
 @dataclass
@@ -55,7 +55,7 @@ class OpenAIConfig(BackendConfig):
             raise MedbenchError(
                 "backend openai needs --base-url (an OpenAI-compatible server, e.g. http://host/v1)"
             )
-        from medbench.served import served_model
+        from medbench.models.served import served_model
 
         name = self.model_name or model
         served = served_model(self.urls()[0], name, min(self.timeout, 30.0))

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from medbench.backends.base import BackendConfig, Capabilities, NoiseByDtype, option
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 
 
 @dataclass

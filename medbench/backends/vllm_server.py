@@ -27,9 +27,9 @@ class VLLMServerConfig(OpenAIConfig):
         """The served model as its replicas describe it: an unreachable replica is left to the
         failover (:mod:`medbench.backends._replicas`); replicas that serve different models, or none
         that answers, is one line. Replicas whose listing does not identify the model
-        (:func:`medbench.served.pinned`) are keyed on every address given."""
-        from medbench.errors import MedbenchError
-        from medbench.served import Unreachable, served_model
+        (:func:`medbench.models.served.pinned`) are keyed on every address given."""
+        from medbench.core.errors import MedbenchError
+        from medbench.models.served import Unreachable, served_model
 
         name = self.model_name or model
         described, unreachable = {}, []

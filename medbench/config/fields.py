@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 
 #: what a setting can change: the model's answer to an item, or which items are scored (or how often)
 AFFECTS = ("answer", "items")

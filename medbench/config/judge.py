@@ -1,7 +1,7 @@
 """``JudgeConfig``: the settings of ``medbench judge`` and ``arena``, declared once. The judge's own
 flags come from these fields; its chat client's (``--base-url``, ``--concurrency``, ...) are the
 ``openai`` backend's options, declared and checked there
-(:func:`medbench.backend_flags.add_client_arguments`)."""
+(:func:`medbench.backends.flags.add_client_arguments`)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from medbench.config.fields import validate
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 
 Lang = Literal["zh", "en"]
 
@@ -128,7 +128,7 @@ Hex40 = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
 
 
 class PinnedFile(_File):
-    """One file of a benchmark at a commit of a git host (:mod:`medbench.sources`)."""
+    """One file of a benchmark at a commit of a git host (:mod:`medbench.data.sources`)."""
 
     local: str = Field(min_length=1)  # the official path under a data folder
     repo: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")

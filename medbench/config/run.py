@@ -3,7 +3,7 @@
 Each field says its help text, whether it changes a model's answer (``affects="answer"``: the request
 cache and the leaderboard row key) or which items are scored (``affects="items"``: the row key), its
 flag and its valid range. The ``run`` flags, config.json (the dataclass itself), the settings that split
-leaderboard rows (:data:`medbench.schemas.ANSWER_SETTINGS`, ``ITEM_SETTINGS``) and the one-line
+leaderboard rows (:data:`medbench.config.schemas.ANSWER_SETTINGS`, ``ITEM_SETTINGS``) and the one-line
 validation errors (:func:`check`) all come from here: a new setting is one field below.
 """
 
@@ -184,7 +184,7 @@ class RunConfig:
         affects="answer",
         what=SEED_RANGE,
     )
-    # the backend (medbench/backends/<name>.py) and its options (their flags: medbench.backend_flags),
+    # the backend (medbench/backends/<name>.py) and its options (their flags: medbench.backends.flags),
     # recorded resolved (e.g. the device)
     backend: str = setting("hf", flag=False)
     backend_options: dict = setting(flag=False, factory=dict)

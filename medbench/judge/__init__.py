@@ -7,22 +7,24 @@ Every pair is judged in both orders by default; a verdict counts as a win (or lo
 agree, otherwise it is a tie, and the position-consistency rate is reported (``--order random`` judges
 one random order per item: half the cost, and said so). Items whose answer failed in either run (an
 API error recorded in the run's samples) are not judged: an empty answer would lose every comparison;
-they are counted as ``excluded_failed``. Requests run concurrently through :mod:`medbench.chatcall`
+they are counted as ``excluded_failed``. Requests run concurrently through :mod:`medbench.models.chatcall`
 (retries on 429/5xx/timeouts and on replies that are not chat completions). A reply that names no
 verdict (or two) is asked once more, then recorded as a parse failure. Every finished request is kept
 in a persistent JSON cache keyed on (judge model, rubric and version, prompt) -- the prompt holds both
 answers -- so a re-run makes no request for finished work and a killed judge resumes where it stopped.
+
+May import: core, config, data, models, backends, scoring, analysis, run (medbench's packages).
 """
 
 from __future__ import annotations
 
 from medbench.backends.openai_api import OpenAIConfig
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 from medbench.judge.items import paired_items
 from medbench.judge.readable import silent
 from medbench.judge.rubric import combine, load_rubric, parse_verdict
 from medbench.judge.session import JudgeConfig
-from medbench.rundir import RunFolder
+from medbench.run.rundir import RunFolder
 
 __all__ = [
     "JudgeConfig",

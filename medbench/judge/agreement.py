@@ -17,7 +17,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-from medbench import intervals
+from medbench.analysis import intervals
 
 #: resamples of an agreement interval (each a kappa or alpha: cheap, but many per report)
 RESAMPLES = 500

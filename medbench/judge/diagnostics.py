@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medbench import intervals
+from medbench.analysis import intervals
 
 #: the length-gap bins (characters, |answer 1 - answer 2|): upper edges, the last open
 BINS = (50, 200, 500)

@@ -20,11 +20,11 @@ import json
 import random
 from pathlib import Path
 
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
+from medbench.core.safe_cells import spreadsheet_cell, spreadsheet_text
 from medbench.judge.agreement import agreement, kappa
 from medbench.judge.items import answer_text, paired_items
 from medbench.judge.rubric import FLIP, OUTCOMES, question_text
-from medbench.safe_cells import spreadsheet_cell, spreadsheet_text
 
 TEMPLATE = ("id", "dimension", "question", "answer_1", "answer_2", "verdict", "rater")
 SEATED = {"1": "win", "2": "loss", "tie": "tie"}  # answer 1's outcome, in the sheet's seats

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 
 
 def answer_text(record: dict) -> str:

@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 
 #: a judge's name: it keys the reports' columns and the per-judge records
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,39}")

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import random
 
-from medbench import intervals
+from medbench.analysis import intervals
+from medbench.core.templates import render_template
 from medbench.judge.human import read_ratings
 from medbench.judge.items import answer_text, paired_items
 from medbench.judge.jury import combine_verdicts
 from medbench.judge.rubric import FLIP, OUTCOMES, combine, question_text
 from medbench.judge.sections import jury_sections
 from medbench.judge.session import JudgeConfig, ask, finish, summary_head, tables
-from medbench.rundir import RunFolder
-from medbench.templates import render_template
+from medbench.run.rundir import RunFolder
 
 BOTH_EMPTY = "both answers empty"  # counted, never sent, no verdict
 ONE_EMPTY = "one answer empty"  # the empty one loses, without a request

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
+from medbench.core.templates import render_template
 from medbench.judge.agreement import agreement
 from medbench.judge.diagnostics import self_preference
 from medbench.judge.items import answer_text, paired_items
@@ -10,8 +11,7 @@ from medbench.judge.jury import combine_scores
 from medbench.judge.pairwise import rates_interval
 from medbench.judge.rubric import OUTCOMES, question_text
 from medbench.judge.session import JudgeConfig, ask, finish, summary_head, tables
-from medbench.rundir import RunFolder
-from medbench.templates import render_template
+from medbench.run.rundir import RunFolder
 
 
 def run_pointwise(config: JudgeConfig, rubric: dict) -> tuple[RunFolder, dict]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from medbench.core.safe_cells import markdown_lines
 from medbench.judge.readable import mute_jurors
-from medbench.safe_cells import markdown_lines
 
 
 def _num(value: float | None) -> str:

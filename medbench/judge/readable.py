@@ -4,7 +4,7 @@ A judge that does not answer in the rubric's format gives no verdict, only a par
 in a table that is easy to miss, a jury of two whose second judge never gave a readable verdict
 read as "a jury of 2 judges, unanimous verdict" resting on one, and a single judge with nothing
 readable exited 0 (issue 36). Like a run whose replies were mostly unparseable
-(:mod:`medbench.checks`), a judge whose verdicts on a dimension were over 20 % unreadable gets one
+(:mod:`medbench.run.checks`), a judge whose verdicts on a dimension were over 20 % unreadable gets one
 warning line naming each such dimension (logged, and first in results.md and ``summary.json``'s
 ``warnings``); one that gave none on a dimension makes the judge command incomplete (exit 3).
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from medbench.checks import WARN_RATE
+from medbench.run.checks import WARN_RATE
 
 log = logging.getLogger("medbench")
 
@@ -66,7 +66,7 @@ def mute_jurors(summary: dict) -> list[str]:
 
 def warn(summary: dict) -> None:
     """One line per judge whose verdicts on some dimension were over
-    :data:`~medbench.checks.WARN_RATE` unreadable, logged and kept in the summary's ``warnings``
+    :data:`~medbench.run.checks.WARN_RATE` unreadable, logged and kept in the summary's ``warnings``
     (absent when there is none)."""
     unit = "answers" if summary["order"] == "pointwise" else "items"
     over: dict[str, list[str]] = {}

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from medbench.config.plugin_files import Rubric
+from medbench.config.plugins import load_plugin
 from medbench.judge import answer_refs
-from medbench.plugins import load_plugin
 
 OUTCOMES = ("win", "tie", "loss")
 FLIP = {"win": "loss", "loss": "win", "tie": "tie"}

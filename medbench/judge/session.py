@@ -19,18 +19,18 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
-from medbench import chatcall, thinking
 from medbench.config.judge import JudgeConfig
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
+from medbench.core.writing import replacing, write_text
 from medbench.judge import readable
 from medbench.judge.jury import JudgeSpec, jury_of
+from medbench.judge.plots import judge_bars
 from medbench.judge.present import markdown
 from medbench.judge.rubric import parse_verdict, score_of
-from medbench.plotting import judge_bars
-from medbench.requestcache import MISS, open_cache
-from medbench.rundir import RunFolder
-from medbench.served import served_model
-from medbench.writing import replacing, write_text
+from medbench.models import chatcall, thinking
+from medbench.models.requestcache import MISS, open_cache
+from medbench.models.served import served_model
+from medbench.run.rundir import RunFolder
 
 
 class Judge:

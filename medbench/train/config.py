@@ -19,8 +19,8 @@ import yaml
 
 from medbench.config.plugin_files import Recipe as RecipeFile
 from medbench.config.plugin_files import checked
-from medbench.errors import MedbenchError
-from medbench.paths import plugin_dir
+from medbench.core.errors import MedbenchError
+from medbench.core.paths import plugin_dir
 
 
 @dataclass
@@ -98,7 +98,7 @@ def stage_values(recipe: Recipe, stage: str, overrides: list[str] | None = None)
 
 def resolve_model_ref(ref: str, recipe: Recipe) -> str:
     """``base`` -> the recipe's base model; a stage name -> that stage's output folder; else as given."""
-    from medbench.models import resolve_model
+    from medbench.models.resolve import resolve_model
 
     if ref == "base":
         return resolve_model(recipe.base_model)

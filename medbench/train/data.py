@@ -19,9 +19,9 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
-from medbench.datasources import read_jsonl
-from medbench.errors import MedbenchError
-from medbench.paths import RESOURCES_DIR
+from medbench.core.errors import MedbenchError
+from medbench.core.paths import RESOURCES_DIR
+from medbench.data.datasources import read_jsonl
 
 BUNDLED = "bundled:"
 

@@ -11,8 +11,8 @@ import dataclasses
 import typing
 from pathlib import Path
 
-from medbench.errors import MedbenchError
-from medbench.paths import plugin_dir
+from medbench.core.errors import MedbenchError
+from medbench.core.paths import plugin_dir
 from medbench.train.config import Recipe, resolve_model_ref, stage_values
 from medbench.train.stages import get_stage
 from medbench.train.stages.base import Stage, StageConfig
@@ -77,7 +77,7 @@ def trl_args(stage: Stage, config: StageConfig, seed: int = 42):
 def run_stage(name: str, config: StageConfig, recipe: Recipe) -> dict:
     """Train one stage (everything the libraries say in ``<output_dir>/log.txt``); returns its model
     card."""
-    from medbench import console, progress
+    from medbench.core import console, progress
 
     progress.stage(f"training stage {name}")
     stage = get_stage(name)

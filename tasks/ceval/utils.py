@@ -2,7 +2,7 @@
 answer[, explanation]). Ids come from the file. Without a data folder the files come from the pinned
 hub mirror in ``_ceval_common_yaml`` (see README.md)."""
 
-from medbench import mc
+from medbench.scoring import mc
 
 
 def parse(row) -> dict:

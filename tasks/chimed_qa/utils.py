@@ -1,8 +1,9 @@
 """ChiMed QA (licensed; not shipped): ``<data-dir>/chimed_qa/test.jsonl`` with ``question`` and
 ``answer``, or ``answers`` [{text, adopted}] (the adopted answer is the reference)."""
 
-from medbench import gen, genread
-from medbench.datasources import read_jsonl
+from medbench.data import genread
+from medbench.data.datasources import read_jsonl
+from medbench.scoring import gen
 
 
 def read(path):

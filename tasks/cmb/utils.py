@@ -22,10 +22,11 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from medbench import datareport, gen, genread, mc
-from medbench.datasources import Row, check_file, read_text
-from medbench.errors import MedbenchError
-from medbench.templates import render_template
+from medbench.core.errors import MedbenchError
+from medbench.core.templates import render_template
+from medbench.data import datareport, genread
+from medbench.data.datasources import Row, check_file, read_text
+from medbench.scoring import gen, mc
 
 QUESTIONS = "cmb/CMB-test/CMB-test-choice-question-merge.json"
 ANSWERS = "cmb/CMB-test-choice-answer.json"

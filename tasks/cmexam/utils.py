@@ -3,7 +3,7 @@ Answer, Explanation, ...)."""
 
 import re
 
-from medbench import mc
+from medbench.scoring import mc
 
 #: the annotated release's per-item columns (test_annotated.csv), kept for --slice-by
 ANNOTATIONS = (

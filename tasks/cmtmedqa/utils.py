@@ -3,7 +3,8 @@
 
 import functools
 
-from medbench import gen, genread
+from medbench.data import genread
+from medbench.scoring import gen
 
 
 def history(value) -> list[list[str]]:

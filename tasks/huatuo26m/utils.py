@@ -1,7 +1,8 @@
 """Huatuo-26M test: ``<data-dir>/huatuo26m/huatuo26M_test.json``, a JSON list of
 ``{instruction: [text], output: [text]}`` single-turn QA records."""
 
-from medbench import gen, genread
+from medbench.data import genread
+from medbench.scoring import gen
 
 
 def read(path):

@@ -1,8 +1,9 @@
 """MC (Song et al., 2020): ``<data-dir>/mc/sample_test.dialog``, blank-line separated ``.dialog``
 blocks (``id<TAB>...`` header, ``P``/``D`` turns, ``SUM`` summaries)."""
 
-from medbench import gen, genread
-from medbench.datasources import Row, read_text
+from medbench.data import genread
+from medbench.data.datasources import Row, read_text
+from medbench.scoring import gen
 
 
 def dialogue_turns(block: list[tuple[int, str]]) -> list[list]:

@@ -4,7 +4,7 @@
 
 import re
 
-from medbench import mc
+from medbench.scoring import mc
 
 
 def parse(row) -> dict:

@@ -5,9 +5,9 @@ record (``text``, ``entities`` [{type, start, end}], ``problem`` when malformed)
 from collections.abc import Iterator
 from pathlib import Path
 
-from medbench import ner
-from medbench.datasources import read_jsonl, read_text
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
+from medbench.data.datasources import read_jsonl, read_text
+from medbench.scoring import ner
 
 
 def _ccks_entities(record: dict) -> tuple[str, list[dict]]:

@@ -8,14 +8,14 @@ is a stage: ``medbench train``, the report's stage order and the demo find it he
 
 from __future__ import annotations
 
-from medbench.errors import MedbenchError
-from medbench.plugins import discover
+from medbench.config.plugins import discover
+from medbench.core.errors import MedbenchError
 from medbench.train.stages.base import Stage
 
 
 def registry() -> dict[str, Stage]:
     """Stage name -> stage, in pipeline order (this package's, then the entry point group
-    ``medbench.stages``'s: :func:`medbench.plugins.discover`)."""
+    ``medbench.stages``'s: :func:`medbench.config.plugins.discover`)."""
     found: list[Stage] = discover(__name__, "STAGE")
     return {s.name: s for s in sorted(found, key=lambda s: (s.order, s.name))}
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from medbench.hashing import sha256_file
-from medbench.schemas import ModelCard
+from medbench.config.schemas import ModelCard
+from medbench.core.hashing import sha256_file
 from medbench.train import data
 from medbench.train.config import Recipe, StageConfig, effective_batch_size
 
@@ -155,7 +155,7 @@ def kept_copy(path: Path, out: Path) -> Path:
 
 def fit(trainer) -> None:
     """Train, the per-step logs going to the stage's log.txt rather than the console."""
-    from medbench import console
+    from medbench.core import console
 
     console.quiet_trainer(trainer)
     trainer.train()

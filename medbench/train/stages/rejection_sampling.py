@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from medbench.errors import MedbenchError
+from medbench.core.errors import MedbenchError
 from medbench.train import data
 from medbench.train.stages.base import Stage, StageConfig
 

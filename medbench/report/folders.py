@@ -1,0 +1,195 @@
+"""Reading the folders other commands wrote (runs, judge, bias and arena folders) for reports.
+
+Each folder's ``config.json`` carries ``schema_version`` (:mod:`medbench.config.schemas`); a folder from a
+newer, incompatible medbench, or a score or status of the wrong shape, is one line naming the file,
+never a misread number. Schema 1 (no version key) had the openai options at the top level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from medbench.analysis.summary import Score
+from medbench.config import schemas
+from medbench.config.schemas import ITEM_SETTINGS
+from medbench.core.errors import MedbenchError
+from medbench.core.safe_names import plain_name
+from medbench.run.identity import answer_identity
+
+log = logging.getLogger("medbench")
+
+
+@dataclass
+class Folder:
+    path: Path
+    kind: str  # run | judge | bias | arena
+    model: str  # the row label (unique among the folders of one report)
+    config: dict
+    data: dict | list = field(default_factory=dict)
+    identity: str = ""  # full model name + fingerprint
+    name: str = ""  # the row label without the settings that tell runs of one model apart
+    status: dict = field(default_factory=dict)
+    contamination: dict | None = None  # a run's clean.json (schemas.CleanRecord): what an audit flagged
+
+    @property
+    def full_name(self) -> str:
+        served = (self.config.get("backend_options") or {}).get("model_name") or self.config.get("model_name")
+        return str(served or self.config.get("model") or self.path.name).rstrip("/")
+
+    @property
+    def settings(self) -> tuple:
+        """What tells runs of one model apart: everything that changes its answers (the same record
+        that names its request cache), then which items were scored."""
+        if self.kind != "run":
+            return ()
+        answers = answer_identity(self.config)
+        return (*answers.items(), *((k, self.config.get(k)) for k in ITEM_SETTINGS))
+
+
+class Incomplete(Exception):
+    """A run folder that cannot be reported (killed before its metrics were written)."""
+
+
+def _config(path: Path) -> dict | None:
+    """A medbench folder's config (runs have ``tasks``, judge/bias/arena folders a ``kind``), else None."""
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return config if isinstance(config, dict) and ("tasks" in config or "kind" in config) else None
+
+
+def _json(path: Path, default=None):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+def _read(path: Path) -> Folder:
+    config = _config(path)
+    if config is None:
+        raise MedbenchError(f"{path} is not a medbench run, judge or bias folder")
+    kind = config.get("kind", "run")
+    if kind == "run":
+        schemas.check_run_config(config, path / "config.json")
+    else:
+        schemas.check_version(config, path / "config.json")
+    result = path / ("metrics.json" if kind == "run" else "summary.json")
+    data = _json(result)
+    if data is None and result.is_file():
+        raise MedbenchError(f"{result}: not readable JSON")
+    if data is None:
+        raise Incomplete(f"no readable {result.name} (killed before it finished?)")
+    if kind == "run":  # each score a Score record (one line naming the file otherwise)
+        if not isinstance(data, list):
+            raise MedbenchError(f"{result}: expected a list of scores")
+        data = [asdict(schemas.build(Score, s, result)) for s in data]
+        for score in data:  # a task name names the report's pages and reads samples/<task>.jsonl
+            plain_name(score["task"], "task name", result)
+            schemas.check_score(score, result)
+    if kind == "judge":  # the fields the report shows, each of its declared type
+        from medbench.judge.summary_schema import checked
+
+        data = checked(data, result)
+    status = path / "status.json"
+    status = schemas.read(schemas.RunStatus, status).record() if status.is_file() else {}
+    model = _json(path / "model.json", {}) or {}
+    if not isinstance(model, dict):
+        raise MedbenchError(f"{path / 'model.json'}: expected a JSON object, got {type(model).__name__}")
+    # an API model is its name: the server's address (a port that changes per session) is not the model
+    fingerprint = json.dumps({k: v for k, v in model.items() if k != "api"}, sort_keys=True)
+    folder = Folder(path, kind, "", config, data, status=status)
+    if kind == "run" and (path / "clean.json").is_file():
+        folder.contamination = asdict(schemas.read(schemas.CleanRecord, path / "clean.json"))
+    folder.identity = f"{folder.full_name}|{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
+    return folder
+
+
+def _below(path: Path) -> list[Path]:
+    """Every medbench folder below ``path``, symlinked ones included (each real folder once)."""
+    found, seen = [], set()
+    for root, dirs, files in os.walk(path, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree, or a second link to one folder
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        if "config.json" in files and _config(Path(root)) is not None:
+            found.append(Path(root))
+    return sorted(found)
+
+
+def collect(paths: list[str]) -> tuple[list[Folder], list[tuple[Path, str]]]:
+    """Folders given directly, or every folder with a config.json below a given directory; and the
+    folders left out (path, why), each also logged: a killed run, or a folder found below a directory
+    with a malformed or hostile file, is skipped and listed, never the end of the whole report (a
+    folder named directly that cannot be read is its one-line error)."""
+    folders, left_out = [], []
+    for p in paths:
+        path = Path(p)
+        if not path.exists():
+            raise MedbenchError(f"{path} does not exist")
+        named = (path / "config.json").is_file()
+        found = [path] if named else _below(path)
+        if not found:
+            raise MedbenchError(f"{path} holds no run, judge or bias folders")
+        for f in found:
+            try:
+                folders.append(_read(f))
+            except MedbenchError as exc:
+                if named:  # the folder asked for by name: its one line is the answer
+                    raise
+                left_out.append((f, f"unreadable: {exc}"))
+                log.warning("report: skipping %s: %s", f, exc)
+            except Incomplete as exc:
+                left_out.append((f, f"incomplete: {exc}"))
+                log.warning("report: skipping %s: %s", f, exc)
+    name_rows(folders)
+    return folders, left_out
+
+
+def _parts(name: str) -> tuple[str, ...]:
+    path = Path(name)
+    return path.parts[1:] if path.is_absolute() else path.parts
+
+
+def _suffix(name: str, parts: int) -> str:
+    return "/".join(_parts(name)[-parts:]) or name
+
+
+def _setting(key: str, value) -> str:
+    """A setting as a row label shows it: an unset limit is every item, any other unset one the
+    default."""
+    if value is None:
+        return "all" if key == "limit" else "default"
+    return str(value)
+
+
+def name_rows(folders: list[Folder]) -> None:
+    """Give each folder its row label: the shortest path suffix of its model's name that no other
+    model shares (a fingerprint prefix where even full names collide), then the settings in which
+    runs of that one model differ."""
+    identities = {f.identity: f.full_name for f in folders}
+    labels = {}
+    for identity, name in identities.items():
+        parts, depth = len(_parts(name)), 1
+        clash = [
+            i for i, n in identities.items() if i != identity and _suffix(n, depth) == _suffix(name, depth)
+        ]
+        while clash and depth < parts:
+            depth += 1
+            clash = [i for i in clash if _suffix(identities[i], depth) == _suffix(name, depth)]
+        labels[identity] = _suffix(name, depth) + (f" @{identity.rsplit('|', 1)[1][:8]}" if clash else "")
+    for f in folders:
+        variants = {g.settings for g in folders if g.identity == f.identity and g.kind == f.kind}
+        differing = [k for k, v in f.settings if len({dict(s).get(k) for s in variants}) > 1]
+        shown = ", ".join(f"{k}={_setting(k, v)}" for k, v in f.settings if k in differing)
+        f.name = labels[f.identity]
+        f.model = f.name + (f" ({shown})" if shown else "")
