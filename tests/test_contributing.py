@@ -30,9 +30,10 @@ def sections() -> dict[str, str]:
     return {title.strip(): body for title, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
-def test_contributing_has_the_five_walkthroughs():
+def test_contributing_has_the_six_walkthroughs():
     assert list(sections()) == [
         "a multiple-choice benchmark",
+        "an analysis",
         "a judge rubric",
         "a backend",
         "a training stage",

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from medbench.analysis import intervals
+from medbench.analysis.plugin import Analysis, Context, Finding
 from medbench.analysis.summary import Score
 from medbench.core.safe_cells import markdown_lines
 
@@ -125,34 +126,6 @@ def summarise(records: dict[str, list[dict]]) -> list[Circular]:
     return out
 
 
-def letter_shares(records: dict[str, list[dict]]) -> Counter:
-    """The letters a run's multiple-choice replies named, over every task's per-sample records (a
-    reply naming one option letter; other tasks' records are not counted)."""
-    shares: Counter = Counter()
-    for items in records.values():
-        for record in items:
-            picked = record.get("extracted")
-            if "correct" in record and isinstance(picked, str) and len(picked) == 1 and picked.isupper():
-                shares[picked] += 1
-    return shares
-
-
-def one_letter(records: dict[str, list[dict]], bar: float = 0.9, least: int = 5) -> str | None:
-    """A warning when most multiple-choice replies name the same letter: the score then measures a
-    letter preference more than knowledge (``--circular`` tells the two apart); else None."""
-    shares = letter_shares(records)
-    total = sum(shares.values())
-    if total < least:
-        return None
-    letter, count = shares.most_common(1)[0]
-    if count / total < bar:
-        return None
-    return (
-        f"{100 * count / total:.0f}% of {total} multiple-choice replies name option {letter}: these scores "
-        "measure a letter preference more than knowledge; --circular tells the two apart"
-    )
-
-
 def markdown(results: list[Circular]) -> str:
     """The circular table and the position-bias histogram (chosen vs gold letter shares)."""
     if not results:
@@ -185,3 +158,21 @@ def markdown(results: list[Circular]) -> str:
         "questions with a failed rotation (left out of every score, acc included)."
     )
     return "\n".join(lines) + "\n"
+
+
+class _Circular(Analysis):
+    """``--circular``: per task, circular accuracy over questions, changed answers, the letters chosen."""
+
+    name = "circular"
+    order = 10
+
+    def applies(self, context: Context) -> bool:
+        return bool(context.config.circular)
+
+    def run(self, context: Context) -> Finding:
+        rotated = summarise(context.records)
+        files = {"circular.json": [result.record() for result in rotated]} if rotated else {}
+        return Finding([s for result in rotated for s in result.scores()], files, markdown(rotated))
+
+
+ANALYSIS = _Circular()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from medbench.analysis import intervals
+from medbench.analysis.plugin import Analysis, Context, Finding
 from medbench.analysis.summary import Score
 from medbench.core import units
 from medbench.core.safe_cells import markdown_lines
@@ -116,3 +117,18 @@ def markdown(found: list[Fragility]) -> str:
     ]
     lines += markdown_lines(["Task", "Items", "Fragile", "acc if they go wrong - right"], rows, "lrrr")
     return "\n".join(lines) + "\n"
+
+
+class _Margins(Analysis):
+    """Log-likelihood MC: items decided by less than the backend's noise, and the accuracy they span."""
+
+    name = "margins"
+    order = 40
+
+    def run(self, context: Context) -> Finding:
+        found = summarise(context.records, context.margin_noise)
+        files = {"margins.json": record(found)} if found else {}
+        return Finding([f.score() for f in found], files, markdown(found))
+
+
+ANALYSIS = _Margins()

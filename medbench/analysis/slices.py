@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from medbench.analysis import intervals
+from medbench.analysis.plugin import Analysis, Context, Finding
 from medbench.core import units
 from medbench.core.errors import MedbenchError
 from medbench.core.safe_cells import markdown_lines
@@ -127,3 +128,23 @@ def markdown(found: list[Slice]) -> str:
         lines += markdown_lines(header, rows, "llrrrr")
         lines.append("")
     return "\n".join(lines)
+
+
+class _Slices(Analysis):
+    """``--slice-by``: accuracy per value of an item field (CMExam's annotations, a subject)."""
+
+    name = "slices"
+    order = 20
+
+    def applies(self, context: Context) -> bool:
+        return bool(context.config.slice_by)
+
+    def run(self, context: Context) -> Finding:
+        from medbench.analysis.compare import groups
+
+        subjects = groups(context.folder, context.lm_eval_results)
+        found = slices(context.records, context.config.slice_by, subjects)
+        return Finding(files={"slices.json": record(found)}, markdown=markdown(found))
+
+
+ANALYSIS = _Slices()

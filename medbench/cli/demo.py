@@ -13,7 +13,7 @@ import json
 import time
 from pathlib import Path
 
-from medbench.analysis.circular import letter_shares
+from medbench.analysis.letters import letter_shares
 from medbench.analysis.summary import Score
 from medbench.core import progress, sample_files
 from medbench.core.errors import MedbenchError

@@ -21,8 +21,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medbench.analysis import circular, margins, slices
-from medbench.analysis.compare import groups
+from medbench.analysis import plugin as analyses
 from medbench.analysis.summary import Score, combine_repeats
 from medbench.audit.training_files import CARD
 from medbench.config import schemas
@@ -184,27 +183,15 @@ def record(
     skipped = [Skipped(**row) for row in data["skipped_rows"]]
     samples = folder.path / ("samples" if resolved.config.repeats == 1 else "samples-0")
     records = sample_files.read(samples)  # once, for everything derived from the per-item outputs
-    rotated = circular.summarise(records) if resolved.config.circular else []
-    scores += [s for result in rotated for s in result.scores()]
-    if rotated:
-        folder.write_json("circular.json", [result.record() for result in rotated])
-    appendix = circular.markdown(rotated)
-    if resolved.config.slice_by:
-        lm_eval_results = "results.json" if resolved.config.repeats == 1 else "results-0.json"
-        found = slices.slices(records, resolved.config.slice_by, groups(folder.path, lm_eval_results))
-        folder.write_json("slices.json", slices.record(found))
-        appendix += slices.markdown(found)
-    found, note = card_audit.record_clean(resolved, folder, records)
-    scores += found
-    appendix += note
-    threshold = resolved.config.fragile_margin or margin_noise or resolved.backend.margin_noise
-    fragility = margins.summarise(records, threshold)
-    scores += [f.score() for f in fragility]
-    if fragility:
-        folder.write_json("margins.json", margins.record(fragility))
-    appendix += margins.markdown(fragility)
-    warnings = warn_unusable(scores) + [w for w in [circular.one_letter(records)] if w]
-    folder.write_scores(scores, skipped, failed, warnings, thinking.summary(samples), appendix)
+    lm_eval_results = "results.json" if resolved.config.repeats == 1 else "results-0.json"
+    noise = resolved.config.fragile_margin or margin_noise or resolved.backend.margin_noise
+    found = analyses.apply(analyses.Context(resolved.config, records, folder.path, noise, lm_eval_results))
+    for name, data in found.files.items():
+        folder.write_json(name, data)
+    clean, note = card_audit.record_clean(resolved, folder, records)
+    scores += found.scores + clean
+    warnings = warn_unusable(scores) + found.warnings
+    folder.write_scores(scores, skipped, failed, warnings, thinking.summary(samples), found.markdown + note)
     reason = f"{failed} request(s) failed after retries; re-run the command" if failed else None
     folder.write_json("status.json", RunStatus(not failed, failed, reason).record())
     return scores
