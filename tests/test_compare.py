@@ -101,7 +101,7 @@ def test_a_received_samples_file_that_is_not_records_is_one_line(runs, capsys):
         fh.write("[1, 2]\n")
     assert main(["compare", str(a), str(b)]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "medqa_mcmle.jsonl:12: not a per-sample record" in err
+    assert len(err.splitlines()) == 1 and "medqa_mcmle.jsonl:12: not a sample record" in err
 
 
 def test_items_with_another_gold_are_not_the_same_items(runs, capsys):

@@ -1,19 +1,19 @@
 """``medbench compare RUN_A RUN_B``: is B really better than A, task by task, on the items both scored.
 
-Two run folders are compared through their per-sample files (``samples/<task>.jsonl``), read and
-checked like any received file, and only if they read the same data (``data.json``: a file of one
-name with two hashes is one line). The unit compared is the question (:mod:`medbench.core.units`): an item
-is matched by its unit, must have the same gold answer in both, and only units scored whole in both
-(no failed request) count. Two ``--circular`` runs are compared question by question, never rotation
-by rotation: on ``acc``, each question's share of right rotations (the leaderboard's acc), or with
-``--metric circular_acc`` on right-under-every-rotation. For 0/1 scores the test is the exact McNemar
-test -- a two-sided binomial test on the discordant questions (right in one run, wrong in the other)
--- and the difference gets Newcombe's paired score interval; a continuous per-question score gets the
-exact sign test (the same binomial on the questions that moved up or down: valid at any n, where a
-bootstrap p-value is not) and, in [0, 1], Newcombe's square-and-add over the Wilson bounds.
-p-values are Holm-adjusted across the tasks compared, and the items that flipped are listed with
-both replies. Nothing is recomputed that the folders hold: each item's score is the one the run
-recorded.
+Two run folders are compared through their per-sample files (``samples/<task>.jsonl``), read and checked
+by their run record (:mod:`medbench.config.record`) like any received file, and only if they read the
+same data (``data.json``: a file of one name with two hashes is one line). The unit compared is the
+question (:mod:`medbench.core.units`): an item is matched by its unit, must have the same gold answer in
+both, and only units scored whole in both (no failed request) count. Two ``--circular`` runs are
+compared question by question, never rotation by rotation: on ``acc``, each question's share of right
+rotations (the leaderboard's acc), or with ``--metric circular_acc`` on right-under-every-rotation. For
+0/1 scores the test is the exact McNemar test -- a two-sided binomial test on the discordant questions
+(right in one run, wrong in the other) -- and the difference gets Newcombe's paired score interval; a
+continuous per-question score gets the exact sign test (the same binomial on the questions that moved up
+or down: valid at any n, where a bootstrap p-value is not) and, in [0, 1], Newcombe's square-and-add
+over the Wilson bounds. p-values are Holm-adjusted across the tasks compared, and the items that flipped
+are listed with both replies. Nothing is recomputed that the folders hold: each item's score is the one
+the run recorded.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import numpy as np
 from scipy import stats
 
 from medbench.analysis import intervals
-from medbench.core import sample_files, units
+from medbench.config.record import RunRecord
+from medbench.core import units
 from medbench.core.errors import MedbenchError
 from medbench.core.safe_cells import markdown_lines
 
@@ -113,24 +114,16 @@ def _unit_item(key: str, group: list[dict], metric: str) -> Item | None:
     return Item(key, ordered[0].get("gold"), score, replies, len(group))
 
 
-def read_items(path: Path, metric: str) -> dict[str, Item]:
-    """A per-sample file's scored units by unit id; a line that is not a sample record is one line
-    naming the file and line. Units with a failed request (an ``error``), a missing rotation or no
-    value of the metric are left out."""
-    if not path.is_file():
-        raise MedbenchError(f"{path}: no such per-sample file")
-    records, seen = [], set()
-    for number, record in sample_files.lines(path):
-        metrics = record.get("metrics") if isinstance(record, dict) else None
-        if not isinstance(metrics, dict) or not isinstance(record.get("id", record.get("doc_id")), str | int):
-            raise MedbenchError(
-                f"{path}:{number}: not a per-sample record (expected an object with id and metrics)"
-            )
-        key = str(record.get("id", record.get("doc_id")))
+def read_items(run: RunRecord, task: str, metric: str) -> dict[str, Item]:
+    """A task's scored units by unit id, from the run's per-sample records (checked by the record: a
+    line that is not one is one line naming the file and line). Units with a failed request (an
+    ``error``), a missing rotation or no value of the metric are left out."""
+    records, seen = run.samples(task), set()
+    for record in records:
+        key = str(record["id"])
         if key in seen:
-            raise MedbenchError(f"{path}:{number}: item id {key[:80]!r} appears twice")
+            raise MedbenchError(f"{run.sample_file(task)}: item id {key[:80]!r} appears twice")
         seen.add(key)
-        records.append(record)
     out: dict[str, Item] = {}
     for key, group in units.by_unit(records).items():
         item = _unit_item(key, group, metric)
@@ -192,18 +185,11 @@ def compare_task(a: dict[str, Item], b: dict[str, Item], task: str, metric: str)
     )
 
 
-def _tasks(run: Path) -> set[str]:
-    return {p.stem for p in (run / "samples").glob("*.jsonl")} if (run / "samples").is_dir() else set()
-
-
 def groups(run: Path, name: str = "results.json") -> dict[str, str]:
     """leaf task -> its top group, from the run's results.json (``name``: a repeat's) -- checked: a
     file that does not give ``group_subtasks`` as name -> names is one line."""
     path = run / name
-    try:
-        subtasks = json.loads(path.read_text(encoding="utf-8")).get("group_subtasks", {})
-    except (OSError, ValueError, AttributeError):
-        raise MedbenchError(f"{path}: not lm-eval's results JSON (expected an object)") from None
+    subtasks = RunRecord.open(run).lm_eval_results(name).get("group_subtasks", {})
     names = lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)  # noqa: E731
     if not isinstance(subtasks, dict) or not all(isinstance(k, str) and names(subtasks[k]) for k in subtasks):
         raise MedbenchError(f"{path}: group_subtasks must map each group to a list of task names")
@@ -221,11 +207,11 @@ def groups(run: Path, name: str = "results.json") -> dict[str, str]:
     return out
 
 
-def _pooled(run: Path, leaves: list[str], metric: str) -> dict[str, Item]:
+def _pooled(run: RunRecord, leaves: list[str], metric: str) -> dict[str, Item]:
     """The scored items of several tasks' files as one population (ids prefixed by their task)."""
     out: dict[str, Item] = {}
     for leaf in leaves:
-        items = read_items(run / "samples" / f"{leaf}.jsonl", metric)
+        items = read_items(run, leaf, metric)
         for key, item in items.items():
             item.id = f"{leaf}/{key}" if len(leaves) > 1 else key
             out[item.id] = item
@@ -238,22 +224,14 @@ def pooled(
     """One comparison over several tasks' items pooled (``unit`` names it); None when neither run
     has a scored item."""
     same_data(run_a, run_b)
-    a, b = _pooled(run_a, leaves, metric), _pooled(run_b, leaves, metric)
+    a, b = (_pooled(RunRecord.open(run), leaves, metric) for run in (run_a, run_b))
     return compare_task(a, b, unit, metric) if a or b else None
 
 
 def _hashes(run: Path) -> dict[str, str]:
-    """A run's data files by file name -> sha256 (data.json), checked like any received file."""
-    path = run / "data.json"
-    if not path.is_file():
-        return {}
-    try:
-        files = json.loads(path.read_text(encoding="utf-8")).get("files_sha256", {})
-    except (OSError, ValueError, AttributeError):
-        raise MedbenchError(f"{path}: not a data report (expected an object with files_sha256)") from None
-    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-        raise MedbenchError(f"{path}: files_sha256 must map each file to its sha256")
-    return {str(name): v for name, v in files.items()}
+    """A run's data files by file name -> sha256 (data.json; none recorded: no check)."""
+    record = RunRecord.open(run)
+    return record.files_sha256() if record.has("data.json") else {}
 
 
 def same_data(run_a: Path, run_b: Path) -> None:
@@ -278,7 +256,7 @@ def compare(
     for run in (run_a, run_b):
         if not (run / "samples").is_dir():
             raise MedbenchError(f"compare: {run} is not a run folder with per-sample outputs (samples/)")
-    common = sorted(_tasks(run_a) & _tasks(run_b))
+    common = sorted(set(RunRecord.open(run_a).tasks()) & set(RunRecord.open(run_b).tasks()))
     chosen = tasks or common
     missing = [t for t in chosen if t not in common]
     if missing:
