@@ -1,34 +1,33 @@
 """``medbench explain RUN... --task T``: why a number differs from a paper's or another harness's.
 
-For one task it lists every score the given run folders hold -- each metric under each convention,
-for each scoring mode (log-likelihood or generation: ``T``, ``T_loglik``, ``T_gen``; CMExam's own
-accuracy rule: ``T_official``) and prompt style -- with the items behind it. Nothing is
-recomputed: it reads ``metrics.json`` and ``config.json``. The usual answers to "why is my number
+For one task it lists every score the given run folders hold -- each metric under each convention, for
+each scoring mode (log-likelihood or generation: ``T``, ``T_loglik``, ``T_gen``; CMExam's own accuracy
+rule: ``T_official``) and prompt style -- with the items behind it. Nothing is recomputed: it reads
+``metrics.json`` and ``config.json`` through the run's record. The usual answers to "why is my number
 different" are all in one table: another tokenization (sacrebleu-zh vs cmexam-official), another
-placement of NER mentions, another mode, another prompt style, a micro vs macro average, or items
-left out.
+placement of NER mentions, another mode, another prompt style, a micro vs macro average, or items left
+out.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
+from medbench.analysis.summary import Score
 from medbench.backends import registry
+from medbench.config.record import RunRecord
 from medbench.core.errors import MedbenchError
 
 VARIANTS = ("", "_gen", "_loglik", "_official")
 
 
 def _read(run: Path) -> tuple[dict, list[dict]]:
-    try:
-        config = json.loads((run / "config.json").read_text(encoding="utf-8"))
-        metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise MedbenchError(f"{run} is not a finished run folder (config.json and metrics.json)") from None
-    return config, metrics
+    """The run's settings and scores, each checked by its record (one line naming the file if not)."""
+    record = RunRecord.open(run)
+    return record.config(), [asdict(s) for s in record.scores(Score)]
 
 
 def _mode(task: str, config: dict) -> str:
