@@ -36,7 +36,7 @@ class Item(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="allow", frozen=True)
 
-    doc_id: int  # lm-eval's number for the item within the run (a shard's: within the shard)
+    doc_id: int | None = None  # lm-eval's number for the item in the run (a shard's: in the shard)
     id: str | int  # the item's own id in its data (a rotation's: ``q1#r2``); doc_id where none
     unit: str | None = None  # the question it asks (medbench.core.units); older folders: derived
     circular_of: str | int | None = None  # --circular: the question this rotation rotates
@@ -82,7 +82,9 @@ def item(value: object, where: str) -> Item:
 
 
 class RunRecord(BaseModel):
-    """A run folder's files, each read through one accessor that checks it (see the module's doc)."""
+    """A run folder's files, each read through one accessor that checks it (see the module's doc). The
+    generic accessors (:meth:`json`, :meth:`rows`, :meth:`has`) also read the folders read beside runs
+    (a contamination audit's, a judge's summary), with the same one-line errors."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -194,6 +196,14 @@ class RunRecord(BaseModel):
                 f"{self.path / 'margins.json'}: expected a list of records with one positive threshold (nats)"
             )
         return found.pop()
+
+    def rows(self, name: str) -> list[tuple[int, object]]:
+        """A JSON-lines file of the folder (``contamination.jsonl``, ``failures.jsonl``): (line number,
+        parsed value or None) per non-blank line, for its reader to check row by row."""
+        path = self.path / name
+        if not path.is_file():
+            raise MedbenchError(f"{path}: missing (not a complete folder: one JSON object per line)")
+        return sample_files.lines(path)
 
     def results_markdown(self) -> str:
         """``results.md``: the table the run printed."""
