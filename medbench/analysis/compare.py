@@ -89,7 +89,7 @@ def holm(pvalues: list[float]) -> list[float]:
 
 
 def _value(record: dict, metric: str) -> float | None:
-    value = record["metrics"].get(metric)
+    value = record.get("metrics", {}).get(metric)  # none recorded: not scored by it
     if "error" in record or not isinstance(value, int | float) or isinstance(value, bool):
         return None
     return float(value)
