@@ -1,8 +1,9 @@
 """Reading the folders other commands wrote (runs, judge, bias and arena folders) for reports.
 
-Each folder's ``config.json`` carries ``schema_version`` (:mod:`medbench.config.schemas`); a folder from a
-newer, incompatible medbench, or a score or status of the wrong shape, is one line naming the file,
-never a misread number. Schema 1 (no version key) had the openai options at the top level.
+Each folder's ``config.json`` carries ``schema_version`` (:mod:`medbench.config.schemas`); a folder from
+a newer, incompatible medbench, or a score or status of the wrong shape, is one line naming the file,
+never a misread number: each file is read through the folder's record (:mod:`medbench.config.record`).
+Schema 1 (no version key) had the openai options at the top level.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from pathlib import Path
 
 from medbench.analysis.summary import Score
 from medbench.config import schemas
+from medbench.config.record import RunRecord
 from medbench.config.schemas import ITEM_SETTINGS
 from medbench.core.errors import MedbenchError
-from medbench.core.safe_names import plain_name
 from medbench.run.identity import answer_identity
 
 log = logging.getLogger("medbench")
@@ -58,55 +59,40 @@ class Incomplete(Exception):
 def _config(path: Path) -> dict | None:
     """A medbench folder's config (runs have ``tasks``, judge/bias/arena folders a ``kind``), else None."""
     try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        config = RunRecord.open(path).json("config.json", "its settings")
+    except MedbenchError:
         return None
     return config if isinstance(config, dict) and ("tasks" in config or "kind" in config) else None
 
 
-def _json(path: Path, default=None):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return default
-
-
 def _read(path: Path) -> Folder:
+    """A folder as the report shows it, every file read through its record (:mod:`medbench.config.record`):
+    a run's scores, status, model fingerprint and clean record; a judge, bias or arena folder's summary."""
     config = _config(path)
     if config is None:
         raise MedbenchError(f"{path} is not a medbench run, judge or bias folder")
+    record = RunRecord.open(path)
     kind = config.get("kind", "run")
     if kind == "run":
-        schemas.check_run_config(config, path / "config.json")
+        record.config()
     else:
         schemas.check_version(config, path / "config.json")
-    result = path / ("metrics.json" if kind == "run" else "summary.json")
-    data = _json(result)
-    if data is None and result.is_file():
-        raise MedbenchError(f"{result}: not readable JSON")
-    if data is None:
-        raise Incomplete(f"no readable {result.name} (killed before it finished?)")
-    if kind == "run":  # each score a Score record (one line naming the file otherwise)
-        if not isinstance(data, list):
-            raise MedbenchError(f"{result}: expected a list of scores")
-        data = [asdict(schemas.build(Score, s, result)) for s in data]
-        for score in data:  # a task name names the report's pages and reads samples/<task>.jsonl
-            plain_name(score["task"], "task name", result)
-            schemas.check_score(score, result)
+    result = "metrics.json" if kind == "run" else "summary.json"
+    if not record.has(result):
+        raise Incomplete(f"no readable {result} (killed before it finished?)")
+    # a run's scores: each a Score record with a plain task name (one line naming the file if not)
+    data = [asdict(s) for s in record.scores(Score)] if kind == "run" else record.json(result, "its summary")
     if kind == "judge":  # the fields the report shows, each of its declared type
         from medbench.judge.summary_schema import checked
 
-        data = checked(data, result)
-    status = path / "status.json"
-    status = schemas.read(schemas.RunStatus, status).record() if status.is_file() else {}
-    model = _json(path / "model.json", {}) or {}
-    if not isinstance(model, dict):
-        raise MedbenchError(f"{path / 'model.json'}: expected a JSON object, got {type(model).__name__}")
+        data = checked(data, path / result)
+    status = record.status().record() if record.has("status.json") else {}
+    model = record.model() if record.has("model.json") else {}
     # an API model is its name: the server's address (a port that changes per session) is not the model
     fingerprint = json.dumps({k: v for k, v in model.items() if k != "api"}, sort_keys=True)
     folder = Folder(path, kind, "", config, data, status=status)
-    if kind == "run" and (path / "clean.json").is_file():
-        folder.contamination = asdict(schemas.read(schemas.CleanRecord, path / "clean.json"))
+    if kind == "run" and record.has("clean.json"):
+        folder.contamination = asdict(record.clean())
     folder.identity = f"{folder.full_name}|{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
     return folder
 
