@@ -17,7 +17,7 @@ from pathlib import Path
 
 from medbench.analysis.compare import pooled
 from medbench.analysis.slices import Slice
-from medbench.config import schemas
+from medbench.config.record import RunRecord
 from medbench.core.errors import MedbenchError
 from medbench.core.paths import plugin_dir
 from medbench.core.writing import make_folder, write_text
@@ -49,15 +49,12 @@ def _status(record: dict) -> str:
 def _samples(runs: list[Folder], tasks: tuple[str, ...]) -> list[dict]:
     out = []
     for run in runs:
+        folder = RunRecord.open(run.path)
         for task in tasks:
-            file = run.path / "samples" / f"{task}.jsonl"
+            file = folder.sample_file(task)
             if not file.is_file():
                 continue
-            for number, line in enumerate(file.read_text(encoding="utf-8").splitlines()[:SAMPLES_SHOWN], 1):
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    record = None
+            for number, record in folder.lines(task)[:SAMPLES_SHOWN]:
                 if not isinstance(record, dict):  # another program's line: not shown, and said so
                     log.warning("report: %s line %d is not a JSON object: not shown", file, number)
                     continue
@@ -83,7 +80,7 @@ def _pair_tests(runs: list[Folder], tasks: tuple[str, ...]) -> list[dict]:
     that cannot be compared (no shared items, other gold answers) is left out."""
     out = []
     for a, b in combinations(runs, 2):
-        leaves = [t for t in tasks if all((r.path / "samples" / f"{t}.jsonl").is_file() for r in (a, b))]
+        leaves = [t for t in tasks if all(RunRecord.open(r.path).sample_file(t).is_file() for r in (a, b))]
         try:
             result = pooled(a.path, b.path, leaves, tasks[0]) if leaves else None
         except MedbenchError:
@@ -98,16 +95,15 @@ def _slices(runs: list[Folder], tasks: tuple[str, ...]) -> list[dict]:
     (checked like any received file: a bad entry is one logged line, the file not shown)."""
     out = []
     for run in runs:
-        path = run.path / "slices.json"
-        if not path.is_file():
+        record = RunRecord.open(run.path)
+        if not record.has("slices.json"):
             continue
         try:
-            entries = json.loads(path.read_text(encoding="utf-8"))
-            found = [schemas.build(Slice, e, path) for e in entries] if isinstance(entries, list) else None
-        except (ValueError, MedbenchError) as exc:
-            found = None
-            log.warning("report: %s not shown: %s", path, exc)
-        out += [{"model": run.model, "slice": s} for s in found or [] if s.task in tasks]
+            found = record.entries("slices.json", Slice)
+        except MedbenchError as exc:
+            found = []
+            log.warning("report: %s not shown: %s", run.path / "slices.json", exc)
+        out += [{"model": run.model, "slice": s} for s in found if s.task in tasks]
     return out
 
 
