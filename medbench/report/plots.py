@@ -4,11 +4,10 @@ and the judge and bias charts of the folders reported (drawn by :mod:`medbench.j
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
-from medbench.config import schemas
+from medbench.config.record import RunRecord
 from medbench.config.schemas import ModelCard
 from medbench.core.errors import MedbenchError
 from medbench.core.safe_names import plain_name
@@ -56,8 +55,8 @@ def _model_path(run: Folder) -> str:
     """Where the run's model was loaded from: ``model.json``'s resolved path (an alias such as
     ``tiny`` is not a folder), else the configured model."""
     try:
-        path = json.loads((run.path / "model.json").read_text(encoding="utf-8")).get("path")
-    except (OSError, ValueError, AttributeError):
+        path = RunRecord.open(run.path).model().get("path")
+    except MedbenchError:
         path = None
     return str(Path(str(path or run.config.get("model", ""))).resolve())
 
@@ -74,11 +73,11 @@ def stage_runs(runs: list[Folder]) -> dict[str, dict[str, list[Folder]]]:
     where: dict[str, Path] = {}
     for model, model_runs in by_model.items():
         for run in model_runs:
-            card_file = run.path / "model_card.json"
-            if model in cards or not card_file.is_file():
+            record = RunRecord.open(run.path)
+            if model in cards or not record.has("model_card.json"):
                 continue
             try:
-                cards[model], where[model] = schemas.read(ModelCard, card_file), card_file
+                cards[model], where[model] = record.model_card(), run.path / "model_card.json"
             except MedbenchError as exc:
                 log.warning("report: no stage plot for %s: %s", run.model, exc)
     out: dict[str, dict[str, list[Folder]]] = {}
