@@ -7,10 +7,11 @@ outputs (a replay model answers each request from the shard that computed it), s
 is what the unsharded run writes: per-sample outputs in order, and every metric -- group micro and
 macro means, corpus BLEU/ROUGE, NER F1 -- computed over all items, never averaged across shards.
 
-Every shard file is read like user input (one line naming the file and line when it is not what
-``medbench run`` writes), and the merge refuses, in one line, shards that read different data (their
-data.json hashes differ) or whose recorded outputs no longer give their own metrics.json (a sample
-edited after the run). LLM-extractor readings come from the shards' samples, never asked again.
+Every shard file is read like user input, through its run record (:mod:`medbench.config.record`: one
+line naming the file and line when it is not what ``medbench run`` writes), and the merge refuses, in
+one line, shards that read different data (their data.json hashes differ) or whose recorded outputs no
+longer give their own metrics.json (a sample edited after the run). LLM-extractor readings come from the
+shards' samples, never asked again.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from lm_eval.api.model import LM
 
 from medbench.analysis.summary import Score
 from medbench.config import schemas
+from medbench.config.record import RunRecord
 from medbench.core.errors import MedbenchError
 from medbench.models import chat, chatcall, thinking
 from medbench.run.checks import parse_shard
@@ -115,26 +117,14 @@ class RecordedReadings:
         return out
 
 
-def _json(path: Path, what: str):
-    """A shard file's JSON, or one line naming it."""
-    if not path.is_file():
-        raise MedbenchError(f"{path}: missing (not a complete run folder: {what})")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise MedbenchError(f"{path}: not readable JSON ({type(exc).__name__})") from None
-
-
 def _shard(folder: Path) -> tuple[dict, int, int]:
-    if not (folder / "config.json").is_file():
+    shard = RunRecord.open(folder)
+    if not shard.has("config.json"):
         raise MedbenchError(f"{folder} is not a run folder (no config.json)")
-    config = _json(folder / "config.json", "the run's settings")
-    if not isinstance(config, dict):
-        raise MedbenchError(f"{folder / 'config.json'}: expected a JSON object")
-    schemas.check_run_config(config, folder / "config.json")
+    config = shard.config()
     if not config.get("shard"):
         raise MedbenchError(f"{folder} is not a shard (run with --shard I/N)")
-    status = schemas.read(schemas.RunStatus, folder / "status.json")
+    status = shard.status()
     if not status.complete:
         raise MedbenchError(
             f"{folder}: shard {config['shard']} is incomplete ({status.reason}); re-run it first"
@@ -146,19 +136,16 @@ def _shard(folder: Path) -> tuple[dict, int, int]:
 
 
 def _records(folder: Path) -> dict[tuple[str, int], dict]:
-    """The shard's per-sample outputs by (task, item), each line checked."""
-    records: dict[tuple[str, int], dict] = {}
-    for file in sorted((folder / "samples").glob("*.jsonl")):
-        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                record = None
-            if not isinstance(record, dict) or type(record.get("doc_id")) is not int:
+    """The shard's per-sample outputs by (task, item), each line checked by the run record."""
+    shard, records = RunRecord.open(folder), {}
+    for task in shard.tasks():
+        for record in shard.samples(task):
+            if "doc_id" not in record:  # lm-eval's number for it: what a replayed request asks for
                 raise MedbenchError(
-                    f"{file}:{number}: not a sample record (a JSON object with an integer doc_id)"
+                    f"{shard.sample_file(task)}: item {str(record['id'])[:40]!r}: not a sample record (a "
+                    "JSON object with an integer doc_id)"
                 )
-            records[(file.stem, record["doc_id"])] = record
+            records[(task, record["doc_id"])] = record
     return records
 
 
@@ -182,19 +169,6 @@ def _replay(
 ) -> tuple[RunFolder, list[Score]]:
     readings = RecordedReadings(records) if config.extractor == "llm" else None
     return run(config, Replay(ReplayLM(records), fingerprint, readings, noise))
-
-
-def _margin_noise(folder: Path) -> float | None:
-    """The fragile margin the shard's run used (its margins.json; None where it scored no loglik
-    MC item): it follows the dtype its weights loaded in, which a replay cannot see."""
-    path = folder / "margins.json"
-    if not path.exists():
-        return None
-    data = _json(path, "its fragile items")
-    found = {r.get("threshold") for r in data if isinstance(r, dict)} if isinstance(data, list) else set()
-    if len(found) != 1 or not all(type(t) is float and 0 < t < 100 for t in found):
-        raise MedbenchError(f"{path}: expected a list of records with one positive threshold (nats)")
-    return found.pop()
 
 
 def _rederives(
@@ -235,20 +209,14 @@ def _rederives(
 
 
 def _scores(folder: Path) -> list[dict]:
-    data = _json(folder / "metrics.json", "its scores")
-    if not isinstance(data, list):
-        raise MedbenchError(f"{folder / 'metrics.json'}: expected a list of scores")
-    return [dataclasses.asdict(schemas.build(Score, s, folder / "metrics.json")) for s in data]
+    return [dataclasses.asdict(s) for s in RunRecord.open(folder).scores(Score)]
 
 
 def _same_data(shards: list[Path]) -> dict:
     """Every shard read the same data files (data.json's sha256); the one record of them."""
     seen: dict | None = None
     for folder in shards:
-        data = _json(folder / "data.json", "the data it read")
-        files = data.get("files_sha256") if isinstance(data, dict) else None
-        if not isinstance(files, dict):
-            raise MedbenchError(f"{folder / 'data.json'}: no files_sha256")
+        files = RunRecord.open(folder).files_sha256()
         if seen is not None and files != seen:
             differing = sorted(k for k in set(files) | set(seen) if files.get(k) != seen.get(k))
             raise MedbenchError(
@@ -279,12 +247,10 @@ def merge(folders: list[str], output: str, include_path: str | None = None) -> t
         if other != base:
             differing = sorted(k for k in set(other) | set(base) if other.get(k) != base.get(k))
             raise MedbenchError(f"merge: {folder} differs from {shards[0][0]} in {', '.join(differing)}")
-        fingerprint = _json(folder / "model.json", "the model's fingerprint")
-        if not isinstance(fingerprint, dict):
-            raise MedbenchError(f"{folder / 'model.json'}: expected a JSON object")
+        fingerprint = RunRecord.open(folder).model()
         fingerprints.add(json.dumps(fingerprint, sort_keys=True))
         own = _records(folder)
-        noise = _margin_noise(folder)
+        noise = RunRecord.open(folder).fragile_margin()
         noises.add(noise)
         _rederives(folder, config, own, fingerprint, include_path, noise)
         for key in own:
@@ -302,7 +268,7 @@ def merge(folders: list[str], output: str, include_path: str | None = None) -> t
     folder, scores = _replay(
         config, records, json.loads(fingerprints.pop()), max(noises - {None}, default=None)
     )
-    merged = _json(folder.path / "data.json", "the data it read").get("files_sha256")
+    merged = RunRecord.open(folder.path).files_sha256()
     if merged != files:
         shutil.rmtree(folder.path)
         raise MedbenchError(
