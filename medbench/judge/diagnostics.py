@@ -19,13 +19,14 @@ the judge saw them); ties are counted, and the rates below are over decisive ver
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from medbench.analysis import intervals
+from medbench.config.record import RunRecord
+from medbench.core.errors import MedbenchError
 
 #: the length-gap bins (characters, |answer 1 - answer 2|): upper edges, the last open
 BINS = (50, 200, 500)
@@ -105,11 +106,11 @@ def _listed(interval) -> list[float] | None:
 
 def judged_models(run: str) -> set[str]:
     """What names a run's model: its config's ``model`` and a served model's name (model.json)."""
-    names = set()
+    names, record = set(), RunRecord.open(run)
     for file, key in (("config.json", "model"), ("model.json", "model_name")):
         try:
-            value = json.loads((Path(run) / file).read_text(encoding="utf-8")).get(key)
-        except (OSError, ValueError, AttributeError):
+            value = record.object(file, "what names its model").get(key)
+        except MedbenchError:
             continue
         if isinstance(value, str) and value:
             names.add(value)

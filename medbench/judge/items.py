@@ -1,10 +1,11 @@
-"""The items two runs both answered, read from their run folders' per-sample outputs."""
+"""The items two runs both answered, read from their run folders' per-sample outputs (through each
+folder's record, :mod:`medbench.config.record`: a line that is not a sample record is one line)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from medbench.config.record import RunRecord
 from medbench.core.errors import MedbenchError
 
 
@@ -15,34 +16,16 @@ def answer_text(record: dict) -> str:
 
 
 def _samples(run: str, task: str | None) -> tuple[str, dict[str, dict]]:
-    folder = Path(run)
-    sample_dir = folder / "samples"
-    if not (folder / "config.json").is_file() or not sample_dir.is_dir():
+    record = RunRecord.open(run)
+    if not record.has("config.json") or not record.sample_dir().is_dir():
         raise MedbenchError(f"{run} is not a run folder with per-sample outputs (no config.json or samples/)")
-    files = sorted(sample_dir.glob("*.jsonl"))
-    if task:
-        files = [f for f in files if f.stem == task]
-    judged = [f for f in files if all("question" in r for r in _records(f, first_only=True))]
+    tasks = [t for t in record.tasks() if not task or t == task]
+    judged = [t for t in tasks if all("question" in r for r in record.samples(t)[:1])]
     if len(judged) != 1:
-        names = ", ".join(f.stem for f in files) or "none"
+        names = ", ".join(tasks) or "none"
         raise MedbenchError(f"{run}: pass --task with one generation task of the run (its tasks: {names})")
-    return judged[0].stem, {str(r["id"]): _judgeable(r, judged[0]) for r in _records(judged[0])}
-
-
-def _records(file: Path, first_only: bool = False) -> list[dict]:
-    """A samples file's lines, each a JSON object with an id (one line naming file and line if not)."""
-    lines = file.read_text(encoding="utf-8").splitlines()
-    out = []
-    for number, line in enumerate(lines[:1] if first_only else lines, 1):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict) or not isinstance(record.get("id", record.get("doc_id")), (str, int)):
-            raise MedbenchError(f"{file}:{number}: not a sample record (a JSON object with an id)")
-        record.setdefault("id", record.get("doc_id"))
-        out.append(record)
-    return out
+    file = record.sample_file(judged[0])
+    return judged[0], {str(r["id"]): _judgeable(r, file) for r in record.samples(judged[0])}
 
 
 def _judgeable(record: dict, file: Path) -> dict:
