@@ -12,13 +12,13 @@ question are left out with it).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from medbench.analysis import intervals
 from medbench.analysis.summary import Score
-from medbench.core import sample_files, units
+from medbench.config.record import RunRecord
+from medbench.core import units
 from medbench.core.errors import MedbenchError
 from medbench.core.hashing import sha256_file
 
@@ -46,8 +46,8 @@ def _data_sha256(folder: str) -> dict[str, list[str]]:
     the evaluation data each task read."""
     path = Path(folder) / "summary.json"
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        summary = RunRecord.open(folder).json("summary.json", "the audit's summary")
+    except MedbenchError:
         raise MedbenchError(
             f"{path}: missing or not readable JSON (a medbench contamination folder)"
         ) from None
@@ -79,7 +79,7 @@ def read_audit(folder: str) -> Audit:
     data_sha256 = _data_sha256(folder)
     flagged: dict[str, set[str]] = {}
     audited: set[str] = set()
-    for number, row in sample_files.lines(path):
+    for number, row in RunRecord.open(folder).rows("contamination.jsonl"):
         ok = (
             isinstance(row, dict)
             and isinstance(row.get("task"), str)
