@@ -56,7 +56,7 @@ class Item(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _id_defaults_to_doc_id(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "id" not in data and "doc_id" in data:
+        if isinstance(data, dict) and data.get("id") is None and "doc_id" in data:
             return {**data, "id": data["doc_id"]}
         return data
 
