@@ -15,7 +15,8 @@ from pathlib import Path
 
 from medbench.analysis.letters import letter_shares
 from medbench.analysis.summary import Score
-from medbench.core import progress, sample_files
+from medbench.config.record import RunRecord
+from medbench.core import progress
 from medbench.core.errors import MedbenchError
 from medbench.core.paths import SAMPLES_DIR
 from medbench.core.safe_cells import markdown_lines
@@ -63,7 +64,7 @@ def _cell(scores: list[Score], task: str, metric: str, convention: str) -> str:
 
 def _top_letter(run: Path) -> str:
     """``A 100%``: the letter a run's multiple-choice replies named most, and its share."""
-    shares = letter_shares(sample_files.read(run / "samples"))
+    shares = letter_shares(RunRecord.open(run).all_samples())
     if not shares:
         return ""
     letter, count = shares.most_common(1)[0]
@@ -126,7 +127,8 @@ def judge_step(out: Path, recipe) -> None:
             )
         )
     for summary in sorted(root.rglob("summary.json")):
-        print(f"[demo] {judge_line(json.loads(summary.read_text(encoding='utf-8')))}", flush=True)
+        found = RunRecord.open(summary.parent).json(summary.name, "the judge's summary")
+        print(f"[demo] {judge_line(found)}", flush=True)
 
 
 def judge_line(summary: dict) -> str:
