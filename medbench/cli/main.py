@@ -116,7 +116,9 @@ def _judge_config(args: argparse.Namespace):
 def _print_result(folder, label: str) -> int:
     """The folder's results.md, less its opening WARNING lines (the console showed each as it was
     logged: once is enough), and where the folder is."""
-    table = (folder.path / "results.md").read_text(encoding="utf-8")
+    from medbench.config.record import RunRecord
+
+    table = RunRecord.open(folder.path).results_markdown()
     lines = table.splitlines(keepends=True)
     while lines and lines[0].startswith("WARNING: "):
         lines.pop(0)
@@ -240,9 +242,9 @@ def _run_and_print(config) -> int:
 def _from_cache(folder) -> str:
     """``"12 of 12 answers from the request cache ..."`` when a run re-used earlier answers, else "":
     a re-run answered wholly from cache into a new folder says so."""
-    import json
+    from medbench.config.record import RunRecord
 
-    calls = json.loads((folder.path / "calls.json").read_text(encoding="utf-8"))
+    calls = RunRecord.open(folder.path).calls()
     cached = sum(calls.get("answered_from_cache", {}).values())
     total = cached + sum(calls.get("model_requests", {}).values())
     if not cached:
@@ -255,9 +257,9 @@ def _from_cache(folder) -> str:
 
 def _exit_status(folder) -> int:
     """0, or :data:`INCOMPLETE` with one line when the folder's status.json says items failed."""
-    from medbench.config import schemas
+    from medbench.config.record import RunRecord
 
-    status = schemas.read(schemas.RunStatus, folder.path / "status.json")
+    status = RunRecord.open(folder.path).status()
     if not status.complete:
         print(f"medbench: run incomplete: {status.reason} (exit {INCOMPLETE})", file=sys.stderr)
         return INCOMPLETE
