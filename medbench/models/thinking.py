@@ -15,13 +15,14 @@ tag mentioned, not the end of any thinking (:func:`closing_at`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
+from medbench.config import record
+from medbench.core import sample_files
 from medbench.core.errors import MedbenchError
 
 DEFAULT_TAGS = ("<think>", "</think>")
@@ -190,7 +191,7 @@ def summary(samples: Path) -> list[str]:
     thinking tokens (where counted) and the accuracy."""
     lines = []
     for path in sorted(Path(samples).glob("*.jsonl")):
-        records = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        records = [record.item(v, f"{path}:{n}").line() for n, v in sample_files.lines(path)]
         thought = [r for r in records if "thinking" in r]
         if not thought:
             continue
