@@ -14,7 +14,8 @@ Layout of ``runs/<timestamp>-<model>/``::
     failures.jsonl    requests that failed after retries (API backends), re-asked on the next run
     status.json       ``complete`` (false while any item failed: its scores leave those items out)
 
-Reports, judges and bias read these files; nothing downstream recomputes what is here.
+Reports, judges, compare, explain and merge read these files through one checked record
+(:class:`medbench.config.record.RunRecord`); nothing downstream recomputes what is here.
 """
 
 from __future__ import annotations
