@@ -46,10 +46,6 @@ READERS = {"json.load", "sample_files.lines", "sample_files.read"}
 NOT_YET = {
     # a model folder's Hugging Face config.json, not a run folder's: not a run-folder reader at all
     "medbench/models/resolve.py",
-    # NOT CONVERTED YET: record() reads the per-sample files it just wrote with sample_files.read, for
-    # the analysis plug-ins (medbench.analysis.plugin); that loop is being reworked separately -- it
-    # should take RunRecord.open(folder.path).all_samples(repeat) once that work lands
-    "medbench/run/runner.py",
 }
 
 

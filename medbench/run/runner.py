@@ -25,9 +25,10 @@ from medbench.analysis import plugin as analyses
 from medbench.analysis.summary import Score, combine_repeats
 from medbench.audit.training_files import CARD
 from medbench.config import schemas
+from medbench.config.record import RunRecord
 from medbench.config.run import RunConfig
 from medbench.config.schemas import RunStatus
-from medbench.core import console, progress, sample_files
+from medbench.core import console, progress
 from medbench.core.errors import MedbenchError
 from medbench.data.datareport import Skipped, data_json, read_once
 from medbench.models import thinking
@@ -181,8 +182,11 @@ def record(
         },
     )
     skipped = [Skipped(**row) for row in data["skipped_rows"]]
-    samples = folder.path / ("samples" if resolved.config.repeats == 1 else "samples-0")
-    records = sample_files.read(samples)  # once, for everything derived from the per-item outputs
+    repeat = None if resolved.config.repeats == 1 else 0
+    written = RunRecord.open(folder.path)
+    samples = written.sample_dir(repeat)
+    # once, checked like any received file, for everything derived from the per-item outputs
+    records = written.all_samples(repeat)
     lm_eval_results = "results.json" if resolved.config.repeats == 1 else "results-0.json"
     noise = resolved.config.fragile_margin or margin_noise or resolved.backend.margin_noise
     found = analyses.apply(analyses.Context(resolved.config, records, folder.path, noise, lm_eval_results))
