@@ -1,6 +1,6 @@
 """Runs that share an output folder share a request cache only when nothing that changes a model's
 answer differs (issue 24, case 1): the cache's name and the leaderboard's row key come from one
-declared record, :func:`medbench.config.schemas.answer_identity`."""
+declared record, :func:`medbench.run.identity.answer_identity`."""
 
 from __future__ import annotations
 

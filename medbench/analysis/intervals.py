@@ -140,8 +140,9 @@ def percentile(draws: Sequence[float]) -> Interval:
 
 
 def _spread(draws: list[float]) -> Interval | None:
-    """The draws' percentile interval, None when every draw is the same value (degenerate)."""
-    if not draws or max(draws) == min(draws):
+    """The draws' percentile interval, None when every draw is the same value (degenerate) -- to
+    rounding: sums of the same per-unit values in other orders differ in the last bits."""
+    if not draws or max(draws) - min(draws) <= 1e-12 * max(1.0, abs(max(draws))):
         return None
     return percentile(draws)
 

@@ -6,23 +6,20 @@ the leaderboard and the report's task pages show them like any score), the run-f
 its section of results.md and any warning. ``medbench run`` (:func:`medbench.run.runner.record`) loops
 over :func:`registered` instead of calling each analysis by name, so a new analysis is one module in
 this package that names an ``ANALYSIS`` -- or one an installed distribution declares under the
-entry-point group ``medbench.analyses``.
+entry-point group ``medbench.analysis``.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
-from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from medbench.analysis.summary import Score
+from medbench.config.plugins import discover
+from medbench.config.schemas import check_score
 from medbench.core.errors import MedbenchError
-
-ENTRY_POINTS = "medbench.analyses"
 
 
 @dataclass(frozen=True)
@@ -60,17 +57,11 @@ class Analysis:
 
 
 def registered() -> list[Analysis]:
-    """Every analysis: this package's modules that name an ``ANALYSIS``, then the entry points'; in
-    ``order``. Two of one name fail in one line."""
-    import medbench.analysis as package
-
-    found: list[Analysis] = []
-    for module in pkgutil.iter_modules(package.__path__):
-        if not module.name.startswith("_"):
-            analysis = getattr(importlib.import_module(f"{package.__name__}.{module.name}"), "ANALYSIS", None)
-            if analysis is not None:
-                found.append(analysis)
-    found += [entry.load() for entry in entry_points(group=ENTRY_POINTS)]
+    """Every analysis: this package's modules that name an ``ANALYSIS``, then those installed
+    distributions declare (entry-point group ``medbench.analysis``; one that does not load is one
+    line), in ``order``. Two of one name fail in one line. ``plan`` calls it, so a broken plug-in
+    fails before a model loads."""
+    found: list[Analysis] = discover("medbench.analysis", "ANALYSIS")
     names = [a.name for a in found]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -78,18 +69,43 @@ def registered() -> list[Analysis]:
     return sorted(found, key=lambda a: (a.order, a.name))
 
 
-def apply(context: Context) -> Finding:
-    """Every registered analysis that applies, run; their findings in one (the runner writes the
-    files into the run folder). A file name must be a plain ``<name>.json``: an analysis writes
-    beside the run's own files, never elsewhere, and never over one another analysis wrote."""
+#: files the run writes after its analyses: no analysis may write them
+RESERVED = ("metrics.json", "status.json", "contamination.json", "clean.json")
+
+
+def _checked(analysis: Analysis, found: Finding, context: Context, scored: set, written: set) -> None:
+    """What a plug-in returned, checked like received input: plain new ``<name>.json`` files (not
+    the run's own, not another analysis's), scores that are valid and new (an analysis adds numbers,
+    never a second value of one the run has)."""
+    for name in found.files:
+        plain = re.fullmatch(r"[a-z0-9_]{1,64}\.json", name)
+        if not plain or name in RESERVED or name in written or (context.folder / name).exists():
+            raise MedbenchError(f"cannot write {name[:80]!r} into the run folder")
+    for score in found.scores:
+        key = (score.task, score.metric, score.convention)
+        if key in scored:
+            raise MedbenchError(f"{' '.join(filter(None, key))[:120]} is already scored")
+        check_score(asdict(score), context.folder / "metrics.json")
+        scored.add(key)
+
+
+def apply(context: Context, scores: list[Score]) -> Finding:
+    """Every registered analysis that applies, run over ``context``; their findings in one (the runner
+    writes the files). ``scores``: the run's own. An analysis that fails, or returns what
+    :func:`_checked` refuses, adds nothing: the run's own numbers stand, and a warning names it."""
     total = Finding()
+    scored = {(s.task, s.metric, s.convention) for s in scores}
     for analysis in registered():
         if not analysis.applies(context):
             continue
-        found = analysis.run(context)
-        for name in found.files:
-            if not re.fullmatch(r"[a-z0-9_]{1,64}\.json", name) or name in total.files:
-                raise MedbenchError(f"analysis {analysis.name}: cannot write {name!r} into the run folder")
+        try:
+            found = analysis.run(context)
+            _checked(analysis, found, context, set(scored), set(total.files))
+        except Exception as exc:  # a plug-in's bug must not lose the run's finished work
+            why = str(exc) if isinstance(exc, MedbenchError) else f"{type(exc).__name__}: {exc}"
+            total.warnings.append(f"analysis {analysis.name} left out: {why[:300]}")
+            continue
+        scored |= {(s.task, s.metric, s.convention) for s in found.scores}
         total.files.update(found.files)
         total.scores += found.scores
         total.markdown += found.markdown

@@ -11,21 +11,29 @@ cost a matrix product, where re-running sacrebleu or rouge-score cost minutes pe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 
-@dataclass(frozen=True)
 class Additive:
     """An lm-eval aggregation (it is called with the items) that says how it decomposes: ``stats``
     gives one item's statistics, ``finish`` the corpus value from their column sums; ``empty`` is
-    the value of no items."""
+    the value of no items. Not a dataclass on purpose: lm-eval dumps a task's config with
+    ``dataclasses.asdict``, which would spell a dataclass out field by field (two function reprs with
+    memory addresses, different in every run); a plain object is written as its ``repr``."""
 
-    stats: Callable[[Any], Sequence[float]]
-    finish: Callable[[np.ndarray], float]
-    empty: float = 0.0
+    def __init__(
+        self,
+        stats: Callable[[Any], Sequence[float]],
+        finish: Callable[[np.ndarray], float],
+        empty: float = 0.0,
+        name: str = "",
+    ) -> None:
+        self.stats, self.finish, self.empty, self.name = stats, finish, empty, name
+
+    def __repr__(self) -> str:
+        return f"medbench corpus metric {self.name or '(unnamed)'}: a function of per-item sums"
 
     def rows(self, items: Sequence[Any]) -> np.ndarray:
         """One row of statistics per item."""
@@ -37,6 +45,6 @@ class Additive:
         return self.finish(self.rows(items).sum(axis=0))
 
 
-def mean_of(score: Callable[[Any], float]) -> Additive:
+def mean_of(score: Callable[[Any], float], name: str = "") -> Additive:
     """A corpus mean of per-item ``score``s (sentence ROUGE, character F1) as sums (score, 1)."""
-    return Additive(lambda item: (score(item), 1.0), lambda totals: float(totals[0] / totals[1]))
+    return Additive(lambda item: (score(item), 1.0), lambda totals: float(totals[0] / totals[1]), name=name)

@@ -1,7 +1,7 @@
 """One live progress display per command in a terminal (``rich``), instead of a tqdm bar per task.
 
 Libraries draw their own tqdm bars (lm-eval's requests, vLLM's prompts, the trainers' steps); each
-bar is drawn into the void (:func:`medbench.core.console.void_bars`) and mirrored here as one row of a
+bar is drawn into the void (:func:`medbench.core.console._void_bars`) and mirrored here as one row of a
 single ``rich`` display that updates in place: the stage medbench is in, then every open bar with
 its count, rate, elapsed time and ETA. A bar that ran for a second or more leaves one summary line
 when it closes; medbench's own lines print above the display. When stdout is not a terminal

@@ -3,7 +3,7 @@ counts only when the orders agree, and position consistency is reported. Nothing
 judged: an item whose two answers are both empty is counted and never sent, and an empty answer loses
 to a non-empty one without a request (counted apart). A jury's judges are each read this way, then
 combined (:mod:`medbench.judge.jury`); their agreement, biases and agreement with human raters go into
-the same summary (:mod:`medbench.judge.report`)."""
+the same summary (:mod:`medbench.judge.present`)."""
 
 from __future__ import annotations
 

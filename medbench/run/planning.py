@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from medbench.analysis import plugin as analyses
 from medbench.analysis import slices
 from medbench.backends import backend_config, registry
 from medbench.backends.base import BackendConfig
@@ -155,6 +156,7 @@ def plan(config: RunConfig, replay=None) -> RunPlan:
     bad setting, unknown task or bad data file fails here in one line, before a model loads.
     ``replay`` (:class:`medbench.run.runner.Replay`): answers recorded elsewhere stand in for the model."""
     check_config(config)
+    analyses.registered()  # a broken analysis plug-in fails here, not after the evaluation
     tags = thinking.parse_tags(config.think_tags)  # bad flags fail before anything loads
     extractor = llm_extract.from_config(config) if replay is None else replay.readings
     backend = backend_config(config.backend, config.backend_options)

@@ -189,7 +189,8 @@ def record(
     records = written.all_samples(repeat)
     lm_eval_results = "results.json" if resolved.config.repeats == 1 else "results-0.json"
     noise = resolved.config.fragile_margin or margin_noise or resolved.backend.margin_noise
-    found = analyses.apply(analyses.Context(resolved.config, records, folder.path, noise, lm_eval_results))
+    context = analyses.Context(resolved.config, records, folder.path, noise, lm_eval_results)
+    found = analyses.apply(context, scores)
     for name, data in found.files.items():
         folder.write_json(name, data)
     clean, note = card_audit.record_clean(resolved, folder, records)

@@ -70,7 +70,7 @@ def _bleu_from(order: int):
 
 def bleu_metric(order: int) -> Additive:
     """Corpus BLEU-``order`` (a fraction) over jieba words, as CMExam's script computes it."""
-    return Additive(_bleu_stats(order), _bleu_from(order))
+    return Additive(_bleu_stats(order), _bleu_from(order), name=f"bleu{order}_cmexam")
 
 
 def bleu(preds: Sequence[str], refs: Sequence[str], order: int) -> float:
@@ -114,7 +114,7 @@ def _rouge(kind: str):
 
 def rouge_metric(kind: str) -> Additive:
     """Mean sentence-level ROUGE (``rouge1``, ``rouge2`` or ``rougeL``) as a fraction."""
-    return mean_of(_rouge(kind))
+    return mean_of(_rouge(kind), name=f"{kind}_cmexam")
 
 
 def rouge(preds: Sequence[str], refs: Sequence[str], kind: str) -> float:

@@ -302,7 +302,7 @@ def __getattr__(name: str) -> Additive:
     ``f1_<type>``."""
     if name in ("precision", "recall", "f1"):
         which = ("precision", "recall", "f1").index(name)
-        return Additive(_entity_counts(None), lambda totals: _prf(totals)[which])
+        return Additive(_entity_counts(None), lambda totals: _prf(totals)[which], name=f"ner {name}")
     if name.startswith("f1_"):
-        return Additive(_entity_counts(name[3:]), lambda totals: _prf(totals)[2])
+        return Additive(_entity_counts(name[3:]), lambda totals: _prf(totals)[2], name=f"ner {name}")
     raise AttributeError(name)

@@ -80,7 +80,7 @@ def _prf(items: list[tuple[int, int, int]]) -> tuple[float, float, float]:
 def aggregation(metric: str) -> Additive:
     """lm-eval aggregation: items are this convention's per-item count triples, summed."""
     which = ("precision", "recall", "f1").index(metric.rsplit("_", 1)[1])
-    return Additive(tuple, lambda totals: _prf([tuple(totals)])[which])
+    return Additive(tuple, lambda totals: _prf([tuple(totals)])[which], name=f"ner {metric}")
 
 
 def __getattr__(name: str) -> Additive:

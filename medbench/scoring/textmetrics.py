@@ -105,13 +105,16 @@ def _bleu_score(order: int, words: bool):
 def bleu_metric(order: int, words: bool = False) -> Additive:
     """Corpus BLEU-``order`` as a fraction; ``words`` switches to jieba segmentation."""
     score = _bleu_score(order, words)
-    return Additive(_bleu_stats(order, words), lambda totals: score(totals).score / 100)
+    name = f"bleu{order}" + ("_jieba" if words else "")
+    # sacrebleu's exact match can read 100.00000000000004: a fraction never above 1
+    return Additive(_bleu_stats(order, words), lambda totals: min(score(totals).score / 100, 1.0), name=name)
 
 
 def bleu_precision(order: int) -> Additive:
     """The ``order``-gram precision (a fraction) of character-level corpus BLEU."""
     score = _bleu_score(4, False)
-    return Additive(_bleu_stats(4, False), lambda totals: score(totals).precisions[order - 1] / 100)
+    finish = lambda totals: min(score(totals).precisions[order - 1] / 100, 1.0)  # noqa: E731
+    return Additive(_bleu_stats(4, False), finish, name=f"bleu_p{order}")
 
 
 def bleu(preds: Sequence[str], refs: Sequence[str], order: int, words: bool = False) -> float:
@@ -129,7 +132,8 @@ def _scorer(words: bool):
 
 def rouge_metric(kind: str, words: bool = False) -> Additive:
     """Mean sentence-level ROUGE F1 (``kind`` in rouge1/rouge2/rougeL) as a fraction."""
-    return mean_of(lambda item: _scorer(words).score(item[0], item[1])[kind].fmeasure)
+    name = kind + ("_jieba" if words else "")
+    return mean_of(lambda item: _scorer(words).score(item[0], item[1])[kind].fmeasure, name=name)
 
 
 def rouge(preds: Sequence[str], refs: Sequence[str], kind: str, words: bool = False) -> float:
@@ -166,7 +170,7 @@ def aggregation(metric: str) -> Additive:
             return cmexam_official.bleu_metric(int(base[len("bleu") :]))
         return cmexam_official.rouge_metric(base)
     if metric == "char_f1":
-        return mean_of(char_f1_of)
+        return mean_of(char_f1_of, name="char_f1")
     words = metric.endswith("_jieba")
     base = metric.removesuffix("_jieba")
     if base.startswith("bleu_p"):
