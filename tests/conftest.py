@@ -70,3 +70,12 @@ def vllm_servers(_isolated_cache):
     finally:
         for server in servers:
             server.__exit__(None, None, None)
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (``.ci/run``: ``-n 2 --dist loadgroup``) the vLLM tests share one worker:
+    their session servers and in-process engines start once, never beside another worker's copies
+    (each holds its own KV cache in memory)."""
+    for item in items:
+        if item.path.name.startswith("test_vllm_"):
+            item.add_marker(pytest.mark.xdist_group("vllm"))
