@@ -73,9 +73,10 @@ def vllm_servers(_isolated_cache):
 
 
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``.ci/run``: ``-n 2 --dist loadgroup``) the vLLM tests share one worker:
-    their session servers and in-process engines start once, never beside another worker's copies
-    (each holds its own KV cache in memory)."""
+    """Under pytest-xdist (``.ci/run``: ``-n 2 --dist loadgroup``) a test file runs on one worker, so
+    its module fixtures (a trained pipeline, a built site) are built once; the vLLM files share one
+    worker, whose session servers and in-process engines then start once and never beside another
+    worker's copies (each holds its own KV cache in memory)."""
     for item in items:
-        if item.path.name.startswith("test_vllm_"):
-            item.add_marker(pytest.mark.xdist_group("vllm"))
+        name = item.path.name
+        item.add_marker(pytest.mark.xdist_group("vllm" if name.startswith("test_vllm_") else name))
