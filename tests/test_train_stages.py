@@ -15,9 +15,11 @@ from medbench.train.run import run_stage, stage_config
 from medbench.train.stages.rejection_sampling import select_top
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pipeline(tiny_model, tmp_path_factory):
-    """pretrain -> sft -> reward -> dpo, rejection sampling and rl, as the tiny recipe chains them."""
+    """pretrain -> sft -> reward -> dpo, rejection sampling and rl, as the tiny recipe chains them
+    (once per session: an xdist worker interleaves other files' tests, which would tear a module
+    fixture down and train the whole pipeline again)."""
     recipe = load_recipe("tiny", str(tmp_path_factory.mktemp("models")))
     cards = {}
     for stage in ("pretrain", "sft", "reward", "dpo", "rejection_sampling", "rl"):
