@@ -70,13 +70,3 @@ def vllm_servers(_isolated_cache):
     finally:
         for server in servers:
             server.__exit__(None, None, None)
-
-
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``.ci/run``: ``-n 2 --dist loadgroup``) a test file runs on one worker, so
-    its module fixtures (a trained pipeline, a built site) are built once; the vLLM files share one
-    worker, whose session servers and in-process engines then start once and never beside another
-    worker's copies (each holds its own KV cache in memory)."""
-    for item in items:
-        name = item.path.name
-        item.add_marker(pytest.mark.xdist_group("vllm" if name.startswith("test_vllm_") else name))
