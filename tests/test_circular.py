@@ -222,3 +222,29 @@ def test_all_orders_without_circular_is_one_line(tiny_model, tmp_path, capsys):
     args = ["run", "--model", tiny_model, "--tasks", "medqa_mcmle", "--circular-orders", "all"]
     assert main([*args, "--data-dir", str(SAMPLES_DIR), "--output", str(tmp_path)]) == 2
     assert "--circular-orders chooses the orders --circular asks: add --circular" in capsys.readouterr().err
+
+
+def test_with_repeats_each_circular_score_is_the_mean_over_the_repeats(tmp_path):
+    """Attacker finding (issue 36): with ``--repeats 2`` the circular rows were repeat 0's alone,
+    beside run scores that are the mean over both repeats, without saying so."""
+    asked = []
+
+    def reply(prompt):  # the first pass (20 rotated items) names no letter, the second always A
+        asked.append(prompt)
+        return "我不确定" if len(asked) <= 20 else "答案：A"
+
+    with ScriptedChat([], reply=reply).serving() as url:
+        folder, scores = run(_scripted(url, tmp_path, repeats=2, temperature=0.7))
+    assert len(asked) == 40
+    by = {(s.task, s.metric): s for s in scores}
+    second = [
+        json.loads(x) for x in (folder.path / "samples-1" / "medqa_mcmle_gen.jsonl").read_text().splitlines()
+    ]
+    right_at_origin = sum(r["correct"] for r in second if r["rotation"] == 0) / 5
+    assert right_at_origin > 0  # the test needs the repeats to differ
+    origin = by[("medqa_mcmle_gen", "acc_origin")]
+    assert origin.values == pytest.approx([0.0, right_at_origin])
+    assert origin.value == pytest.approx(right_at_origin / 2)
+    assert by[("medqa_mcmle_gen", "acc")].value == pytest.approx(0.25 / 2)  # as the run's own acc is
+    results = (folder.path / "results.md").read_text(encoding="utf-8")
+    assert "mean over the 2 repeats; their files and the sections below show repeat 0" in results

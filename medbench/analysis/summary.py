@@ -165,6 +165,17 @@ def combine_repeats(per_repeat: list[list[Score]]) -> list[Score]:
     return combined
 
 
+def mean_over_repeats(per_repeat: list[list[Score]]) -> list[Score]:
+    """:func:`combine_repeats` for scores an analysis derived from each repeat's records: matched by
+    (task, metric, convention), since a repeat may lack a row another has (a score only some repeats
+    could form is left out, never taken from one repeat as if it were the mean)."""
+    if len(per_repeat) == 1:
+        return per_repeat[0]
+    keyed = [{(s.task, s.metric, s.convention): s for s in scores} for scores in per_repeat]
+    common = [key for key in keyed[0] if all(key in k for k in keyed[1:])]
+    return combine_repeats([[k[key] for key in common] for k in keyed])
+
+
 ROW_CONVENTIONS = ("micro", "macro", "circular")  # a row of its own (its own n)
 
 

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 
-from medbench.analysis.summary import Score
+from medbench.analysis.summary import Score, mean_over_repeats
 from medbench.audit import clean
 from medbench.audit.clean import Audit
 from medbench.audit.training_files import CARD, card_files
@@ -68,16 +68,19 @@ def audit_run(resolved, folder) -> Audit | None:
     return Audit(str(path), sha256_file(path), flagged, set(summary["tasks"]), data_sha256)
 
 
-def record_clean(resolved, folder, records: dict[str, list[dict]]) -> tuple[list[Score], str]:
-    """A run's clean scores, from the audit it names (``--exclude-contaminated``) or from its own
-    automatic one (:func:`audit_run`); ``clean.json`` says which and what each left out."""
+def record_clean(resolved, folder, records: list[dict[str, list[dict]]]) -> tuple[list[Score], str]:
+    """A run's clean scores (``records``: each repeat's), from the audit it names
+    (``--exclude-contaminated``) or from its own automatic one (:func:`audit_run`); ``clean.json``
+    says which and what each left out. With repeats, each clean score is the mean over them."""
     if resolved.config.exclude_contaminated:
         audit, source = clean.read_audit(resolved.config.exclude_contaminated), "--exclude-contaminated"
     else:
         audit, source = audit_run(resolved, folder), "model card"
     if audit is None:
         return [], ""
-    found, uncovered, left_out = clean.clean_scores(records, audit)
+    per_repeat = [clean.clean_scores(r, audit) for r in records]
+    _, uncovered, left_out = per_repeat[0]  # the same items every repeat
+    found = mean_over_repeats([f for f, _, _ in per_repeat])
     kept = CleanRecord(audit.file, audit.sha256, source, left_out, uncovered)
     folder.write_json("clean.json", asdict(kept))
     return found, clean.markdown(left_out, uncovered, audit, source)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from medbench.analysis import plugin as analyses
-from medbench.analysis.summary import Score, combine_repeats
+from medbench.analysis.summary import Score, combine_repeats, mean_over_repeats
 from medbench.audit.training_files import CARD
 from medbench.config import schemas
 from medbench.config.record import RunRecord
@@ -182,15 +182,13 @@ def record(
         },
     )
     skipped = [Skipped(**row) for row in data["skipped_rows"]]
-    repeat = None if resolved.config.repeats == 1 else 0
+    repeats = [None] if resolved.config.repeats == 1 else list(range(resolved.config.repeats))
     written = RunRecord.open(folder.path)
-    samples = written.sample_dir(repeat)
+    samples = written.sample_dir(repeats[0])
     # once, checked like any received file, for everything derived from the per-item outputs
-    records = written.all_samples(repeat)
-    lm_eval_results = "results.json" if resolved.config.repeats == 1 else "results-0.json"
+    records = [written.all_samples(r) for r in repeats]
     noise = resolved.config.fragile_margin or margin_noise or resolved.backend.margin_noise
-    context = analyses.Context(resolved.config, records, folder.path, noise, lm_eval_results)
-    found = analyses.apply(context, scores)
+    found = _analyses(resolved.config, records, folder.path, noise, scores)
     for name, data in found.files.items():
         folder.write_json(name, data)
     clean, note = card_audit.record_clean(resolved, folder, records)
@@ -200,6 +198,30 @@ def record(
     reason = f"{failed} request(s) failed after retries; re-run the command" if failed else None
     folder.write_json("status.json", RunStatus(not failed, failed, reason).record())
     return scores
+
+
+def _analyses(config, records: list[dict], path: Path, noise: float, scores: list[Score]) -> analyses.Finding:
+    """Every analysis over each repeat's records; with repeats, a score is the mean over them (as the
+    run's own scores are) and the files and results.md sections are repeat 0's, said so first."""
+    found = [
+        analyses.apply(
+            analyses.Context(
+                config, per_item, path, noise, "results.json" if len(records) == 1 else f"results-{r}.json"
+            ),
+            scores,
+        )
+        for r, per_item in enumerate(records)
+    ]
+    first = found[0]
+    if len(found) > 1:
+        first.scores = mean_over_repeats([f.scores for f in found])
+        if first.markdown:
+            first.markdown = (
+                f"\nThe analyses' scores are the mean over the {len(found)} repeats; their files and "
+                "the sections below show repeat 0.\n" + first.markdown
+            )
+        first.warnings = list(dict.fromkeys(w for f in found for w in f.warnings))
+    return first
 
 
 def _usage_record(usage) -> dict:
