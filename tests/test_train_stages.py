@@ -6,6 +6,7 @@ The evidence is measured on held-out bundled data the stage never trained on (se
 import json
 
 import pytest
+from filelock import FileLock
 
 from medbench.cli.main import main
 from medbench.core.paths import SAMPLES_DIR
@@ -16,15 +17,22 @@ from medbench.train.stages.rejection_sampling import select_top
 
 
 @pytest.fixture(scope="session")
-def pipeline(tiny_model, tmp_path_factory):
-    """pretrain -> sft -> reward -> dpo, rejection sampling and rl, as the tiny recipe chains them
-    (once per session: an xdist worker interleaves other files' tests, which would tear a module
-    fixture down and train the whole pipeline again)."""
-    recipe = load_recipe("tiny", str(tmp_path_factory.mktemp("models")))
-    cards = {}
-    for stage in ("pretrain", "sft", "reward", "dpo", "rejection_sampling", "rl"):
-        cards[stage] = run_stage(stage, stage_config(recipe, stage), recipe)
-    return recipe, cards
+def pipeline(tiny_model, tmp_path_factory, worker_id):
+    """pretrain -> sft -> reward -> dpo, rejection sampling and rl, as the tiny recipe chains them,
+    trained once for the whole test run: per session (an xdist worker interleaves other files'
+    tests, which would tear a module fixture down), and shared by the xdist workers through a lock
+    (each worker training its own pipeline cost two ~170 s trainings on the same two cores)."""
+    shared = tmp_path_factory.getbasetemp()
+    root = (shared.parent if worker_id != "master" else shared) / "trained-pipeline"
+    with FileLock(f"{root}.lock"):
+        recipe = load_recipe("tiny", str(root / "models"))
+        done = root / "cards.json"
+        if not done.is_file():
+            cards = {}
+            for stage in ("pretrain", "sft", "reward", "dpo", "rejection_sampling", "rl"):
+                cards[stage] = run_stage(stage, stage_config(recipe, stage), recipe)
+            done.write_text(json.dumps(cards), encoding="utf-8")
+        return recipe, json.loads(done.read_text(encoding="utf-8"))
 
 
 @pytest.mark.slow
