@@ -248,3 +248,16 @@ def test_with_repeats_each_circular_score_is_the_mean_over_the_repeats(tmp_path)
     assert by[("medqa_mcmle_gen", "acc")].value == pytest.approx(0.25 / 2)  # as the run's own acc is
     results = (folder.path / "results.md").read_text(encoding="utf-8")
     assert "mean over the 2 repeats; their files and the sections below show repeat 0" in results
+
+
+def test_the_leaderboard_counts_a_circular_runs_questions(tmp_path):
+    """Issue 36: the leaderboard showed n = 20 for 5 questions asked under 4 rotations."""
+    from medbench.report.board import board
+    from medbench.report.folders import collect
+
+    with ScriptedChat([], reply="答案：A").serving() as url:
+        folder, _ = run(_scripted(url, tmp_path))
+    folders, _ = collect([str(folder.path)])
+    (row,) = board(folders, with_published=False).rows
+    measured = {key: cell.n for key, cell in row.cells.items() if cell.value is not None}
+    assert measured and set(measured.values()) == {5}, measured

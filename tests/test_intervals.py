@@ -232,3 +232,26 @@ def test_an_additive_corpus_metric_resamples_its_sums_to_the_same_interval():
         rows = [agg.rows([p]).sum(axis=0) for p in pairs]
         summed = intervals.bootstrap_sums(rows, agg.finish, resamples=300)
         assert rerun is not None and summed == pytest.approx(rerun, abs=1e-12), metric
+
+
+def test_a_corpus_metric_is_resampled_at_least_2000_times(monkeypatch):
+    """Issue 36: corpus metrics were bootstrapped 100 times (endpoint noise about 12% of the half-width);
+    both ways of resampling one -- its aggregation re-run, or its summed per-item statistics -- draw at
+    least 2,000 resamples and say how many."""
+    from medbench.analysis import score_intervals
+    from medbench.core.additive import mean_of
+
+    drawn = []
+    for name in ("bootstrap", "bootstrap_sums"):
+        real = getattr(intervals, name)
+
+        def spy(*args, _real=real, **kwargs):
+            drawn.append(kwargs["resamples"])
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(score_intervals.intervals, name, spy)
+    grouped = [[0.0], [1.0], [1.0], [0.0], [1.0], [0.5]]
+    for agg in (lambda values: sum(values) / len(values), mean_of(float, "mean")):
+        interval, label = score_intervals._corpus(grouped, agg)
+        assert interval is not None and "2000 resamples" in label
+    assert len(drawn) == 2 and min(drawn) >= 2000
