@@ -15,7 +15,15 @@ from medbench.data.intake import Intake
 
 
 def test_a_row_is_kept_or_skipped_with_why_and_where():
-    intake = Intake("toy", "test")
+    kept = {}
+
+    @datareport.task_data
+    def hook(*, report, **_):  # a hook is handed its report and gives it to its intake
+        kept["intake"] = Intake("toy", "test", report)
+        return SimpleNamespace()
+
+    data = hook()
+    intake = kept["intake"]
     assert intake.admit("f.jsonl", 1, None, "a", {"q": 1})
     intake.keep()
     assert not intake.admit("f.jsonl", 2, "options: expected an object", "b", {"q": 2})
@@ -30,13 +38,8 @@ def test_a_row_is_kept_or_skipped_with_why_and_where():
     ]
     assert intake.skipped[1].reason == "duplicate id 'a' (first at row 1)"
     assert intake.skipped[2].reason == "duplicate of row 1"
-
-    @datareport.task_data
-    def hook(**_):
-        intake.report()
-        return SimpleNamespace()
-
-    assert [str(s) for s in hook().report.skipped] == [str(s) for s in intake.skipped]
+    intake.report()
+    assert [str(s) for s in data.report.skipped] == [str(s) for s in intake.skipped]
 
 
 @pytest.mark.parametrize("task", ["mc_dialogue", "chimed_qa", "chimst_ner"])

@@ -143,11 +143,13 @@ def test_a_run_reads_each_data_file_once_and_its_report_travels_with_the_data(
     repeats; data.json still lists every file and every skipped row."""
     from collections import Counter
 
-    from medbench.data import datareport
+    from medbench.data.datareport import DataReport
 
     reads: Counter = Counter()
-    original = datareport.fingerprint
-    monkeypatch.setattr(datareport, "fingerprint", lambda path: (reads.update([str(path)]), original(path)))
+    original = DataReport.fingerprint
+    monkeypatch.setattr(
+        DataReport, "fingerprint", lambda self, path: (reads.update([str(path)]), original(self, path))
+    )
     config = RunConfig(
         model=tiny_model,
         tasks=["ceval_med", "cmexam"],

@@ -48,9 +48,30 @@ def test_a_servers_reasoning_field_becomes_the_tagged_form():
 
 
 def test_the_markers_are_the_models():
-    with thinking.using_tags(thinking.parse_tags("<reasoning>,</reasoning>")):
-        assert thinking.split("<reasoning>x</reasoning>答案：B").answer == "答案：B"
-        assert thinking.split("<think>x</think>答案：B").thinking is None
+    tags = thinking.parse_tags("<reasoning>,</reasoning>")
+    assert thinking.split("<reasoning>x</reasoning>答案：B", tags).answer == "答案：B"
+    assert thinking.split("<think>x</think>答案：B", tags).thinking is None
+
+
+def test_a_runs_think_tags_reach_the_scoring_hooks_and_the_samples(tmp_path):
+    """Issue 37: the tags reach lm-eval's hooks in the run context bound to the run's built tasks (no
+    ContextVar); a run without --think-tags reads the same reply with the default tags."""
+    write_ceval_subject(tmp_path / "data", 2)
+    closed, cut = "<reasoning>先想：答案：A</reasoning>答案：B", "<reasoning>先想：答案：A"
+    with ScriptedChat([], reply=lambda prompt: closed if "val问题0：" in prompt else cut).serving() as url:
+        assert _run(url, tmp_path, "--think-tags", "<reasoning>,</reasoning>") == 0
+        assert _run(url, tmp_path) == 0
+    tagged, plain = sorted((tmp_path / "runs").glob("2*"))
+
+    def samples(run):
+        path = run / "samples" / "ceval_med_physician_gen.jsonl"
+        return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+    # the scoring hook read the thinking by the run's tags: the unclosed one is cut off, not answer A
+    assert [s["extracted"] for s in samples(tagged)] == ["B", thinking.TRUNCATED]
+    assert {s["thinking"] for s in samples(tagged)} == {"先想：答案：A"}
+    assert all("thinking" not in s for s in samples(plain))  # the default tags find no thinking here
+    assert [s["extracted"] for s in samples(plain)] == ["B", "A"]
 
 
 def _reply_for(prompt: str):
@@ -117,10 +138,10 @@ def test_thinking_on_sends_the_switch_and_leaves_room_to_think(scripted):
 
 def test_thinking_and_answer_tokens_are_counted_with_the_models_tokenizer():
     reply = thinking.split("<think>想一想</think>答案：C")
-    assert thinking.token_counts(reply) == {}  # no tokenizer, no numbers
-    with thinking.counting(lambda text: list(text)):  # a tokenizer of one token per character
-        assert thinking.token_counts(reply) == {"thinking_tokens": 3, "answer_tokens": 4}
-        assert thinking.token_counts(thinking.split("答案：C")) == {}
+    assert thinking.token_counts(reply, None) == {}  # no tokenizer, no numbers
+    per_character = list  # a tokenizer of one token per character
+    assert thinking.token_counts(reply, per_character) == {"thinking_tokens": 3, "answer_tokens": 4}
+    assert thinking.token_counts(thinking.split("答案：C"), per_character) == {}
 
 
 # ---- --extractor llm: only what the patterns cannot parse, cached, counted, marked ----------------

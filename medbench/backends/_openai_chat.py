@@ -18,14 +18,15 @@ from lm_eval.api.model import LM
 from tqdm import tqdm
 
 from medbench.core.errors import MedbenchError
+from medbench.core.hooks import DEFAULT_TAGS
 from medbench.models import chat, chatcall, thinking
 from medbench.models.requestcache import FailedReply
 
 
-def _truncate(text: str, stops: list[str]) -> str:
+def _truncate(text: str, stops: list[str], tags: tuple[str, str]) -> str:
     """Cut the answer at its first stop string (servers differ in how they honour ``stop``); a
-    thinking block before the answer is never cut."""
-    start = thinking.answer_start(text)
+    thinking block (between the model's ``tags``) before the answer is never cut."""
+    start = thinking.answer_start(text, tags)
     if start is None:
         return text
     answer = text[start:]
@@ -51,6 +52,7 @@ class OpenAIChatLM(LM):
         self.max_reply_chars = max_reply_chars
         self.usage = chatcall.Usage()
         self.chat_template_args: dict = {}  # sent as chat_template_kwargs (e.g. enable_thinking)
+        self.think_tags = DEFAULT_TAGS  # the model's thinking tags: a run sets its --think-tags
 
     @property
     def failures(self) -> list[dict]:
@@ -120,8 +122,8 @@ class OpenAIChatLM(LM):
             self.usage.add(reply)
             if reply.truncated:
                 self.usage.truncated.append({"task": task, "doc_id": doc_id, "kept_chars": len(reply.text)})
-            text = thinking.tagged(reply.reasoning, reply.text, reply.cut_off)  # kept; stripped when scored
-            text = _truncate(text, request.args[1].get("until") or [])
+            text = thinking.tagged(reply.reasoning, reply.text, reply.cut_off, self.think_tags)  # kept
+            text = _truncate(text, request.args[1].get("until") or [], self.think_tags)
             self.cache_hook.add_partial("generate_until", request.args, text)
             return text
 

@@ -133,7 +133,7 @@ def pull(
     from_git = [n for n in wanted if sources.serving(n.local, found) and not (hub and n.mirror)]
     pulled = _pull_sources(sorted({n.benchmark for n in from_git}), root)
     for need in from_git:  # verified again, an archive's members laid out at their official paths
-        sources.resolve(need.task, [need.local], root)
+        sources.resolve(need.task, [need.local], root=root)
     lines += pulled
     with _cache_at(to):
         for need in wanted:

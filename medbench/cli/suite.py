@@ -19,7 +19,6 @@ from medbench.config.schemas import SCHEMA_VERSION
 from medbench.config.suite import SuiteConfig
 from medbench.core.errors import MedbenchError
 from medbench.data.catalog import leaf_tasks, load_task_data
-from medbench.data.datareport import read_once
 from medbench.run.planning import run_metadata, task_manager
 from medbench.run.runner import RunConfig, run
 
@@ -118,12 +117,7 @@ def _baseline_run(baseline: str, task: str) -> str:
 
 
 def run_suite(config: SuiteConfig) -> tuple[Path, dict]:
-    """Plan and run every part; each task's data is read once for the whole suite."""
-    with read_once():
-        return _run_suite(config)
-
-
-def _run_suite(config: SuiteConfig) -> tuple[Path, dict]:
+    """Plan and run every part (each run reads its tasks' data once)."""
     from medbench.bias.run import BiasConfig, run_bias
     from medbench.judge import JudgeConfig, run_judge
     from medbench.report.site import build

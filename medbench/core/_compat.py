@@ -10,9 +10,6 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
-#: keys lm-eval adds to a ``custom_dataset`` hook's arguments that say nothing about the data
-HOOK_BOOKKEEPING = ("config_source",)
-
 
 def load_task_yaml(path: str, resolve: bool = False) -> dict:
     """lm-eval's YAML loader (includes merged; ``resolve``: import ``!function`` hooks)."""
@@ -70,19 +67,7 @@ def lm_eval_vllm():
     return VLLM
 
 
-def quiet_git_lookup() -> None:
-    """lm-eval records the working directory's git commit with a bare ``git describe``, whose
-    ``fatal: not a git repository`` reaches the console whenever medbench runs outside a checkout;
-    the same lookup with git's complaints kept off the console."""
-    import subprocess
-
-    import lm_eval.evaluator
-
-    def get_git_commit_hash() -> str | None:
-        try:
-            out = subprocess.run(["git", "describe", "--always"], capture_output=True, text=True, timeout=5)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return (out.stdout.strip() or None) if out.returncode == 0 else None
-
-    lm_eval.evaluator.get_git_commit_hash = get_git_commit_hash
+def filter_pipelines(task) -> list:
+    """The filter pipelines lm-eval built for one task object (``FilterEnsemble``s, each ``filters`` a
+    list of steps: the filter class with its YAML keywords), which lm-eval keeps in ``_filters``."""
+    return list(getattr(task, "_filters", []))

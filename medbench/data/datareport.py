@@ -2,25 +2,21 @@
 from a scoring mode -- carried by the data itself, and each task's data read once per run.
 
 Every benchmark hook (``custom_dataset``, made by ``mc.loader``, ``gen.loader`` or ``ner.loader``) is
-wrapped by :func:`task_data`: while it runs, the readers record into a fresh :class:`DataReport`, which
-is attached to the returned ``DatasetDict`` as ``.report``. A run checks each task's data before the
-model loads and keeps those reports (the run folder's ``data.json`` and every score's exclusions come
-from them); inside :func:`read_once`, lm-eval's own calls of the same hook with the same arguments get
-the data already read instead of reading the files again.
+wrapped by :func:`task_data`: the hook is handed a fresh :class:`DataReport` (``report=``) and passes it
+to what it reads with -- it fingerprints each file it reads, its :class:`~medbench.data.intake.Intake`
+records the rows it skips -- and the report comes back attached to the ``DatasetDict`` as ``.report``.
+A run builds its tasks once (:mod:`medbench.run.tasks`): their data is read once, checked before the
+model loads, and those reports give the run folder's ``data.json`` and every score's exclusions.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from medbench.core._compat import HOOK_BOOKKEEPING
 from medbench.core.hashing import sha256_file
 
 log = logging.getLogger("medbench")
@@ -124,50 +120,15 @@ def data_json(reports: list[DataReport]) -> dict:
     }
 
 
-_CURRENT: ContextVar[DataReport | None] = ContextVar("medbench_data_report", default=None)
-_READ: ContextVar[dict | None] = ContextVar("medbench_data_read", default=None)
-
-
-def current() -> DataReport:
-    """The report of the hook now running (a throwaway one outside any hook)."""
-    return _CURRENT.get() or DataReport()
-
-
-def fingerprint(path: Path) -> None:
-    current().fingerprint(path)
-
-
-@contextmanager
-def read_once() -> Iterator[None]:
-    """Within this block each hook's data, for the same arguments, is read once."""
-    if _READ.get() is not None:  # already inside one (a suite's runs): keep what was read
-        yield
-        return
-    token = _READ.set({})
-    try:
-        yield
-    finally:
-        _READ.reset(token)
-
-
 def task_data(hook: Callable[..., object]) -> Callable[..., object]:
-    """A ``custom_dataset`` hook whose result carries its :class:`DataReport` (``.report``)."""
+    """A ``custom_dataset`` hook given the :class:`DataReport` its readers record into (``report=``),
+    returned on its data (``.report``)."""
 
     @functools.wraps(hook)
     def wrapped(**kwargs):
-        read = _READ.get()
-        what = {k: v for k, v in kwargs.items() if k not in HOOK_BOOKKEEPING}  # not about the data
-        key = (id(wrapped), json.dumps(what, sort_keys=True, default=str))
-        if read is not None and key in read:
-            return read[key]
-        token = _CURRENT.set(DataReport())
-        try:
-            data = hook(**kwargs)
-            data.report = _CURRENT.get()
-        finally:
-            _CURRENT.reset(token)
-        if read is not None:
-            read[key] = data
+        report = DataReport()
+        data = hook(report=report, **kwargs)
+        data.report = report
         return data
 
     return wrapped

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medbench.core.errors import MedbenchError
-from medbench.data import datareport
 
 log = logging.getLogger("medbench")
 
@@ -53,7 +52,7 @@ def _encoding_hint(raw: bytes, error: UnicodeDecodeError) -> str:
 
 
 def read_text(path: Path, what: str = "data file") -> str:
-    """A whole UTF-8 text file (optional BOM), fingerprinted; any other encoding, an unreadable file
+    """A whole UTF-8 text file (optional BOM); any other encoding, an unreadable file
     or a folder is one line naming the file. Nothing is decoded by guessing."""
     check_file(path, what)
     try:
@@ -66,7 +65,6 @@ def read_text(path: Path, what: str = "data file") -> str:
         raise MedbenchError(
             f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}; {_encoding_hint(raw, exc)})"
         ) from None
-    datareport.fingerprint(path)
     return text
 
 
@@ -128,7 +126,7 @@ def read_csv(path: Path, required: list[str]) -> Iterator[Row]:
 
 
 def read_parquet(path: Path, required: list[str]) -> Iterator[Row]:
-    """Rows of a Parquet file (a hub mirror's format), fingerprinted; ``number`` counts rows from 1."""
+    """Rows of a Parquet file (a hub mirror's format); ``number`` counts rows from 1."""
     import pyarrow.parquet as pq
 
     check_file(path, "data file")
@@ -141,7 +139,6 @@ def read_parquet(path: Path, required: list[str]) -> Iterator[Row]:
         raise MedbenchError(
             f"{path}: missing column(s) {', '.join(missing)}; expected columns {', '.join(required)}"
         )
-    datareport.fingerprint(path)
     for number, record in enumerate(table.to_pylist(), start=1):
         yield Row(str(path), number, record)
 

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from medbench.core.errors import MedbenchError
-from medbench.data import datareport
-from medbench.data.datareport import Skipped
+from medbench.data.datareport import DataReport, Skipped
 from medbench.data.datasources import Duplicates
 
 
@@ -37,6 +36,7 @@ class Intake:
 
     task: str
     split: str
+    data_report: DataReport  # the hook's (medbench.data.datareport.task_data)
     kept: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     seen: Duplicates = field(default_factory=Duplicates)
@@ -66,4 +66,4 @@ class Intake:
 
     def report(self) -> None:
         """The skipped rows into the run's data report."""
-        datareport.current().skip(self.task, self.skipped)
+        self.data_report.skip(self.task, self.skipped)

@@ -25,12 +25,16 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from medbench.core import archives
 from medbench.core.errors import MedbenchError
 from medbench.core.hashing import sha256_file
 from medbench.core.paths import cache_dir, plugin_dir
 from medbench.core.safe_names import inside
+
+if TYPE_CHECKING:
+    from medbench.data.datareport import DataReport
 
 MIRROR_ENV = "MEDBENCH_MIRROR_URL"
 HOST = "https://raw.githubusercontent.com"
@@ -284,14 +288,19 @@ def member_file(source: Source, member: str, root: Path, extract: bool = True) -
     return archives.member(root / source.local, member, folder, f"{source.benchmark}: {source.pin}", extract)
 
 
-def resolve(task: str, needed: list[str], root: Path | None = None, hub_instead: bool = False) -> Path | None:
+def resolve(
+    task: str,
+    needed: list[str],
+    report: DataReport | None = None,
+    root: Path | None = None,
+    hub_instead: bool = False,
+) -> Path | None:
     """The pulled-data folder (``root``, by default :func:`pulled_root`) holding every one of
     ``needed`` (official paths under a data folder) -- each verified, downloaded first when missing
     and the host is reachable, an archive's members extracted and checked -- or None when some of them
     has no declared source, or (``hub_instead``: the benchmark has a hub mirror to read instead) some
-    are not pulled and HF_HUB_OFFLINE is set."""
-    from medbench.data import datareport
-
+    are not pulled and HF_HUB_OFFLINE is set. ``report``: the reading hook's, told each pin's
+    repository and commit."""
     found = declared()
     pins = [serving(name, found) for name in needed]
     if not needed or any(pin is None for pin in pins):
@@ -310,7 +319,8 @@ def resolve(task: str, needed: list[str], root: Path | None = None, hub_instead:
             download(source, root)
         if member is not None:
             member_file(source, member, root)
-        datareport.current().source({"repo": source.repo, "revision": source.commit})
+        if report is not None:
+            report.source({"repo": source.repo, "revision": source.commit})
     return root
 
 

@@ -8,29 +8,26 @@ limit cut it) has no answer at all: it is :data:`TRUNCATED`, counted on its own
 (``truncated_thinking_rate``), and never scored from the thinking text. Numbers collapse when this
 is skipped (lm-eval #3405: Qwen3-4B MMLU 70.1 → 22.8 with thinking on; olmo-eval #348).
 
-The tags are the model's: ``--think-tags OPEN,CLOSE`` sets them for a run (:func:`using_tags`). A
+The tags are the model's: ``--think-tags OPEN,CLOSE`` sets them for a run, and every function here
+takes them as an argument (the task hooks get them in their run context, :mod:`medbench.core.hooks`). A
 closing tag inside an open bracket or quote on its line (``答案：C（</think>是结束标签）``) is the
 tag mentioned, not the end of any thinking (:func:`closing_at`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from medbench.config import record
 from medbench.core import sample_files
 from medbench.core.errors import MedbenchError
+from medbench.core.hooks import DEFAULT_TAGS
 
-DEFAULT_TAGS = ("<think>", "</think>")
+Tags = tuple[str, str]
 #: the extracted answer of a reply whose thinking was cut off before it ended
 TRUNCATED = "[truncated-thinking]"
-
-_TAGS: ContextVar[tuple[str, str]] = ContextVar("medbench_think_tags", default=DEFAULT_TAGS)
-_COUNT: ContextVar[Callable[[str], list] | None] = ContextVar("medbench_think_count", default=None)
 
 
 @dataclass(frozen=True)
@@ -48,20 +45,6 @@ def parse_tags(text: str | None) -> tuple[str, str]:
     if len(parts) != 2 or not all(parts):
         raise MedbenchError(f"--think-tags must be OPEN,CLOSE (e.g. <think>,</think>), got {text!r}")
     return parts[0], parts[1]
-
-
-@contextmanager
-def setting(var: ContextVar, value) -> Iterator[None]:
-    """``var`` holds ``value`` for the block (a run's settings that lm-eval's hooks read)."""
-    token = var.set(value)
-    try:
-        yield
-    finally:
-        var.reset(token)
-
-
-def using_tags(tags: tuple[str, str]):
-    return setting(_TAGS, tags)
 
 
 #: brackets and quotes around a mentioned tag: (opening, closing) pairs, and quotes that pair with
@@ -102,14 +85,14 @@ def closing_at(text: str, closing: str) -> int:
     return found
 
 
-def split(text: str) -> Reply:
+def split(text: str, tags: Tags = DEFAULT_TAGS) -> Reply:
     """Thinking and answer of one reply. The answer follows the *last* closing tag that is not a
     mention (:func:`closing_at`; a model may think in several blocks); with a closing tag but no
     opening one, everything before it is thinking (the template opened the block); a reply that
     opens its thinking and never closes it leaves no answer (one that only mentions the opening tag
     further in is a plain reply)."""
     text = text or ""
-    opening, closing = _TAGS.get()
+    opening, closing = tags
     close = closing_at(text, closing)
     if close >= 0:
         start = text.find(opening)
@@ -120,22 +103,22 @@ def split(text: str) -> Reply:
     return Reply(None, text, False)  # a plain reply that mentions the tag is still a plain reply
 
 
-def answer_start(text: str) -> int | None:
+def answer_start(text: str, tags: Tags = DEFAULT_TAGS) -> int | None:
     """Where the answer part of a reply starts (after the last closing tag; 0 without thinking), or
     None when the thinking never ended: stop strings cut only the answer, never the thinking."""
-    opening, closing = _TAGS.get()
+    opening, closing = tags
     close = closing_at(text, closing)
     if close >= 0:
         return close + len(closing)
     return None if text.lstrip().startswith(opening) else 0
 
 
-def tagged(reasoning: str | None, content: str, cut_off: bool) -> str:
+def tagged(reasoning: str | None, content: str, cut_off: bool, tags: Tags = DEFAULT_TAGS) -> str:
     """A server's separate reasoning field and answer as one tagged reply: ``cut_off`` (the length
     limit ended the reply) with no answer yet leaves the thinking unclosed."""
     if not reasoning:
         return content
-    opening, closing = _TAGS.get()
+    opening, closing = tags
     if cut_off and not content:
         return f"{opening}{reasoning}"
     return f"{opening}{reasoning}{closing}{content}"
@@ -172,15 +155,16 @@ def switch(lm, mode: str) -> None:
         lm.chat_template_args["enable_thinking"] = mode == "on"
 
 
-def counting(encode: Callable[[str], list] | None):
-    """Count thinking and answer tokens with the model's own tokenizer (``encode``) while a run writes
-    its samples; without one (a chat API), no counts are written rather than guessed."""
-    return setting(_COUNT, encode)
+def use_tags(lm, tags: Tags) -> None:
+    """A backend that reads thinking itself (a server's separate reasoning field folded into the reply,
+    stop strings cut only after the thinking) reads the run's ``--think-tags``."""
+    if hasattr(lm, "think_tags"):
+        lm.think_tags = tags
 
 
-def token_counts(reply: Reply) -> dict:
-    """``thinking_tokens`` and ``answer_tokens`` of a reply, or nothing when no tokenizer counts."""
-    encode = _COUNT.get()
+def token_counts(reply: Reply, encode: Callable[[str], list] | None) -> dict:
+    """``thinking_tokens`` and ``answer_tokens`` of a reply, counted with the model's own tokenizer
+    (``encode``); nothing without one (a chat API) or without thinking, rather than a guess."""
     if encode is None or reply.thinking is None:
         return {}
     return {"thinking_tokens": len(encode(reply.thinking)), "answer_tokens": len(encode(reply.answer))}

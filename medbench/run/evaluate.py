@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medbench.analysis.score_intervals import attach
 from medbench.analysis.summary import annotate, summarise
-from medbench.core._compat import quiet_git_lookup
+from medbench.core.hooks import HookContext
 from medbench.data.catalog import leaf_tasks, task_config
 from medbench.data.datareport import DataReport
 from medbench.models.requestcache import Calls, RequestCache
 from medbench.run.rundir import RunFolder
+from medbench.run.tasks import Built, pass_record, prepare, seed_everything
 from medbench.scoring.mc import LETTERS
 
 if TYPE_CHECKING:
@@ -59,11 +62,13 @@ def chat_args(config: RunConfig) -> dict:
 class Evaluation:
     """What every lm-eval pass of one run shares -- each repeat's pass and the rescoring without its
     failed items: the model behind one request cache (:class:`~medbench.models.requestcache.RequestCache`,
-    the one wrapper around it), the tasks and the decoding."""
+    the one wrapper around it), the tasks (built once, given the run's hook context) and the decoding."""
 
     config: RunConfig
     lm: Any
     manager: Any
+    built: Built
+    context: HookContext
     cache: Path
     decoding: dict | None
     expand_chat: bool = False  # --chat on a model that renders it: encoded dialogues as their own turns
@@ -75,19 +80,20 @@ class Evaluation:
         )
 
     def lm_eval(self, model: RequestCache, tasks: list[str], seeds: dict, **selection):
-        """One lm-eval pass over ``tasks`` (``selection``: ``limit``, ``samples``, ``log_samples``)."""
-        from lm_eval import simple_evaluate
+        """One lm-eval pass over ``tasks`` as the run built them (``selection``: ``limit``, ``samples``,
+        ``log_samples``): lm-eval's ``evaluate`` after the steps of its ``simple_evaluate`` a run needs
+        (:func:`medbench.run.tasks.prepare`); None on a data-parallel worker (rank > 0)."""
+        from lm_eval.evaluator import evaluate as lm_eval_evaluate
 
-        return simple_evaluate(
-            model=model,
-            tasks=tasks,
-            num_fewshot=self.config.shots,
-            task_manager=self.manager,
-            gen_kwargs=self.decoding,
-            **chat_args(self.config),
-            **seeds,
-            **selection,
-        )
+        started = time.time()
+        seed_everything(seeds)
+        loaded = self.manager.load(self.built.objects(tasks))
+        prepare(loaded, self.config.shots, self.decoding, seeds["fewshot_random_seed"])
+        chat = {"fewshot_as_multiturn": True, **chat_args(self.config)}  # simple_evaluate's default
+        results = lm_eval_evaluate(lm=model, task_dict=loaded, **chat, **selection)
+        if results is None or int(os.environ.get("LOCAL_RANK", "0")) != 0:
+            return None
+        return {**results, "config": pass_record(model, seeds, self.decoding, selection), "date": started}
 
 
 def evaluate(
@@ -99,7 +105,6 @@ def evaluate(
     """Each repeat through lm-eval, its results written as soon as it finishes; returns the scores of
     each repeat and the number of failed requests of the last."""
     config, lm, manager = run.config, run.lm, run.manager
-    quiet_git_lookup()
 
     per_repeat, failed = [], 0
     for repeat in range(config.repeats):
@@ -122,11 +127,19 @@ def evaluate(
             cached.close()
         if results is None:  # a data-parallel worker: lm-eval gathers every result on rank 0
             continue
-        failures = list(getattr(lm, "failures", []))[done:] + extractor_failures(results)
+        failures = list(getattr(lm, "failures", []))[done:] + extractor_failures(
+            results, run.context.extractor
+        )
         if failures:
             results = _without_failed(run, results, failures, seeds, repeat)
         samples = results.get("samples") or {}  # write_results takes them out of the results
-        folder.write_results(results, repeat if config.repeats > 1 else None, failures)
+        folder.write_results(
+            results,
+            repeat if config.repeats > 1 else None,
+            failures,
+            run.context.tags,
+            getattr(lm, "tok_encode", None),  # thinking and answer tokens, by the model's own tokenizer
+        )
         scores = summarise(results)
         annotate(scores, results, exclusions(manager, reports, failures, selection, config.limit))
         attach(scores, results, samples, {(f["task"], f["doc_id"]) for f in failures}, manager)
@@ -154,12 +167,11 @@ def item_limit(config: RunConfig) -> int | None:
     return config.limit
 
 
-def extractor_failures(results: dict) -> list[dict]:
+def extractor_failures(results: dict, extractor) -> list[dict]:
     """Items whose reply went to the LLM extractor and got no answer (failed after retries): failed
     items like a failed model request -- left out of the score, counted, the run incomplete."""
     from medbench.scoring import llm_extract
 
-    extractor = llm_extract.current()
     if extractor is None:
         return []
     errors = [f.get("error") for f in extractor.usage.failures] or ["no answer"]

@@ -90,7 +90,7 @@ class RecordedReadings:
     """The LLM extractor's readings as the shards recorded them, in its place (``letters``): a merge
     never asks the extractor again (it may be down, or read differently today)."""
 
-    def __init__(self, records: dict[tuple[str, int], dict]) -> None:
+    def __init__(self, records: dict[tuple[str, int], dict], tags: tuple[str, str]) -> None:
         self.usage = chatcall.Usage()
         self.readings: dict[tuple, str | None] = {}
         for record in records.values():
@@ -101,7 +101,7 @@ class RecordedReadings:
                 and (extracted.endswith(llm_extract.MARK) or extracted == UNPARSED)
             ):
                 letters = extracted.removesuffix(llm_extract.MARK) if extracted != UNPARSED else None
-                self.readings[(str(record.get("id")), thinking.split(raw).answer)] = letters
+                self.readings[(str(record.get("id")), thinking.split(raw, tags).answer)] = letters
 
     def letters(self, items: list[tuple[str, dict]]) -> list[str | None]:
         out = []
@@ -167,7 +167,8 @@ def _config(base: dict, output: str, path: Path, include_path: str | None = None
 def _replay(
     config: RunConfig, records: dict, fingerprint: dict, noise: float | None
 ) -> tuple[RunFolder, list[Score]]:
-    readings = RecordedReadings(records) if config.extractor == "llm" else None
+    tags = thinking.parse_tags(config.think_tags)
+    readings = RecordedReadings(records, tags) if config.extractor == "llm" else None
     return run(config, Replay(ReplayLM(records), fingerprint, readings, noise))
 
 

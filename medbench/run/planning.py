@@ -22,6 +22,7 @@ from medbench.backends import backend_config, registry
 from medbench.backends.base import BackendConfig
 from medbench.config.run import RunConfig
 from medbench.core.errors import MedbenchError
+from medbench.core.hooks import HookContext
 from medbench.core.paths import plugin_dir
 from medbench.data.catalog import leaf_tasks, load_task_data, task_config
 from medbench.data.datareport import DataReport
@@ -29,6 +30,7 @@ from medbench.data.datasources import resolve_data_dir
 from medbench.models import thinking
 from medbench.run.checks import check_config, check_no_task_twice, check_task_data
 from medbench.run.shards import shard_items
+from medbench.run.tasks import Built, build
 from medbench.scoring import llm_extract, rotations
 
 log = logging.getLogger("medbench")
@@ -147,8 +149,10 @@ class RunPlan:
     selection: dict[str, list[int]] | None  # a shard's item ids per task (None: up to --limit)
     model_path: str  # what to load or ask
     model_fp: dict  # the model's fingerprint (model.json)
-    tags: tuple[str, str]  # the thinking markers
-    extractor: Any  # the LLM extractor (--extractor llm), or the replayed runs' readings, or None
+    #: what the task hooks are told: the thinking tags and the LLM extractor (--extractor llm), or the
+    #: replayed runs' readings, or None
+    context: HookContext
+    built: Built  # the run's lm-eval tasks, built (their data read) once
 
 
 def plan(config: RunConfig, replay=None) -> RunPlan:
@@ -197,7 +201,15 @@ def plan(config: RunConfig, replay=None) -> RunPlan:
         generation_only(config, manager)
     thinking.check_run(config, manager)
     check_no_task_twice(manager, config.resolved_tasks)
-    reports, sizes = _read_data(config, manager, metadata)
+    context = HookContext(tags, extractor)
+    try:
+        built = build(manager, config.resolved_tasks, context)
+    except MedbenchError:
+        raise
+    except Exception:  # lm-eval could not build a task: data it cannot use (an empty split) is one line
+        _check_unbuilt(config, manager, metadata)
+        raise
+    reports, sizes = _read_data(config, manager, built)
     if audit is not None:
         from medbench.audit.clean import check_same_data
 
@@ -205,20 +217,20 @@ def plan(config: RunConfig, replay=None) -> RunPlan:
     selection = shard_items(config.shard, sizes, config.limit)
     model_path, model_fp = identified or _identity(backend, config, replay)
     return RunPlan(
-        config, backend, manager, decoding, reports, selection, model_path, model_fp, tags, extractor
+        config, backend, manager, decoding, reports, selection, model_path, model_fp, context, built
     )
 
 
-def _read_data(config: RunConfig, manager, metadata: dict) -> tuple[dict[str, DataReport], dict[str, int]]:
-    """Every leaf task's data, read and checked (bad or missing data fails here, before the model
-    loads): what each hook skipped, and how many items each evaluated split holds; every
+def _read_data(config: RunConfig, manager, built: Built) -> tuple[dict[str, DataReport], dict[str, int]]:
+    """Every leaf task's data, as its build read it, checked (bad or missing data fails here, before
+    the model loads): what each hook skipped, and how many items each evaluated split holds; every
     ``--slice-by`` column is one the items give."""
     reports: dict[str, DataReport] = {}
     sizes: dict[str, int] = {}
     columns: dict[str, set[str]] = {}
     for name in config.resolved_tasks:
         for leaf in leaf_tasks(manager, name):
-            data = load_task_data(manager, leaf, metadata)
+            data = getattr(built.leaves[leaf], "dataset", None)
             reports[leaf] = getattr(data, "report", None) or DataReport()
             cfg = task_config(manager, leaf)
             check_task_data(leaf, data, cfg, config.shots)
@@ -227,6 +239,16 @@ def _read_data(config: RunConfig, manager, metadata: dict) -> tuple[dict[str, Da
             columns[leaf] = slices.item_columns(data[split]) if sizes[leaf] and config.slice_by else set()
     slices.check_columns(config.slice_by or [], columns)
     return reports, sizes
+
+
+def _check_unbuilt(config: RunConfig, manager, metadata: dict) -> None:
+    """Each leaf's data read as its hook gives it to lm-eval and checked, for a run whose tasks lm-eval
+    failed to build (it reads the first item of a split, say, before any check of ours)."""
+    for name in config.resolved_tasks:
+        for leaf in leaf_tasks(manager, name):
+            check_task_data(
+                leaf, load_task_data(manager, leaf, metadata), task_config(manager, leaf), config.shots
+            )
 
 
 def _identity(backend, config: RunConfig, replay) -> tuple[str, dict]:

@@ -25,6 +25,7 @@ import json
 import platform
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from importlib import metadata
@@ -35,10 +36,12 @@ from medbench.analysis.summary import Score, markdown_table
 from medbench.config.schemas import SCHEMA_VERSION
 from medbench.core import units
 from medbench.core._compat import jsonable
+from medbench.core.hooks import DEFAULT_TAGS
 from medbench.core.paths import PACKAGE_DIR
 from medbench.core.writing import failed_write, make_folder, replacing, write_text
 from medbench.data.datareport import Skipped
 from medbench.models import chat, thinking
+from medbench.models.thinking import Tags
 
 
 def _version(package: str) -> str | None:
@@ -58,8 +61,11 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def sample_record(sample: dict) -> dict:
-    """One per-sample line: what the model saw, said, and how it was scored."""
+def sample_record(
+    sample: dict, tags: Tags = DEFAULT_TAGS, encode: Callable[[str], list] | None = None
+) -> dict:
+    """One per-sample line: what the model saw, said, and how it was scored; a reply's thinking read by
+    the run's ``tags`` and its tokens counted by the model's own tokenizer (``encode``), if it has one."""
     doc = sample["doc"]
     args = sample["arguments"][0] if sample.get("arguments") else []
     resps = sample.get("resps", [])
@@ -84,10 +90,10 @@ def sample_record(sample: dict) -> dict:
         record["raw"] = resps[0][0] if resps and resps[0] else None
         filtered = sample.get("filtered_resps")
         record["extracted"] = filtered[0] if isinstance(filtered, list) and filtered else filtered
-        part = thinking.split(record["raw"]) if isinstance(record["raw"], str) else None
+        part = thinking.split(record["raw"], tags) if isinstance(record["raw"], str) else None
         if part is not None and part.thinking is not None:  # a reasoning model's reply, in two parts
             record.update(thinking=part.thinking, answer=part.answer, thinking_cut_off=part.unfinished)
-            record.update(thinking.token_counts(part))
+            record.update(thinking.token_counts(part, encode))
     # dialogue and QA items: what a judge shows; a rotated MC item (--circular): which rotation of what
     # and the file's own per-item annotations (--slice-by)
     for key in (
@@ -147,9 +153,17 @@ class RunFolder:
         versions["git_commit"] = _git_commit()
         self.write_json("versions.json", versions)
 
-    def write_results(self, results: dict, repeat: int | None, failures: list[dict] | None = None) -> None:
-        """lm-eval's results JSON, the per-sample JSONL files (per repeat when repeating), and the
-        requests that failed after retries (their samples carry the error)."""
+    def write_results(
+        self,
+        results: dict,
+        repeat: int | None,
+        failures: list[dict] | None = None,
+        tags: Tags = DEFAULT_TAGS,
+        encode: Callable[[str], list] | None = None,
+    ) -> None:
+        """lm-eval's results JSON, the per-sample JSONL files (per repeat when repeating; replies read
+        by :func:`sample_record`), and the requests that failed after retries (their samples carry the
+        error)."""
         samples = results.pop("samples", {}) or {}
         suffix = "" if repeat is None else f"-{repeat}"
         self.write_json(f"results{suffix}.json", results)
@@ -165,7 +179,7 @@ class RunFolder:
         for task, items in samples.items():
             with replacing(sample_dir / f"{task}.jsonl") as fh:
                 for sample in items:
-                    record = sample_record(sample)
+                    record = sample_record(sample, tags, encode)
                     if (task, sample["doc_id"]) in errors:
                         record["error"] = errors[(task, sample["doc_id"])]
                     line = json.dumps(record, ensure_ascii=False, default=jsonable)

@@ -1,10 +1,11 @@
 """``medbench run``: evaluate a model on medbench tasks through lm-eval and write one run folder.
 
-lm-eval does the evaluation (``simple_evaluate`` over a ``TaskManager`` that indexes medbench's
-``tasks/``). A run is plan -> execute -> record: :func:`medbench.run.planning.plan` resolves names, the
-model and the decoding settings and checks the data before a model is loaded; :func:`execute` runs
-lm-eval behind a per-model request cache beside the runs (a killed run, re-run with the same command,
-skips every finished request); :func:`record` writes the run folder (:mod:`medbench.run.rundir`).
+lm-eval does the evaluation: its ``evaluate`` over the tasks a ``TaskManager`` indexing medbench's
+``tasks/`` built once (:mod:`medbench.run.tasks`). A run is plan -> execute -> record:
+:func:`medbench.run.planning.plan` resolves names, the model and the decoding settings and checks the
+data before a model is loaded; :func:`execute` runs lm-eval behind a per-model request cache beside the
+runs (a killed run, re-run with the same command, skips every finished request); :func:`record` writes
+the run folder (:mod:`medbench.run.rundir`).
 
 Items whose request failed (API backends, after retries) are left out of every score, never scored
 as wrong answers: the run is rescored from its own cached answers without them (lm-eval computes the
@@ -30,7 +31,7 @@ from medbench.config.run import RunConfig
 from medbench.config.schemas import RunStatus
 from medbench.core import console, progress
 from medbench.core.errors import MedbenchError
-from medbench.data.datareport import Skipped, data_json, read_once
+from medbench.data.datareport import Skipped, data_json
 from medbench.models import thinking
 from medbench.models.resolve import cache_key
 from medbench.run import card_audit
@@ -40,7 +41,6 @@ from medbench.run.identity import answer_identity
 from medbench.run.planning import RunPlan, plan
 from medbench.run.rundir import RunFolder
 from medbench.run.shards import process_rank
-from medbench.scoring import llm_extract
 
 log = logging.getLogger("medbench")
 
@@ -62,15 +62,10 @@ class Replay:
 
 
 def run(config: RunConfig, replay: Replay | None = None) -> tuple[RunFolder | None, list[Score]]:
-    """Evaluate, write the run folder, and return it with the scores (mean over repeats). Each task's
-    data is read once: checked before the model loads, then handed to lm-eval as read. With
-    ``replay``, lm-eval scores recorded answers instead of asking a model. In a worker process of a
-    data-parallel launch (rank > 0) it writes nothing and returns (None, [])."""
-    with read_once():
-        return _run(config, replay)
-
-
-def _run(config: RunConfig, replay: Replay | None) -> tuple[RunFolder | None, list[Score]]:
+    """Evaluate, write the run folder, and return it with the scores (mean over repeats). Each task is
+    built once (its data read once: checked before the model loads, then every lm-eval pass scores the
+    built task). With ``replay``, lm-eval scores recorded answers instead of asking a model. In a
+    worker process of a data-parallel launch (rank > 0) it writes nothing and returns (None, [])."""
     resolved = plan(config, replay)
     folder = _open_folder(resolved)
     passes, per_repeat, failed, seconds = execute(resolved, folder, replay)
@@ -119,19 +114,17 @@ def execute(resolved: RunPlan, folder: RunFolder | None, replay: Replay | None =
     if replay is None:
         check_generation_budget(config, lm)
     thinking.switch(lm, config.thinking)
+    thinking.use_tags(lm, resolved.context.tags)
     scratch = tempfile.TemporaryDirectory() if replay else None  # replayed answers are never cached
     cache = Path(scratch.name) / "replay.sqlite" if scratch else _cache_path(resolved)
     expand = config.chat and replay is None
-    passes = Evaluation(config, lm, resolved.manager, cache, resolved.decoding, expand_chat=expand)
+    passes = Evaluation(
+        config, lm, resolved.manager, resolved.built, resolved.context, cache, resolved.decoding, expand
+    )
     started = time.time()
     progress.stage(f"{Path(str(config.model)).name}: {', '.join(config.tasks)}")
     try:
-        with (
-            console.log_to(folder.path / "log.txt") if folder else nullcontext(),
-            thinking.using_tags(resolved.tags),
-            thinking.counting(getattr(lm, "tok_encode", None)),
-            llm_extract.using(resolved.extractor),
-        ):
+        with console.log_to(folder.path / "log.txt") if folder else nullcontext():
             per_repeat, failed = evaluate(passes, folder, resolved.reports, resolved.selection)
     finally:
         if scratch:
@@ -164,7 +157,7 @@ def record(
     scores = combine_repeats(per_repeat)
     data = data_json(list(resolved.reports.values()))
     folder.write_json("data.json", data)
-    lm, extractor, calls = passes.lm, resolved.extractor, passes.calls
+    lm, extractor, calls = passes.lm, resolved.context.extractor, passes.calls
     usage = getattr(lm, "usage", None)
     folder.write_json(
         "calls.json",

@@ -32,7 +32,9 @@ import functools
 import re
 from collections import defaultdict
 
+from medbench.core.hooks import DEFAULT_TAGS, PLAIN, HookContext
 from medbench.models import thinking
+from medbench.models.thinking import Tags
 
 #: ``match_choice``'s pattern and letters, verbatim
 _ANSWER = re.compile(r"(答案|正确选项)(?:是|：|为|应该是|应该为)(.*?)(。|\.|$)", re.S)
@@ -64,10 +66,10 @@ def match_choice(text: str) -> str:
     return "".join(x for x in (found.group(2) if found else text) if x in OPTIONS)
 
 
-def model_answer(reply: str, question_type: str) -> str:
+def model_answer(reply: str, question_type: str, tags: Tags = DEFAULT_TAGS) -> str:
     """The answer CMB's ``extract_ans`` keeps for one reply: the first letter of a single-answer
     question's reading; ``""`` for none (and for a reply whose thinking never ended)."""
-    part = thinking.split(reply or "")
+    part = thinking.split(reply or "", tags)
     choice = "" if part.unfinished else match_choice(part.answer)
     return choice[0] if len(choice) > 1 and question_type != MULTIPLE else choice
 
@@ -82,10 +84,10 @@ def gold(doc: dict) -> str:
     return "".join(letters[(letters.index(a) - doc["rotation"]) % len(letters)] for a in given)
 
 
-def process_results(doc: dict, results: list[str]) -> dict:
+def process_results(doc: dict, results: list[str], *, context: HookContext = PLAIN) -> dict:
     """lm-eval ``process_results``: per item (exam type, exam class, right) for every score."""
     fields = doc["fields"]
-    right = model_answer(results[0], fields["question_type"]) == gold(doc)
+    right = model_answer(results[0], fields["question_type"], context.tags) == gold(doc)
     item = (fields["exam_type"], fields["exam_class"], right)
     return {metric: item for metric in CONVENTIONS}
 

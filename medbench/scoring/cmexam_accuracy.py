@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import re
 
+from medbench.core.hooks import DEFAULT_TAGS, PLAIN, HookContext
 from medbench.models import thinking
+from medbench.models.thinking import Tags
 
 _ANSWER = re.compile(r"答案：(.*)，")
 _EXPLANATION = re.compile(r"解释：(.*)")
@@ -59,18 +61,19 @@ PANDAS_NA = frozenset(
 )
 
 
-def predicted(reply: str) -> str | None:
+def predicted(reply: str, tags: Tags = DEFAULT_TAGS) -> str | None:
     """The answer CMExam's script reads from a reply, or None where it reads none (NaN): its one
     ``try`` needs both the answer and the explanation."""
-    part = thinking.split(reply or "")
+    part = thinking.split(reply or "", tags)
     found = _ANSWER.findall(part.answer) if not part.unfinished else []
     answer = found[0] if found and _EXPLANATION.search(part.answer) else ""
     return None if answer in PANDAS_NA else answer
 
 
-def process_results(doc: dict, results: list[str]) -> dict:
-    """lm-eval ``process_results``: per item (answered, correct) for :func:`accuracy`."""
-    answer = predicted(results[0])
+def process_results(doc: dict, results: list[str], *, context: HookContext = PLAIN) -> dict:
+    """lm-eval ``process_results``: per item (answered, correct) for :func:`accuracy` (the reply read
+    after the run's thinking tags)."""
+    answer = predicted(results[0], context.tags)
     return {
         "acc_cmexam": (answer is not None, answer == doc["answer"]),
         "answered_rate": float(answer is not None),

@@ -17,8 +17,10 @@ from pathlib import Path
 import datasets
 
 from medbench.core.errors import MedbenchError
+from medbench.core.hooks import PLAIN, HookContext
 from medbench.core.templates import render_template
 from medbench.data import datareport, sources
+from medbench.data.datareport import DataReport
 from medbench.data.datasources import Row, check_file, resolve_data_dir
 from medbench.data.intake import Intake, no_local_data
 from medbench.models import chat as chat_module
@@ -71,6 +73,7 @@ def load(
     default_file: str,
     reader: Callable[[Path], Iterator[tuple[Row, Item]]],
     *,
+    report: DataReport,
     benchmark: str,
     templates: dict,
     file: str | None = None,
@@ -82,11 +85,12 @@ def load(
     """Read, validate and render one generation benchmark (split ``test``); each benchmark's hook
     (``tasks/<benchmark>/utils.py``, made by :func:`loader`) calls this with its file and reader."""
     relative = file or default_file
-    root = resolve_data_dir(data_dir) or sources.resolve(benchmark, [relative])
+    root = resolve_data_dir(data_dir) or sources.resolve(benchmark, [relative], report)
     if root is None:
         raise no_local_data(benchmark, [relative])
     path = check_file(root / relative, benchmark, f"official layout: <data-dir>/{relative}")
-    intake, items = Intake(benchmark, "test"), []
+    report.fingerprint(path)
+    intake, items = Intake(benchmark, "test", report), []
     for row, item in reader(path):
         empty = [k for k in ("question", "reference") if not item[k]]
         if row.problem or empty:
@@ -132,19 +136,19 @@ def _score(reference: str, prediction: str, truncated: bool = False) -> dict:
     }
 
 
-def process_results(doc: dict, results: list[str]) -> dict:
+def process_results(doc: dict, results: list[str], *, context: HookContext = PLAIN) -> dict:
     """Per-item (reference, prediction) pairs for the corpus-level BLEU/ROUGE aggregations; the
     prediction is the reply after any thinking (a reply whose thinking was cut off scores empty)."""
-    part = thinking.split(results[0])
+    part = thinking.split(results[0], context.tags)
     return _score(doc["reference"], part.answer.strip(), part.unfinished)
 
 
 _EXPLANATION_MARKER = re.compile(r"解释\s*[：:]")
 
 
-def process_explanation(doc: dict, results: list[str]) -> dict:
+def process_explanation(doc: dict, results: list[str], *, context: HookContext = PLAIN) -> dict:
     """CMExam "Reasoning": only the text after the ``解释：`` marker (either colon) is scored, unchanged
     (an ASCII colon inside it, as in ``2:1``, stays); a reply without the marker scores empty."""
-    part = thinking.split(results[0])
+    part = thinking.split(results[0], context.tags)
     parts = _EXPLANATION_MARKER.split(part.answer, maxsplit=1)
     return _score(doc["explanation"], parts[1].strip() if len(parts) == 2 else "", part.unfinished)

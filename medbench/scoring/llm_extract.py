@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import json
 import re
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from medbench.core.templates import render_template
 from medbench.models import chatcall
 from medbench.models.requestcache import MISS, open_cache
 from medbench.models.served import Unreachable, served_model
-from medbench.models.thinking import setting
 
 #: what the extracted answer carries when the LLM, not a pattern, read it
 MARK = " [llm]"
@@ -113,17 +111,6 @@ class Extractor:
             db.commit()
             db.close()
             await client.close()
-
-
-_CURRENT: ContextVar[Extractor | None] = ContextVar("medbench_llm_extractor", default=None)
-
-
-def using(extractor: Extractor | None):
-    return setting(_CURRENT, extractor)
-
-
-def current() -> Extractor | None:
-    return _CURRENT.get()
 
 
 def from_config(config) -> Extractor | None:

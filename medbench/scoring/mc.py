@@ -19,8 +19,10 @@ from pathlib import Path
 import datasets
 
 from medbench.core.errors import MedbenchError
+from medbench.core.hooks import PLAIN, HookContext
 from medbench.core.templates import render_template
 from medbench.data import datareport, sources
+from medbench.data.datareport import DataReport
 from medbench.data.datasources import (
     Row,
     check_file,
@@ -32,6 +34,7 @@ from medbench.data.datasources import (
 from medbench.data.hubdata import Mirror, local_file
 from medbench.data.intake import Intake, no_local_data
 from medbench.models import thinking
+from medbench.models.thinking import Tags
 from medbench.scoring import llm_extract, rotations
 from medbench.scoring.extract import UNPARSED, extract_choice
 
@@ -126,23 +129,43 @@ def render(item: Item, style: dict, context: dict) -> dict:
 # ---- the lm-eval hook -------------------------------------------------------------------------
 
 
-def _local_rows(layout: Layout, root: Path, split: str, subject: str | None, task: str) -> Iterable[Row]:
+def _local_rows(
+    layout: Layout, root: Path, split: str, subject: str | None, task: str, report: DataReport
+) -> Iterable[Row]:
     path = layout.file(root, split, subject)
     check_file(path, task, f"official layout: <data-dir>/{layout.path.format(split=split, subject=subject)}")
+    _fingerprint(layout, path, root, report)
     return layout.rows(path, subject)
 
 
+def _fingerprint(layout: Layout, path: Path, root: Path, report: DataReport) -> None:
+    """The files a split's rows are read from: its own and the layout's companions (those present: a
+    missing one is the reader's one line)."""
+    for file in (path, *(root / c for c in layout.companions)):
+        if file.is_file():
+            report.fingerprint(file)
+
+
 def _hub_rows(
-    layout: Layout, mirror: Mirror | None, split: str, subject: str | None, task: str, files: list[str]
+    layout: Layout,
+    mirror: Mirror | None,
+    split: str,
+    subject: str | None,
+    task: str,
+    files: list[str],
+    report: DataReport,
 ) -> Iterable[Row]:
     if mirror is None:
         raise no_local_data(task, files, mirrored=True)
-    datareport.current().source(mirror.record())
-    return layout.rows(local_file(mirror, split, subject, task, ", ".join(files)), subject)
+    report.source(mirror.record())
+    path = local_file(mirror, split, subject, task, ", ".join(files))
+    report.fingerprint(path)
+    return layout.rows(path, subject)
 
 
 def load(
     layout: Layout,
+    report: DataReport,
     *,
     benchmark: str,
     splits: list[str],
@@ -178,7 +201,9 @@ def load(
     pulled = None
     if root is None:  # a benchmark pinned on a git host (medbench.data.sources), if any; offline and not
         # pulled from there, its hub mirror instead
-        pulled = sources.resolve(benchmark, files + list(layout.companions), hub_instead=hub is not None)
+        pulled = sources.resolve(
+            benchmark, files + list(layout.companions), report, hub_instead=hub is not None
+        )
     context = {"subject": subject, "subject_zh": subject_zh}
     out = {}
     for split in splits:
@@ -190,12 +215,13 @@ def load(
                     f"{task}: its pinned source declares layout {variant!r}; its reader knows "
                     f"{', '.join(layout.variants) or 'only the official layout'}"
                 )
+            _fingerprint(layout, path, pulled, report)
             rows, parse = layout.rows(path, subject), layout.variants[variant] if variant else layout.parse
         elif root:
-            rows = _local_rows(layout, root, split, subject, task)
+            rows = _local_rows(layout, root, split, subject, task, report)
         else:
-            rows = _hub_rows(layout, hub, split, subject, task, files)
-        intake, items, multi = Intake(task, split), [], 0
+            rows = _hub_rows(layout, hub, split, subject, task, files, report)
+        intake, items, multi = Intake(task, split, report), [], 0
         for row in rows:
             try:
                 item = parse(row)
@@ -217,7 +243,7 @@ def load(
             items = [r for item in items[:circular_limit] for r in rotations.rotations(item, circular_orders)]
         items = [render(item, style, context) for item in items]
         if multi:
-            datareport.current().exclude(
+            report.exclude(
                 f"{task}:{split}", multi, "multiple-answer item(s) excluded from log-likelihood scoring"
             )
         out[split] = datasets.Dataset.from_list(items)
@@ -229,31 +255,33 @@ def loader(layout: Layout) -> Callable[..., datasets.DatasetDict]:
     lie, for ``medbench tasks``)."""
 
     @datareport.task_data
-    def hook(**kwargs) -> datasets.DatasetDict:
-        return load(layout, **kwargs)
+    def hook(*, report: DataReport, **kwargs) -> datasets.DatasetDict:
+        return load(layout, report, **kwargs)
 
     hook.layout = layout
     return hook
 
 
-def _answer_letters(reply: str, doc: dict) -> str:
+def _answer_letters(reply: str, doc: dict, tags: Tags) -> str:
     """One reply's answer letters, read after its thinking; ``[truncated-thinking]`` when the thinking
     never ended (nothing is read from the thinking itself)."""
-    part = thinking.split(reply)
+    part = thinking.split(reply, tags)
     if part.unfinished:
         return thinking.TRUNCATED
     return extract_choice(part.answer, [letter for letter, _ in doc["options"]], doc["options"])
 
 
-def extract_filter(resps: list[list[str]], docs: list[dict]) -> list[list[str]]:
-    """lm-eval ``custom`` filter: each generated reply -> its answer letters (or ``[unparsed]``); with
-    ``--extractor llm`` the unparsed ones (only those) go to the LLM extractor, marked when it reads
-    them."""
-    out = [[_answer_letters(r, doc) for r in replies] for replies, doc in zip(resps, docs, strict=True)]
-    extractor = llm_extract.current()
+def extract_filter(
+    resps: list[list[str]], docs: list[dict], *, context: HookContext = PLAIN
+) -> list[list[str]]:
+    """lm-eval ``custom`` filter: each generated reply -> its answer letters (or ``[unparsed]``), read
+    after the run's thinking tags; with ``--extractor llm`` (the run context's extractor) the unparsed
+    ones (only those) go to the LLM extractor, marked when it reads them."""
+    tags, extractor = context.tags, context.extractor
+    out = [[_answer_letters(r, doc, tags) for r in replies] for replies, doc in zip(resps, docs, strict=True)]
     todo = [(i, j) for i, row in enumerate(out) for j, value in enumerate(row) if value == UNPARSED]
     if extractor and todo:
-        read = extractor.letters([(thinking.split(resps[i][j]).answer, docs[i]) for i, j in todo])
+        read = extractor.letters([(thinking.split(resps[i][j], tags).answer, docs[i]) for i, j in todo])
         for (i, j), letters in zip(todo, read, strict=True):
             if letters == llm_extract.FAILED:
                 out[i][j] = letters  # a failed item: left out of the score (medbench.run.evaluate)

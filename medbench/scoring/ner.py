@@ -20,6 +20,7 @@ import datasets
 from medbench.core.additive import Additive
 from medbench.core.templates import render_template
 from medbench.data import datareport, sources
+from medbench.data.datareport import DataReport
 from medbench.data.datasources import (
     Duplicates,
     check_file,
@@ -170,6 +171,7 @@ def locate(
 def load(
     read: Callable[[Path], Iterator[dict]],
     *,
+    report: DataReport,
     benchmark: str,
     eval_files: list[str],
     shot_file: str,
@@ -186,7 +188,7 @@ def load(
     documents of ``eval_files`` that are not shots. ``missing_hint`` says what to do when an evaluated file is
     missing (e.g. which task evaluates without the official test release)."""
     needed = [f"{benchmark}/{f}" for f in dict.fromkeys([*eval_files, shot_file])]
-    root = resolve_data_dir(data_dir) or sources.resolve(benchmark, needed)
+    root = resolve_data_dir(data_dir) or sources.resolve(benchmark, needed, report)
     if root is None:
         raise no_local_data(benchmark, [f"{benchmark}/{f}" for f in eval_files])
     known = {slug for _, slug in types} | {name for name, _ in types}
@@ -197,7 +199,10 @@ def load(
     def prepared(path: Path, split: str) -> Iterator[dict]:
         hint = f"official layout: <data-dir>/{path.relative_to(root).as_posix()}"
         check_file(path, benchmark, hint + (f"; {missing_hint}" if missing_hint and split == "test" else ""))
-        intake = Intake(benchmark, split, seen=seen[split])  # a split's files share one duplicate check
+        report.fingerprint(path)
+        intake = Intake(
+            benchmark, split, report, seen=seen[split]
+        )  # a split's files share one duplicate check
         for doc in read(path):
             unknown = sorted({e["type"] for e in doc["entities"]} - known)
             reason = (
