@@ -11,22 +11,32 @@ checked against the invariants no feature may break:
   histogram names only option letters (or "?" for a reply that named none);
 - a leaf's acc is the mean over its whole units of their share of right records (traceable);
 - a failed item's unit is left out of every score of its task and counted as failed; the resumed run
-  asks only what failed and then scores every unit.
+  asks only what failed and then scores every unit;
+- every registered analysis (the matrix's other axis: a new one joins by being registered) that
+  applies to the run, run again over the folder, finds its files there and its scores in metrics.json
+  with the same value and n;
+- the report's stage comparison of the run's task between two training stages is the same whether or
+  not the later stage was also evaluated, later, on another task alone (a suite's one-task run).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 from medbench.analysis.compare import groups
+from medbench.analysis.plugin import Context, registered
+from medbench.config.record import RunRecord
 from medbench.core import units
 from medbench.core.errors import MedbenchError
 from medbench.core.paths import SAMPLES_DIR
 from medbench.data.catalog import _split_names, load_task_data, task_config
+from medbench.report.folders import collect
+from medbench.report.stage_changes import recipe_changes
 from medbench.run.planning import task_manager
 from medbench.run.runner import RunConfig, run
 from tests.conftest import SHARED_DATA
@@ -137,6 +147,56 @@ def check_invariants(folder, circular: bool) -> list[dict]:
     return scores
 
 
+def check_analyses(folder) -> list[str]:
+    """Every registered analysis that applies to the run, run again over its folder: its files are
+    there and each of its scores is in metrics.json with the same value and n. Returns their names."""
+    record = RunRecord.open(folder.path)
+    context = Context(record.settings(), record.all_samples(), folder.path, record.fragile_margin() or 0.0)
+    written = json.loads((folder.path / "metrics.json").read_text(encoding="utf-8"))
+    scores = {(s["task"], s["metric"], s["convention"]): s for s in written}
+    ran = []
+    for analysis in registered():
+        if not analysis.applies(context):
+            continue
+        found = analysis.run(context)
+        for name in found.files:
+            assert (folder.path / name).is_file(), (analysis.name, name)
+        for score in found.scores:
+            kept = scores[(score.task, score.metric, score.convention)]
+            assert kept["n"] == score.n, (analysis.name, kept, score)
+            assert kept["value"] == pytest.approx(score.value, nan_ok=True), (analysis.name, kept, score)
+        ran.append(analysis.name)
+    return ran
+
+
+def check_stage_choice(folder, root: Path) -> list[str]:
+    """The run as two stages of a recipe (sft, then dpo), compared as the report compares them, then
+    again after a later dpo run that holds another task only: the comparison must not change (it went
+    through the newest folder of a stage alone, and said "not compared")."""
+    models, runs = root / "models", root / "runs"
+
+    def stage(name: str, base: str, stamp: str) -> Path:
+        copy = runs / f"{stamp}-{name}"
+        shutil.copytree(folder.path, copy)
+        for file, key in (("config.json", "model"), ("model.json", "path")):  # the stage's own model
+            record = json.loads((copy / file).read_text(encoding="utf-8"))
+            (copy / file).write_text(json.dumps({**record, key: str(models / name)}), encoding="utf-8")
+        card = {"recipe": "seam", "stage": name, "base_model": str(models / base)}
+        (copy / "model_card.json").write_text(json.dumps(card), encoding="utf-8")
+        return copy
+
+    stage("sft", "base", "20260101-000000")
+    stage("dpo", "sft", "20260101-000100")
+    before = recipe_changes(collect([str(runs)])[0])
+    later = stage("dpo", "sft", "20260101-000200")
+    for path in (later / "samples").glob("*.jsonl"):  # a suite's one-task run of another task
+        path.rename(path.with_name(f"zz_{path.name}"))
+    after = recipe_changes(collect([str(runs)])[0])
+    assert before["seam"][0].startswith("sft -> dpo: "), before
+    assert after == before, (before, after)
+    return before["seam"]
+
+
 def _failed_lines(folder) -> int:
     path = folder.path / "failures.jsonl"
     return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
@@ -155,6 +215,8 @@ def test_every_number_keeps_the_invariants(kind, circular, tiny_model, tmp_path)
     if cfg.get("output_type") == LOGLIK:  # the tiny model: nothing fails, nothing to resume
         folder, _ = run(RunConfig(model=tiny_model, **common))
         check_invariants(folder, circular)
+        assert ("circular" in check_analyses(folder)) == circular
+        check_stage_choice(folder, tmp_path / "stages")
         return
     script = ScriptedChat([(_needle(items), "500")], reply="答案：A，\n解释：因为A。")
     with script.serving() as url:
@@ -171,5 +233,7 @@ def test_every_number_keeps_the_invariants(kind, circular, tiny_model, tmp_path)
         resumed, _ = run(RunConfig(model="scripted", backend="openai", backend_options=options, **common))
         assert script.total - asked == failed  # only what failed is asked again
     assert _failed_lines(resumed) == 0
+    assert ("circular" in check_analyses(resumed)) == circular
+    check_stage_choice(resumed, tmp_path / "stages")
     scores = check_invariants(resumed, circular)
     assert all(not s.get("n_failed") for s in scores), [s for s in scores if s.get("n_failed")]
