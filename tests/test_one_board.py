@@ -75,3 +75,39 @@ def test_a_published_row_names_every_paper_table_it_merges(tmp_path):
     board = pd.read_csv(out / "leaderboard.csv")
     (chimed,) = board[board["model"] == "ChiMed-GPT"]["source"]
     assert chimed == "reported (ChiMed-GPT Table 4; ChiMed-GPT Table 5)"
+
+
+def test_two_runs_differing_in_one_setting_and_a_bias_run_make_two_labelled_rows_one_with_bias(
+    tmp_path, tiny_model
+):
+    """Issue 39: one model showed as three rows (``dpo (bias)``, ``dpo (mode=default)``, ``dpo
+    (mode=gen)``): the bias run kept a row of its own beside the model's two. Two labels that differ by
+    the one setting that tells the runs apart, and the bias column in one of them; cells that hold no
+    number say why."""
+    from medbench.core.paths import SAMPLES_DIR
+    from medbench.run.runner import RunConfig, run
+
+    runs = tmp_path / "runs"
+    common = dict(
+        model=tiny_model, tasks=["medqa_mcmle"], data_dir=str(SAMPLES_DIR), output=str(runs), limit=2
+    )
+    run(RunConfig(**common))
+    run(RunConfig(**common, shots=0))
+    run(RunConfig(**{**common, "tasks": ["cmexam_official"]}, shots=0))
+    run_bias(BiasConfig(scale="cami", model=tiny_model, output=str(runs)))
+    out = tmp_path / "site"
+    assert main(["report", str(runs), "--out", str(out), "--no-published"]) == 0
+    board = pd.read_csv(out / "leaderboard.csv")
+    labels = board["model"].tolist()
+    assert len(labels) == 2 and len(set(labels)) == 2, labels
+    assert {label.split(" (", 1)[1] for label in labels} == {"shots=0)", "shots=default)"}, labels
+    bias = [c for c in board.columns if c.startswith("CAMI")]
+    assert bias and board[bias[0]].notna().sum() == 1, board.to_dict("records")
+    text = (out / "leaderboard.md").read_text(encoding="utf-8")
+    assert "0 items answered" in text and "n=0" not in text  # a statement, not a bare "n=0"
+    (cami,) = re.findall(r"\| (\S+) \[(\S+), (\S+)\] n=40 \|", text)  # its interval can be seen
+    assert len(set(cami)) == 3, cami
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert (
+        '<small class="why">not run</small>' in page and '<small class="why">0 items answered</small>' in page
+    )

@@ -1,6 +1,7 @@
 """Reports: tables equal the run folders' metrics; the HTML page works in a real headless Chromium."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,6 +79,10 @@ def test_the_index_page_shows_the_jury_its_agreement_biases_and_disagreements(si
     ):
         assert text in page, text
     assert page.count("<details>") == 6 and "A1答" in page  # each disagreement, with both answers
+    # issue 39: a judge section is named by the runs' models as the leaderboard names them, never by
+    # the folders' timestamps
+    headings = re.findall(r'<h3 id="judge-[^"]*">(.*?)</h3>', page)
+    assert headings and not [h for h in headings if re.search(r"\d{8}-\d{6}", h)], headings
 
 
 def test_markdown_leaderboard_numbers_equal_the_run_folders_metrics(site):

@@ -8,6 +8,7 @@ medbench reports both and names them, so a number is never compared under the wr
 from __future__ import annotations
 
 import statistics
+import textwrap
 from dataclasses import dataclass, field
 
 from medbench.core.safe_cells import markdown_lines
@@ -240,8 +241,11 @@ def markdown_table(scores: list[Score]) -> str:
                 if s.convention and not s.convention.startswith(ROW_CONVENTIONS):
                     notes[s.metric] = s.convention
             lines.append([label, first.n, first.excluded, *cells])
-        out += markdown_lines(["Task", "Items", "Excluded", *metrics], lines, "lrl" + "r" * len(metrics))
-        out.append("")
+        for part in _column_parts(metrics, lines):
+            header = ["Task", "Items", "Excluded", *(metrics[i] for i in part)]
+            rows_part = [[*line[:3], *(line[3 + i] for i in part)] for line in lines]
+            out += markdown_lines(header, rows_part, "lrl" + "r" * len(part))
+            out.append("")
     spread = (
         f"± is the std over {repeats} repeats"
         if repeats > 1
@@ -250,9 +254,39 @@ def markdown_table(scores: list[Score]) -> str:
         "questions otherwise; metrics.json names each one's ci_method)"
     )
     out.append(
-        f"Values x100; {spread}. Items: the items each score rests on; Excluded: items of the evaluated "
-        "split left out of it (failed requests, malformed or duplicate rows; details in data.json and "
-        "failures.jsonl)."
+        textwrap.fill(
+            f"Values x100; {spread}. Items: the items each score rests on; Excluded: items of the "
+            "evaluated split left out of it (failed requests, malformed or duplicate rows; details in "
+            "data.json and failures.jsonl).",
+            WIDTH,
+        )
     )
-    out += [f"- {metric}: {text}" for metric, text in notes.items()]
+    out += [
+        textwrap.fill(f"- {metric}: {text}", WIDTH, subsequent_indent="  ") for metric, text in notes.items()
+    ]
     return "\n".join(out) + "\n"
+
+
+#: the widest line results.md holds: a terminal reads it without wrapping (a table wider than this is
+#: cut into tables of fewer metric columns, each repeating the task, its items and exclusions)
+WIDTH = 160
+
+
+def _column_parts(metrics: list[str], lines: list[list]) -> list[list[int]]:
+    """The metric columns (indices) of each table a block is cut into, in order, so that no table line
+    is wider than :data:`WIDTH` (one column always fits alone)."""
+
+    def width(column: list) -> int:
+        return max(len(str(v)) for v in column) + 3  # "| " before, " " after
+
+    fixed = sum(width([h, *(line[i] for line in lines)]) for i, h in enumerate(("Task", "Items", "Excluded")))
+    parts: list[list[int]] = [[]]
+    used = fixed + 1
+    for i, metric in enumerate(metrics):
+        w = width([metric, *(line[3 + i] for line in lines)])
+        if parts[-1] and used + w > WIDTH:
+            parts.append([])
+            used = fixed + 1
+        parts[-1].append(i)
+        used += w
+    return parts

@@ -58,6 +58,27 @@ class Cell:
     tied: str = ""  # not significantly different from the next higher measured value: why (hover)
 
 
+def digits(value: float, low: float | None = None, high: float | None = None) -> int:
+    """Decimals enough for a cell's interval to be seen: one, or more until its ends and the value
+    print apart (a CAMI score 3.008 [2.97, 3.04] is not "3.0 [3.0, 3.0]"), at most four."""
+    for places in range(1, 5):
+        shown = {f"{x:.{places}f}" for x in (low, value, high) if x is not None}
+        if low is None or high is None or low == high or len(shown) == len({low, value, high}):
+            return places
+    return 4
+
+
+def no_value(cell: Cell | None, measured: bool) -> str:
+    """Why a cell holds no number, in words (the Markdown board and the page say the same): a measured
+    model's task that no run of its row scored is "not run"; a score resting on no item, "0 items
+    answered"; a published model's, nothing (the papers did not report it)."""
+    if cell is None:
+        return "not run" if measured else ""
+    if cell.n == 0:
+        return "0 items answered"
+    return f"no score (n={cell.n})" if cell.n is not None else "no score"
+
+
 @dataclass
 class Row:
     model: str
@@ -69,15 +90,21 @@ class Row:
     sources: list[str] = field(default_factory=list)  # a published row's paper tables
     contamination: str = ""  # what contamination audits of its runs found (empty: none audited)
     contaminated: bool = False  # an audit flagged some of its items
+    #: audit source -> [flagged, scored] over the runs whose scores the row shows
+    audits: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
     def audited(self, record: dict) -> None:
-        """Mark the row with a run's clean.json: how many of its scored items an audit flagged."""
-        flagged = sum(t.get("flagged_left_out", 0) for t in record["tasks"].values())
-        scored = sum(t.get("scored", 0) for t in record["tasks"].values())
-        found = f"{flagged} of {scored} scored items flagged ({record['source']} audit)"
-        self.contaminated = self.contaminated or flagged > 0
-        if found not in self.contamination:
-            self.contamination = "; ".join(filter(None, [self.contamination, found]))
+        """Add a run's clean.json to the row: how many of the scored items an audit flagged, summed
+        over the row's runs (each shows its own tasks) per kind of audit -- one statement, not one per
+        run."""
+        counts = self.audits.setdefault(record["source"], [0, 0])
+        counts[0] += sum(t.get("flagged_left_out", 0) for t in record["tasks"].values())
+        counts[1] += sum(t.get("scored", 0) for t in record["tasks"].values())
+        self.contaminated = any(flagged for flagged, _ in self.audits.values())
+        self.contamination = "; ".join(
+            f"{flagged} of {scored} scored items flagged ({source} audit)"
+            for source, (flagged, scored) in self.audits.items()
+        )
 
 
 @dataclass
@@ -113,8 +140,9 @@ def group_of(task: str) -> str:
 class Rows:
     """Measured rows, one per model and settings: every run folder of one model (same full name and
     fingerprint) run with the same answer- and item-changing settings shares a row (its label), and a
-    cell only ever shows a score from a run whose settings its row names. Bias and judge cells join
-    the model's row when the model has one; beside several, they keep a row of their own."""
+    cell only ever shows a score from a run whose settings its row names. Bias and judge cells measure
+    the model, not a run's settings: they join the model's row -- of several, the first by label that
+    has no cell of theirs -- and keep a row of their own only where every row of the model has one."""
 
     def __init__(self, status: dict[str, str]) -> None:
         self.status = status  # label -> complete | incomplete (...), of the runs each row shows
@@ -125,9 +153,16 @@ class Rows:
         rows = self.by_identity.setdefault(folder.identity or folder.model, [])
         label = folder.model if folder.kind == "run" else f"{folder.name or folder.model} ({folder.kind})"
         if folder.kind != "run":
-            runs = [row for row, held in rows if held in self.status]
-            if len(runs) == 1 and not any(k in runs[0].cells for k in keys):
-                return runs[0].cells
+            free = sorted(
+                (
+                    (held, row)
+                    for row, held in rows
+                    if held in self.status and not any(k in row.cells for k in keys)
+                ),
+                key=lambda pair: pair[0],
+            )
+            if free:
+                return free[0][1].cells
         row = next((row for row, held in rows if held == label), None)
         if row is None:
             row = Row(folder.name or folder.model, True, folder.full_name, self.status.get(label, ""))

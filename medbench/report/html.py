@@ -21,7 +21,7 @@ from medbench.config.record import RunRecord
 from medbench.core.errors import MedbenchError
 from medbench.core.paths import plugin_dir
 from medbench.core.writing import make_folder, write_text
-from medbench.report.board import Board, benchmarks, group_of
+from medbench.report.board import Board, benchmarks, digits, group_of, no_value
 from medbench.report.build import members
 from medbench.report.folders import Folder
 
@@ -122,14 +122,19 @@ def _metric_table(metrics: list[tuple[str, dict]]) -> tuple[list[dict], list[dic
     return list(rows.values()), list(counts.values())
 
 
-def digits(value: float, low: float | None = None, high: float | None = None) -> int:
-    """Decimals enough for a cell's interval to be seen: one, or more until its ends and the value
-    print apart (a CAMI score 3.008 [2.97, 3.04] is not "3.0 [3.0, 3.0]"), at most four."""
-    for places in range(1, 5):
-        shown = {f"{x:.{places}f}" for x in (low, value, high) if x is not None}
-        if low is None or high is None or low == high or len(shown) == len({low, value, high}):
-            return places
-    return 4
+def judge_names(folders: list[Folder]) -> dict[str, tuple[str, str]]:
+    """judge folder -> the two runs it compared, as the leaderboard names them (the model, and the
+    settings that tell its rows apart); two runs of one name also say when each was made. A run not in
+    the report keeps its folder's name."""
+    labels = {f.path.name: f.model for f in folders if f.kind == "run"}
+    out = {}
+    for judge in (f for f in folders if f.kind == "judge" and "dimensions" in f.data):
+        runs = (str(judge.data.get("model_a", "")), str(judge.data.get("model_b", "")))
+        names = [labels.get(r, r) for r in runs]
+        if names[0] == names[1]:
+            names = [f"{n} ({r[:15]})" if r in labels else n for n, r in zip(names, runs, strict=True)]
+        out[judge.path.name] = (names[0], names[1])
+    return out
 
 
 def _environment():
@@ -140,6 +145,7 @@ def _environment():
         autoescape=True,  # every piece of model or data text is escaped
     )
     env.globals["digits"] = digits
+    env.globals["no_value"] = no_value
     return env
 
 
@@ -174,6 +180,7 @@ def write_pages(
             (p.stem.removeprefix("stages-"), data_uri(p)) for p in sorted(plots.glob("stages-*.png"))
         ],
         judges=[f for f in folders if f.kind == "judge" and "dimensions" in f.data],
+        judge_names=judge_names(folders),
         judge_plots={
             f.path.name: data_uri(plots / f"judge-{f.path.name}.png") for f in folders if f.kind == "judge"
         },

@@ -10,24 +10,24 @@ statement, never a blank: ``not run`` where the row has no such run.
 from __future__ import annotations
 
 from medbench.core.safe_cells import markdown_lines
-from medbench.report.board import Board, Cell, Row
+from medbench.report.board import Board, Cell, Row, digits, no_value
 
 WIDTH = 160
 
 
-def _number(x: float) -> str:
-    return f"{round(x, 2):g}"
+def _number(x: float, places: int = 2) -> str:
+    """Two decimals at most, trailing zeros dropped; more, all shown, where an interval needs them."""
+    return f"{x:.{places}f}" if places > 2 else f"{round(x, places):g}"
 
 
 def cell_text(cell: Cell | None, measured: bool) -> str:
     """One cell: the value with its interval and n, what it leaves out, or why there is no value."""
-    if cell is None:
-        return "not run" if measured else ""
-    if cell.value is None:
-        return f"no score (n={cell.n})" if cell.n is not None else "no score"
-    text = _number(cell.value) + (f" {cell.markers}" if cell.markers else "")
+    if cell is None or cell.value is None:
+        return no_value(cell, measured)
+    places = max(2, digits(cell.value, cell.low, cell.high))  # enough for the interval to be seen
+    text = _number(cell.value, places) + (f" {cell.markers}" if cell.markers else "")
     if cell.low is not None and cell.high is not None:
-        text += f" [{_number(cell.low)}, {_number(cell.high)}]"
+        text += f" [{_number(cell.low, places)}, {_number(cell.high, places)}]"
     if cell.n is not None and measured:
         text += f" n={cell.n}"
     if cell.excluded not in (None, "0") and measured:

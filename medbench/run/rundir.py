@@ -25,6 +25,7 @@ import json
 import platform
 import re
 import subprocess
+import textwrap
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -32,7 +33,7 @@ from importlib import metadata
 from pathlib import Path
 
 from medbench.analysis.margins import margin
-from medbench.analysis.summary import Score, markdown_table
+from medbench.analysis.summary import WIDTH, Score, markdown_table
 from medbench.config.schemas import SCHEMA_VERSION
 from medbench.core import units
 from medbench.core._compat import jsonable
@@ -204,7 +205,8 @@ class RunFolder:
                 "below (Excluded, failures.jsonl); re-run the same command to fill them in.\n\n" + table
             )
         if warnings:
-            table = "".join(f"WARNING: {w}\n" for w in warnings) + "\n" + table
+            said = (textwrap.fill(f"WARNING: {w}", WIDTH, subsequent_indent="  ") for w in warnings)
+            table = "".join(f"{w}\n" for w in said) + "\n" + table
         if notes:
             table += "\nThinking (reasoning replies; the scores above read only the answers):\n"
             table += "".join(f"- {n}\n" for n in notes)
