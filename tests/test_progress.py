@@ -32,6 +32,8 @@ def test_a_run_in_a_terminal_shows_one_display_updated_in_place(tiny_model, tmp_
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
     assert screen.count("\x1b[2K") > 5  # rows erased and redrawn: one display, updated in place
     assert "tiny" in plain and "ceval_med, huatuo26m" in plain  # the stage row
+    # issue 39: labelled from the first frame, while the data is read and the model loads
+    assert "reading the data, loading the model" in plain
     assert "Running generate_until requests" in plain  # lm-eval's bar, as a row of the display
     assert "it/s]" not in plain and "\r" not in screen.replace("\r\n", "\n")  # no tqdm bar of its own
     assert "run folder:" in plain and "| huatuo26m |" in plain  # the results print as before

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import sys
 
+from medbench.core import progress
 from medbench.core.errors import MedbenchError
 
 
@@ -326,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _quiet_libraries(args.verbose)
+    progress.stage(f"medbench {args.command}")  # the display's first frame says what runs
     try:
         return globals()[f"cmd_{args.command}"](args)
     except MedbenchError as exc:

@@ -66,6 +66,9 @@ def run(config: RunConfig, replay: Replay | None = None) -> tuple[RunFolder | No
     built once (its data read once: checked before the model loads, then every lm-eval pass scores the
     built task). With ``replay``, lm-eval scores recorded answers instead of asking a model. In a
     worker process of a data-parallel launch (rank > 0) it writes nothing and returns (None, [])."""
+    progress.stage(
+        f"{Path(str(config.model)).name}: {', '.join(config.tasks)}: reading the data, loading the model"
+    )
     resolved = plan(config, replay)
     folder = _open_folder(resolved)
     passes, per_repeat, failed, seconds = execute(resolved, folder, replay)
