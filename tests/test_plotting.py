@@ -60,8 +60,8 @@ def test_the_judge_plot_stacks_three_coloured_outcomes_and_labels_each_share(tmp
     assert {c.lower() for c in OUTCOME_COLOURS.values()} <= _fills(tmp_path / "judge.svg")
 
     nothing = {**summary, "dimensions": {"safety": {"judged": 0, "rates": dict.fromkeys(OUTCOME_COLOURS)}}}
-    judge_bars(nothing, tmp_path / "empty")
-    assert any(t.startswith("no data: no item judged") for t in _texts(tmp_path / "empty.svg"))
+    # issue 39: nothing judged draws no empty "no data" panel (the judge's table says "0 judged")
+    assert judge_bars(nothing, tmp_path / "empty") is False and not list(tmp_path.glob("empty.*"))
 
 
 def test_the_stage_plot_runs_from_the_base_model_through_dpo(tmp_path):
@@ -100,3 +100,50 @@ def test_the_stage_plot_runs_from_the_base_model_through_dpo(tmp_path):
     ticks = [t for t in texts if t in ("base", "pretrain", "sft", "dpo")]
     assert ticks[:4] == ["base", "pretrain", "sft", "dpo"]
     assert {"medqa_mcmle", "cmexam"} <= set(texts) and "huatuo26m" not in texts
+
+
+def test_a_task_no_model_scored_gets_no_empty_chart(tmp_path):
+    """Issue 39: the report drew a 300-px "no data" panel for a task whose every score was None (the
+    CMExam official accuracy of a model that answered none in its format)."""
+    from dataclasses import asdict
+
+    from medbench.analysis.summary import Score
+    from medbench.report.folders import collect
+    from medbench.report.plots import plot_tasks
+    from medbench.run.rundir import RunFolder
+
+    folder = RunFolder.create(tmp_path / "runs", "tiny")
+    folder.write_json("config.json", {"model": "tiny", "tasks": ["cmexam_official", "cmexam"]})
+    folder.write_json("status.json", {"complete": True, "n_failed": 0})
+    scores = [
+        Score("cmexam_official", "acc_cmexam", None, 0),
+        Score("cmexam", "acc", 0.5, 4, None, "", [], 0, 0, 0, 0.2, 0.8, "wilson"),
+    ]
+    folder.write_json("metrics.json", [asdict(s) for s in scores])
+    folders, _ = collect([str(tmp_path / "runs")])
+    assert plot_tasks(folders, tmp_path / "plots") == ["cmexam"]
+    assert not list((tmp_path / "plots").glob("cmexam_official.*"))
+
+
+def test_a_task_chart_starts_at_zero_and_draws_each_interval(tmp_path):
+    """Issue 39: a task whose every model scored 0 was drawn on an axis from -0.05 to 0.05 with no
+    error bars; the axis starts at 0 and each bar carries its 95% interval."""
+    from dataclasses import asdict
+
+    from medbench.analysis.summary import Score
+    from medbench.report.folders import collect
+    from medbench.report.plots import plot_tasks
+    from medbench.run.rundir import RunFolder
+
+    folder = RunFolder.create(tmp_path / "runs", "tiny")
+    folder.write_json("config.json", {"model": "tiny", "tasks": ["cmexam"]})
+    folder.write_json("status.json", {"complete": True, "n_failed": 0})
+    zero = Score("cmexam", "acc", 0.0, 7, None, "", [], 0, 0, 0, 0.0, 0.354, "wilson")
+    folder.write_json("metrics.json", [asdict(zero)])
+    folders, _ = collect([str(tmp_path / "runs")])
+    assert plot_tasks(folders, tmp_path / "plots") == ["cmexam"]
+    ticks = [
+        t for t in _texts(tmp_path / "plots" / "cmexam.svg") if t.replace(".", "").lstrip("−-").isdigit()
+    ]
+    assert not [t for t in ticks if t.startswith(("−", "-"))], ticks  # nothing below 0
+    assert max(float(t) for t in ticks) >= 35  # the axis reaches the interval's top, 35.4

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medbench.core.plotting import no_data, pyplot, save
+from medbench.core.plotting import pyplot, save
 from medbench.judge.diagnostics import bin_order
 
 #: stacked-bar colours of the judge chart, in the order drawn
 OUTCOME_COLOURS = {"win": "#4C72B0", "tie": "#C0C0C0", "loss": "#DD8452"}
 
 
-def judge_bars(summary: dict, path: Path) -> None:
+def judge_bars(summary: dict, path: Path, names: tuple[str, str] | None = None) -> bool:
     """Stacked win/tie/loss bars per dimension (Zhongjing Figure 4 style), each segment labelled with
-    its share where it is wide enough to hold the number; "no data" when nothing was judged."""
-    plt = pyplot()
+    its share where it is wide enough to hold the number; ``names``: the two runs as the report names
+    them. No chart (False) when nothing was judged: the judge's table says so."""
     dims = [d for d, s in summary["dimensions"].items() if s["judged"]]
-    fig, ax = plt.subplots(figsize=(7, 1.4 + 0.45 * max(len(dims), 1)))
-    title = f"{summary['model_a']} vs {summary['model_b']} ({summary.get('task', '')})"
-    ax.set_title(title, fontsize=10, loc="left")
     if not dims:
-        judged = ", ".join(f"{d}: 0 judged" for d in summary["dimensions"]) or "no dimensions"
-        no_data(ax, f"no item judged ({judged})")
-        save(fig, path)
-        return
+        return False
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 1.4 + 0.45 * len(dims)))
+    first, second = names or (summary["model_a"], summary["model_b"])
+    ax.set_title(f"{first} vs {second} ({summary.get('task', '')})", fontsize=10, loc="left")
     left = [0.0] * len(dims)
     for outcome, color in OUTCOME_COLOURS.items():
         values = [100 * (summary["dimensions"][d]["rates"][outcome] or 0) for d in dims]
@@ -35,6 +33,7 @@ def judge_bars(summary: dict, path: Path) -> None:
     ax.set_xlabel("% of judged items")
     ax.legend(ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.35 - 0.05 * len(dims)), frameon=False)
     save(fig, path)
+    return True
 
 
 def judge_length_bias(summary: dict, path: Path) -> bool:

@@ -179,3 +179,18 @@ def name_rows(folders: list[Folder]) -> None:
         shown = ", ".join(f"{k}={_setting(k, v)}" for k, v in f.settings if k in differing)
         f.name = labels[f.identity]
         f.model = f.name + (f" ({shown})" if shown else "")
+
+
+def judge_names(folders: list[Folder]) -> dict[str, tuple[str, str]]:
+    """judge folder -> the two runs it compared, as the leaderboard names them (the model, and the
+    settings that tell its rows apart); two runs of one name also say when each was made. A run not in
+    the report keeps its folder's name."""
+    labels = {f.path.name: f.model for f in folders if f.kind == "run"}
+    out = {}
+    for judge in (f for f in folders if f.kind == "judge" and "dimensions" in f.data):
+        runs = (str(judge.data.get("model_a", "")), str(judge.data.get("model_b", "")))
+        names = [labels.get(r, r) for r in runs]
+        if names[0] == names[1]:
+            names = [f"{n} ({r[:15]})" if r in labels else n for n, r in zip(names, runs, strict=True)]
+        out[judge.path.name] = (names[0], names[1])
+    return out

@@ -23,7 +23,7 @@ from medbench.core.paths import plugin_dir
 from medbench.core.writing import make_folder, write_text
 from medbench.report.board import Board, benchmarks, digits, group_of, no_value
 from medbench.report.build import members
-from medbench.report.folders import Folder
+from medbench.report.folders import Folder, judge_names
 
 log = logging.getLogger("medbench")
 
@@ -120,21 +120,6 @@ def _metric_table(metrics: list[tuple[str, dict]]) -> tuple[list[dict], list[dic
         for why in ("failed", "malformed", "duplicate"):
             count[why] = max(count.get(why, 0), s.get(f"n_{why}", 0))
     return list(rows.values()), list(counts.values())
-
-
-def judge_names(folders: list[Folder]) -> dict[str, tuple[str, str]]:
-    """judge folder -> the two runs it compared, as the leaderboard names them (the model, and the
-    settings that tell its rows apart); two runs of one name also say when each was made. A run not in
-    the report keeps its folder's name."""
-    labels = {f.path.name: f.model for f in folders if f.kind == "run"}
-    out = {}
-    for judge in (f for f in folders if f.kind == "judge" and "dimensions" in f.data):
-        runs = (str(judge.data.get("model_a", "")), str(judge.data.get("model_b", "")))
-        names = [labels.get(r, r) for r in runs]
-        if names[0] == names[1]:
-            names = [f"{n} ({r[:15]})" if r in labels else n for n, r in zip(names, runs, strict=True)]
-        out[judge.path.name] = (names[0], names[1])
-    return out
 
 
 def _environment():

@@ -13,14 +13,15 @@ from medbench.core.errors import MedbenchError
 from medbench.core.safe_names import plain_name
 from medbench.core.writing import make_folder
 from medbench.report.build import Headline, main_metric, measured
-from medbench.report.folders import Folder
+from medbench.report.folders import Folder, judge_names
 
 log = logging.getLogger("medbench")
 
 
 def plot_tasks(runs: list[Folder], out: Path, headline: Headline = None) -> list[str]:
-    """One bar chart per task: the main metric of every model."""
-    from medbench.core.plotting import no_data, pyplot, save
+    """One bar chart per task that some model has a score for: the main metric of every model (a task
+    no model scored gets no chart: its page says so in words, not in an empty panel)."""
+    from medbench.core.plotting import pyplot, save
 
     plt = pyplot()
 
@@ -29,23 +30,31 @@ def plot_tasks(runs: list[Folder], out: Path, headline: Headline = None) -> list
     make_folder(out, "the report's plots")
     written = []
     for task in tasks:
-        models, values, label = [], [], ""
+        models, values, spans, label = [], [], [], ""
         for model, scores in table.items():
             picked = main_metric(scores, task, headline)
             if picked and scores[(task, *picked)]["value"] is not None:
+                score = scores[(task, *picked)]
                 models.append(model)
-                values.append(100 * scores[(task, *picked)]["value"])
+                values.append(100 * score["value"])
+                low, high = score.get("ci_low"), score.get("ci_high")
+                spans.append((100 * low, 100 * high) if low is not None and high is not None else None)
                 label = picked[0]
+        if not models:
+            continue
         fig, ax = plt.subplots(figsize=(max(4.0, 1.5 + 0.8 * len(models)), 3))
         ax.set_title(task)
-        if not models:
-            no_data(ax, "no model has a score for this task")
-        else:
-            bars = ax.bar(range(len(models)), values, color="#4C72B0")
-            ax.bar_label(bars, fmt="%.1f", fontsize=8)
-            ax.margins(y=0.15)  # room for the labels above the tallest bar
-            ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
-            ax.set_ylabel(f"{label} (x100)")
+        # each bar with its 95% interval (none drawn where a score has none)
+        below = [v - s[0] if s else 0.0 for v, s in zip(values, spans, strict=True)]
+        above = [s[1] - v if s else 0.0 for v, s in zip(values, spans, strict=True)]
+        bars = ax.bar(
+            range(len(models)), values, color="#4C72B0", yerr=[below, above], capsize=3, ecolor="#333"
+        )
+        ax.bar_label(bars, fmt="%.1f", fontsize=8, padding=2)
+        top = max([*values, *(s[1] for s in spans if s)])
+        ax.set_ylim(0, max(top, 1.0) * 1.15)  # from 0, room for the labels; never a -0.05..0.05 axis
+        ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
+        ax.set_ylabel(f"{label} (x100), 95% interval")
         save(fig, out / task, dpi=110)
         written.append(task)
     return written
@@ -153,8 +162,9 @@ def extra_plots(folders: list[Folder], out: Path) -> None:
     from medbench.judge.plots import judge_bars as plot_judge
     from medbench.judge.plots import judge_length_bias
 
+    names = judge_names(folders)
     for judge in (f for f in folders if f.kind == "judge" and "dimensions" in f.data):
-        plot_judge(judge.data, out / f"judge-{judge.path.name}")
+        plot_judge(judge.data, out / f"judge-{judge.path.name}", names.get(judge.path.name))
         judge_length_bias(judge.data, out / f"judge-length-{judge.path.name}")
     bias = {f.model: f.data for f in folders if f.kind == "bias"}
     if bias:
