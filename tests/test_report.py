@@ -400,3 +400,33 @@ def test_a_wide_board_scrolls_in_its_own_box_with_every_model_and_column_reachab
         driver.execute_script("arguments[0].scrollIntoView({inline: 'center'})", header)
         rect = driver.execute_script("return arguments[0].getBoundingClientRect()", header)
         assert rect["left"] >= 0 and rect["right"] <= 1366, header.text  # every column reachable
+
+
+def test_no_heading_stands_over_an_empty_table_or_list(tmp_path):
+    """Issue 39: an empty "Paper tables" heading, and a "Judge biases" table with a header and no row
+    (no dimension had a decisive verdict)."""
+    from dataclasses import asdict
+    from types import SimpleNamespace
+
+    from medbench.analysis.summary import Score
+    from medbench.report.html import _environment
+    from medbench.run.rundir import RunFolder
+
+    env = _environment()
+    no_verdicts = {"judge": {"dimensions": {"safety": {"verdicts": 0}}, "self_preference": None}}
+    judge = SimpleNamespace(path=Path("j"), data={"diagnostics": no_verdicts})
+    jury = env.get_template("_jury.html.j2").render(j=judge, named=("a", "b"), judge_length_plots={})
+    assert "Judge biases" not in jury and "<table" not in jury
+    runs = tmp_path / "runs"
+    folder = RunFolder.create(runs, "tiny")
+    folder.write_json("config.json", {"model": "tiny", "tasks": ["chimst_ner"]})
+    folder.write_json("status.json", {"complete": True, "n_failed": 0})
+    folder.write_json(
+        "metrics.json", [asdict(Score("chimst_ner", "f1", 0.5, 3, None, "", [], 0, 0, 0, 0.1, 0.9, "x"))]
+    )
+    assert main(["report", str(runs), "--out", str(tmp_path / "site"), "--no-published"]) == 0
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    headings = re.findall(r"<h2[^>]*>(.*?)</h2>", index)
+    for heading in headings:  # each heading has something after it before the next one
+        after = index.split(f">{heading}</h2>", 1)[1].split("<h2", 1)[0]
+        assert re.search(r"<(li|tr|figure|p|table)\b", after), heading
