@@ -401,6 +401,25 @@ def test_a_wide_board_scrolls_in_its_own_box_with_every_model_and_column_reachab
         rect = driver.execute_script("return arguments[0].getBoundingClientRect()", header)
         assert rect["left"] >= 0 and rect["right"] <= 1366, header.text  # every column reachable
 
+    # a benchmark group folds to one column (its average) on a click, and unfolds on the next
+    def shown(css: str) -> list:
+        return [e for e in driver.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()]
+
+    button = shown("#leaderboard th.group button.fold")[0]
+    group = button.find_element(By.XPATH, "..")
+    heads = f"#leaderboard thead tr:last-child th.g{group.get_attribute('data-group')}"
+    columns = len(shown(heads))
+    assert columns > 1 and group.get_attribute("colspan") == str(columns)
+    driver.execute_script("arguments[0].scrollIntoView({inline: 'center', block: 'nearest'})", button)
+    button.click()
+    assert len(shown(heads)) == 1 and group.get_attribute("colspan") == "1"
+    cells = f"#leaderboard tbody tr.measured td.g{group.get_attribute('data-group')}"
+    assert len(shown(cells)) == 2  # one cell a row: the rows stay aligned under their headers
+    assert button.get_attribute("aria-expanded") == "false"
+    _shot(driver, "leaderboard-folded-1366x768.png")
+    button.click()
+    assert len(shown(heads)) == columns
+
 
 def test_no_heading_stands_over_an_empty_table_or_list(tmp_path):
     """Issue 39: an empty "Paper tables" heading, and a "Judge biases" table with a header and no row

@@ -122,6 +122,15 @@ def _metric_table(metrics: list[tuple[str, dict]]) -> tuple[list[dict], list[dic
     return list(rows.values()), list(counts.values())
 
 
+def kept_column(group) -> str | None:
+    """The column a folded benchmark group keeps: none of its tasks' when it has an average (the
+    average stays), else its first measured task's (its first column where the papers give all)."""
+    if group.averaged:
+        return None
+    own = [c for c in group.columns if not c.published_only] or group.columns
+    return own[0].key if own else None
+
+
 def _environment():
     import jinja2
 
@@ -131,6 +140,7 @@ def _environment():
     )
     env.globals["digits"] = digits
     env.globals["no_value"] = no_value
+    env.globals["kept_column"] = kept_column
     return env
 
 
