@@ -95,7 +95,12 @@ def check_task_data(task: str, data, cfg: dict, shots: int | None) -> None:
             "malformed: see the warnings above)"
         )
     wanted = cfg.get("num_fewshot", 0) if shots is None else shots
-    pool = cfg.get("fewshot_split")
+    if (cfg.get("fewshot_config") or {}).get("samples"):
+        return  # the YAML gives its examples itself
+    # where lm-eval draws examples from: the few-shot split, else the training split, else validation
+    # -- never the split being evaluated (lm-eval would draw a question's examples from its own test)
+    apart = cfg.get("validation_split") if cfg.get("test_split") else None
+    pool = cfg.get("fewshot_split") or cfg.get("training_split") or apart
     if wanted and pool in data and len(data[pool]) < wanted:
         raise MedbenchError(
             f"{task}: {wanted} few-shot examples asked for, but split '{pool}' holds {len(data[pool])} "

@@ -19,7 +19,7 @@ from medbench.data.catalog import leaf_tasks, task_config
 from medbench.data.datareport import DataReport
 from medbench.models.requestcache import Calls, RequestCache
 from medbench.run.rundir import RunFolder
-from medbench.run.tasks import Built, pass_record, prepare, seed_everything
+from medbench.run.tasks import Built, prepare, provenance, seed_everything
 from medbench.scoring.mc import LETTERS
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ class Evaluation:
         results = lm_eval_evaluate(lm=model, task_dict=loaded, **chat, **selection)
         if results is None or int(os.environ.get("LOCAL_RANK", "0")) != 0:
             return None
-        return {**results, "config": pass_record(model, seeds, self.decoding, selection), "date": started}
+        return provenance(results, model, seeds, self.decoding, selection, started)
 
 
 def evaluate(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from medbench.data.datasources import resolve_data_dir
 from medbench.models import thinking
 from medbench.run.checks import check_config, check_no_task_twice, check_task_data
 from medbench.run.shards import shard_items
-from medbench.run.tasks import Built, build
+from medbench.run.tasks import Built, build, unreached
 from medbench.scoring import llm_extract, rotations
 
 log = logging.getLogger("medbench")
@@ -153,6 +153,8 @@ class RunPlan:
     #: replayed runs' readings, or None
     context: HookContext
     built: Built  # the run's lm-eval tasks, built (their data read) once
+    #: what the plan found that the scores cannot show (results.md's warnings, beside the console's)
+    warnings: list[str] = field(default_factory=list)
 
 
 def plan(config: RunConfig, replay=None) -> RunPlan:
@@ -209,6 +211,9 @@ def plan(config: RunConfig, replay=None) -> RunPlan:
     except Exception:  # lm-eval could not build a task: data it cannot use (an empty split) is one line
         _check_unbuilt(config, manager, metadata)
         raise
+    warnings = unreached(built, context, config.extractor == "llm")
+    for line in warnings:
+        log.warning(line)
     reports, sizes = _read_data(config, manager, built)
     if audit is not None:
         from medbench.audit.clean import check_same_data
@@ -217,7 +222,7 @@ def plan(config: RunConfig, replay=None) -> RunPlan:
     selection = shard_items(config.shard, sizes, config.limit)
     model_path, model_fp = identified or _identity(backend, config, replay)
     return RunPlan(
-        config, backend, manager, decoding, reports, selection, model_path, model_fp, context, built
+        config, backend, manager, decoding, reports, selection, model_path, model_fp, context, built, warnings
     )
 
 
@@ -233,7 +238,8 @@ def _read_data(config: RunConfig, manager, built: Built) -> tuple[dict[str, Data
             data = getattr(built.leaves[leaf], "dataset", None)
             reports[leaf] = getattr(data, "report", None) or DataReport()
             cfg = task_config(manager, leaf)
-            check_task_data(leaf, data, cfg, config.shots)
+            if cfg.get("custom_dataset") is not None:  # a plain lm-eval task's data is lm-eval's to check
+                check_task_data(leaf, data, cfg, config.shots)
             split = cfg.get("test_split") or cfg.get("validation_split")
             sizes[leaf] = len(data[split]) if data is not None and split in data else 0
             columns[leaf] = slices.item_columns(data[split]) if sizes[leaf] and config.slice_by else set()

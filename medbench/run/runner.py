@@ -189,7 +189,7 @@ def record(
         folder.write_json(name, data)
     clean, note = card_audit.record_clean(resolved, folder, records)
     scores += found.scores + clean
-    warnings = warn_unusable(scores) + found.warnings
+    warnings = resolved.warnings + warn_unusable(scores) + found.warnings
     folder.write_scores(scores, skipped, failed, warnings, thinking.summary(samples), found.markdown + note)
     reason = f"{failed} request(s) failed after retries; re-run the command" if failed else None
     folder.write_json("status.json", RunStatus(not failed, failed, reason).record())

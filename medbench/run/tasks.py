@@ -19,12 +19,13 @@ process-wide changes: another task object, or plain ``lm_eval``, keeps the hooks
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from medbench.core._compat import filter_pipelines
-from medbench.core.hooks import Bound, HookContext, takes_context
+from medbench.core.hooks import DEFAULT_TAGS, Bound, HookContext, takes_context
 
 
 @dataclass
@@ -34,6 +35,9 @@ class Built:
 
     top: dict[str, Any] = field(default_factory=dict)
     leaves: dict[str, Any] = field(default_factory=dict)
+    #: per leaf, the hooks the context reached ("process_results", "filter"); "custom filter": a custom
+    #: filter step whose function takes no context (a plug-in's own, which may call medbench's)
+    reached: dict[str, set[str]] = field(default_factory=dict)
 
     def objects(self, names: list[str]) -> list[Any]:
         """The built objects of ``names`` (asked names or leaves), for lm-eval's ``TaskManager.load``."""
@@ -48,18 +52,53 @@ def build(manager, names: list[str], context: HookContext) -> Built:
         loaded = manager.load(name)
         built.top[name] = loaded["groups"].get(name) or loaded["tasks"][name]
         built.leaves.update(loaded["tasks"])
-    for task in built.leaves.values():
-        bind(task, context)
+    for leaf, task in built.leaves.items():
+        built.reached[leaf] = bind(task, context)
     return built
 
 
-def bind(task, context: HookContext) -> None:
-    """``context`` to each hook of one built task that declares it."""
+def bind(task, context: HookContext) -> set[str]:
+    """``context`` to each hook of one built task that declares it; returns what it reached
+    (:attr:`Built.reached`)."""
+    reached = set()
     hook = getattr(task.config, "process_results", None)
     if takes_context(hook):
         task.set_config("process_results", Bound(hook, context))
+        reached.add("process_results")
     for ensemble in filter_pipelines(task):  # the pipelines lm-eval built for this object
+        for step in ensemble.filters:
+            function = (getattr(step, "keywords", None) or {}).get("filter_fn")
+            if function is not None:
+                reached.add("filter" if takes_context(function) else "custom filter")
         ensemble.filters = [_bound_step(step, context) for step in ensemble.filters]
+    return reached
+
+
+def unreached(built: Built, context: HookContext, extractor: bool) -> list[str]:
+    """One line per run setting that some generation task's hooks cannot be told (their hooks take no
+    run context): ``--think-tags`` other than the default reach no hook of such a task (its thinking is
+    read with ``<think>``/``</think>``, or not at all), ``--extractor llm`` no custom filter of its own."""
+    generating = [leaf for leaf, task in built.leaves.items() if task.OUTPUT_TYPE == "generate_until"]
+    lines = []
+    if context.tags != DEFAULT_TAGS:
+        blind = [leaf for leaf in generating if not built.reached[leaf] - {"custom filter"}]
+        if blind:
+            lines.append(
+                f"--think-tags {','.join(context.tags)}: no hook of {_named(blind)} takes the run's "
+                "context; its replies' thinking is read with the default tags <think>,</think> or not at all"
+            )
+    if extractor:
+        blind = [leaf for leaf in generating if "custom filter" in built.reached[leaf]]
+        if blind:
+            lines.append(
+                f"--extractor llm: the custom filter of {_named(blind)} takes no run context, so no "
+                "reply of it goes to the extractor (only filters that declare a context do)"
+            )
+    return lines
+
+
+def _named(leaves: list[str]) -> str:
+    return ", ".join(leaves[:3]) + (f" and {len(leaves) - 3} more" if len(leaves) > 3 else "")
 
 
 def _bound_step(step, context: HookContext):
@@ -101,17 +140,35 @@ def prepare(task_dict: dict, shots: int | None, gen_kwargs: dict | None, fewshot
         task.set_fewshot_seed(seed=fewshot_seed)
 
 
-def pass_record(lm, seeds: dict, gen_kwargs: dict | None, selection: dict) -> dict:
-    """results.json's ``config``, as ``simple_evaluate`` writes it for a model object."""
-    record = {"model": type(lm).__name__, "model_args": None}
+def provenance(
+    results: dict, lm, seeds: dict, gen_kwargs: dict | None, selection: dict, started: float
+) -> dict:
+    """What ``simple_evaluate`` adds to lm-eval's results for a model object: ``config`` (the model,
+    its settings and seeds), the date, lm-eval's environment and tokenizer records and the working
+    folder's git commit -- read from the folder's files, as lm-eval does when ``git describe`` fails,
+    so no ``git`` runs."""
+    from lm_eval.loggers.utils import add_env_info, add_tokenizer_info, get_commit_from_path
+
+    config = getattr(lm, "config", None)
+    name = getattr(config, "_name_or_path", None) or type(lm).__name__
+    record = {"model": name, "model_args": None}
     if hasattr(lm, "get_model_info"):
         record.update(lm.get_model_info())
-    return {
-        **record,
-        "limit": selection.get("limit"),
-        "gen_kwargs": gen_kwargs,
-        "random_seed": seeds["random_seed"],
-        "numpy_seed": seeds["numpy_random_seed"],
-        "torch_seed": seeds["torch_random_seed"],
-        "fewshot_seed": seeds["fewshot_random_seed"],
-    }
+    batch_sizes = getattr(lm, "batch_sizes", None)
+    record.update(
+        batch_size=None,
+        batch_sizes=list(batch_sizes.values()) if isinstance(batch_sizes, dict) else [],
+        device=None,
+        use_cache=None,
+        limit=selection.get("limit"),
+        bootstrap_iters=100000,
+        gen_kwargs=gen_kwargs,
+        random_seed=seeds["random_seed"],
+        numpy_seed=seeds["numpy_random_seed"],
+        torch_seed=seeds["torch_random_seed"],
+        fewshot_seed=seeds["fewshot_random_seed"],
+    )
+    out = {**results, "config": record, "git_hash": get_commit_from_path(os.getcwd()), "date": started}
+    add_env_info(out)
+    add_tokenizer_info(out, lm)
+    return out
