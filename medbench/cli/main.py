@@ -121,7 +121,7 @@ def _print_result(folder, label: str) -> int:
 
     table = RunRecord.open(folder.path).results_markdown()
     lines = table.splitlines(keepends=True)
-    while lines and lines[0].startswith("WARNING: "):
+    while lines and lines[0].startswith(("WARNING: ", "  ")):  # a warning and its wrapped lines
         lines.pop(0)
     print("".join(lines).lstrip("\n"), end="")
     print(f"\n{label}: {folder.path}")
@@ -271,6 +271,12 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from medbench.run.merge import merge
 
     return _print_result(merge(args.shards, args.output, args.include_path)[0], "merged run folder")
+
+
+def cmd_slurm(args: argparse.Namespace) -> int:
+    from medbench.cli.slurmcmd import slurm
+
+    return slurm(args)
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -53,6 +53,29 @@ def build_parser() -> argparse.ArgumentParser:
         "only when you name it here",
     )
 
+    p = sub.add_parser(
+        "slurm",
+        help="a run as a Slurm array of --shard jobs and the merge that waits for them",
+        usage="medbench slurm --shards N [options] [--dry-run | --submit] -- RUN-ARGS...\n"
+        "       medbench slurm --resume FOLDER [--submit] | --merge FOLDER",
+    )
+    p.add_argument("--shards", type=int, help="N: array tasks, each running --shard I/N")
+    p.add_argument(
+        "--folder", help="where the scripts, logs and shards go (default: <--output>/slurm-<time>)"
+    )
+    p.add_argument("--partition")
+    p.add_argument("--account")
+    p.add_argument("--time", help="each array task's time limit, e.g. 04:00:00")
+    p.add_argument("--gpus-per-task", type=int)
+    p.add_argument("--cpus-per-task", type=int)
+    p.add_argument("--sbatch-arg", action="append", default=[], help="one more sbatch option (repeatable)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--dry-run", action="store_true", help="print the scripts; write and submit nothing")
+    how.add_argument("--submit", action="store_true", help="submit the array and the merge with sbatch")
+    p.add_argument("--resume", metavar="FOLDER", help="rewrite nothing; resubmit the shards not complete")
+    p.add_argument("--merge", metavar="FOLDER", help="merge the shards (what the merge job runs)")
+    p.add_argument("run_args", nargs=argparse.REMAINDER, help="after --: the medbench run arguments")
+
     p = sub.add_parser("data", help="fetch public benchmark files from their pinned sources; check; list")
     data = p.add_subparsers(dest="data_command", required=True)
     for name, text in (

@@ -1,0 +1,134 @@
+"""``medbench slurm``: write, submit, resume and merge a Slurm array of shards (:mod:`medbench.run.slurm`).
+
+The run's own arguments come after ``--``; they are checked here by the ``run`` command's parser and
+config (a bad flag or value is one line before anything is written), then carried into the array
+script verbatim, each quoted for the shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from medbench.core.errors import MedbenchError
+from medbench.run import slurm as jobs
+
+#: run arguments the array sets itself
+OWN = ("--shard", "--output")
+
+
+def _run_namespace(run_args: list[str]) -> argparse.Namespace:
+    """The run's arguments as ``medbench run`` reads them; one line for anything it would refuse."""
+    from medbench.cli.main import _run_config
+    from medbench.cli.parser import build_parser
+
+    for arg in run_args:
+        if arg.split("=", 1)[0] == "--shard":
+            raise MedbenchError(
+                "medbench slurm: --shard is the array's (--shards N); leave it out of the run"
+            )
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(["run", *run_args])
+    except SystemExit:
+        raise MedbenchError(
+            f"medbench slurm: medbench run refuses these arguments: {' '.join(run_args)}"
+        ) from None
+    if extra:
+        raise MedbenchError(f"medbench slurm: unrecognized run arguments: {' '.join(extra)}")
+    _run_config(args)  # every value checked as the run will check it
+    return args
+
+
+def _without_output(run_args: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in run_args:
+        if skip:
+            skip = False
+            continue
+        if arg == "--output":
+            skip = True
+            continue
+        if not arg.startswith("--output="):
+            out.append(arg)
+    return out
+
+
+def _report(folder: Path, entry: dict) -> None:
+    print(f"submitted: array job {entry['array']} (shards {entry['indices']}), merge job {entry['merge']}")
+    print(f"progress: squeue --jobs {entry['array']},{entry['merge']}    logs: {folder / 'logs'}")
+    print(f"merged run folder, when done: {folder / 'merged'}")
+
+
+def slurm(args: argparse.Namespace) -> int:
+    if args.merge:
+        return _merge(Path(args.merge))
+    if args.resume:
+        return _resume(Path(args.resume), args.submit)
+    run_args = args.run_args[1:] if args.run_args[:1] == ["--"] else args.run_args
+    if not args.shards or args.shards < 1 or not run_args:
+        raise MedbenchError(
+            "medbench slurm: give --shards N (N >= 1) and, after --, the medbench run arguments"
+        )
+    run = _run_namespace(run_args)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = Path(args.folder or Path(run.output) / f"slurm-{stamp}").expanduser().absolute()
+    job = jobs.SlurmJob(
+        args.shards,
+        _without_output(run_args),
+        args.partition,
+        args.account,
+        args.time,
+        args.gpus_per_task,
+        args.cpus_per_task,
+        args.sbatch_arg,
+    )
+    if args.dry_run:
+        print(f"# {folder / jobs.ARRAY}\n{jobs.array_script(job, folder)}")
+        print(f"# {folder / jobs.MERGE}\n{jobs.merge_script(job, folder)}", end="")
+        return 0
+    if folder.exists() and any(folder.iterdir()):
+        raise MedbenchError(f"medbench slurm: {folder} is not empty; name a new --folder")
+    jobs.write(job, folder)
+    print(f"scripts: {folder / jobs.ARRAY}, {folder / jobs.MERGE}")
+    if not args.submit:
+        print(f"submit them with: medbench slurm --resume {folder} --submit")
+        return 0
+    _report(folder, jobs.submit(job, folder))
+    return 0
+
+
+def _resume(folder: Path, submit: bool) -> int:
+    job = jobs.read(folder)
+    todo = jobs.missing(folder, job)
+    if not todo:
+        print(f"every one of the {job.shards} shards is complete; merging")
+        return _merge(folder)
+    print(f"shards with no complete run folder: {', '.join(map(str, todo))}")
+    if not submit:
+        print(f"resubmit them with: medbench slurm --resume {folder} --submit")
+        return 0
+    job, todo = jobs.resume(folder)
+    _report(folder, jobs.submit(job, folder, todo if job.submitted or len(todo) < job.shards else None))
+    return 0
+
+
+def _merge(folder: Path) -> int:
+    from medbench.cli.main import _print_result
+    from medbench.run.merge import merge
+
+    job = jobs.read(folder)
+    done = jobs.finished(folder, job)
+    todo = [i for i in range(job.shards) if i not in done]
+    if todo:
+        raise MedbenchError(
+            f"medbench slurm: shard(s) {', '.join(map(str, todo))} have no complete run folder; "
+            f"medbench slurm --resume {folder} --submit"
+        )
+    include = _run_namespace(job.run_args).include_path
+    merged = merge([str(done[i]) for i in range(job.shards)], str(folder / "merged"), include)[0]
+    _print_result(merged, "merged run folder")
+    sys.stdout.flush()
+    return 0
