@@ -36,7 +36,7 @@ parser = build_parser()
 run = parser._subparsers._group_actions[0].choices["run"]
 out = {"help": run.format_help()}
 args = parser.parse_args(["run", "--model", "m", "--tasks", "cmexam", "--bedside-manner", "3"])
-config = cli._run_config(args)
+config = cli.run_config(args)
 folder = RunFolder.create(Path(sys.argv[1]), "m")
 folder.write_config(asdict(config))
 written = json.loads((folder.path / "config.json").read_text())

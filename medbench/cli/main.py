@@ -13,6 +13,7 @@ import os
 import sqlite3
 import sys
 
+from medbench.cli.common import model_and_backend, print_result, run_config
 from medbench.core import progress
 from medbench.core.errors import MedbenchError
 
@@ -41,27 +42,6 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
     print(markdown(describe(task_manager(include_path=args.include_path), args.data_dir)), end="")
     return 0
-
-
-def _model_and_backend(args: argparse.Namespace) -> dict:
-    """``model``, ``backend`` and ``backend_options`` from the flags; a local backend needs --model."""
-    from medbench.backends import backend_class
-    from medbench.backends.flags import backend_options
-
-    options = backend_options(args)
-    model = args.model or options.get("model_name")
-    if not model:
-        if backend_class(args.backend).capabilities.local:
-            raise MedbenchError("--model is required (a checkpoint folder, hub id, tiny or smollm2-135m)")
-        raise MedbenchError(f"backend {args.backend} needs --model or --model-name (the served model's name)")
-    return {"model": model, "backend": args.backend, "backend_options": options}
-
-
-def _run_config(args: argparse.Namespace):
-    from medbench.config.fields import from_args
-    from medbench.config.run import RunConfig
-
-    return RunConfig(**{**from_args(RunConfig, args), **_model_and_backend(args)})
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -114,20 +94,6 @@ def _judge_config(args: argparse.Namespace):
     return config
 
 
-def _print_result(folder, label: str) -> int:
-    """The folder's results.md, less its opening WARNING lines (the console showed each as it was
-    logged: once is enough), and where the folder is."""
-    from medbench.config.record import RunRecord
-
-    table = RunRecord.open(folder.path).results_markdown()
-    lines = table.splitlines(keepends=True)
-    while lines and lines[0].startswith(("WARNING: ", "  ")):  # a warning and its wrapped lines
-        lines.pop(0)
-    print("".join(lines).lstrip("\n"), end="")
-    print(f"\n{label}: {folder.path}")
-    return 0
-
-
 def cmd_judge(args: argparse.Namespace) -> int:
     from medbench.judge import judge_incomplete, run_judge, write_human_template
 
@@ -137,7 +103,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
         print(f"human rating sheet: {sheet} (seats recorded in {sheet.stem}.key.json beside it)")
         return 0
     folder, summary = run_judge(config)
-    _print_result(folder, "judge folder")
+    print_result(folder, "judge folder")
     reason = judge_incomplete(summary)
     if reason:
         print(f"medbench: judge incomplete: {reason} (exit {INCOMPLETE})", file=sys.stderr)
@@ -148,7 +114,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
 def cmd_arena(args: argparse.Namespace) -> int:
     from medbench.judge.arena import run_arena
 
-    return _print_result(run_arena(_judge_config(args), args.dimension)[0], "arena folder")
+    return print_result(run_arena(_judge_config(args), args.dimension)[0], "arena folder")
 
 
 def cmd_suite(args: argparse.Namespace) -> int:
@@ -157,7 +123,7 @@ def cmd_suite(args: argparse.Namespace) -> int:
     from medbench.cli.suite import SuiteConfig, plan, run_suite
     from medbench.config.fields import from_args
 
-    config = SuiteConfig(suite=args.name, **{**from_args(SuiteConfig, args), **_model_and_backend(args)})
+    config = SuiteConfig(suite=args.name, **{**from_args(SuiteConfig, args), **model_and_backend(args)})
     if args.dry_run:
         print(yaml.safe_dump(plan(config), allow_unicode=True, sort_keys=False), end="")
         return 0
@@ -207,19 +173,19 @@ def cmd_contamination(args: argparse.Namespace) -> int:
     from medbench.config.fields import check, from_args
     from medbench.run.contamination import run_contamination
 
-    probed = _model_and_backend(args) if args.model or args.model_name else {}
+    probed = model_and_backend(args) if args.model or args.model_name else {}
     config = ContaminationConfig(**{**from_args(ContaminationConfig, args), **probed})
     check(config)
-    return _print_result(run_contamination(config)[0], "contamination folder")
+    return print_result(run_contamination(config)[0], "contamination folder")
 
 
 def cmd_bias(args: argparse.Namespace) -> int:
     from medbench.bias.run import BiasConfig, run_bias
     from medbench.config.fields import from_args
 
-    config = BiasConfig(**{**from_args(BiasConfig, args), **_model_and_backend(args)})
+    config = BiasConfig(**{**from_args(BiasConfig, args), **model_and_backend(args)})
     folder = run_bias(config)[0]
-    _print_result(folder, "bias run folder")
+    print_result(folder, "bias run folder")
     return _exit_status(folder)
 
 
@@ -233,7 +199,7 @@ def _run_and_print(config) -> int:
     folder = run(config)[0]
     if folder is None:  # a worker of a data-parallel launch: rank 0 prints and writes
         return 0
-    _print_result(folder, "run folder")
+    print_result(folder, "run folder")
     cached = _from_cache(folder)
     if cached:
         print(cached)
@@ -270,7 +236,7 @@ def _exit_status(folder) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from medbench.run.merge import merge
 
-    return _print_result(merge(args.shards, args.output, args.include_path)[0], "merged run folder")
+    return print_result(merge(args.shards, args.output, args.include_path)[0], "merged run folder")
 
 
 def cmd_slurm(args: argparse.Namespace) -> int:
@@ -300,7 +266,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run_and_print(_run_config(args))
+    return _run_and_print(run_config(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

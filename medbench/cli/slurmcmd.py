@@ -21,7 +21,7 @@ OWN = ("--shard", "--output")
 
 def _run_namespace(run_args: list[str]) -> argparse.Namespace:
     """The run's arguments as ``medbench run`` reads them; one line for anything it would refuse."""
-    from medbench.cli.main import _run_config
+    from medbench.cli.common import run_config
     from medbench.cli.parser import build_parser
 
     for arg in run_args:
@@ -38,7 +38,7 @@ def _run_namespace(run_args: list[str]) -> argparse.Namespace:
         ) from None
     if extra:
         raise MedbenchError(f"medbench slurm: unrecognized run arguments: {' '.join(extra)}")
-    _run_config(args)  # every value checked as the run will check it
+    run_config(args)  # every value checked as the run will check it
     return args
 
 
@@ -116,7 +116,7 @@ def _resume(folder: Path, submit: bool) -> int:
 
 
 def _merge(folder: Path) -> int:
-    from medbench.cli.main import _print_result
+    from medbench.cli.common import print_result
     from medbench.run.merge import merge
 
     job = jobs.read(folder)
@@ -129,6 +129,6 @@ def _merge(folder: Path) -> int:
         )
     include = _run_namespace(job.run_args).include_path
     merged = merge([str(done[i]) for i in range(job.shards)], str(folder / "merged"), include)[0]
-    _print_result(merged, "merged run folder")
+    print_result(merged, "merged run folder")
     sys.stdout.flush()
     return 0
