@@ -111,3 +111,57 @@ def test_two_runs_differing_in_one_setting_and_a_bias_run_make_two_labelled_rows
     assert (
         '<small class="why">not run</small>' in page and '<small class="why">0 items answered</small>' in page
     )
+
+
+def test_a_task_scored_again_by_a_later_run_counts_once_in_the_contamination_cell(tmp_path):
+    """Attacker finding (issue 39): the row's contamination cell summed every task of each run's
+    clean.json, so a task a later run scored again counted twice ('6 of 15', the row showing 12)."""
+    from medbench.report.board import board
+    from medbench.report.folders import collect
+
+    def audited(stamp: str, tasks: dict[str, tuple[int, int]]) -> None:
+        folder = RunFolder.create(tmp_path / "runs", "tiny")
+        folder.path = folder.path.rename(folder.path.with_name(f"{stamp}-tiny"))
+        folder.write_json("config.json", {"model": "tiny", "tasks": list(tasks)})
+        folder.write_json("model.json", {"weights_sha256": "t"})
+        folder.write_json("status.json", {"complete": True, "n_failed": 0})
+        folder.write_json(
+            "metrics.json", [asdict(Score(t, "acc", 0.5, n, 0.1, "")) for t, (n, _) in tasks.items()]
+        )
+        record = {"audit": "a", "sha256": "0" * 64, "source": "--exclude-contaminated"}
+        record["tasks"] = {
+            t: {"scored": n, "flagged_left_out": f, "clean": n - f} for t, (n, f) in tasks.items()
+        }
+        folder.write_json("clean.json", record)
+
+    audited("20260101-000000", {"ceval_med": (9, 0), "medqa_mcmle": (3, 3)})
+    audited("20260101-000100", {"medqa_mcmle": (3, 3)})
+    folders, _ = collect([str(tmp_path / "runs")])
+    (row,) = board(folders, with_published=False).rows
+    assert row.contamination == "3 of 12 scored items flagged (--exclude-contaminated audit)", (
+        row.contamination
+    )
+
+
+def test_bias_runs_of_other_settings_keep_rows_of_their_own(tmp_path):
+    """Attacker finding (issue 39): a second bias run (options reversed) was put on a row of unrelated
+    run settings; bias runs that differ keep their own rows, named by what differs."""
+    from medbench.report.board import board
+    from medbench.report.folders import collect
+
+    with ScriptedChat([], reply="完全同意").serving() as url:
+        for order in ("as-is", "reversed"):
+            options = {"model_name": "served", "base_url": url}
+            run_bias(
+                BiasConfig(
+                    scale="cami",
+                    model="served",
+                    backend="openai",
+                    output=str(tmp_path / "runs"),
+                    backend_options=options,
+                    option_order=order,
+                )
+            )
+    folders, _ = collect([str(tmp_path / "runs")])
+    labels = [r.model for r in board(folders, with_published=False).rows]
+    assert any("option_order=reversed" in label for label in labels), labels

@@ -22,12 +22,15 @@ class BiasConfig:
         None,
         "gen: the paper's protocol (a reply read for an option); loglik: option log-likelihoods "
         "(default where the backend scores them, as local models do; else gen)",
+        affects="answer",
     )
-    lang: Literal["zh", "en"] = setting("zh", "the language of the items and options")
+    lang: Literal["zh", "en"] = setting("zh", "the language of the items and options", affects="answer")
     items: str | None = setting(None, "MICA item texts (JSON); MICA's publisher forbids shipping them")
-    repeats: Annotated[int, Field(ge=1)] = setting(1, "ask each item R times", what="at least 1")
+    repeats: Annotated[int, Field(ge=1)] = setting(
+        1, "ask each item R times", what="at least 1", affects="items"
+    )
     option_order: Literal["as-is", "reversed", "shuffled"] = setting(
-        "as-is", "the order options are shown in"
+        "as-is", "the order options are shown in", affects="answer"
     )
     seed: Seed = same_as(RunConfig, "seed")
     temperature: Annotated[float | None, Field(ge=0, allow_inf_nan=False)] = same_as(RunConfig, "temperature")

@@ -93,13 +93,14 @@ class Row:
     #: audit source -> [flagged, scored] over the runs whose scores the row shows
     audits: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
-    def audited(self, record: dict) -> None:
-        """Add a run's clean.json to the row: how many of the scored items an audit flagged, summed
-        over the row's runs (each shows its own tasks) per kind of audit -- one statement, not one per
-        run."""
+    def audited(self, record: dict, tasks: set[str]) -> None:
+        """Add a run's clean.json to the row for the ``tasks`` whose cells that run supplies (a task a
+        later run scored again counts once, from the run the row shows): how many scored items an
+        audit flagged, summed per kind of audit -- one statement, not one per run."""
+        shown = [t for name, t in record["tasks"].items() if name in tasks]
         counts = self.audits.setdefault(record["source"], [0, 0])
-        counts[0] += sum(t.get("flagged_left_out", 0) for t in record["tasks"].values())
-        counts[1] += sum(t.get("scored", 0) for t in record["tasks"].values())
+        counts[0] += sum(t.get("flagged_left_out", 0) for t in shown)
+        counts[1] += sum(t.get("scored", 0) for t in shown)
         self.contaminated = any(flagged for flagged, _ in self.audits.values())
         self.contamination = "; ".join(
             f"{flagged} of {scored} scored items flagged ({source} audit)"
@@ -141,27 +142,27 @@ class Rows:
     """Measured rows, one per model and settings: every run folder of one model (same full name and
     fingerprint) run with the same answer- and item-changing settings shares a row (its label), and a
     cell only ever shows a score from a run whose settings its row names. Bias and judge cells measure
-    the model, not a run's settings: they join the model's row -- of several, the first by label that
-    has no cell of theirs -- and keep a row of their own only where every row of the model has one."""
+    the model, not a run's settings: they join the model's row -- of several, the one whose shown
+    settings are all defaults -- and keep a row of their own (labelled by their own settings) where
+    there is no such row, where it has a cell of theirs, or where the model's bias runs differ."""
 
     def __init__(self, status: dict[str, str]) -> None:
         self.status = status  # label -> complete | incomplete (...), of the runs each row shows
         self.by_identity: dict[str, list[tuple[Row, str]]] = {}
+        self.plain: dict[str, bool] = {}  # run row label -> its shown settings are all defaults
 
     def cells(self, folder: Folder, keys: list[str]) -> dict[str, Cell]:
         """The cell dict of the row the folder's cells ``keys`` go to."""
         rows = self.by_identity.setdefault(folder.identity or folder.model, [])
-        label = folder.model if folder.kind == "run" else f"{folder.name or folder.model} ({folder.kind})"
-        if folder.kind != "run":
-            free = sorted(
-                (
-                    (held, row)
-                    for row, held in rows
-                    if held in self.status and not any(k in row.cells for k in keys)
-                ),
-                key=lambda pair: pair[0],
-            )
-            if free:
+        label = folder.model if folder.kind == "run" else f"{folder.model} ({folder.kind})"
+        if folder.kind == "run":
+            self.plain.setdefault(label, folder.plain)
+        elif not folder.differing:  # one kind of bias (or judge) folder for this model: its row
+            runs = [(held, row) for row, held in rows if held in self.status]
+            free = [(held, row) for held, row in runs if not any(k in row.cells for k in keys)]
+            if len(runs) > 1:  # several settings: the row whose shown settings are the defaults
+                free = [(held, row) for held, row in free if self.plain.get(held)]
+            if len(free) == 1:
                 return free[0][1].cells
         row = next((row for row, held in rows if held == label), None)
         if row is None:
@@ -169,13 +170,13 @@ class Rows:
             rows.append((row, label))
         return row.cells
 
-    def audited(self, folder: Folder) -> None:
-        """Mark the folder's row with the audit of a run whose scores it shows."""
+    def audited(self, folder: Folder, tasks: set[str]) -> None:
+        """Mark the folder's row with the audit of a run whose scores of ``tasks`` it shows."""
         if folder.contamination:
             rows = self.by_identity.get(folder.identity or folder.model, [])
             row = next((row for row, held in rows if held == folder.model), None)
             if row is not None:
-                row.audited(folder.contamination)
+                row.audited(folder.contamination, tasks)
 
     def rows(self) -> list[Row]:
         out = []
@@ -212,7 +213,7 @@ def _measured(runs: list[Folder], rows: Rows, headline: Headline, every_task: bo
                 cells[key] = _cell(s, task)
         rows.cells(folder[model], list(cells)).update(cells)
         for run in {id(r): r for r in shown_by[model].values()}.values():
-            rows.audited(run)
+            rows.audited(run, {task for task, shown in shown_by[model].items() if shown is run})
     for column in columns.values():
         if column.metric == "acc":
             _mark_ties(column, [(folder[m], rows.cells(folder[m], [])) for m in table])

@@ -12,12 +12,15 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from medbench.analysis.summary import Score
 from medbench.config import schemas
+from medbench.config.bias import BiasConfig
+from medbench.config.fields import affecting
 from medbench.config.record import RunRecord
+from medbench.config.run import RunConfig
 from medbench.config.schemas import ITEM_SETTINGS
 from medbench.core.errors import MedbenchError
 from medbench.run.identity import answer_identity
@@ -36,6 +39,8 @@ class Folder:
     name: str = ""  # the row label without the settings that tell runs of one model apart
     status: dict = field(default_factory=dict)
     contamination: dict | None = None  # a run's clean.json (schemas.CleanRecord): what an audit flagged
+    #: the settings in which this model's folders of this kind differ (those its label shows)
+    differing: tuple[str, ...] = ()
 
     @property
     def full_name(self) -> str:
@@ -46,10 +51,21 @@ class Folder:
     def settings(self) -> tuple:
         """What tells runs of one model apart: everything that changes its answers (the same record
         that names its request cache), then which items were scored."""
+        if self.kind == "bias":  # a scale's answers change with these (BiasConfig declares them)
+            return tuple(
+                (k, self.config.get(k))
+                for k in (*affecting(BiasConfig, "answer"), *affecting(BiasConfig, "items"))
+            )
         if self.kind != "run":
             return ()
         answers = answer_identity(self.config)
         return (*answers.items(), *((k, self.config.get(k)) for k in ITEM_SETTINGS))
+
+    @property
+    def plain(self) -> bool:
+        """Whether each setting this folder's label shows is at its default (the model's plain row)."""
+        defaults = {f.name: f.default for f in fields(RunConfig)}
+        return all(v is None or v == defaults.get(k) for k, v in self.settings if k in self.differing)
 
 
 class Incomplete(Exception):
@@ -179,6 +195,7 @@ def name_rows(folders: list[Folder]) -> None:
         shown = ", ".join(f"{k}={_setting(k, v)}" for k, v in f.settings if k in differing)
         f.name = labels[f.identity]
         f.model = f.name + (f" ({shown})" if shown else "")
+        f.differing = tuple(differing)
 
 
 def judge_names(folders: list[Folder]) -> dict[str, tuple[str, str]]:
