@@ -288,3 +288,95 @@ def test_the_dry_run_is_the_example_docs_cluster_md_shows(capsys):
     docs = (Path(__file__).parent.parent / "docs" / "cluster.md").read_text(encoding="utf-8")
     example = docs.split("<!-- dry-run: begin -->\n```bash\n", 1)[1].split("```\n<!-- dry-run: end -->", 1)[0]
     assert shown == example
+
+
+def _written(tmp_path, *extra: str) -> Path:
+    folder = tmp_path / "job"
+    args = [
+        "slurm",
+        "--shards",
+        "2",
+        "--folder",
+        str(folder),
+        *extra,
+        "--",
+        "--model",
+        "tiny",
+        "--tasks",
+        "ceval_med",
+    ]
+    assert main(args) == 0
+    return folder
+
+
+def test_a_received_slurm_json_cannot_cancel_other_jobs(tmp_path, capsys):
+    """Attacker finding: --resume passed slurm.json's merge id to scancel unchecked ('--user=root'
+    cancelled every job of the user); a non-numeric job id, a bool or huge shard count is one line."""
+    folder = _written(tmp_path)
+    record = json.loads((folder / "slurm.json").read_text(encoding="utf-8"))
+    for change in (
+        {"submitted": [{"array": "1", "indices": [0], "merge": "--user=root"}]},
+        {"submitted": ["x"]},
+        {"submitted": [{"array": "1"}]},
+        {"shards": True},
+        {"shards": 100_000_000},
+    ):
+        (folder / "slurm.json").write_text(json.dumps({**record, **change}), encoding="utf-8")
+        capsys.readouterr()
+        assert main(["slurm", "--resume", str(folder), "--submit"]) == 2, change
+        assert "slurm.json" in capsys.readouterr().err
+
+
+def test_a_planted_shard_of_other_settings_is_never_merged(tmp_path, tiny_model, capsys):
+    """Attacker finding: --merge took any complete run folder under shards/I; one of other settings
+    (a planted system prompt) is not this job's shard."""
+    folder = tmp_path / "job"
+    run_args = [
+        "--model",
+        tiny_model,
+        "--tasks",
+        "medqa_mcmle",
+        "--data-dir",
+        str(SAMPLES_DIR),
+        "--limit",
+        "2",
+    ]
+    assert main(["slurm", "--shards", "2", "--folder", str(folder), "--", *run_args]) == 0
+    for index in (0, 1):
+        planted = [*run_args, "--system-prompt", "PLANTED", "--shard", f"{index}/2"]
+        assert main(["run", *planted, "--output", str(folder / "shards" / str(index))]) == 0
+    capsys.readouterr()
+    assert main(["slurm", "--merge", str(folder)]) == 2
+    assert "no complete run folder of this job's settings" in capsys.readouterr().err
+    assert not (folder / "merged").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "run_extra", "message"),
+    [
+        ([], ["--repeats", "2"], "merging runs with --repeats is not supported"),
+        ([], ["--circular"], "--circular keeps a question's rotations in one run"),
+        ([], ["--limit", "1"], "--limit 1 leaves 1 of the 2 shards no item"),
+        (["--sbatch-arg=--array=0-9"], [], "medbench slurm sets --array itself"),
+        (["--sbatch-arg=--chdir=/"], [], "medbench slurm sets --chdir itself"),
+    ],
+)
+def test_what_could_only_fail_on_the_cluster_is_one_line_before_anything_is_written(
+    tmp_path, capsys, extra, run_extra, message
+):
+    folder = tmp_path / "job"
+    args = [
+        "slurm",
+        "--shards",
+        "2",
+        "--folder",
+        str(folder),
+        *extra,
+        "--",
+        "--model",
+        "tiny",
+        "--tasks",
+        "ceval_med",
+    ]
+    assert main([*args, *run_extra]) == 2
+    assert message in capsys.readouterr().err and not folder.exists()

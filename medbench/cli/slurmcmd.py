@@ -21,7 +21,6 @@ OWN = ("--shard", "--output")
 
 def _run_namespace(run_args: list[str]) -> argparse.Namespace:
     """The run's arguments as ``medbench run`` reads them; one line for anything it would refuse."""
-    from medbench.cli.common import run_config
     from medbench.cli.parser import build_parser
 
     for arg in run_args:
@@ -29,6 +28,10 @@ def _run_namespace(run_args: list[str]) -> argparse.Namespace:
             raise MedbenchError(
                 "medbench slurm: --shard is the array's (--shards N); leave it out of the run"
             )
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MedbenchError(f"medbench slurm: run argument {arg!r} is not UTF-8 text") from None
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(["run", *run_args])
@@ -38,8 +41,36 @@ def _run_namespace(run_args: list[str]) -> argparse.Namespace:
         ) from None
     if extra:
         raise MedbenchError(f"medbench slurm: unrecognized run arguments: {' '.join(extra)}")
-    run_config(args)  # every value checked as the run will check it
     return args
+
+
+def _expected(run_args: list[str]) -> dict:
+    """The settings each shard's run folder must hold: what the arguments give, checked as the run
+    will check them."""
+    from dataclasses import asdict
+
+    from medbench.cli.common import run_config
+
+    return asdict(run_config(_run_namespace(run_args)))
+
+
+def _mergeable(config: dict, shards: int) -> None:
+    """What would spend the cluster's time and then fail: one line each, before anything is written."""
+    if not 1 <= shards <= jobs.MAX_SHARDS:
+        raise MedbenchError(f"medbench slurm: --shards must be 1..{jobs.MAX_SHARDS}")
+    if config.get("repeats", 1) != 1:
+        raise MedbenchError(
+            "medbench slurm: merging runs with --repeats is not supported; leave --repeats out"
+        )
+    if config.get("circular"):
+        raise MedbenchError(
+            "medbench slurm: --circular keeps a question's rotations in one run; it cannot be sharded"
+        )
+    limit = config.get("limit")
+    if limit is not None and shards > limit:
+        raise MedbenchError(
+            f"medbench slurm: --limit {limit} leaves {shards - limit} of the {shards} shards no item"
+        )
 
 
 def _without_output(run_args: list[str]) -> list[str]:
@@ -73,6 +104,7 @@ def slurm(args: argparse.Namespace) -> int:
             "medbench slurm: give --shards N (N >= 1) and, after --, the medbench run arguments"
         )
     run = _run_namespace(run_args)
+    _mergeable(_expected(run_args), args.shards)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = Path(args.folder or Path(run.output) / f"slurm-{stamp}").expanduser().absolute()
     job = jobs.SlurmJob(
@@ -102,7 +134,8 @@ def slurm(args: argparse.Namespace) -> int:
 
 def _resume(folder: Path, submit: bool) -> int:
     job = jobs.read(folder)
-    todo = jobs.missing(folder, job)
+    expected = _expected(job.run_args)
+    todo = jobs.missing(folder, job, expected)
     if not todo:
         print(f"every one of the {job.shards} shards is complete; merging")
         return _merge(folder)
@@ -110,7 +143,7 @@ def _resume(folder: Path, submit: bool) -> int:
     if not submit:
         print(f"resubmit them with: medbench slurm --resume {folder} --submit")
         return 0
-    job, todo = jobs.resume(folder)
+    job, todo = jobs.resume(folder, expected)
     _report(folder, jobs.submit(job, folder, todo if job.submitted or len(todo) < job.shards else None))
     return 0
 
@@ -120,12 +153,12 @@ def _merge(folder: Path) -> int:
     from medbench.run.merge import merge
 
     job = jobs.read(folder)
-    done = jobs.finished(folder, job)
+    done = jobs.finished(folder, job, _expected(job.run_args))
     todo = [i for i in range(job.shards) if i not in done]
     if todo:
         raise MedbenchError(
-            f"medbench slurm: shard(s) {', '.join(map(str, todo))} have no complete run folder; "
-            f"medbench slurm --resume {folder} --submit"
+            f"medbench slurm: shard(s) {', '.join(map(str, todo))} have no complete run folder of this "
+            f"job's settings; medbench slurm --resume {folder} --submit"
         )
     include = _run_namespace(job.run_args).include_path
     merged = merge([str(done[i]) for i in range(job.shards)], str(folder / "merged"), include)[0]

@@ -27,6 +27,10 @@ from medbench.core.errors import MedbenchError
 from medbench.core.writing import make_folder, write_text
 
 ARRAY, MERGE, RECORD = "eval.sbatch", "merge.sbatch", "slurm.json"
+#: sbatch options medbench writes itself, or that would move the job's relative paths
+OWN_OPTIONS = ("--array", "--output", "--error", "--dependency", "--wrap", "--chdir", "--job-name")
+MAX_SHARDS = 10_000
+_JOB_ID = re.compile(r"^[0-9]+$")
 #: what an #SBATCH value may hold: sbatch reads these lines itself, with no shell to quote for
 _DIRECTIVE = re.compile(r"^[A-Za-z0-9._:,=@/+%-]+$")
 
@@ -64,9 +68,18 @@ class SlurmJob:
                     f"--{name} {value!r}: not a value Slurm takes (letters, digits, .:,=@/+%-)"
                 )
             lines.append(f"#SBATCH --{name}={value}")
+        return lines
+
+    def extra(self) -> list[str]:
+        """The user's own sbatch options (the array's only): one option each, none of those medbench
+        sets itself or that would move the job's paths."""
+        lines = []
         for extra in self.sbatch_args:
+            name = extra.split("=", 1)[0]
             if not extra.startswith("--") or "\n" in extra or "\r" in extra:
                 raise MedbenchError(f"--sbatch-arg {extra!r}: expected one sbatch option, e.g. --qos=high")
+            if name in OWN_OPTIONS:
+                raise MedbenchError(f"--sbatch-arg {extra!r}: medbench slurm sets {name} itself")
             lines.append(f"#SBATCH {extra}")
         return lines
 
@@ -101,6 +114,7 @@ def array_script(job: SlurmJob, folder: Path) -> str:
             f"#SBATCH --array=0-{job.shards - 1}",
             f"#SBATCH --output={folder}/logs/%A_%a.out",
             *job.directives(),
+            *job.extra(),
             "set -uo pipefail",
             "export HF_HUB_OFFLINE=1  # data and model fetched beforehand (docs/cluster.md)",
             'shard="${SLURM_ARRAY_TASK_ID}"',
@@ -133,12 +147,14 @@ def merge_script(job: SlurmJob, folder: Path) -> str:
 
 
 def write(job: SlurmJob, folder: Path) -> None:
-    """The scripts and ``slurm.json`` in ``folder`` (made here), with ``logs/`` and ``shards/``."""
+    """The scripts and ``slurm.json`` in ``folder`` (made here), with ``logs/`` and ``shards/``; a
+    value the scripts cannot hold is one line before anything is made."""
+    scripts = {ARRAY: array_script(job, folder), MERGE: merge_script(job, folder)}
     make_folder(folder, "the Slurm job's folder")
     for sub in ("logs", "shards"):
         make_folder(folder / sub, "the Slurm job's folder")
-    write_text(folder / ARRAY, array_script(job, folder))
-    write_text(folder / MERGE, merge_script(job, folder))
+    for name, text in scripts.items():
+        write_text(folder / name, text)
     write_text(folder / RECORD, json.dumps(asdict(job), ensure_ascii=False, indent=1))
 
 
@@ -152,8 +168,20 @@ def read(folder: Path) -> SlurmJob:
         raise MedbenchError(f"{folder}: not a folder medbench slurm wrote (no {RECORD})") from None
     except (OSError, ValueError, TypeError) as exc:
         raise MedbenchError(f"{path}: not the record medbench slurm writes ({exc})") from None
-    if not isinstance(job.shards, int) or job.shards < 1 or not all(isinstance(a, str) for a in job.run_args):
-        raise MedbenchError(f"{path}: expected shards >= 1 and the run's arguments as text")
+    if (
+        isinstance(job.shards, bool)
+        or not isinstance(job.shards, int)
+        or not 1 <= job.shards <= MAX_SHARDS
+        or not isinstance(job.run_args, list)
+        or not all(isinstance(a, str) for a in job.run_args)
+    ):
+        raise MedbenchError(f"{path}: expected shards 1..{MAX_SHARDS} and the run's arguments as text")
+    for entry in job.submitted if isinstance(job.submitted, list) else [None]:
+        ids = [entry.get("array"), entry.get("merge")] if isinstance(entry, dict) else [None]
+        if not all(isinstance(i, str) and _JOB_ID.match(i) for i in ids):
+            raise MedbenchError(
+                f"{path}: 'submitted' holds {entry!r}; expected {{array, indices, merge}} job ids"
+            )
     return job
 
 
@@ -184,32 +212,48 @@ def submit(job: SlurmJob, folder: Path, indices: list[int] | None = None) -> dic
     return entry
 
 
-def finished(folder: Path, job: SlurmJob) -> dict[int, Path]:
-    """Shard index -> its newest complete run folder (a shard re-run after a failure has two)."""
+#: a run folder's name: the time it was made, then the model
+_RUN_FOLDER = re.compile(r"^\d{8}-\d{6}-")
+
+
+def finished(folder: Path, job: SlurmJob, expected: dict | None = None) -> dict[int, Path]:
+    """Shard index -> its newest complete run folder (a shard re-run after a failure has two) that is
+    shard I of N of the run ``slurm.json`` describes (``expected``: the settings its arguments give);
+    a folder of other settings planted there is not taken."""
     out = {}
     for index in range(job.shards):
-        runs = sorted((folder / "shards" / str(index)).glob("*/config.json"))
-        for run in reversed(runs):
+        runs = sorted(p.parent for p in (folder / "shards" / str(index)).glob("*/config.json"))
+        for run in reversed([r for r in runs if _RUN_FOLDER.match(r.name)]):
             try:
-                complete = RunRecord.open(run.parent).status().complete
+                record = RunRecord.open(run)
+                complete, config = record.status().complete, record.config()
             except MedbenchError:
                 continue
-            if complete:
-                out[index] = run.parent
+            if complete and config.get("shard") == f"{index}/{job.shards}" and _same(config, expected):
+                out[index] = run
                 break
     return out
 
 
-def missing(folder: Path, job: SlurmJob) -> list[int]:
-    done = finished(folder, job)
+def _same(config: dict, expected: dict | None) -> bool:
+    """Whether a shard's settings are the run's (every setting but where it went and which shard)."""
+    if expected is None:
+        return True
+    # where it went, which shard, and what planning resolves (tasks, backend options, --chat for a chat API)
+    ignored = ("shard", "output", "schema_version", "resolved_tasks", "backend_options", "chat")
+    return all(config.get(k) == v for k, v in expected.items() if k not in ignored)
+
+
+def missing(folder: Path, job: SlurmJob, expected: dict | None = None) -> list[int]:
+    done = finished(folder, job, expected)
     return [i for i in range(job.shards) if i not in done]
 
 
-def resume(folder: Path) -> tuple[SlurmJob, list[int]]:
+def resume(folder: Path, expected: dict | None = None) -> tuple[SlurmJob, list[int]]:
     """What a resume resubmits: the shards with no complete run folder; the merges left waiting on
-    an array that failed are cancelled first."""
+    an array that failed are cancelled first (job ids as slurm.json records them, checked digits)."""
     job = read(folder)
-    todo = missing(folder, job)
+    todo = missing(folder, job, expected)
     for entry in job.submitted:
         subprocess.run(["scancel", str(entry["merge"])], capture_output=True, timeout=60)
     return job, todo
