@@ -290,9 +290,9 @@ def test_the_dry_run_is_the_example_docs_cluster_md_shows(capsys):
     assert shown == example
 
 
-def _written(tmp_path, *extra: str) -> Path:
-    folder = tmp_path / "job"
-    args = [
+def _slurm_args(folder: Path, *extra: str) -> list[str]:
+    """``medbench slurm`` with two shards of a one-task run of the tiny model, into ``folder``."""
+    return [
         "slurm",
         "--shards",
         "2",
@@ -305,7 +305,11 @@ def _written(tmp_path, *extra: str) -> Path:
         "--tasks",
         "ceval_med",
     ]
-    assert main(args) == 0
+
+
+def _written(tmp_path, *extra: str) -> Path:
+    folder = tmp_path / "job"
+    assert main(_slurm_args(folder, *extra)) == 0
     return folder
 
 
@@ -365,18 +369,6 @@ def test_what_could_only_fail_on_the_cluster_is_one_line_before_anything_is_writ
     tmp_path, capsys, extra, run_extra, message
 ):
     folder = tmp_path / "job"
-    args = [
-        "slurm",
-        "--shards",
-        "2",
-        "--folder",
-        str(folder),
-        *extra,
-        "--",
-        "--model",
-        "tiny",
-        "--tasks",
-        "ceval_med",
-    ]
+    args = _slurm_args(folder, *extra)
     assert main([*args, *run_extra]) == 2
     assert message in capsys.readouterr().err and not folder.exists()

@@ -144,7 +144,7 @@ def _resume(folder: Path, submit: bool) -> int:
         print(f"resubmit them with: medbench slurm --resume {folder} --submit")
         return 0
     job, todo = jobs.resume(folder, expected)
-    _report(folder, jobs.submit(job, folder, todo if job.submitted or len(todo) < job.shards else None))
+    _report(folder, jobs.submit(job, folder, todo))
     return 0
 
 
