@@ -43,6 +43,7 @@ from tests.conftest import SHARED_DATA
 from tests.servers import ScriptedChat
 
 LOGLIK = "multiple_choice"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 #: the fields of a normalised item that its prompt shows (the data hooks' item shapes)
 PROMPT_FIELDS = ("question", "options", "history", "text")
 
@@ -77,9 +78,10 @@ CASES = [(kind, circular) for kind in KINDS for circular in (False, True)]
 
 def _with_data(tasks: list[str]) -> tuple[str, str, dict] | None:
     """The first task of a kind whose items are here (bundled samples, else the real data beside the
-    project): (task, data dir, its evaluated items)."""
+    project, else the tests' own fixtures in a benchmark's layout -- CMB's, which is neither bundled
+    nor in the shared data): (task, data dir, its evaluated items)."""
     manager = task_manager()
-    for data_dir in (SAMPLES_DIR, SHARED_DATA):
+    for data_dir in (SAMPLES_DIR, SHARED_DATA, FIXTURES):
         if not Path(data_dir).is_dir():
             continue
         for task in tasks:
@@ -100,13 +102,17 @@ def _texts(item: dict) -> list[str]:
 
 
 def _needle(items) -> str:
-    """A piece of the first item's text that no other item of the split holds: it is in that item's
-    prompt (every rotation's too) and in no other."""
-    others = " ".join(" ".join(_texts(item)) for item in list(items)[1:])
-    asked = {k: v for k, v in items[0].items() if k in PROMPT_FIELDS}  # not the reference or explanation
-    unique = [p for p in _texts(asked) if len(p) >= 6 and p[:8] not in others]
-    longest = max(unique, key=len)
-    return longest[:8]
+    """A piece of one item's text that no other item of the split holds: it is in that item's prompt
+    (every rotation's too) and in no other. The first item that has one (a consultation's earlier
+    questions are in its later questions' prompts, so there it is a case's last)."""
+    items = list(items)
+    for n, item in enumerate(items):
+        others = " ".join(" ".join(_texts(other)) for k, other in enumerate(items) if k != n)
+        asked = {k: v for k, v in item.items() if k in PROMPT_FIELDS}  # not the reference or explanation
+        unique = [p for p in _texts(asked) if len(p) >= 6 and p[:8] not in others]
+        if unique:
+            return max(unique, key=len)[:8]
+    raise AssertionError("no item holds text of its own")
 
 
 def _records(folder) -> dict[str, list[dict]]:
