@@ -265,6 +265,8 @@ def test_served_runs_of_cmb_exam_and_cmb_clin_judged_by_a_jury_make_a_report_wit
     ]
     assert list(table.columns[1:8]) == columns and list(table["Source"]) == ["measured", "measured"]
     assert sorted(table["Physician"]) == [0.0, 50.0]  # --limit 2: two 规培结业 questions, answers B and C
+    title = (site / "tables" / "cmb_exam_table.md").read_text(encoding="utf-8").splitlines()[0]
+    assert "published rows: none (CMB's repository at the pinned commits gives no results" in title
     page = (site / "index.html").read_text(encoding="utf-8")
     assert "CMB-Exam" in page and "cmb_exam_gen" in page and "cmb_clin" in page
 

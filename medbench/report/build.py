@@ -221,7 +221,10 @@ def paper_tables(
             "Items",
             *(["Convention"] if labelled else []),
         ]
-        out[name] = (spec["title"], pd.DataFrame(rows, columns=columns))
+        title = spec["title"]
+        if with_published and spec.get("no_published"):  # an empty paper side says why, never silently
+            title += f" -- published rows: none ({spec['no_published']})"
+        out[name] = (title, pd.DataFrame(rows, columns=columns))
     return out
 
 
