@@ -10,6 +10,7 @@ import builtins
 import json
 import random
 import runpy
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -167,10 +168,13 @@ def test_under_circular_the_answer_as_given_moves_with_its_options_in_its_own_or
         "answer_as_given": "EB",
     }
     rotated = [rotations.rotate(item, k) for k in range(5)]
-    assert [cmb_official.gold(r) for r in rotated] == ["EB", "DA", "CE", "BD", "AC"]
-    # each rotation's gold names the same option texts, in the answer file's order
-    texts = [[dict(r["options"])[x] for x in cmb_official.gold(r)] for r in rotated]
-    assert texts == [["选项E", "选项B"]] * 5
+    assert [r["answer_as_given"] for r in rotated] == ["EB", "DA", "CE", "BD", "AC"]
+    # under every rotation and every order (--circular-orders all), the answer names the same option
+    # texts, in the answer file's order
+    every = rotations.rotations(item, every=True)
+    assert len(every) == 120
+    for r in rotated + every:
+        assert [dict(r["options"])[x] for x in r["answer_as_given"]] == ["选项E", "选项B"], r["order"]
 
 
 def test_a_run_of_cmb_exam_official_equals_cmbs_scorer_on_the_same_replies(tmp_path):
@@ -189,15 +193,33 @@ def test_a_run_of_cmb_exam_official_equals_cmbs_scorer_on_the_same_replies(tmp_p
             data_dir=str(FIXTURE),
             output=str(tmp_path / "runs"),
             backend_options={"model_name": "scripted", "max_retries": 0, "timeout": 5.0, "base_url": url},
+            slice_by=["exam_type"],
         )
         folder, scores = run(config)
     truth = json.loads((FIXTURE / "cmb" / "CMB-test-choice-answer.json").read_text(encoding="utf-8"))
     samples = folder.path / "samples" / "cmb_exam_official.jsonl"
     raw = {r["id"]: r["raw"] for r in map(json.loads, samples.read_text(encoding="utf-8").splitlines())}
-    _, result = cmbs_own_scores(truth, [raw[str(r["id"])] for r in truth], tmp_path, cot=False)
+    read, result = cmbs_own_scores(truth, [raw[str(r["id"])] for r in truth], tmp_path, cot=False)
     assert set(raw.values()) == set(PLAIN)  # what the server sent, as it sent it
     got = {s.metric: s for s in scores if s.task == "cmb_exam_official"}
     assert got["acc_cmb"].n == 56
+    # each exam type's score rests on that type's questions: its n, and its interval's resamples
+    types = Counter(r["exam_type"] for r in truth)
+    for name, exam_type in cmb_official.EXAM_TYPES.items():
+        assert got[f"acc_cmb_{name}"].n == types[exam_type] < 56
+    # the records say what CMB compared: its reading, the answer file's own string, right or wrong
+    records = {r["id"]: r for r in map(json.loads, samples.read_text(encoding="utf-8").splitlines())}
+    theirs = dict(zip([str(r["id"]) for r in truth], read, strict=True))
+    for r in truth:
+        record = records[str(r["id"])]
+        assert record["extracted"] == theirs[str(r["id"])] and record["gold"] == r["answer"]
+        assert record["correct"] == (record["extracted"] == r["answer"])
+    assert any(len(r["answer"]) > 1 and r["answer"] != "".join(sorted(r["answer"])) for r in truth)
+    assert got["acc"].value == pytest.approx(sum(r["correct"] for r in records.values()) / 56)
+    # --slice-by exam_type slices CMB's own right/wrong: each type's questions, as its score counts them
+    slices = json.loads((folder.path / "slices.json").read_text(encoding="utf-8"))
+    counted = {x["value"]: x["n"] for x in slices if x["task"] == "cmb_exam_official"}
+    assert counted == dict(types)
     assert got["acc_cmb"].value == pytest.approx(sum(result["accuracy_per_category"].values()) / 6)
     for name, exam_type in cmb_official.EXAM_TYPES.items():
         assert got[f"acc_cmb_{name}"].value == pytest.approx(result["accuracy_per_category"][exam_type])

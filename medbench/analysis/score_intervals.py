@@ -7,9 +7,10 @@ failed rotation is left out (counted in ``n_failed``), as it is of the circular 
 The method follows what the score is (:mod:`medbench.analysis.intervals`): a mean of 0/1 unit values is a
 proportion (Wilson); a mean of other values in [0, 1] gets the Wilson bound; any other mean a
 bootstrap over units; a corpus-level aggregate (BLEU, an entity F1, CMExam's official accuracy) the
-task's own aggregation re-run on 2,000 resampled unit sets. A group's micro score is the mean over
-all its units (Wilson, or the Wilson bound), its macro score Wilson at the macro mean's effective n.
-Failed items are left out, as they are of the score itself.
+task's own aggregation re-run on 2,000 resampled unit sets -- of the units it rests on, where the
+aggregation says (``rests_on``: a CMB exam type's score, over that type's questions, which are its n).
+A group's micro score is the mean over all its units (Wilson, or the Wilson bound), its macro score
+Wilson at the macro mean's effective n. Failed items are left out, as they are of the score itself.
 """
 
 from __future__ import annotations
@@ -103,18 +104,25 @@ def attach(scores: list[Score], results: dict, samples: dict[str, list[dict]], f
 
     for score in scores:
         members = leaves(score.task, groups)
-        if score.value is None or any(m not in samples for m in members):
+        if any(m not in samples for m in members):
             continue
         per_member = [_units(samples[m], score.metric, failed_ids[m]) for m in members]
         rotated = any(len(v) > 1 for grouped, _ in per_member for v in grouped)
+        agg = agg_of(score.task, score.metric) if members == [score.task] else None
+        if hasattr(agg, "rests_on"):  # a score over some of the task's units (one CMB exam type's)
+            kept = [v for v in per_member[0][0] if all(agg.rests_on(x) for x in v)]
+            per_member, score.n = [(kept, per_member[0][1])], len(kept)
+        if score.value is None:
+            continue
         if members == [score.task]:
             grouped, partial = per_member[0]
-            agg = agg_of(score.task, score.metric)
             if _is_mean(agg):
                 means = _unit_means(grouped)
                 _set_units(score, grouped, partial, sum(means) / len(means) if means else None)
                 interval, method = intervals.unit_interval(means)
             else:
+                if rotated:  # the aggregate over whole questions' rotations: n questions, as acc's
+                    _set_units(score, grouped, partial, agg(_flat(grouped)) if grouped else None)
                 interval, method = _corpus(grouped, agg)
         elif all(_is_mean(agg_of(m, score.metric)) for m in members):
             per_subject = [_unit_means(grouped) for grouped, _ in per_member]

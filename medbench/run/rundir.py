@@ -74,7 +74,9 @@ def sample_record(
         "doc_id": sample["doc_id"],
         "id": doc.get("id", sample["doc_id"]),
         "prompt": args[0] if args else None,
-        "gold": doc.get("answer", sample.get("target")),
+        # the answer as the file gives it where the item keeps it (CMB's "EB", which its own scoring
+        # compares exactly), else the normalised answer or lm-eval's target
+        "gold": doc.get("answer_as_given", doc.get("answer", sample.get("target"))),
         "unit": units.doc_unit(doc, sample["doc_id"]),  # the unit of analysis (medbench.core.units)
     }
     messages = chat.decode(record["prompt"])

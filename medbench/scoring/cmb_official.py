@@ -28,9 +28,9 @@ read (a reply whose thinking was cut off reads no answer).
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 
 from medbench.core.hooks import DEFAULT_TAGS, PLAIN, HookContext
 from medbench.models import thinking
@@ -74,22 +74,26 @@ def model_answer(reply: str, question_type: str, tags: Tags = DEFAULT_TAGS) -> s
     return choice[0] if len(choice) > 1 and question_type != MULTIPLE else choice
 
 
-def gold(doc: dict) -> str:
-    """The answer string as the answer file gives it, its letters moved with the options under a
-    ``--circular`` rotation (:func:`medbench.scoring.rotations.rotate` moves the sorted ``answer`` only)."""
-    given = doc["answer_as_given"]
-    if not doc.get("rotation"):
-        return given
-    letters = [letter for letter, _ in doc["options"]]
-    return "".join(letters[(letters.index(a) - doc["rotation"]) % len(letters)] for a in given)
+def read_filter(resps: list[list[str]], docs: list[dict], *, context: HookContext = PLAIN) -> list[list[str]]:
+    """lm-eval ``custom`` filter: each reply -> the answer CMB's ``extract_ans`` keeps (read after the
+    run's thinking tags), so a per-sample record's ``extracted`` is what CMB compares. CMB's reading is
+    the convention: an LLM extractor (``--extractor llm``) is not asked."""
+    return [
+        [model_answer(r, doc["fields"]["question_type"], context.tags) for r in replies]
+        for replies, doc in zip(resps, docs, strict=True)
+    ]
 
 
-def process_results(doc: dict, results: list[str], *, context: HookContext = PLAIN) -> dict:
-    """lm-eval ``process_results``: per item (exam type, exam class, right) for every score."""
+def process_results(doc: dict, results: list[str]) -> dict:
+    """lm-eval ``process_results``: per item, right or wrong as ``score.py`` decides -- the answer read
+    (:func:`read_filter`) equal to the answer file's string as given (``answer_as_given``; under
+    ``--circular`` its letters moved with their options) -- as ``acc`` (the share of questions right,
+    what ``compare``, ``--slice-by`` and ``--circular`` read), and (exam type, exam class, right) for
+    every score of CMB's."""
     fields = doc["fields"]
-    right = model_answer(results[0], fields["question_type"], context.tags) == gold(doc)
+    right = results[0] == doc["answer_as_given"]
     item = (fields["exam_type"], fields["exam_class"], right)
-    return {metric: item for metric in CONVENTIONS}
+    return {"acc": float(right), **{metric: item for metric in CONVENTIONS}}
 
 
 def type_scores(items: list[tuple[str, str, bool]]) -> dict[str, float]:
@@ -109,14 +113,24 @@ def overall(items: list[tuple[str, str, bool]]) -> float | None:
     return sum(scores.values()) / len(scores) if scores else None
 
 
-def type_score(exam_type: str, items: list[tuple[str, str, bool]]) -> float | None:
-    """One exam type's score, or None when the run has none of its questions."""
-    return type_scores(items).get(exam_type)
+@dataclass(frozen=True)
+class TypeScore:
+    """One exam type's score (an lm-eval aggregation), or None when the run has none of its questions.
+    It rests on that type's questions only: :meth:`rests_on` tells the interval and the score's n
+    which items those are (:mod:`medbench.analysis.score_intervals`)."""
+
+    exam_type: str
+
+    def __call__(self, items: list[tuple[str, str, bool]]) -> float | None:
+        return type_scores(items).get(self.exam_type)
+
+    def rests_on(self, item: tuple[str, str, bool]) -> bool:
+        return item[0] == self.exam_type
 
 
-accuracy_physician = functools.partial(type_score, EXAM_TYPES["physician"])
-accuracy_nursing = functools.partial(type_score, EXAM_TYPES["nursing"])
-accuracy_pharmacist = functools.partial(type_score, EXAM_TYPES["pharmacist"])
-accuracy_technician = functools.partial(type_score, EXAM_TYPES["technician"])
-accuracy_discipline = functools.partial(type_score, EXAM_TYPES["discipline"])
-accuracy_postgraduate = functools.partial(type_score, EXAM_TYPES["postgraduate"])
+accuracy_physician = TypeScore(EXAM_TYPES["physician"])
+accuracy_nursing = TypeScore(EXAM_TYPES["nursing"])
+accuracy_pharmacist = TypeScore(EXAM_TYPES["pharmacist"])
+accuracy_technician = TypeScore(EXAM_TYPES["technician"])
+accuracy_discipline = TypeScore(EXAM_TYPES["discipline"])
+accuracy_postgraduate = TypeScore(EXAM_TYPES["postgraduate"])

@@ -30,8 +30,11 @@ def rotate(item: dict, k: int, order: tuple[int, ...] | None = None) -> dict:
     order = order or tuple((i + k) % n for i in range(n))
     texts = [text for _, text in item["options"]]
     answer = "".join(sorted(letters[i] for i in range(n) if letters[order[i]] in item["answer"]))
+    moved = {letters[order[i]]: letters[i] for i in range(n)}  # original letter -> where it is shown
+    given = item.get("answer_as_given")  # a file's own answer string (CMB's): its order kept
     return {
         **item,
+        **({"answer_as_given": "".join(moved.get(a, a) for a in given)} if given is not None else {}),
         "id": f"{item.get('id', '')}#r{k}",
         "options": [[letters[i], texts[order[i]]] for i in range(n)],
         "answer": answer,
