@@ -87,17 +87,46 @@ def _extra_answer(records):
     return [*records, {**records[0], "id": 999}]
 
 
-def _fewer_in_hierarchy(tree):
-    return {**tree, "医师考试": {**tree["医师考试"], "执业医师": 3}}
+def _fewer_in_hierarchy(tree):  # its totals agree: only the class's count is off
+    totals = {
+        **tree["总题量"],
+        "医师考试": tree["总题量"]["医师考试"] + 1,
+        "总题量": tree["总题量"]["总题量"] + 1,
+    }
+    return {**tree, "医师考试": {**tree["医师考试"], "执业医师": 3}, "总题量": totals}
 
 
 def _no_text_answer(records):
     return [{**r, "answer": 4} if r["id"] == 5 else r for r in records]
 
 
+def _class_as_list(records):
+    return [{**r, "exam_class": [r["exam_class"]]} if r["id"] == 5 else r for r in records]
+
+
+def _class_of_no_task(records):
+    return [{**r, "exam_class": "新类"} if r["id"] == 5 else r for r in records]
+
+
+def _totals_off(tree):
+    return {**tree, "总题量": {**tree["总题量"], "总题量": 999}}
+
+
+def _type_total_off(tree):
+    return {**tree, "总题量": {**tree["总题量"], "医师考试": 1}}
+
+
+QUESTIONS = "cmb/CMB-test/CMB-test-choice-question-merge.json"
+HIERARCHY = "cmb/CMB-test/CMB-test-choice-hierarchy.json"
+
+
 @pytest.mark.parametrize(
     "relative, change, message",
     [
+        (QUESTIONS, _class_as_list, "record 5: fields exam_type/exam_class: '医师考试'/['执业医师'] is not"),
+        (QUESTIONS, _class_of_no_task, "'医师考试'/'新类' is not one of CMB-Exam's 28 exam classes"),
+        (HIERARCHY, _totals_off, "总题量 gives 总题量 999 question(s); its classes add up to 56"),
+        (HIERARCHY, _type_total_off, "总题量 gives 医师考试 1 question(s); its classes add up to 10"),
         ("cmb/CMB-test-choice-answer.json", _drop_answer, "question id 5 has no answer"),
         ("cmb/CMB-test-choice-answer.json", _answer_twice, "id 5 has two answers (records 5 and 57)"),
         ("cmb/CMB-test-choice-answer.json", _extra_answer, "answer id 999 has no question"),
@@ -125,6 +154,39 @@ def test_a_question_whose_answer_record_names_another_class_is_reported_not_scor
     )
     (test,) = load_task_data("cmb_exam_nursing_nurse_gen", root).values()
     assert [r["id"] for r in test] == ["12"]
+
+
+@pytest.mark.parametrize("given", ["b", " C ", "B,", "BB", "Ｂ", "H"])
+def test_an_answer_string_cmb_could_not_compare_is_reported_with_its_answer_record_never_normalised(
+    tmp_path, given
+):
+    root = copy_fixture(tmp_path)
+    answers = "cmb/CMB-test-choice-answer.json"
+    edit(root, answers, lambda rs: [{**r, "answer": given} if r["id"] == 11 else r for r in rs])
+    data = load_task_data("cmb_exam_nursing_nurse_gen", root)
+    (test,) = data.values()
+    assert [r["id"] for r in test] == ["12"]  # question 11 left out, counted
+    (skipped,) = data.report.skipped
+    assert f"{answers.removeprefix('cmb/')} record 11: expected option letters A-G, each once" in str(skipped)
+
+
+def test_a_cmb_clin_case_id_given_twice_reports_the_later_case_whole(tmp_path):
+    root = copy_fixture(tmp_path)
+    edit(
+        root, "cmb/CME-test-qa/CMB-test-qa.json", lambda cases: [cases[0], {**cases[1], "id": cases[0]["id"]}]
+    )
+    data = load_task_data("cmb_clin", root)
+    cases = {r["fields"]["title"] for r in data["test"]}
+    assert len(cases) == 1  # the first case's questions only: none of the later case under its id
+    (skipped,) = data.report.skipped
+    assert skipped.row == 2 and "is row 1's too" in str(skipped)
+
+
+def test_more_options_than_letters_read_is_reported_not_half_checked():
+    from medbench.scoring import mc
+
+    item = {"question": "问", "options": [[x, "文"] for x in "ABCDEFGHI"], "answer": "I"}
+    assert mc.problem(item) == "9 options: at most 8 (A-H) are read"
 
 
 @pytest.fixture
@@ -313,3 +375,26 @@ def test_a_loglik_run_on_the_tiny_model_scores_single_answers_and_counts_the_mul
     data = json.loads((folder.path / "data.json").read_text(encoding="utf-8"))
     assert data["excluded_items"] == {"cmb/护师执业资格:test": 1}  # the multiple-answer one, counted
     assert len(data["files_sha256"]) == 3  # questions, answers and hierarchy: what the run rests on
+
+
+@pytest.mark.parametrize(
+    ("reply", "rating"),
+    [
+        ("{ ‘ fluency ’: 3 }", "3"),
+        ('{"fluency": "4"}', "4"),
+        ("流畅性：5。", "5"),
+        ("{ 'fluency': 3.5 }", None),  # on no scale of CMB's: unreadable, never 3
+        ("评分：2/10", None),
+        ("{'fluency': 12}", None),
+        ("fluency: 3, relevance: 4", None),  # two different ratings
+    ],
+)
+def test_cmb_clin_judge_reads_a_rating_on_cmbs_scale_only(reply, rating):
+    import re
+
+    import yaml
+
+    from medbench.judge.rubric import score_of
+
+    rubric = yaml.safe_load((plugin_dir("judges") / "cmb_clin.yaml").read_text(encoding="utf-8"))
+    assert score_of(re.compile(rubric["score_pattern"]), reply) == rating

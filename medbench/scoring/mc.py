@@ -91,6 +91,8 @@ def problem(item: Item) -> str | None:
     letters = [letter for letter, _ in item["options"]]
     if len(letters) < 2:
         return "fewer than 2 options"
+    if len(letters) > len(LETTERS):
+        return f"{len(letters)} options: at most {len(LETTERS)} ({LETTERS[0]}-{LETTERS[-1]}) are read"
     expected = LETTERS[: len(letters)]
     for want, (letter, text) in zip(expected, item["options"], strict=False):
         if letter != want or not text.strip():

@@ -18,6 +18,7 @@ its file and record and never scored.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,62 @@ CLIN = "cmb/CME-test-qa/CMB-test-qa.json"
 #: the hierarchy file's key for the totals (its own entry holds the grand total under the same key)
 TOTAL = "总题量"
 MULTIPLE = "多项选择题"
+#: CMB-Exam's 28 exam classes (its hierarchy file's): exam type -> (its name in task names, {exam class:
+#: its name in task names}); a file naming another class is not the release these tasks read
+CLASSES = {
+    "医师考试": (
+        "physician",
+        {
+            "规培结业": "residency",
+            "执业助理医师": "assistant",
+            "执业医师": "licensed",
+            "中级职称": "intermediate",
+            "高级职称": "senior",
+        },
+    ),
+    "护理考试": (
+        "nursing",
+        {
+            "护士执业资格": "nurse",
+            "护师执业资格": "senior_nurse",
+            "主管护师": "charge",
+            "高级护师": "advanced",
+        },
+    ),
+    "药师考试": (
+        "pharmacist",
+        {
+            "执业西药师": "licensed_western",
+            "执业中药师": "licensed_tcm",
+            "初级药士": "junior_assistant",
+            "初级药师": "junior",
+            "初级中药士": "junior_tcm_assistant",
+            "初级中药师": "junior_tcm",
+            "主管药师": "charge",
+            "主管中药师": "charge_tcm",
+        },
+    ),
+    "医技考试": ("technician", {"医技士": "assistant", "医技师": "technologist", "主管技师": "charge"}),
+    "专业知识考试": (
+        "discipline",
+        {
+            "基础医学": "basic_medicine",
+            "临床医学": "clinical_medicine",
+            "预防医学与公共卫生学": "preventive_medicine",
+            "中医学与中药学": "tcm",
+        },
+    ),
+    "医学考研": (
+        "postgraduate",
+        {"护理学": "nursing", "考研政治": "politics", "西医综合": "western_medicine", "中医综合": "tcm"},
+    ),
+}
+KNOWN = {(exam_type, exam_class) for exam_type, (_, classes) in CLASSES.items() for exam_class in classes}
+NOT_CMB = (
+    "is not one of CMB-Exam's 28 exam classes (CLASSES in tasks/cmb/utils.py): not the release read here"
+)
+#: an answer as CMB's answer file gives it: the letters CMB's reading knows, in the file's own order
+ANSWER = re.compile(r"[A-G]+")
 #: the per-item fields kept for --slice-by and for CMB's own scoring (cmb-official)
 FIELDS = ("exam_type", "exam_class", "exam_subject", "question_type")
 
@@ -84,6 +141,18 @@ def hierarchy(path: Path) -> dict[tuple[str, str], int]:
             raise MedbenchError(f"{path}: expected {{exam type: {{exam class: count}}}}, got {exam_type!r}")
         if exam_type != TOTAL:
             counts.update({(exam_type, exam_class): n for exam_class, n in classes.items()})
+    for category in counts:
+        if category not in KNOWN:
+            raise MedbenchError(f"{path}: {'/'.join(category)} {NOT_CMB}")
+    by_type = Counter()
+    for (exam_type, _), n in counts.items():
+        by_type[exam_type] += n
+    for name, n in (tree.get(TOTAL) or {}).items():  # the totals entry: the grand total and each type's
+        added = sum(counts.values()) if name == TOTAL else by_type.get(name, 0)
+        if n != added:
+            raise MedbenchError(
+                f"{path}: {TOTAL} gives {name} {n} question(s); its classes add up to {added}"
+            )
     return counts
 
 
@@ -100,7 +169,13 @@ def joined(questions: Path, root: Path) -> Iterator[Row]:
                 f"{questions} record {number}: question id {key!r} has no answer in {answer_file}"
             )
         seen.add(key)
-        counts[(record.get("exam_type"), record.get("exam_class"))] += 1
+        category = (record.get("exam_type"), record.get("exam_class"))
+        if not all(isinstance(part, str) for part in category) or category not in KNOWN:
+            shown = "/".join(repr(part)[:60] for part in category)
+            raise MedbenchError(
+                f"{questions} record {number}: fields exam_type/exam_class: {shown} {NOT_CMB}"
+            )
+        counts[category] += 1
     unasked = [key for key in gold if key not in seen]
     if unasked:
         number = gold[unasked[0]][0]
@@ -116,7 +191,8 @@ def joined(questions: Path, root: Path) -> Iterator[Row]:
                 f"gives {expected.get(category, 0)}"
             )
     for number, record in enumerate(records, start=1):
-        yield Row(str(questions), number, {**record, "_answer": gold[record["id"]][1]})
+        answer_number, answer = gold[record["id"]]
+        yield Row(str(questions), number, {**record, "_answer": answer, "_answer_record": answer_number})
 
 
 class Layout(mc.Layout):
@@ -139,6 +215,11 @@ def parse(row) -> dict:
             raise ValueError(f"{field}: expected text")
         if field in gold and gold[field] != r[field]:
             raise ValueError(f"{field}: {r[field]!r} here, {gold[field]!r} in the answer record")
+    if not ANSWER.fullmatch(gold["answer"]) or len(set(gold["answer"])) != len(gold["answer"]):
+        raise ValueError(
+            f"answer: {gold['answer'][:20]!r} in {ANSWERS} record {r['_answer_record']}: expected option "
+            "letters A-G, each once (CMB's scoring compares the string as given)"
+        )
     return {
         "id": str(r["id"]),
         "question": r["question"],
@@ -198,12 +279,18 @@ def consultation(row: Row, case_prompt: str) -> list[dict]:
 
 def read_clin(path: Path, case_prompt: str) -> Iterator[tuple[Row, dict]]:
     """Every question of every case, with its consultation so far; a malformed case is reported whole."""
+    cases: dict[str, int] = {}  # case id -> its row
     for row in genread.read_json_list(path):
         blank = {"id": str(row.number), "history": [], "question": "", "reference": ""}
         try:
             items = [] if row.problem else consultation(row, case_prompt)
         except genread.Malformed as exc:
-            row = Row(row.file, row.number, {}, str(exc))
+            row, items = Row(row.file, row.number, {}, str(exc)), []
+        case = items[0]["fields"]["case"] if items else None
+        if case in cases:  # every question of the later case, never some of them under the earlier id
+            row = Row(row.file, row.number, {}, f"id: case {case!r} is row {cases[case]}'s too")
+        elif case is not None:
+            cases[case] = row.number
         if row.problem:
             yield row, blank
         for item in items if not row.problem else []:
