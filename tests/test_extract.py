@@ -62,6 +62,23 @@ def test_negated_choice_is_not_the_answer():
     assert extract_choice("不选A，应选B", ABCDE) == "B"
 
 
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("答案：A或B", UNPARSED),
+        ("答案是C或D", UNPARSED),
+        ("选项A或者选项B", UNPARSED),
+        ("The answer is A or B", UNPARSED),
+        ("答案是A还是B，难以确定", UNPARSED),
+        ("答案是A或B……不对，答案是C", "C"),  # a later answer after the hedge commits
+        ("答案：B或者C都不对，答案是D", "D"),
+        ("答案：A。或许B也对", "A"),  # a sentence later is not an alternative offered for the answer
+    ],
+)
+def test_an_answer_offered_with_an_alternative_commits_to_none(reply, expected):
+    assert extract_choice(reply, ABCDE) == expected
+
+
 def test_letter_outside_the_options_is_unparsed():
     assert extract_choice("答案：E", list("ABCD")) == UNPARSED
 

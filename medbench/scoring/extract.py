@@ -2,7 +2,8 @@
 
 The first pattern (in priority order) that yields letters among the item's options decides, and
 within it the **last** such match: a long reply that corrects itself (``答案是A……不对，答案是C``)
-commits to its final answer. Anything else is ``UNPARSED``: counted as a parse failure, never
+commits to its final answer; a match that offers an alternative (``答案：A或B``) commits to none.
+Anything else is ``UNPARSED``: counted as a parse failure, never
 silently scored as some letter. Full-width characters are folded (NFKC) first, so ``答案：（Ａ）``
 reads as ``答案:(A)``. A reasoning model's thinking is removed before this runs
 (:mod:`medbench.models.thinking`).
@@ -34,6 +35,8 @@ _LETTER = r"[A-Z](?![a-z'])"
 _SEP = r"(?: ?[、,，/和及与] ?| ?)"
 _GROUP = rf"({_LETTER}(?:{_SEP}{_LETTER}){{0,{MAX_GROUP - 1}}})"
 _WHITESPACE = re.compile(r"\s+")
+#: after a letter group, another letter offered as an alternative (A或B, C还是D, A or B): a hedge
+_HEDGE = re.compile(rf" ?(?:或者?|还是|(?i:or)) ?(?:选项)?{_LETTER}")
 #: where a reply's explanation starts (after NFKC folding, so ``解释：`` is ``解释:``)
 _EXPLANATION = re.compile(r"(?:解释|解析)\s*:")
 
@@ -84,11 +87,18 @@ def extract_choice(text: str, letters: list[str], options: list[list[str]] | Non
 
 
 def _patterns(folded: str, allowed: set[str]) -> str | None:
-    """The letters of the first pattern (in priority order) that finds any, its last match deciding."""
+    """The letters of the first pattern (in priority order) that finds any, its last match deciding; a
+    match that goes on to an alternative (``答案：A或B``) commits to nothing: ``UNPARSED``, never A."""
     for _, pattern in PATTERNS:
-        final = None
+        final, hedge_end = None, -1
         for match in pattern.finditer(folded):
-            final = _letters(match.group(1), allowed) or final
+            if match.start() < hedge_end:  # the alternative a hedge offered, not a correction
+                continue
+            hedged = _HEDGE.match(folded, match.end(1))
+            if hedged:
+                final, hedge_end = UNPARSED, hedged.end()
+            else:
+                final = _letters(match.group(1), allowed) or final
         if final:
             return final
     return None
