@@ -59,6 +59,19 @@ def _scripted(url, output, **settings) -> RunConfig:
     )
 
 
+def test_a_multi_answer_question_right_every_time_shows_no_position_bias():
+    item = {"id": "q", "question": "问", "options": [[x, f"选项{x}"] for x in "ABCDE"], "answer": "ACD"}
+    records = [
+        {**r, "extracted": r["answer"], "gold": r["answer"], "correct": True}
+        for r in rotations.rotations(item)
+    ]
+    (result,) = circular.summarise({"t": records})
+    table = circular.markdown([result])
+    row = next(line for line in table.splitlines() if line.startswith("| t "))
+    # every letter is chosen and is gold in 3 of the 5 rotated items: 60 / 60, never 60 / 20
+    assert row.count("60 / 60") == 5, row
+
+
 def test_a_server_that_always_answers_A_has_no_circular_accuracy(tmp_path):
     with ScriptedChat([], reply="答案：A").serving() as url:
         folder, scores = run(_scripted(url, tmp_path))

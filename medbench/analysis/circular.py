@@ -132,12 +132,9 @@ def markdown(results: list[Circular]) -> str:
         return ""
     letters = sorted({c for r in results for c in (*r.chosen, *r.gold)} - {UNPARSED})
     rows = []
-    for r in results:
-        gold = sum(r.gold.values())
+    for r in results:  # both shares per rotated item: a multiple answer names several letters
         cells = [
-            f"{100 * r.chosen[x] / r.replies:.0f} / {100 * r.gold[x] / gold:.0f}"
-            if r.replies and gold
-            else ""
+            f"{100 * r.chosen[x] / r.replies:.0f} / {100 * r.gold[x] / r.replies:.0f}" if r.replies else ""
             for x in letters
         ]
         acc = f"{100 * r.right_every_time / r.questions:.2f}" if r.questions else "n/a"
@@ -154,8 +151,9 @@ def markdown(results: list[Circular]) -> str:
         "circular_acc: right under every rotation; acc_origin: right under the benchmark's own order; "
         "answer_changed_rate: the chosen option depends on the "
         "order; X % chosen/gold: the share of replies naming letter X, beside the share of rotated items "
-        "whose answer is X (a reply naming no option letter is counted in no column). Incomplete: "
-        "questions with a failed rotation (left out of every score, acc included)."
+        "whose answer names X (a multiple answer names several letters, so the gold shares can sum past "
+        "100; a reply naming no option letter is counted in no column). Incomplete: questions with a "
+        "failed rotation (left out of every score, acc included)."
     )
     return "\n".join(lines) + "\n"
 
