@@ -331,6 +331,8 @@ def test_served_runs_of_cmb_exam_and_cmb_clin_judged_by_a_jury_make_a_report_wit
     assert "published rows: none (CMB's repository at the pinned commits gives no results" in title
     page = (site / "index.html").read_text(encoding="utf-8")
     assert "CMB-Exam" in page and "cmb_exam_gen" in page and "cmb_clin" in page
+    # a cmb_exam_official column shows what CMB reports: its own average
+    assert "cmb_exam_official (acc_cmb)" in (site / "leaderboard.md").read_text(encoding="utf-8")
 
 
 def test_the_real_cmb_clin_file_matches_its_pin_and_reads_208_questions_from_74_cases():

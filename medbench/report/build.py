@@ -22,8 +22,10 @@ from medbench.report.folders import Folder
 
 log = logging.getLogger("medbench")
 
-#: the last: a clean-subset score (medbench.audit.clean) heads a column only in a clean-only report
-MAIN_METRICS = ("acc", "acc_cmexam", "f1", "rougeL", "bleu1", "clean_acc")
+#: the first a task has heads its column: CMB's own average before the share of questions right (a
+#: cmb_exam_official column shows what CMB reports); the last, a clean-subset score
+#: (medbench.audit.clean), heads a column only in a clean-only report
+MAIN_METRICS = ("acc_cmb", "acc", "acc_cmexam", "f1", "rougeL", "bleu1", "clean_acc")
 
 
 def shown_runs(runs: list[Folder]) -> dict[str, dict[str, Folder]]:
