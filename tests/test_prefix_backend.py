@@ -123,3 +123,42 @@ def test_member_batches_hold_the_budget_and_keep_similar_widths():
     for batch in batches:
         assert len(batch) == 1 or len(batch) * (100 + widths[batch[0]]) <= 4 * 180
         assert all(widths[i] >= 0.75 * widths[batch[0]] for i in batch)
+
+
+def _random_model(tiny_model: str, folder, model_type: str, **sizes) -> str:
+    """A random-weight model of another architecture, small, with the tiny model's tokenizer."""
+    import shutil
+
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    vocab = AutoConfig.from_pretrained(tiny_model).vocab_size
+    config = AutoConfig.for_model(model_type, vocab_size=vocab, hidden_size=64, num_hidden_layers=2, **sizes)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(f"{tiny_model}/{name}", folder)
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    ("model_type", "sizes", "shares"),
+    [
+        # a recurrent state: transformers continues it wrongly by several tokens at once (~10 nats)
+        ("mamba", {"state_size": 4, "initializer_range": 0.3}, False),
+        # a sliding window: each member on its own copy of the prefix's cache
+        ("mistral", {"sliding_window": 8, "num_attention_heads": 4, "num_key_value_heads": 2}, True),
+    ],
+)
+def test_other_cache_kinds_give_hfs_log_likelihoods(tiny_model, tmp_path, caplog, model_type, sizes, shares):
+    model = _random_model(tiny_model, tmp_path / model_type, model_type, **sizes)
+    instances, extra = mixed_mc_requests(SAMPLES_DIR, limit=2)
+    requests = instances + extra
+    settings = dict(pretrained=model, device="cpu", dtype="float32", batch_size=8, max_length=1024)
+    expected = HFLM(**settings).loglikelihood(requests)
+    fast = PrefixCachedHFLM(**settings)
+    got = fast.loglikelihood(requests)
+    assert max(abs(a - b) for (a, _), (b, _) in zip(got, expected, strict=True)) <= 1e-5
+    assert [g for _, g in got] == [g for _, g in expected]
+    assert fast.shares_prefixes is shares
+    assert ("keeps a recurrent state" in caplog.text) is not shares

@@ -9,22 +9,25 @@ questions right-padded under an attention mask, as many as lm-eval's ``--batch-s
 longest context would hold), and each option is scored from the last real position's logits; a
 stretch several questions share next (a stem under ``--circular``) runs once too. Anything else --
 multi-token continuations, contexts too long for the model, a context that shares no prefix with
-another -- goes through the plain ``hf`` path unchanged, so the predictions are the plain backend's.
+another, every request of a model with a recurrent state (Mamba, Jamba) -- goes through the plain
+``hf`` path unchanged, so the predictions are the plain backend's.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from lm_eval.api.registry import register_model
-from transformers.cache_utils import DynamicCache, DynamicLayer
+from transformers.cache_utils import DynamicCache, DynamicLayer, LinearAttentionCacheLayerMixin
 
 from medbench.backends._prefixes import prefix_groups, single_token_requests
 from medbench.backends._whole_chars import WholeCharsHFLM
 
+log = logging.getLogger("medbench")
 #: below the shared few-shot prefix, a stretch shared by fewer tokens runs with each member instead
 NESTED_MIN_SHARED = 4
 #: a member batch's rows are at least this full: the narrowest member is this share of the widest
@@ -97,6 +100,14 @@ def plain_dynamic(cache) -> bool:
     return type(cache) is DynamicCache and all(type(layer) is DynamicLayer for layer in cache.layers)
 
 
+def recurrent(cache) -> bool:
+    """Whether a layer of ``cache`` keeps a recurrent state (transformers' linear-attention layers:
+    Mamba's, Jamba's). transformers continues such a state wrongly by more than one token at a time
+    (measured: a Mamba prefix cache continued by 2 tokens is off by ~10 nats), so a model with one
+    takes the plain path for every request."""
+    return any(isinstance(layer, LinearAttentionCacheLayerMixin) for layer in cache.layers)
+
+
 @register_model("medbench-hf")
 class PrefixCachedHFLM(WholeCharsHFLM):
     """lm-eval's ``hf`` model with shared-prefix KV caching for single-token continuations."""
@@ -105,6 +116,13 @@ class PrefixCachedHFLM(WholeCharsHFLM):
         super().__init__(*args, **kwargs)
         self.tokens_forwarded = 0  # real (non-padding) token positions run through the model
         self._encoded: dict | None = None  # within loglikelihood: each distinct string's tokens
+        self.shares_prefixes = not recurrent(DynamicCache(config=self.model.config))
+        if not self.shares_prefixes:
+            log.warning(
+                "hf-fast: %s keeps a recurrent state (no KV cache to share): every request takes "
+                "lm-eval's plain hf path",
+                type(self.model).__name__,
+            )
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
         """lm-eval's, with each distinct string tokenised once: its ``_encode_pair`` encodes a
@@ -210,7 +228,9 @@ class PrefixCachedHFLM(WholeCharsHFLM):
         return rows * len(requests[longest][1])
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
-        fast = single_token_requests(requests, max_context=self.max_length - 1)
+        fast = (
+            single_token_requests(requests, max_context=self.max_length - 1) if self.shares_prefixes else []
+        )
         contexts = sorted({tuple(requests[k][1]) for k in fast})
         index = {c: n for n, c in enumerate(contexts)}
         shared = [(length, members) for length, members in prefix_groups(contexts) if len(members) > 1]
@@ -229,5 +249,7 @@ class PrefixCachedHFLM(WholeCharsHFLM):
         if rest:
             plain = super()._loglikelihood_tokens([requests[k] for k in rest], disable_tqdm, override_bs)
             results.update(zip(rest, plain, strict=True))
-            self.tokens_forwarded += sum(len(requests[k][1]) + len(requests[k][2]) - 1 for k in rest)
+            # lm-eval runs each distinct context + continuation[:-1] once (its logits cache), truncated
+            runs = {tuple(requests[k][1] + requests[k][2][:-1]) for k in rest}
+            self.tokens_forwarded += sum(min(len(tokens), self.max_length) for tokens in runs)
         return [results[k] for k in range(len(requests))]
