@@ -11,10 +11,17 @@
 # Environment: SHAPE (llama-1b | tiny), DATA_DIR (C-Eval/CMMLU folders; default the bundled samples),
 # TASKS (default cmmlu_med,ceval_med), LIMIT (questions per subject, 0 = all; default 0), BATCH_SIZE (8).
 set -euo pipefail
+# paths the caller gives are the caller's: made absolute before moving to the repository root (a
+# relative OUT would otherwise write the model, ~2.5 GB at LLaMA-1B's shape, into the checkout)
+OUT="$(realpath -m -- "${1:-gpu_check_out}")"
+if [ -n "${DATA_DIR:-}" ]; then DATA_DIR="$(realpath -m -- "$DATA_DIR")"; fi
 cd "$(dirname "$0")/.."
 
-OUT="${1:-gpu_check_out}"
 SHAPE="${SHAPE:-llama-1b}"
+case "$SHAPE" in
+  llama-1b|tiny) ;;
+  *) echo "gpu_check.sh: SHAPE=$SHAPE: expected llama-1b or tiny" >&2; exit 2 ;;
+esac
 DATA_DIR="${DATA_DIR:-medbench/resources/samples}"
 TASKS="${TASKS:-cmmlu_med,ceval_med}"
 LIMIT="${LIMIT:-0}"

@@ -32,18 +32,30 @@ def test_gpu_check_runs_on_a_cpu_with_a_tiny_shape_and_writes_one_table(tmp_path
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
     }
-    done = subprocess.run(
-        ["bash", str(BENCHMARKS / "gpu_check.sh"), str(tmp_path)],
+    done = subprocess.run(  # a relative OUT is the caller's: here, under tmp_path, never the checkout
+        ["bash", str(BENCHMARKS / "gpu_check.sh"), "out"],
         env=env,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    table = (tmp_path / "gpu_check.md").read_text(encoding="utf-8").splitlines()
+    assert not (BENCHMARKS.parent / "out").exists()
+    table = (tmp_path / "out" / "gpu_check.md").read_text(encoding="utf-8").splitlines()
     rows = [line for line in table if line.startswith("| random-tiny")]
     assert [row.split(",")[1].strip() for row in rows] == ["bfloat16", "float32"]
     assert any(
         line.startswith("| model, dtype, batch (load) | lm-eval hf | hf-fast | ratio") for line in table
     )
     assert any(line.startswith("device cpu") and "transformers" in line for line in table)
+
+
+def test_gpu_check_refuses_an_unknown_shape_in_one_line(tmp_path):
+    env = {**os.environ, "SHAPE": "bogus"}
+    done = subprocess.run(
+        ["bash", str(BENCHMARKS / "gpu_check.sh"), str(tmp_path)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "gpu_check.sh: SHAPE=bogus: expected llama-1b or tiny"
+    ]
