@@ -175,6 +175,13 @@ def test_under_circular_the_answer_as_given_moves_with_its_options_in_its_own_or
     assert len(every) == 120
     for r in rotated + every:
         assert [dict(r["options"])[x] for x in r["answer_as_given"]] == ["选项E", "选项B"], r["order"]
+    # an answer the file writes in order stays in order: a reply naming the right options as models
+    # write them (alphabetically) is right under every order, as it is under the file's own
+    alphabetical = {**item, "answer": "ACD", "answer_as_given": "ACD"}
+    for r in rotations.rotations(alphabetical, every=True):
+        given = r["answer_as_given"]
+        assert given == "".join(sorted(given)) == r["answer"]
+        assert sorted(dict(r["options"])[x] for x in given) == ["选项A", "选项C", "选项D"]
 
 
 def test_a_run_of_cmb_exam_official_equals_cmbs_scorer_on_the_same_replies(tmp_path):
@@ -238,3 +245,30 @@ def test_a_run_of_cmb_exam_official_equals_cmbs_scorer_on_the_same_replies(tmp_p
     assert list(table.columns[1:8]) == columns and list(table["Source"]) == ["measured"]
     assert table["Avg"][0] == pytest.approx(round(100 * got["acc_cmb"].value, 2))
     assert table["Convention"][0].startswith("cmb-official")
+
+
+def test_a_circular_run_counts_each_types_failures_and_its_table_row_says_circular(tmp_path):
+    from medbench.run.runner import RunConfig, run
+    from tests.servers import ScriptedChat
+
+    # question 1 (a physician question) fails under every rotation; every reply names option B
+    with ScriptedChat([("第1题（", "500")], reply="答案：B").serving() as url:
+        options = {"model_name": "scripted", "max_retries": 0, "timeout": 5.0, "base_url": url}
+        config = RunConfig(
+            model="scripted",
+            tasks=["cmb_exam_official"],
+            backend="openai",
+            data_dir=str(FIXTURE),
+            output=str(tmp_path / "runs"),
+            backend_options=options,
+            circular=True,
+            limit=56,
+        )
+        _, scores = run(config)
+    got = {s.metric: s for s in scores if s.task == "cmb_exam_official"}
+    assert (got["acc_cmb_physician"].n, got["acc_cmb_physician"].n_failed) == (9, 1)
+    for name in ("nursing", "pharmacist", "technician", "discipline", "postgraduate"):
+        assert got[f"acc_cmb_{name}"].n_failed == 0, name  # another type's failure is not theirs
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "site")]) == 0
+    table = pd.read_csv(tmp_path / "site" / "tables" / "cmb_exam_table.csv")
+    assert list(table["Mode"]) == ["gen (--circular)"]

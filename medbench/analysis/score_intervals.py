@@ -110,8 +110,9 @@ def attach(scores: list[Score], results: dict, samples: dict[str, list[dict]], f
         rotated = any(len(v) > 1 for grouped, _ in per_member for v in grouped)
         agg = agg_of(score.task, score.metric) if members == [score.task] else None
         if hasattr(agg, "rests_on"):  # a score over some of the task's units (one CMB exam type's)
-            kept = [v for v in per_member[0][0] if all(agg.rests_on(x) for x in v)]
-            per_member, score.n = [(kept, per_member[0][1])], len(kept)
+            own = [s for s in samples[score.task] if agg.rests_on(s.get("doc") or {})]
+            per_member = [_units(own, score.metric, failed_ids[score.task])]
+            score.n, score.n_failed = len(per_member[0][0]), per_member[0][1]
         if score.value is None:
             continue
         if members == [score.task]:

@@ -167,12 +167,13 @@ def paper_tables(
     table = measured(runs)
     prompts = {run.model: run.config.get("prompt_style") or "official" for run in runs}
     limits = {run.model: run.config.get("limit") for run in runs}
+    shown = shown_runs(runs)
     out = {}
     for name, spec in specs.items():
         names = [c["name"] for c in spec["columns"]]
         rows = []
         for model, scores in table.items():
-            values, modes, items = {}, {}, {}
+            values, modes, items, circular = {}, {}, {}, False
             for c in spec["columns"]:
                 found = next(
                     (
@@ -186,6 +187,8 @@ def paper_tables(
                 values[c["name"]] = None if s is None or s["value"] is None else round(100 * s["value"], 2)
                 if values[c["name"]] is not None:
                     modes[c["name"]] = scoring_mode(c["task"] + found[1])
+                    # a --circular run's scores are means over rotations: its row says so
+                    circular = circular or bool(shown[model][c["task"] + found[1]].config.get("circular"))
                 if s is not None:  # a measured column with no value says it rests on no item
                     items[c["name"]] = s["n"]
             if any(v is not None for v in values.values()):
@@ -194,7 +197,7 @@ def paper_tables(
                         "Model": model,
                         **values,
                         "Source": "measured",
-                        "Mode": _modes(modes),
+                        "Mode": _modes(modes) + (" (--circular)" if circular else ""),
                         "Prompts": prompts[model],
                         "Items": _items(items, limits[model]),
                     }

@@ -93,7 +93,8 @@ def process_results(doc: dict, results: list[str]) -> dict:
     fields = doc["fields"]
     right = results[0] == doc["answer_as_given"]
     item = (fields["exam_type"], fields["exam_class"], right)
-    return {"acc": float(right), **{metric: item for metric in CONVENTIONS}}
+    # a reply CMB's reading finds no letter in: wrong, as score.py counts it, and counted as such
+    return {"acc": float(right), "parse_fail_rate": float(results[0] == ""), **{m: item for m in CONVENTIONS}}
 
 
 def type_scores(items: list[tuple[str, str, bool]]) -> dict[str, float]:
@@ -124,8 +125,9 @@ class TypeScore:
     def __call__(self, items: list[tuple[str, str, bool]]) -> float | None:
         return type_scores(items).get(self.exam_type)
 
-    def rests_on(self, item: tuple[str, str, bool]) -> bool:
-        return item[0] == self.exam_type
+    def rests_on(self, doc: dict) -> bool:
+        """Whether a question (its doc) is of this type: failed ones too, so each type counts its own."""
+        return doc.get("fields", {}).get("exam_type") == self.exam_type
 
 
 accuracy_physician = TypeScore(EXAM_TYPES["physician"])

@@ -34,7 +34,7 @@ def rotate(item: dict, k: int, order: tuple[int, ...] | None = None) -> dict:
     given = item.get("answer_as_given")  # a file's own answer string (CMB's): its order kept
     return {
         **item,
-        **({"answer_as_given": "".join(moved.get(a, a) for a in given)} if given is not None else {}),
+        **({"answer_as_given": _moved(given, moved)} if given is not None else {}),
         "id": f"{item.get('id', '')}#r{k}",
         "options": [[letters[i], texts[order[i]]] for i in range(n)],
         "answer": answer,
@@ -43,6 +43,14 @@ def rotate(item: dict, k: int, order: tuple[int, ...] | None = None) -> dict:
         "rotations": n,  # the cyclic count; rotations() sets the count of the orders it asks
         "order": list(order),
     }
+
+
+def _moved(given: str, moved: dict[str, str]) -> str:
+    """A file's own answer string under an order: each letter where its option now is, in order
+    (alphabetical, as the file writes nearly all of them, so a reply naming the right options in
+    order still matches; a string the file gives out of order, CMB's few ``EB``, keeps its order)."""
+    letters = [moved.get(a, a) for a in given]
+    return "".join(sorted(letters) if list(given) == sorted(given) else letters)
 
 
 def rotations(item: dict, every: bool = False) -> list[dict]:
