@@ -389,6 +389,12 @@ def test_a_loglik_run_on_the_tiny_model_scores_single_answers_and_counts_the_mul
         ("评分：2/10", None),
         ("{'fluency': 12}", None),
         ("fluency: 3, relevance: 4", None),  # two different ratings
+        ("流畅性：3/5", "3"),  # the same scale, written out
+        ("score: 3.0", "3"),
+        ("评分：4.0分", "4"),
+        ("评分：2 / 10", None),
+        ("评分：2／10", None),
+        ("评分：3-4", None),  # a range
     ],
 )
 def test_cmb_clin_judge_reads_a_rating_on_cmbs_scale_only(reply, rating):
