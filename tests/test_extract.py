@@ -73,6 +73,18 @@ def test_negated_choice_is_not_the_answer():
         ("答案是A或B……不对，答案是C", "C"),  # a later answer after the hedge commits
         ("答案：B或者C都不对，答案是D", "D"),
         ("答案：A。或许B也对", "A"),  # a sentence later is not an alternative offered for the answer
+        ("答案：A或选B", UNPARSED),
+        ("选A或选B", UNPARSED),  # the second choice is the hedge's, not a correction
+        ("**A** or **B**", UNPARSED),
+        ("\\boxed{A}或\\boxed{B}", UNPARSED),
+        ("A或B是正确的", UNPARSED),  # seen from the second letter's side
+        ("答案：A。或者说，A是正确的", "A"),
+        ("答案：A，因为B或C均错误", "A"),
+        ("答案：A或B超检查可确诊", "A"),  # B超 (ultrasound), B型血, CT, ECG: words, not options
+        ("答案是A或者B型血", "A"),
+        ("答案：C或CT检查", "C"),
+        ("答案：E还是ECG", "E"),
+        ("The answer is B or I think so", "B"),  # I is no option here
     ],
 )
 def test_an_answer_offered_with_an_alternative_commits_to_none(reply, expected):

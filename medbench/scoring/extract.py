@@ -36,7 +36,15 @@ _SEP = r"(?: ?[、,，/和及与] ?| ?)"
 _GROUP = rf"({_LETTER}(?:{_SEP}{_LETTER}){{0,{MAX_GROUP - 1}}})"
 _WHITESPACE = re.compile(r"\s+")
 #: after a letter group, another letter offered as an alternative (A或B, C还是D, A or B): a hedge
-_HEDGE = re.compile(rf" ?(?:或者?|还是|(?i:or)) ?(?:选项)?{_LETTER}")
+#: (markup closing the first, the alternative word, a cue or markup opening the second, then the second
+#: letter standing alone -- not the start of an acronym, B超, B型, CT, ECG -- before punctuation, the end
+#: or a word that goes on about both). Group 1: the second letter, which must be an option.
+_OR = r"(?:\*\*|\})? ?(?:或者?|还是|(?i:or)) ?(?:选项?|选择|答案|\*\*|\\boxed ?\{)? ?"
+_HEDGE = re.compile(
+    rf"{_OR}([A-Z])(?![A-Za-z0-9'])(?=$|[ .,;:!?)）*}}。，；：、！？]|都|均|也|皆|中|之间|哪|选项|项|是|为)"
+)
+#: the same seen from the second letter's side: the text before a match ends in ``A或`` (``A或B是正确的``)
+_HEDGED_BEFORE = re.compile(rf"([A-Z]){_OR}$")
 #: where a reply's explanation starts (after NFKC folding, so ``解释：`` is ``解释:``)
 _EXPLANATION = re.compile(r"(?:解释|解析)\s*:")
 
@@ -95,8 +103,11 @@ def _patterns(folded: str, allowed: set[str]) -> str | None:
             if match.start() < hedge_end:  # the alternative a hedge offered, not a correction
                 continue
             hedged = _HEDGE.match(folded, match.end(1))
-            if hedged:
+            before = _HEDGED_BEFORE.search(folded, max(0, match.start(1) - 16), match.start(1))
+            if hedged and hedged.group(1) in allowed:
                 final, hedge_end = UNPARSED, hedged.end()
+            elif before and before.group(1) in allowed:
+                final = UNPARSED
             else:
                 final = _letters(match.group(1), allowed) or final
         if final:
