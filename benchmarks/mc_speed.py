@@ -379,6 +379,11 @@ def main() -> None:
         parser.error(str(exc))
     except KeyError as exc:  # lm-eval's task index names the task it does not know
         parser.error(f"--tasks: no task {exc}")
+    generating = sorted({i.task_name for i in instances if i.request_type != "loglikelihood"})
+    if generating:
+        parser.error(
+            f"--tasks: {', '.join(generating)} generate; this measures log-likelihood multiple choice"
+        )
     print(
         f"model {args.model}; {len(instances)} requests; backend {args.backend}; "
         f"device {torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}; "
