@@ -184,25 +184,32 @@ def test_under_circular_the_answer_as_given_moves_with_its_options_in_its_own_or
         assert sorted(dict(r["options"])[x] for x in given) == ["选项A", "选项C", "选项D"]
 
 
-def test_a_run_of_cmb_exam_official_equals_cmbs_scorer_on_the_same_replies(tmp_path):
+def official_run(tmp_path: Path, script, **settings):
+    """A run of cmb_exam_official on the fixture against a scripted server: (folder, scores)."""
     from medbench.run.runner import RunConfig, run
-    from tests.servers import ScriptedChat
 
-    def reply(prompt: str) -> str:
-        number = int(prompt.split("第", 1)[1].split("题", 1)[0])
-        return PLAIN[number % len(PLAIN)]
-
-    with ScriptedChat([], reply=reply).serving() as url:
+    with script.serving() as url:
+        options = {"model_name": "scripted", "max_retries": 0, "timeout": 5.0, "base_url": url}
         config = RunConfig(
             model="scripted",
             tasks=["cmb_exam_official"],
             backend="openai",
             data_dir=str(FIXTURE),
             output=str(tmp_path / "runs"),
-            backend_options={"model_name": "scripted", "max_retries": 0, "timeout": 5.0, "base_url": url},
-            slice_by=["exam_type"],
+            backend_options=options,
+            **settings,
         )
-        folder, scores = run(config)
+        return run(config)
+
+
+def test_a_run_of_cmb_exam_official_equals_cmbs_scorer_on_the_same_replies(tmp_path):
+    from tests.servers import ScriptedChat
+
+    def reply(prompt: str) -> str:
+        number = int(prompt.split("第", 1)[1].split("题", 1)[0])
+        return PLAIN[number % len(PLAIN)]
+
+    folder, scores = official_run(tmp_path, ScriptedChat([], reply=reply), slice_by=["exam_type"])
     truth = json.loads((FIXTURE / "cmb" / "CMB-test-choice-answer.json").read_text(encoding="utf-8"))
     samples = folder.path / "samples" / "cmb_exam_official.jsonl"
     raw = {r["id"]: r["raw"] for r in map(json.loads, samples.read_text(encoding="utf-8").splitlines())}
@@ -248,23 +255,11 @@ def test_a_run_of_cmb_exam_official_equals_cmbs_scorer_on_the_same_replies(tmp_p
 
 
 def test_a_circular_run_counts_each_types_failures_and_its_table_row_says_circular(tmp_path):
-    from medbench.run.runner import RunConfig, run
     from tests.servers import ScriptedChat
 
     # question 1 (a physician question) fails under every rotation; every reply names option B
-    with ScriptedChat([("第1题（", "500")], reply="答案：B").serving() as url:
-        options = {"model_name": "scripted", "max_retries": 0, "timeout": 5.0, "base_url": url}
-        config = RunConfig(
-            model="scripted",
-            tasks=["cmb_exam_official"],
-            backend="openai",
-            data_dir=str(FIXTURE),
-            output=str(tmp_path / "runs"),
-            backend_options=options,
-            circular=True,
-            limit=56,
-        )
-        _, scores = run(config)
+    script = ScriptedChat([("第1题（", "500")], reply="答案：B")
+    _, scores = official_run(tmp_path, script, circular=True, limit=56)
     got = {s.metric: s for s in scores if s.task == "cmb_exam_official"}
     assert (got["acc_cmb_physician"].n, got["acc_cmb_physician"].n_failed) == (9, 1)
     for name in ("nursing", "pharmacist", "technician", "discipline", "postgraduate"):
