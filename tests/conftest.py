@@ -15,6 +15,26 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+#: test files one xdist worker runs all of: the vLLM tests, so vLLM's servers and engine start once
+#: (a session fixture starts on every worker that runs a test needing it). pytest-xdist's own
+#: ``--dist loadgroup`` does nothing under pytest 9.2 (it renames node ids through an attribute pytest
+#: no longer reads), so the grouping is this scheduler's.
+ONE_WORKER = {"test_vllm_backend.py", "test_vllm_replicas.py", "test_vllm_server.py"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's ``load`` scheduling (``-n N``), with the ``ONE_WORKER`` files as one unit of work."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneWorkerForVLLM(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "vllm" if Path(nodeid.split("::", 1)[0]).name in ONE_WORKER else nodeid
+
+    return OneWorkerForVLLM(config, log)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real benchmark files beside the project (skips where a machine has none)."""

@@ -24,10 +24,6 @@ from tests.helpers import mixed_mc_requests, predictions  # noqa: E402
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache for the CPU engine
 
 
-#: one xdist worker runs every vLLM test, so the servers and the engine start once (.ci/run: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("vllm")
-
-
 @pytest.fixture(scope="module")
 def vllm_tiny(_isolated_cache) -> str:
     """The tiny model with 32-dim heads: vLLM's CPU attention has no kernel for the default 16."""

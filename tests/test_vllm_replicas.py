@@ -18,10 +18,6 @@ from tests.helpers import mixed_mc_requests  # noqa: E402
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
 
-#: one xdist worker runs every vLLM test, so the servers and the engine start once (.ci/run: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("vllm")
-
-
 @pytest.fixture(scope="module")
 def replicas(vllm_servers):
     """The tiny model on two vLLM servers (conftest: shared with test_vllm_server, which uses the

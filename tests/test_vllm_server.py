@@ -21,10 +21,6 @@ from tests.helpers import mixed_mc_requests, predictions  # noqa: E402
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
 
-#: one xdist worker runs every vLLM test, so the servers and the engine start once (.ci/run: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("vllm")
-
-
 @pytest.fixture(scope="module")
 def served(vllm_servers):
     """vLLM's server with the tiny model (the first of the session's two: conftest)."""
